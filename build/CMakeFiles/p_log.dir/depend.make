@@ -1,0 +1,2 @@
+# Empty dependencies file for p_log.
+# This may be replaced when dependencies are built.
