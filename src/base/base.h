@@ -15,9 +15,11 @@
 
 #if defined(__GNUC__)
 #define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+#define VPRINTFLIKE(f) __attribute__((format(printf, f, 0)))
 #define NORETURN __attribute__((noreturn))
 #else
 #define PRINTFLIKE(f, a)
+#define VPRINTFLIKE(f)
 #define NORETURN
 #endif
 
@@ -38,9 +40,9 @@ char *xasprintf(const char *, ...) PRINTFLIKE(1, 2);
 
 /* A growable byte string, always NUL-terminated when cap > 0. */
 struct strbuf {
-	char *s;
-	size_t len;
-	size_t cap;
+        char *s;
+        size_t len;
+        size_t cap;
 };
 
 /* strbuf_init - an empty buffer that owns no memory yet. */
@@ -58,7 +60,7 @@ void strbuf_addc(struct strbuf *, char);
 /* strbuf_printf - append formatted text. */
 void strbuf_printf(struct strbuf *, const char *, ...) PRINTFLIKE(2, 3);
 /* strbuf_vprintf - append formatted text from a va_list. */
-void strbuf_vprintf(struct strbuf *, const char *, va_list);
+void strbuf_vprintf(struct strbuf *, const char *, va_list) VPRINTFLIKE(2);
 /* strbuf_cstr - the contents as a C string (valid until the next change). */
 const char *strbuf_cstr(struct strbuf *);
 /* strbuf_detach - hand the heap string to the caller; buffer becomes empty. */
@@ -66,9 +68,9 @@ char *strbuf_detach(struct strbuf *);
 
 /* A growable array of owned strings. */
 struct strlist {
-	char **v;
-	size_t n;
-	size_t cap;
+        char **v;
+        size_t n;
+        size_t cap;
 };
 
 /* strlist_push - append a copy of s. */

@@ -11,8 +11,8 @@
 
 /* The options every subcommand that reads the configuration takes. */
 struct cli_common {
-	const char *config_dir;     /* -c DIR, POSTERN_CONFIG_DIR, /etc/postern */
-	struct strlist overrides;   /* -o name=value, in order */
+        const char *config_dir;   /* -c DIR, POSTERN_CONFIG_DIR, /etc/postern */
+        struct strlist overrides; /* -o name=value, in order */
 };
 
 #define CLI_DEFAULT_CONFIG_DIR "/etc/postern"
@@ -29,7 +29,7 @@ int cli_common_opt(struct cli_common *, int opt, const char *arg, int *bad);
 /* cli_usage - print "postern CMD: MESSAGE" (when fmt is not NULL) and the
  * usage line to stderr; returns the exit status for usage errors (2). */
 int cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
-	PRINTFLIKE(3, 4);
+    PRINTFLIKE(3, 4);
 /* cli_wants_help - whether argv holds --help or -h before any "--"
  * (used before getopt so every subcommand answers --help). */
 int cli_wants_help(int argc, char **argv);

@@ -35,13 +35,13 @@ typedef const char *conf_LIST;
 typedef const char *conf_TABLE;
 
 enum conf_type {
-	CONF_STR,
-	CONF_BOOL,
-	CONF_INT,
-	CONF_TIME,
-	CONF_SIZE,
-	CONF_LIST,
-	CONF_TABLE,
+        CONF_STR,
+        CONF_BOOL,
+        CONF_INT,
+        CONF_TIME,
+        CONF_SIZE,
+        CONF_LIST,
+        CONF_TABLE,
 };
 
 /* CONF_ID_name for every parameter, in params.def order. */
@@ -49,15 +49,15 @@ enum conf_id {
 #define P(name, type, def, desc) CONF_ID_##name,
 #include "conf/params.def"
 #undef P
-	CONF_NPARAMS
+        CONF_NPARAMS
 };
 
 /* What params.def says of one parameter. */
 struct conf_param {
-	const char *name;
-	enum conf_type type;
-	const char *def; /* Postfix's default, unexpanded */
-	const char *desc;
+        const char *name;
+        enum conf_type type;
+        const char *def; /* Postfix's default, unexpanded */
+        const char *desc;
 };
 
 struct conf_store; /* raw text and where it came from; private */
@@ -67,8 +67,8 @@ struct conf {
 #define P(name, type, def, desc) conf_##type name;
 #include "conf/params.def"
 #undef P
-	const char *config_dir; /* the directory main.cf was read from */
-	struct conf_store *store;
+        const char *config_dir; /* the directory main.cf was read from */
+        struct conf_store *store;
 };
 
 /* conf_params - the parameter table, CONF_NPARAMS rows in params.def order
@@ -85,7 +85,10 @@ const struct conf_param *conf_param_find(const char *name);
  * -1 with *err set (caller frees) to "FILE, line N: parameter NAME: why";
  * *out is then NULL.  The result is immutable; free with conf_free. */
 int conf_load(const char *dir, const struct strlist *overrides,
-	      struct conf **out, char **err);
+              struct conf **out, char **err);
+/* conf_load_defaults - a configuration with every parameter at its
+ * default (what postconf -d shows). */
+int conf_load_defaults(struct conf **out, char **err);
 /* conf_free - release a configuration (NULL ok). */
 void conf_free(struct conf *);
 
@@ -99,21 +102,27 @@ const char *conf_value(const struct conf *, const char *name);
  * out.  Returns 0, or -1 with *err (static or borrowed) on a loop or a
  * syntax error. */
 int conf_expand(const struct conf *, const char *text, struct strbuf *out,
-		const char **err);
+                const char **err);
 /* conf_origin - "FILE, line N" for a parameter set in main.cf, "-o" for an
  * override, or NULL.  Borrowed. */
 const char *conf_origin(const struct conf *, const char *name);
 /* conf_set_names - every name set in main.cf or by overrides, sorted. */
 void conf_set_names(const struct conf *, struct strlist *out);
+/* conf_sort_names - sort names in the order postconf prints them. */
+void conf_sort_names(struct strlist *);
 /* conf_main_cf - path of the main.cf that was read.  Borrowed. */
 const char *conf_main_cf(const struct conf *);
+
+/* conf_split_list - split a LIST or TABLE value at commas and white space,
+ * keeping {...} groups whole (inline:{ a=b, c=d }), appending to out. */
+void conf_split_list(const char *value, struct strlist *out);
 
 /* conf_parse_bool, conf_parse_time, conf_parse_size, conf_parse_int - the
  * value parsers, shared with master.cf and policy attribute parsing.
  * Return 0 or -1 with *why (static). */
 int conf_parse_bool(const char *, bool *, const char **why);
 int conf_parse_time(const char *, char default_unit, long long *,
-		    const char **why);
+                    const char **why);
 int conf_parse_size(const char *, long long *, const char **why);
 int conf_parse_int(const char *, long long *, const char **why);
 
@@ -123,6 +132,6 @@ int conf_parse_int(const char *, long long *, const char **why);
  * is appended; the new file is written beside the old, fsync'd and renamed
  * over it.  Returns 0 or -1 with *err (caller frees). */
 int conf_edit(const char *dir, const struct strlist *settings,
-	      const struct strlist *removes, char **err);
+              const struct strlist *removes, char **err);
 
 #endif

@@ -23,226 +23,226 @@ static int log_level_verbose;
 /* log_init - set the program name */
 void log_init(const char *program)
 {
-	if (program && *program)
-		snprintf(log_ident, sizeof(log_ident), "postern/%s", program);
-	else
-		snprintf(log_ident, sizeof(log_ident), "postern");
-	if (log_dest == DEST_SYSLOG) {
-		closelog();
-		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
-	}
+        if (program && *program)
+                snprintf(log_ident, sizeof(log_ident), "postern/%s", program);
+        else
+                snprintf(log_ident, sizeof(log_ident), "postern");
+        if (log_dest == DEST_SYSLOG) {
+                closelog();
+                openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+        }
 }
 
 /* log_program - the ident */
 const char *log_program(void)
 {
-	return log_ident;
+        return log_ident;
 }
 
 /* log_open - choose destination */
 int log_open(const char *file, const char *host, const char **errstr)
 {
-	if (host && *host)
-		snprintf(log_host, sizeof(log_host), "%s", host);
-	if (file == NULL || *file == 0) {
-		if (log_fd >= 0 && log_fd > 2)
-			close(log_fd);
-		log_fd = -1;
-		log_dest = DEST_SYSLOG;
-		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
-		return 0;
-	}
-	int fd;
-	if (strcmp(file, "/dev/stdout") == 0)
-		fd = dup(1);
-	else if (strcmp(file, "/dev/stderr") == 0)
-		fd = dup(2);
-	else
-		fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-			  0640);
-	if (fd < 0) {
-		*errstr = strerror(errno);
-		return -1;
-	}
-	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if (log_fd > 2)
-		close(log_fd);
-	log_fd = fd;
-	log_dest = DEST_FILE;
-	return 0;
+        if (host && *host)
+                snprintf(log_host, sizeof(log_host), "%s", host);
+        if (file == NULL || *file == 0) {
+                if (log_fd >= 0 && log_fd > 2)
+                        close(log_fd);
+                log_fd = -1;
+                log_dest = DEST_SYSLOG;
+                openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+                return 0;
+        }
+        int fd;
+        if (strcmp(file, "/dev/stdout") == 0)
+                fd = dup(1);
+        else if (strcmp(file, "/dev/stderr") == 0)
+                fd = dup(2);
+        else
+                fd =
+                    open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0) {
+                *errstr = strerror(errno);
+                return -1;
+        }
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        if (log_fd > 2)
+                close(log_fd);
+        log_fd = fd;
+        log_dest = DEST_FILE;
+        return 0;
 }
 
 /* log_also_stderr - copy lines to stderr */
 void log_also_stderr(bool on)
 {
-	log_stderr_copy = on;
+        log_stderr_copy = on;
 }
 
 /* log_set_verbose - debug level */
 void log_set_verbose(int v)
 {
-	log_level_verbose = v;
+        log_level_verbose = v;
 }
 
 /* log_verbose - debug level */
 int log_verbose(void)
 {
-	return log_level_verbose;
+        return log_level_verbose;
 }
 
 /* write_all - one write per line so concurrent writers never interleave */
 static void write_all(int fd, const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
+        while (n > 0) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return;
+                }
+                p += w;
+                n -= (size_t)w;
+        }
 }
 
 /* log_vmsg - format and emit one line */
 void log_vmsg(const char *prefix, const char *fmt, va_list ap)
 {
-	struct strbuf text;
-	int saved = errno;
+        struct strbuf text;
+        int saved = errno;
 
-	strbuf_init(&text);
-	if (prefix)
-		strbuf_printf(&text, "%s: ", prefix);
-	strbuf_vprintf(&text, fmt, ap);
-	/* A log line is one line: control characters become '?' so a peer
-	 * cannot forge log entries. */
-	for (size_t i = 0; i < text.len; i++)
-		if ((unsigned char)text.s[i] < 0x20 && text.s[i] != '\t')
-			text.s[i] = '?';
+        strbuf_init(&text);
+        if (prefix)
+                strbuf_printf(&text, "%s: ", prefix);
+        strbuf_vprintf(&text, fmt, ap);
+        /* A log line is one line: control characters become '?' so a peer
+         * cannot forge log entries. */
+        for (size_t i = 0; i < text.len; i++)
+                if ((unsigned char)text.s[i] < 0x20 && text.s[i] != '\t')
+                        text.s[i] = '?';
 
-	if (log_dest == DEST_SYSLOG) {
-		syslog(LOG_MAIL | LOG_INFO, "%s", strbuf_cstr(&text));
-	} else if (log_dest == DEST_FILE) {
-		struct strbuf line;
-		char when[32];
-		time_t now = time(NULL);
-		struct tm tm;
+        if (log_dest == DEST_SYSLOG) {
+                syslog(LOG_MAIL | LOG_INFO, "%s", strbuf_cstr(&text));
+        } else if (log_dest == DEST_FILE) {
+                struct strbuf line;
+                char when[32];
+                time_t now = time(NULL);
+                struct tm tm;
 
-		localtime_r(&now, &tm);
-		strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
-		strbuf_init(&line);
-		strbuf_printf(&line, "%s %s %s[%ld]: %s\n", when, log_host,
-			      log_ident, (long)getpid(), strbuf_cstr(&text));
-		write_all(log_fd, line.s, line.len);
-		strbuf_clear(&line);
-	}
-	if (log_dest == DEST_STDERR || log_stderr_copy) {
-		struct strbuf line;
+                localtime_r(&now, &tm);
+                strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+                strbuf_init(&line);
+                strbuf_printf(&line, "%s %s %s[%ld]: %s\n", when, log_host,
+                              log_ident, (long)getpid(), strbuf_cstr(&text));
+                write_all(log_fd, line.s, line.len);
+                strbuf_clear(&line);
+        }
+        if (log_dest == DEST_STDERR || log_stderr_copy) {
+                struct strbuf line;
 
-		strbuf_init(&line);
-		strbuf_printf(&line, "%s: %s\n", log_ident,
-			      strbuf_cstr(&text));
-		write_all(2, line.s, line.len);
-		strbuf_clear(&line);
-	}
-	strbuf_clear(&text);
-	errno = saved;
+                strbuf_init(&line);
+                strbuf_printf(&line, "%s: %s\n", log_ident, strbuf_cstr(&text));
+                write_all(2, line.s, line.len);
+                strbuf_clear(&line);
+        }
+        strbuf_clear(&text);
+        errno = saved;
 }
 
 /* log_info - plain line */
 void log_info(const char *fmt, ...)
 {
-	va_list ap;
+        va_list ap;
 
-	va_start(ap, fmt);
-	log_vmsg(NULL, fmt, ap);
-	va_end(ap);
+        va_start(ap, fmt);
+        log_vmsg(NULL, fmt, ap);
+        va_end(ap);
 }
 
 /* log_debug - verbose-only line */
 void log_debug(const char *fmt, ...)
 {
-	va_list ap;
+        va_list ap;
 
-	if (log_level_verbose <= 0)
-		return;
-	va_start(ap, fmt);
-	log_vmsg(NULL, fmt, ap);
-	va_end(ap);
+        if (log_level_verbose <= 0)
+                return;
+        va_start(ap, fmt);
+        log_vmsg(NULL, fmt, ap);
+        va_end(ap);
 }
 
 /* log_warnx - warning without errno */
 void log_warnx(const char *fmt, ...)
 {
-	va_list ap;
+        va_list ap;
 
-	va_start(ap, fmt);
-	log_vmsg("warning", fmt, ap);
-	va_end(ap);
+        va_start(ap, fmt);
+        log_vmsg("warning", fmt, ap);
+        va_end(ap);
 }
 
 /* log_msgf - log_vmsg with a variadic argument list */
-static void log_msgf(const char *prefix, const char *fmt, ...)
+static void PRINTFLIKE(2, 3) log_msgf(const char *prefix, const char *fmt, ...)
 {
-	va_list ap;
+        va_list ap;
 
-	va_start(ap, fmt);
-	log_vmsg(prefix, fmt, ap);
-	va_end(ap);
+        va_start(ap, fmt);
+        log_vmsg(prefix, fmt, ap);
+        va_end(ap);
 }
 
 /* with_errno - the message with ": strerror(errno)" appended */
-static void with_errno(const char *prefix, const char *fmt, va_list ap)
+static void VPRINTFLIKE(2)
+    with_errno(const char *prefix, const char *fmt, va_list ap)
 {
-	struct strbuf sb;
-	const char *err = strerror(errno);
+        struct strbuf sb;
+        const char *err = strerror(errno);
 
-	strbuf_init(&sb);
-	strbuf_vprintf(&sb, fmt, ap);
-	log_msgf(prefix, "%s: %s", strbuf_cstr(&sb), err);
-	strbuf_clear(&sb);
+        strbuf_init(&sb);
+        strbuf_vprintf(&sb, fmt, ap);
+        log_msgf(prefix, "%s: %s", strbuf_cstr(&sb), err);
+        strbuf_clear(&sb);
 }
 
 /* log_warn - warning with errno */
 void log_warn(const char *fmt, ...)
 {
-	va_list ap;
+        va_list ap;
 
-	va_start(ap, fmt);
-	with_errno("warning", fmt, ap);
-	va_end(ap);
+        va_start(ap, fmt);
+        with_errno("warning", fmt, ap);
+        va_end(ap);
 }
 
 /* fatalx - log and exit */
 void fatalx(const char *fmt, ...)
 {
-	va_list ap;
+        va_list ap;
 
-	va_start(ap, fmt);
-	log_vmsg("fatal", fmt, ap);
-	va_end(ap);
-	exit(1);
+        va_start(ap, fmt);
+        log_vmsg("fatal", fmt, ap);
+        va_end(ap);
+        exit(1);
 }
 
 /* fatal - log with errno and exit */
 void fatal(const char *fmt, ...)
 {
-	va_list ap;
+        va_list ap;
 
-	va_start(ap, fmt);
-	with_errno("fatal", fmt, ap);
-	va_end(ap);
-	exit(1);
+        va_start(ap, fmt);
+        with_errno("fatal", fmt, ap);
+        va_end(ap);
+        exit(1);
 }
 
 /* log_panic - log and abort */
 void log_panic(const char *fmt, ...)
 {
-	va_list ap;
+        va_list ap;
 
-	va_start(ap, fmt);
-	log_vmsg("panic", fmt, ap);
-	va_end(ap);
-	abort();
+        va_start(ap, fmt);
+        log_vmsg("panic", fmt, ap);
+        va_end(ap);
+        abort();
 }

@@ -43,7 +43,7 @@ void log_warnx(const char *, ...) PRINTFLIKE(1, 2);
 /* log_warn - "warning: text: strerror(errno)". */
 void log_warn(const char *, ...) PRINTFLIKE(1, 2);
 /* log_vmsg - a line with an optional prefix ("warning", "fatal", ...). */
-void log_vmsg(const char *prefix, const char *, va_list);
+void log_vmsg(const char *prefix, const char *, va_list) VPRINTFLIKE(2);
 /* fatalx - "fatal: text", then exit(1).  For bad configuration or
  * environment, never for a peer's input. */
 void fatalx(const char *, ...) PRINTFLIKE(1, 2) NORETURN;
