@@ -1,2 +1,0 @@
-# Empty dependencies file for p_log.
-# This may be replaced when dependencies are built.
