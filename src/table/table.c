@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/* table.c - table specs, lookups, table lists, compilation and freshness */
+#include "table/table_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The known types.  hash: and btree: are aliases of lmdb: so that an
+ * existing main.cf works. */
+static const struct table_type {
+        const char *name;
+        int (*open)(struct table *, const char *, char **);
+        bool fold;     /* keys folded to lower case */
+        bool compiled; /* built by table_compile into FILE.lmdb */
+} table_types[] = {
+    {"texthash", table_texthash_open, true, false},
+    {"lmdb", table_lmdb_open, true, true},
+    {"hash", table_lmdb_open, true, true},
+    {"btree", table_lmdb_open, true, true},
+    {"inline", table_inline_open, true, false},
+    {"cidr", table_cidr_open, false, false},
+    {"static", table_static_open, false, false},
+};
+
+/* spec_split - the type row and the name of "type:name" */
+static int spec_split(const char *spec, const struct table_type **type,
+                      const char **name, char **err)
+{
+        const char *colon;
+
+        /* proxy:TYPE:NAME (Postfix's proxymap) is TYPE:NAME here: postern
+         * opens its tables in-process */
+        if (strncmp(spec, "proxy:", 6) == 0)
+                spec += 6;
+        colon = strchr(spec, ':');
+
+        if (colon == NULL || colon == spec || colon[1] == 0) {
+                table_err(err, "expecting \"type:name\" form instead of \"%s\"",
+                          spec);
+                return -1;
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(table_types); i++) {
+                size_t n = strlen(table_types[i].name);
+
+                if ((size_t)(colon - spec) == n &&
+                    strncmp(spec, table_types[i].name, n) == 0) {
+                        *type = &table_types[i];
+                        *name = colon + 1;
+                        return 0;
+                }
+        }
+        table_err(err, "unsupported table type \"%.*s\" in \"%s\"",
+                  (int)(colon - spec), spec, spec);
+        return -1;
+}
+
+/* table_open - open by spec */
+int table_open(const char *spec, struct table **out, char **err)
+{
+        const struct table_type *type;
+        const char *name;
+        struct table *t;
+        struct stat st;
+
+        *out = NULL;
+        if (spec_split(spec, &type, &name, err) < 0)
+                return -1;
+        t = xcalloc(1, sizeof(*t));
+        t->spec = xstrdup(spec);
+        t->fold = type->fold;
+        strbuf_init(&t->key);
+        strbuf_init(&t->value);
+        if (type->open(t, name, err) < 0) {
+                free(t->spec);
+                free(t->file);
+                free(t);
+                return -1;
+        }
+        if (t->file && stat(t->file, &st) == 0) {
+                t->dev = st.st_dev;
+                t->ino = st.st_ino;
+                t->mtime = st.st_mtim;
+        }
+        *out = t;
+        return 0;
+}
+
+/* table_close - release */
+void table_close(struct table *t)
+{
+        if (t == NULL)
+                return;
+        t->ops->close(t);
+        strbuf_clear(&t->key);
+        strbuf_clear(&t->value);
+        free(t->file);
+        free(t->spec);
+        free(t);
+}
+
+/* table_spec - as opened */
+const char *table_spec(const struct table *t)
+{
+        return t->spec;
+}
+
+/* table_lookup - exact, key folded when the type folds */
+enum table_status table_lookup(struct table *t, const char *key,
+                               const char **value, char **err)
+{
+        if (t->fold) {
+                strbuf_reset(&t->key);
+                strbuf_adds(&t->key, key);
+                key = str_lower((char *)strbuf_cstr(&t->key));
+        }
+        return t->ops->lookup(t, key, value, err);
+}
+
+/* next_name - the next candidate of a domain lookup: cur itself first
+ * (cur == NULL), then each ".parent"; NULL when done.  Names that are not
+ * plain domains ("[host]:port") have only the exact candidate. */
+static const char *next_name(const char *name, const char *cur)
+{
+        if (cur == NULL)
+                return name;
+        if (*cur == 0 || strpbrk(name, "[]:") != NULL)
+                return NULL;
+        return strchr(cur + 1, '.');
+}
+
+/* table_lookup_domain - exact, then ".parent" keys */
+enum table_status table_lookup_domain(struct table *t, const char *domain,
+                                      const char **value, char **err)
+{
+        for (const char *n = next_name(domain, NULL); n;
+             n = next_name(domain, n)) {
+                enum table_status s = table_lookup(t, n, value, err);
+
+                if (s != TABLE_NOTFOUND)
+                        return s;
+        }
+        return TABLE_NOTFOUND;
+}
+
+/* table_lookup_nexthop - explicit next-hops exactly, domains by parent */
+enum table_status table_lookup_nexthop(struct table *t, const char *nexthop,
+                                       const char **value, char **err)
+{
+        return table_lookup_domain(t, nexthop, value, err);
+}
+
+/* table_walk - every entry */
+int table_walk(struct table *t, table_walk_fn fn, void *arg, char **err)
+{
+        return t->ops->walk(t, fn, arg, err);
+}
+
+/* table_changed - file replaced or modified since open */
+bool table_changed(const struct table *t)
+{
+        struct stat st;
+
+        if (t->file == NULL)
+                return false;
+        if (stat(t->file, &st) < 0)
+                return true;
+        return st.st_dev != t->dev || st.st_ino != t->ino ||
+               st.st_mtim.tv_sec != t->mtime.tv_sec ||
+               st.st_mtim.tv_nsec != t->mtime.tv_nsec;
+}
+
+/* table_compile - FILE into FILE.lmdb */
+int table_compile(const char *spec, char **err)
+{
+        const struct table_type *type;
+        const char *name;
+        char *db;
+        int rc;
+
+        if (spec_split(spec, &type, &name, err) < 0)
+                return -1;
+        if (!type->compiled) {
+                table_err(err,
+                          "unsupported table type: %s does not support "
+                          "compilation (only lmdb:, hash: and btree: do)",
+                          type->name);
+                return -1;
+        }
+        db = xasprintf("%s.lmdb", name);
+        rc = table_lmdb_build(name, db, err);
+        free(db);
+        return rc;
+}
+
+/* ts_before - whether a is earlier than b */
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+        return a->tv_sec < b->tv_sec ||
+               (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* table_freshness - FILE.lmdb against FILE */
+int table_freshness(const char *spec, enum table_freshness *out, char **err)
+{
+        const struct table_type *type;
+        const char *name;
+        struct stat src, db;
+        char *path;
+        int rc = 0;
+
+        if (spec_split(spec, &type, &name, err) < 0)
+                return -1;
+        if (!type->compiled) {
+                *out = TABLE_NOT_COMPILED;
+                return 0;
+        }
+        if (stat(name, &src) < 0) {
+                table_err(err, "stat %s: %s", name, strerror(errno));
+                return -1;
+        }
+        path = xasprintf("%s.lmdb", name);
+        if (stat(path, &db) < 0) {
+                if (errno == ENOENT) {
+                        *out = TABLE_NOT_BUILT;
+                } else {
+                        table_err(err, "stat %s: %s", path, strerror(errno));
+                        rc = -1;
+                }
+        } else {
+                *out = ts_before(&db.st_mtim, &src.st_mtim) ? TABLE_OLDER
+                                                            : TABLE_UP_TO_DATE;
+        }
+        free(path);
+        return rc;
+}
+
+/* table_freshness_name - words for messages */
+const char *table_freshness_name(enum table_freshness f)
+{
+        switch (f) {
+        case TABLE_UP_TO_DATE:
+                return "up to date";
+        case TABLE_OLDER:
+                return "older than its source";
+        case TABLE_NOT_BUILT:
+                return "not built";
+        case TABLE_NOT_COMPILED:
+                return "not a compiled table";
+        }
+        return "unknown";
+}
+
+struct table_list {
+        struct table **v;
+        size_t n;
+};
+
+/* table_list_open - open each element of a list value */
+int table_list_open(const char *value, struct table_list **out, char **err)
+{
+        struct table_list *l = xcalloc(1, sizeof(*l));
+        size_t pos = 0, start;
+        long n;
+
+        *out = NULL;
+        while ((n = table_token(value, &pos, &start)) > 0) {
+                char *spec = xstrndup(value + start, (size_t)n);
+                struct table *t;
+
+                if (table_open(spec, &t, err) < 0) {
+                        free(spec);
+                        table_list_close(l);
+                        return -1;
+                }
+                free(spec);
+                l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+                l->v[l->n++] = t;
+        }
+        if (n < 0) {
+                table_err(err, "unbalanced braces in table list \"%s\"", value);
+                table_list_close(l);
+                return -1;
+        }
+        *out = l;
+        return 0;
+}
+
+/* table_list_close - close all */
+void table_list_close(struct table_list *l)
+{
+        if (l == NULL)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                table_close(l->v[i]);
+        free(l->v);
+        free(l);
+}
+
+/* table_list_count - how many */
+size_t table_list_count(const struct table_list *l)
+{
+        return l->n;
+}
+
+/* table_list_get - one */
+struct table *table_list_get(const struct table_list *l, size_t i)
+{
+        return i < l->n ? l->v[i] : NULL;
+}
+
+/* list_find - each table in order for one name */
+static enum table_status list_find(struct table_list *l, const char *key,
+                                   const char **value, struct table **from,
+                                   char **err)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                enum table_status s = table_lookup(l->v[i], key, value, err);
+
+                if (s == TABLE_NOTFOUND)
+                        continue;
+                if (from)
+                        *from = l->v[i];
+                return s;
+        }
+        return TABLE_NOTFOUND;
+}
+
+/* table_list_lookup - first table that knows the key */
+enum table_status table_list_lookup(struct table_list *l, const char *key,
+                                    const char **value, struct table **from,
+                                    char **err)
+{
+        return list_find(l, key, value, from, err);
+}
+
+/* table_list_lookup_domain - candidate names outermost, tables inner */
+enum table_status table_list_lookup_domain(struct table_list *l,
+                                           const char *domain,
+                                           const char **value,
+                                           struct table **from, char **err)
+{
+        for (const char *n = next_name(domain, NULL); n;
+             n = next_name(domain, n)) {
+                enum table_status s = list_find(l, n, value, from, err);
+
+                if (s != TABLE_NOTFOUND)
+                        return s;
+        }
+        return TABLE_NOTFOUND;
+}
+
+/* table_list_lookup_nexthop - as table_lookup_nexthop over the list */
+enum table_status table_list_lookup_nexthop(struct table_list *l,
+                                            const char *nexthop,
+                                            const char **value,
+                                            struct table **from, char **err)
+{
+        return table_list_lookup_domain(l, nexthop, value, from, err);
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * table - lookup tables in Postfix's syntax.
+ *
+ * A table is named "type:name" as in main.cf:
+ *   texthash:FILE   the source file, read when the table is opened
+ *   lmdb:FILE       FILE.lmdb, compiled from FILE by `postern map`
+ *   hash:FILE, btree:FILE   aliases of lmdb: (so an existing main.cf works)
+ *   inline:{ key=value, { key = text with spaces } }
+ *   cidr:FILE       "network/prefix result" rules, first match wins
+ *   static:value, static:{ text with spaces }   every key has this value
+ *
+ * Source files use Postfix's syntax: "key whitespace value", '#' comment
+ * lines, blank lines, and lines starting with white space continue the
+ * previous logical line.  Keys are folded to lower case (except cidr:,
+ * whose keys are addresses).  A line without a value and a duplicate key
+ * are warnings naming file and line (logged with log_warnx); the first
+ * entry of a key wins.  Real syntax errors (a NUL byte, a bad cidr rule,
+ * unbalanced inline braces) make table_open fail with "FILE, line N: why".
+ *
+ * Tables are immutable once open.  A struct table is not safe for use by
+ * two threads at once (lookups reuse per-table buffers); open one per
+ * thread.  Open tables in the process that uses them, after fork(): LMDB
+ * environments must not be carried across fork().  table_changed() tells a
+ * long-running process when to reopen.
+ */
+#ifndef POSTERN_TABLE_H
+#define POSTERN_TABLE_H
+
+#include <stdbool.h>
+
+#include "base/base.h"
+
+struct table;      /* one open table; opaque */
+struct table_list; /* several tables searched in order; opaque */
+
+/* The result of a lookup: three distinct outcomes. */
+enum table_status {
+        TABLE_ERROR = -1,   /* *err is set (caller frees) */
+        TABLE_FOUND = 0,    /* *value is set (borrowed) */
+        TABLE_NOTFOUND = 1, /* neither is touched */
+};
+
+/* table_open - open the table SPEC ("type:name").  Returns 0 with *out
+ * set, or -1 with *err (caller frees) naming the file, and the line for a
+ * syntax error; *out is then NULL. */
+int table_open(const char *spec, struct table **out, char **err);
+/* table_close - release a table (NULL ok). */
+void table_close(struct table *);
+/* table_spec - the "type:name" the table was opened with.  Borrowed, valid
+ * while the table is open. */
+const char *table_spec(const struct table *);
+
+/* table_lookup - exact lookup of key (folded to lower case for every type
+ * but cidr:).  On TABLE_FOUND *value is borrowed until the next call on
+ * this table or table_close. */
+enum table_status table_lookup(struct table *, const char *key,
+                               const char **value, char **err);
+/* table_lookup_domain - lookup for policy tables, as Postfix's
+ * smtp_tls_policy_maps: the domain itself, then ".parent" entries for each
+ * parent domain (sub.example.com tries sub.example.com, .example.com,
+ * .com).  Only explicit ".domain" keys match subdomains.  A name that is not
+ * a plain domain (it holds '[', ']' or ':', as "[host]:port" next-hops do)
+ * is looked up exactly and nothing else.  Same ownership as table_lookup. */
+enum table_status table_lookup_domain(struct table *, const char *domain,
+                                      const char **value, char **err);
+/* table_lookup_nexthop - lookup of an SMTP next-hop: "[host]:port",
+ * "[host]" and "host:port" match only that exact key (explicit next-hops
+ * name one policy, as in Postfix); a bare domain is looked up as
+ * table_lookup_domain does.  Same ownership as table_lookup. */
+enum table_status table_lookup_nexthop(struct table *, const char *nexthop,
+                                       const char **value, char **err);
+
+/* table_walk_fn - called by table_walk for each entry; key and value are
+ * borrowed for the call.  Return 0 to go on, -1 to stop the walk. */
+typedef int (*table_walk_fn)(const char *key, const char *value, void *arg);
+/* table_walk - every entry of the table: lmdb: in key order, texthash: and
+ * inline: in source order (first entry of each key), cidr: rules in file
+ * order as "network/prefix".  static: has no entries to list.  Returns 0,
+ * or -1 with *err (caller frees) when the table cannot be listed or fn
+ * stopped (then *err is NULL). */
+int table_walk(struct table *, table_walk_fn fn, void *arg, char **err);
+
+/* table_changed - whether the file behind the table was replaced or
+ * modified since it was opened (a long-running process then reopens it).
+ * False for tables without a file. */
+bool table_changed(const struct table *);
+
+/* table_compile - build the compiled form of SPEC: for lmdb:FILE (and the
+ * hash:/btree: aliases) read FILE and write FILE.lmdb.  The new table is
+ * written to a temporary file beside the target, synced, and renamed over
+ * FILE.lmdb, so a reader never sees a half-built table.  Warnings (no
+ * value, duplicates) are logged; the first entry of a key wins.  Returns 0,
+ * or -1 with *err (caller frees) naming file and line.  Other types
+ * cannot be compiled (-1). */
+int table_compile(const char *spec, char **err);
+
+/* Whether a compiled table is older than its source (for `postern check`). */
+enum table_freshness {
+        TABLE_UP_TO_DATE,   /* FILE.lmdb exists and is not older than FILE */
+        TABLE_OLDER,        /* FILE.lmdb is older than FILE: recompile */
+        TABLE_NOT_BUILT,    /* FILE exists, FILE.lmdb does not */
+        TABLE_NOT_COMPILED, /* a type without a compiled form */
+};
+/* table_freshness - compare FILE.lmdb with FILE for lmdb:/hash:/btree:
+ * specs.  Returns 0 with *out set, or -1 with *err (caller frees) when the
+ * spec is malformed or the source file cannot be examined. */
+int table_freshness(const char *spec, enum table_freshness *out, char **err);
+/* table_freshness_name - "up to date", "older than its source", ...
+ * (static storage). */
+const char *table_freshness_name(enum table_freshness);
+
+/* table_list_open - open every table of a parameter value such as
+ * "lmdb:/a, texthash:/b" (separated by commas or white space; braces of
+ * inline:{...} and static:{...} are kept together).  An empty value is an
+ * empty list, in which nothing is found.  Returns 0 with *out, or -1 with
+ * *err (caller frees) from the first table that fails to open. */
+int table_list_open(const char *value, struct table_list **out, char **err);
+/* table_list_close - close every table (NULL ok). */
+void table_list_close(struct table_list *);
+/* table_list_count - the number of tables in the list. */
+size_t table_list_count(const struct table_list *);
+/* table_list_get - the i-th table (borrowed). */
+struct table *table_list_get(const struct table_list *, size_t i);
+/* table_list_lookup - table_lookup on each table in order; the first one
+ * that finds the key (or fails) decides.  *value is borrowed until the
+ * next call on the list; *from (if not NULL) is the table that answered. */
+enum table_status table_list_lookup(struct table_list *, const char *key,
+                                    const char **value, struct table **from,
+                                    char **err);
+/* table_list_lookup_domain - as table_lookup_domain; for each candidate
+ * name (the domain, then each ".parent") every table is searched in order
+ * before the next candidate, as Postfix's maps do. */
+enum table_status table_list_lookup_domain(struct table_list *,
+                                           const char *domain,
+                                           const char **value,
+                                           struct table **from, char **err);
+/* table_list_lookup_nexthop - as table_lookup_nexthop over the list. */
+enum table_status table_list_lookup_nexthop(struct table_list *,
+                                            const char *nexthop,
+                                            const char **value,
+                                            struct table **from, char **err);
+
+#endif

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * table_int.h - internals of the table module, shared by its files, its
+ * unit tests and its fuzz targets.  Not for other modules.
+ */
+#ifndef POSTERN_TABLE_INT_H
+#define POSTERN_TABLE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "base/base.h"
+#include "table/table.h"
+
+/* What each table type provides. */
+struct table_ops {
+        /* key is already folded when the type folds keys */
+        enum table_status (*lookup)(struct table *, const char *key,
+                                    const char **value, char **err);
+        int (*walk)(struct table *, table_walk_fn, void *, char **err);
+        void (*close)(struct table *);
+};
+
+struct table {
+        const struct table_ops *ops;
+        char *spec;          /* "type:name" as given */
+        bool fold;           /* fold keys to lower case before lookup */
+        struct strbuf key;   /* folded key */
+        struct strbuf value; /* value storage for types that copy */
+        void *priv;          /* the type's own data */
+        char *file;          /* the file behind the table, or NULL */
+        dev_t dev;           /* its identity when opened */
+        ino_t ino;
+        struct timespec mtime;
+};
+
+/* The white space of Postfix's ISSPACE in the C locale. */
+#define TABLE_SPACE " \t\n\v\f\r"
+/* table_isspace - whether c is one of TABLE_SPACE. */
+bool table_isspace(int c);
+
+/* table_err - set *err (when err is not NULL) to a formatted heap string. */
+void table_err(char **err, const char *fmt, ...) PRINTFLIKE(2, 3);
+
+/* table_read_file - the whole content of path in a heap buffer (NUL
+ * terminated after len bytes).  -1 with *err naming the file. */
+int table_read_file(const char *path, char **buf, size_t *len, char **err);
+
+/* table_line_fn - one logical line: text (trailing white space removed,
+ * writable) and the number of its first physical line. */
+typedef int (*table_line_fn)(void *arg, char *text, unsigned long lineno,
+                             char **err);
+/* table_read_lines - split buf into Postfix logical lines: blank lines and
+ * lines whose first non-blank byte is '#' are skipped; a line starting with
+ * white space continues the previous logical line (the newline is dropped,
+ * the white space kept); a CR before LF is dropped.  A continuation line
+ * with nothing to continue is a warning.  A NUL byte is an error naming
+ * name and line.  Returns 0 or -1 (from fn, or the NUL error). */
+int table_read_lines(const char *name, const char *buf, size_t len,
+                     table_line_fn fn, void *arg, char **err);
+
+/* table_entry_fn - one "key value" entry: key folded to lower case. */
+typedef int (*table_entry_fn)(void *arg, const char *key, const char *value,
+                              unsigned long lineno, char **err);
+/* table_parse_source - parse Postfix table source text: each logical line
+ * is "key whitespace value"; a line without a value is a warning naming
+ * name and line, and is skipped.  Returns 0 or -1 as table_read_lines. */
+int table_parse_source(const char *name, const char *buf, size_t len,
+                       table_entry_fn fn, void *arg, char **err);
+
+/* An in-memory hash table of owned strings, in insertion order. */
+struct table_memtab;
+/* table_memtab_new - an empty table. */
+struct table_memtab *table_memtab_new(void);
+/* table_memtab_free - release (NULL ok). */
+void table_memtab_free(struct table_memtab *);
+/* table_memtab_put - insert key=value.  When the key exists: replace it if
+ * replace, else keep the old one.  Returns true when the key was new. */
+bool table_memtab_put(struct table_memtab *, const char *key, const char *value,
+                      bool replace);
+/* table_memtab_get - the value of key, or NULL.  Borrowed while the memtab
+ * lives. */
+const char *table_memtab_get(const struct table_memtab *, const char *key);
+/* table_memtab_count - number of entries. */
+size_t table_memtab_count(const struct table_memtab *);
+/* table_memtab_walk - entries in insertion order. */
+int table_memtab_walk(const struct table_memtab *, table_walk_fn, void *);
+
+/* The types.  Each open function fills t->ops, t->priv (and t->file) from
+ * name, the text after "type:". */
+int table_texthash_open(struct table *, const char *name, char **err);
+int table_lmdb_open(struct table *, const char *name, char **err);
+int table_cidr_open(struct table *, const char *name, char **err);
+int table_inline_open(struct table *, const char *name, char **err);
+int table_static_open(struct table *, const char *name, char **err);
+
+/* table_lmdb_build - compile source file src into db (FILE.lmdb path). */
+int table_lmdb_build(const char *src, const char *db, char **err);
+
+/* table_inline_parse - parse the text after "inline:" into m (keys folded,
+ * last entry of a key wins, as in Postfix).  -1 with *err on bad syntax. */
+int table_inline_parse(const char *text, struct table_memtab *m, char **err);
+/* table_static_parse - the value of "static:TEXT" (caller frees). */
+int table_static_parse(const char *text, char **value, char **err);
+
+/* The rules of a cidr: table. */
+struct table_cidr_rules;
+/* table_cidr_parse - parse cidr source text; name is used in messages. */
+int table_cidr_parse(const char *name, const char *buf, size_t len,
+                     struct table_cidr_rules **out, char **err);
+/* table_cidr_match - the result of the first rule matching addr, or NULL
+ * (also for a key that is not an IP address).  Borrowed. */
+const char *table_cidr_match(const struct table_cidr_rules *, const char *addr);
+/* table_cidr_free - release (NULL ok). */
+void table_cidr_free(struct table_cidr_rules *);
+
+/* table_token - the next element of a list such as "a, b {c d}": skips
+ * separators (LIST_SEPS), then takes bytes up to a separator outside
+ * braces.  Returns the length, 0 at the end, or -1 when braces do not
+ * balance.  *pos advances past the token; *start is where it begins. */
+long table_token(const char *s, size_t *pos, size_t *start);
+
+#endif
