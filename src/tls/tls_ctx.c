@@ -1,0 +1,1053 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tls_ctx.c - server and client contexts from plain settings structs:
+ * keys and certificates (with explanations for every layout users bring
+ * from other software), trust anchors, protocols, ciphers, session
+ * tickets with keys shared by all worker processes.
+ */
+#include "tls/tls_int.h"
+#include "log/log.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/pkcs7.h>
+#include <openssl/rand.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char ctx_err[2048];
+
+/* tls_ctx_seterr - static error message; clears OpenSSL's queue */
+int tls_ctx_seterr(const char **errstr, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(ctx_err, sizeof(ctx_err), fmt, ap);
+        va_end(ap);
+        ERR_clear_error();
+        if (errstr)
+                *errstr = ctx_err;
+        return -1;
+}
+
+/* seterr_ssl - like tls_ctx_seterr, with OpenSSL's reason appended */
+static int seterr_ssl(const char **errstr, const char *what)
+{
+        unsigned long e = ERR_peek_last_error();
+        char reason[256] = "unknown error";
+
+        if (e)
+                ERR_error_string_n(e, reason, sizeof(reason));
+        return tls_ctx_seterr(errstr, "%s: %s", what, reason);
+}
+
+/* empty - NULL or "" */
+static bool empty(const char *s)
+{
+        return s == NULL || *s == 0;
+}
+
+/* ---- reading key and certificate files ---- */
+
+/* One key with its certificate chain, as it will be handed to OpenSSL. */
+struct group {
+        EVP_PKEY *key;
+        X509 *leaf;
+        STACK_OF(X509) * chain;
+        char *keyfile;
+        char *certfile;
+};
+
+struct groups {
+        struct group *v;
+        size_t n;
+        size_t cap;
+};
+
+/* groups_clear - free every group */
+static void groups_clear(struct groups *g)
+{
+        for (size_t i = 0; i < g->n; i++) {
+                EVP_PKEY_free(g->v[i].key);
+                X509_free(g->v[i].leaf);
+                sk_X509_pop_free(g->v[i].chain, X509_free);
+                free(g->v[i].keyfile);
+                free(g->v[i].certfile);
+        }
+        free(g->v);
+        memset(g, 0, sizeof(*g));
+}
+
+/* groups_add - a new empty group */
+static struct group *groups_add(struct groups *g)
+{
+        if (g->n == g->cap) {
+                g->cap = g->cap ? 2 * g->cap : 4;
+                g->v = xreallocarray(g->v, g->cap, sizeof(*g->v));
+        }
+        memset(&g->v[g->n], 0, sizeof(g->v[0]));
+        g->v[g->n].chain = sk_X509_new_null();
+        return &g->v[g->n++];
+}
+
+/* read_file - the whole file; a missing file is named */
+static int read_file(const char *what, const char *path, unsigned char **buf,
+                     size_t *len, const char **errstr)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        size_t cap = 0, n = 0;
+        unsigned char *p = NULL;
+
+        if (fd < 0)
+                return tls_ctx_seterr(errstr, "cannot open %s %s: %s", what,
+                                      path, strerror(errno));
+        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+                close(fd);
+                return tls_ctx_seterr(
+                    errstr, "%s %s is a directory, not a file", what, path);
+        }
+        for (;;) {
+                if (cap - n < 4096) {
+                        cap = cap ? 2 * cap : 8192;
+                        p = xrealloc(p, cap + 1);
+                }
+                ssize_t r = read(fd, p + n, cap - n);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0) {
+                        int e = errno;
+                        close(fd);
+                        free(p);
+                        return tls_ctx_seterr(errstr, "cannot read %s %s: %s",
+                                              what, path, strerror(e));
+                }
+                if (r == 0)
+                        break;
+                n += (size_t)r;
+        }
+        close(fd);
+        p[n] = 0;
+        *buf = p;
+        *len = n;
+        return 0;
+}
+
+/* check_key_mode - refuse a private key readable by group or other */
+static int check_key_mode(const char *path, const char **errstr)
+{
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return tls_ctx_seterr(errstr, "cannot stat %s: %s", path,
+                                      strerror(errno));
+        if (st.st_mode & (S_IRGRP | S_IROTH))
+                return tls_ctx_seterr(
+                    errstr,
+                    "private key file %s is readable by other users (mode "
+                    "%04o); a secret key must be readable by its owner only: "
+                    "run chmod 600 %s",
+                    path, (unsigned)(st.st_mode & 07777), path);
+        return 0;
+}
+
+/* explain_binary - name what a non-PEM file is and how to convert it */
+static int explain_binary(const char *path, const unsigned char *buf,
+                          size_t len, const char **errstr)
+{
+        const unsigned char *p;
+        long l = len > (size_t)LONG_MAX ? LONG_MAX : (long)len;
+
+        p = buf;
+        PKCS12 *p12 = d2i_PKCS12(NULL, &p, l);
+        if (p12) {
+                PKCS12_free(p12);
+                return tls_ctx_seterr(
+                    errstr,
+                    "%s is a PKCS#12 file (key and certificates in one binary "
+                    "bundle, often .p12 or .pfx); postern needs PEM: run "
+                    "openssl pkcs12 -in %s -nodes -out %s.pem (or postern "
+                    "certs "
+                    "convert %s %s.pem), then chmod 600 %s.pem",
+                    path, path, path, path, path, path);
+        }
+        p = buf;
+        PKCS7 *p7 = d2i_PKCS7(NULL, &p, l);
+        if (p7) {
+                PKCS7_free(p7);
+                return tls_ctx_seterr(
+                    errstr,
+                    "%s is a PKCS#7 certificate bundle in DER (often .p7b or "
+                    ".spc); postern needs PEM: run openssl pkcs7 -inform der "
+                    "-print_certs -in %s -out %s.pem (or postern certs convert "
+                    "%s %s.pem)",
+                    path, path, path, path, path);
+        }
+        p = buf;
+        X509 *x = d2i_X509(NULL, &p, l);
+        if (x) {
+                X509_free(x);
+                return tls_ctx_seterr(
+                    errstr,
+                    "%s is a DER (binary) certificate; postern needs PEM: run "
+                    "openssl x509 -inform der -in %s -out %s.pem (or postern "
+                    "certs convert %s %s.pem)",
+                    path, path, path, path, path);
+        }
+        p = buf;
+        EVP_PKEY *k = d2i_AutoPrivateKey(NULL, &p, l);
+        if (k) {
+                EVP_PKEY_free(k);
+                return tls_ctx_seterr(
+                    errstr,
+                    "%s is a DER (binary) private key; postern needs PEM: run "
+                    "openssl pkey -inform der -in %s -out %s.pem (or postern "
+                    "certs convert %s %s.pem), then chmod 600 %s.pem",
+                    path, path, path, path, path, path);
+        }
+        p = buf;
+        X509_SIG *sig = d2i_X509_SIG(NULL, &p, l);
+        if (sig) {
+                X509_SIG_free(sig);
+                return tls_ctx_seterr(
+                    errstr,
+                    "%s is a passphrase-protected private key in DER; a mail "
+                    "server cannot type the passphrase at start-up: run "
+                    "openssl pkey -inform der -in %s -out %s.pem (it asks for "
+                    "the passphrase once), then chmod 600 %s.pem",
+                    path, path, path, path);
+        }
+        ERR_clear_error();
+        return tls_ctx_seterr(errstr,
+                              "%s is not a PEM file (no \"-----BEGIN\" line); "
+                              "if it is a certificate or key in another "
+                              "format, postern certs convert %s %s.pem turns "
+                              "it into PEM",
+                              path, path, path);
+}
+
+/* no_passphrase - a PEM password callback that never prompts */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+        (void)buf;
+        (void)size;
+        (void)rwflag;
+        (void)u;
+        return -1;
+}
+
+/* One parsed PEM object, in file order. */
+struct pem_obj {
+        X509 *cert;
+        EVP_PKEY *key;
+};
+
+/* encrypted_msg - the explanation for a passphrase-protected key */
+static int encrypted_msg(const char *path, const char **errstr)
+{
+        return tls_ctx_seterr(
+            errstr,
+            "the private key in %s is protected by a passphrase, which a mail "
+            "server cannot type at start-up; remove it with openssl pkey -in "
+            "%s -out %s.key (it asks for the passphrase once), run chmod 600 "
+            "%s.key and point the key file setting at %s.key",
+            path, path, path, path, path);
+}
+
+/* parse_pem - every certificate and key of a PEM file, in order */
+static int parse_pem(const char *path, const unsigned char *buf, size_t len,
+                     struct pem_obj **objs, size_t *nobjs, const char **errstr)
+{
+        BIO *in;
+        size_t n = 0, cap = 0;
+        struct pem_obj *v = NULL;
+        int rc = -1;
+
+        if (len > (size_t)INT_MAX)
+                return tls_ctx_seterr(errstr, "%s: file too large", path);
+        if (strstr((const char *)buf, "-----BEGIN") == NULL)
+                return explain_binary(path, buf, len, errstr);
+        in = BIO_new_mem_buf(buf, (int)len);
+        for (;;) {
+                char *name = NULL, *header = NULL;
+                unsigned char *data = NULL;
+                long dlen = 0;
+
+                if (!PEM_read_bio(in, &name, &header, &data, &dlen)) {
+                        unsigned long e = ERR_peek_last_error();
+                        if (ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+                                ERR_clear_error();
+                                break;
+                        }
+                        seterr_ssl(errstr, path);
+                        goto out;
+                }
+                struct pem_obj o = {0};
+                const unsigned char *p = data;
+                if (strcmp(name, "CERTIFICATE") == 0 ||
+                    strcmp(name, "X509 CERTIFICATE") == 0) {
+                        o.cert = d2i_X509(NULL, &p, dlen);
+                } else if (strcmp(name, "TRUSTED CERTIFICATE") == 0) {
+                        o.cert = d2i_X509_AUX(NULL, &p, dlen);
+                } else if (strcmp(name, "ENCRYPTED PRIVATE KEY") == 0 ||
+                           (strstr(name, "PRIVATE KEY") != NULL &&
+                            header != NULL && strstr(header, "ENCRYPTED"))) {
+                        OPENSSL_free(name);
+                        OPENSSL_free(header);
+                        OPENSSL_free(data);
+                        encrypted_msg(path, errstr);
+                        goto out;
+                } else if (strstr(name, "PRIVATE KEY") != NULL) {
+                        BIO *one = BIO_new(BIO_s_mem());
+                        PEM_write_bio(one, name, header, data, dlen);
+                        o.key = PEM_read_bio_PrivateKey(one, NULL,
+                                                        no_passphrase, NULL);
+                        BIO_free(one);
+                } else if (strcmp(name, "PKCS7") == 0 ||
+                           strcmp(name, "CERTIFICATE CHAIN") == 0) {
+                        OPENSSL_free(name);
+                        OPENSSL_free(header);
+                        OPENSSL_free(data);
+                        tls_ctx_seterr(
+                            errstr,
+                            "%s holds a PKCS#7 certificate bundle; postern "
+                            "needs plain PEM certificates: run openssl pkcs7 "
+                            "-print_certs -in %s -out %s.pem (or postern certs "
+                            "convert %s %s.pem)",
+                            path, path, path, path, path);
+                        goto out;
+                } else if (strcmp(name, "CERTIFICATE REQUEST") == 0 ||
+                           strcmp(name, "NEW CERTIFICATE REQUEST") == 0) {
+                        OPENSSL_free(name);
+                        OPENSSL_free(header);
+                        OPENSSL_free(data);
+                        tls_ctx_seterr(
+                            errstr,
+                            "%s holds a certificate signing request, not a "
+                            "certificate: send it to the CA and use the "
+                            "certificate it returns",
+                            path);
+                        goto out;
+                } else {
+                        /* "EC PARAMETERS", "DH PARAMETERS"...: not ours. */
+                        OPENSSL_free(name);
+                        OPENSSL_free(header);
+                        OPENSSL_free(data);
+                        continue;
+                }
+                bool ok = o.cert != NULL || o.key != NULL;
+                OPENSSL_free(name);
+                OPENSSL_free(header);
+                OPENSSL_free(data);
+                if (!ok) {
+                        seterr_ssl(errstr, path);
+                        goto out;
+                }
+                if (n == cap) {
+                        cap = cap ? 2 * cap : 8;
+                        v = xreallocarray(v, cap, sizeof(*v));
+                }
+                v[n++] = o;
+        }
+        rc = 0;
+out:
+        BIO_free(in);
+        if (rc < 0) {
+                for (size_t i = 0; i < n; i++) {
+                        X509_free(v[i].cert);
+                        EVP_PKEY_free(v[i].key);
+                }
+                free(v);
+                v = NULL;
+                n = 0;
+        }
+        *objs = v;
+        *nobjs = n;
+        return rc;
+}
+
+/* load_objs - read and parse one file */
+static int load_objs(const char *what, const char *path, struct pem_obj **objs,
+                     size_t *n, const char **errstr)
+{
+        unsigned char *buf;
+        size_t len;
+        int rc;
+
+        if (read_file(what, path, &buf, &len, errstr) < 0)
+                return -1;
+        rc = parse_pem(path, buf, len, objs, n, errstr);
+        OPENSSL_cleanse(buf, len);
+        free(buf);
+        return rc;
+}
+
+/* free_objs - free what was not taken */
+static void free_objs(struct pem_obj *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                X509_free(v[i].cert);
+                EVP_PKEY_free(v[i].key);
+        }
+        free(v);
+}
+
+/* load_pair - cert_file (+ chain) and key_file (may be the same file) */
+static int load_pair(const char *certfile, const char *keyfile,
+                     struct groups *gs, const char **errstr)
+{
+        struct pem_obj *v = NULL, *kv = NULL;
+        size_t n = 0, kn = 0;
+        struct group *g;
+        bool same = empty(keyfile) || strcmp(keyfile, certfile) == 0;
+        int rc = -1;
+
+        if (load_objs("certificate file", certfile, &v, &n, errstr) < 0)
+                return -1;
+        g = groups_add(gs);
+        g->certfile = xstrdup(certfile);
+        for (size_t i = 0; i < n; i++) {
+                if (v[i].cert && g->leaf == NULL) {
+                        g->leaf = v[i].cert;
+                } else if (v[i].cert) {
+                        sk_X509_push(g->chain, v[i].cert);
+                } else if (v[i].key && same && g->key == NULL) {
+                        g->key = v[i].key;
+                } else {
+                        EVP_PKEY_free(v[i].key);
+                }
+                v[i].cert = NULL;
+                v[i].key = NULL;
+        }
+        if (g->leaf == NULL) {
+                tls_ctx_seterr(errstr,
+                               "no certificate found in %s (expected a PEM "
+                               "\"-----BEGIN CERTIFICATE-----\" block: the "
+                               "server certificate first, then intermediate "
+                               "CA certificates)",
+                               certfile);
+                goto out;
+        }
+        if (same) {
+                if (g->key == NULL) {
+                        tls_ctx_seterr(
+                            errstr,
+                            "no private key found in %s; set the key file "
+                            "setting to the file that holds the key, or "
+                            "append the key: cat KEY.pem >> %s; chmod 600 %s",
+                            certfile, certfile, certfile);
+                        goto out;
+                }
+                g->keyfile = xstrdup(certfile);
+        } else {
+                if (load_objs("key file", keyfile, &kv, &kn, errstr) < 0)
+                        goto out;
+                for (size_t i = 0; i < kn && g->key == NULL; i++)
+                        if (kv[i].key) {
+                                g->key = kv[i].key;
+                                kv[i].key = NULL;
+                        }
+                if (g->key == NULL) {
+                        tls_ctx_seterr(errstr,
+                                       "no private key found in %s (expected "
+                                       "a PEM \"-----BEGIN PRIVATE KEY-----\" "
+                                       "block)",
+                                       keyfile);
+                        goto out;
+                }
+                g->keyfile = xstrdup(keyfile);
+        }
+        rc = 0;
+out:
+        free_objs(v, n);
+        free_objs(kv, kn);
+        return rc;
+}
+
+/* load_chain_files - smtpd_tls_chain_files: key, certificate, chain, ... */
+static int load_chain_files(const char *list, struct groups *gs,
+                            const char **errstr)
+{
+        struct strlist files = {0};
+        struct group *g = NULL;
+        int rc = -1;
+
+        str_split(list, LIST_SEPS, &files);
+        for (size_t f = 0; f < files.n; f++) {
+                struct pem_obj *v;
+                size_t n;
+
+                if (load_objs("chain file", files.v[f], &v, &n, errstr) < 0)
+                        goto out;
+                for (size_t i = 0; i < n; i++) {
+                        if (v[i].key) {
+                                if (g == NULL || g->key != NULL)
+                                        g = groups_add(gs);
+                                g->key = v[i].key;
+                                g->keyfile = xstrdup(files.v[f]);
+                        } else {
+                                if (g == NULL)
+                                        g = groups_add(gs);
+                                if (g->leaf == NULL) {
+                                        g->leaf = v[i].cert;
+                                        g->certfile = xstrdup(files.v[f]);
+                                } else {
+                                        sk_X509_push(g->chain, v[i].cert);
+                                }
+                        }
+                        v[i].key = NULL;
+                        v[i].cert = NULL;
+                }
+                free_objs(v, n);
+        }
+        for (size_t i = 0; i < gs->n; i++) {
+                if (gs->v[i].key == NULL) {
+                        tls_ctx_seterr(errstr,
+                                       "%s: certificate without a private key "
+                                       "(each key must come before its "
+                                       "certificate chain)",
+                                       gs->v[i].certfile);
+                        goto out;
+                }
+                if (gs->v[i].leaf == NULL) {
+                        tls_ctx_seterr(errstr,
+                                       "%s: private key without a certificate",
+                                       gs->v[i].keyfile);
+                        goto out;
+                }
+        }
+        rc = 0;
+out:
+        strlist_clear(&files);
+        return rc;
+}
+
+/* use_groups - check each key against its certificate and install them */
+static int use_groups(SSL_CTX *ctx, struct groups *gs, const char **errstr)
+{
+        for (size_t i = 0; i < gs->n; i++) {
+                struct group *g = &gs->v[i];
+
+                if (check_key_mode(g->keyfile, errstr) < 0)
+                        return -1;
+                if (!X509_check_private_key(g->leaf, g->key)) {
+                        bool same = strcmp(g->keyfile, g->certfile) == 0;
+                        return tls_ctx_seterr(
+                            errstr,
+                            "the private key in %s does not match the "
+                            "certificate in %s%s; compare openssl x509 -noout "
+                            "-pubkey -in %s with openssl pkey -pubout -in %s "
+                            "and use the key that belongs to the certificate",
+                            g->keyfile, g->certfile,
+                            same ? " (the first certificate in the file must "
+                                   "be the server's own, then its CAs, depth "
+                                   "first)"
+                                 : "",
+                            g->certfile, g->keyfile);
+                }
+                if (!SSL_CTX_use_cert_and_key(ctx, g->leaf, g->key, g->chain,
+                                              1)) {
+                        char what[1024];
+                        snprintf(what, sizeof(what),
+                                 "cannot use the certificate in %s",
+                                 g->certfile);
+                        return seterr_ssl(errstr, what);
+                }
+        }
+        return 0;
+}
+
+/* ---- protocols, ciphers, trust ---- */
+
+/* tls_apply_protocols - version range from a Postfix list */
+int tls_apply_protocols(SSL_CTX *ctx, SSL *ssl, const char *list,
+                        const char **errstr)
+{
+        struct tls_protocols p;
+        const char *e;
+
+        if (tls_protocols_parse(list, &p, &e) < 0)
+                return tls_ctx_seterr(errstr, "%s", e);
+        if (ctx) {
+                SSL_CTX_set_min_proto_version(ctx, p.min_version);
+                SSL_CTX_set_max_proto_version(ctx, p.max_version);
+        } else {
+                SSL_set_min_proto_version(ssl, p.min_version);
+                SSL_set_max_proto_version(ssl, p.max_version);
+        }
+        return 0;
+}
+
+/* tls_apply_ciphers - cipher list from a grade and exclusions */
+int tls_apply_ciphers(SSL_CTX *ctx, SSL *ssl, const char *grade,
+                      const char *exclude, const char **errstr)
+{
+        struct strbuf sb;
+        const char *e;
+        int ok;
+
+        strbuf_init(&sb);
+        if (tls_cipherlist(grade, exclude, &sb, &e) < 0) {
+                strbuf_clear(&sb);
+                return tls_ctx_seterr(errstr, "%s", e);
+        }
+        ERR_clear_error();
+        ok = ctx ? SSL_CTX_set_cipher_list(ctx, strbuf_cstr(&sb))
+                 : SSL_set_cipher_list(ssl, strbuf_cstr(&sb));
+        if (!ok) {
+                tls_ctx_seterr(errstr,
+                               "cipher grade \"%s\" with exclusions \"%s\" "
+                               "leaves no usable cipher (\"%s\")",
+                               empty(grade) ? "medium" : grade,
+                               exclude ? exclude : "", strbuf_cstr(&sb));
+                strbuf_clear(&sb);
+                return -1;
+        }
+        strbuf_clear(&sb);
+        return 0;
+}
+
+/* load_trust - CAfile and CApath */
+static int load_trust(SSL_CTX *ctx, const char *CAfile, const char *CApath,
+                      const char **errstr)
+{
+        if (!empty(CAfile)) {
+                if (access(CAfile, R_OK) < 0)
+                        return tls_ctx_seterr(errstr,
+                                              "cannot open CAfile %s: %s",
+                                              CAfile, strerror(errno));
+                if (!SSL_CTX_load_verify_file(ctx, CAfile)) {
+                        char what[1024];
+                        snprintf(what, sizeof(what),
+                                 "cannot load CA certificates from %s (it "
+                                 "must hold PEM certificates; a DER file "
+                                 "converts with openssl x509 -inform der -in "
+                                 "%s -out %s.pem)",
+                                 CAfile, CAfile, CAfile);
+                        return seterr_ssl(errstr, what);
+                }
+        }
+        if (!empty(CApath)) {
+                struct stat st;
+                if (stat(CApath, &st) < 0 || !S_ISDIR(st.st_mode))
+                        return tls_ctx_seterr(
+                            errstr, "CApath %s is not a directory", CApath);
+                if (!SSL_CTX_load_verify_dir(ctx, CApath))
+                        return seterr_ssl(errstr, CApath);
+        }
+        return 0;
+}
+
+/* verify_accept - record, never abort: trust is decided after the
+ * handshake, so "may" and "encrypt" sessions still complete. */
+static int verify_accept(int ok, X509_STORE_CTX *store)
+{
+        SSL *ssl = X509_STORE_CTX_get_ex_data(
+            store, SSL_get_ex_data_X509_STORE_CTX_idx());
+        struct tls_conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
+
+        /* One counter-example is enough: remember the first. */
+        if (!ok && c != NULL && c->verify_err == 0) {
+                X509 *cert = X509_STORE_CTX_get_current_cert(store);
+                c->verify_err = X509_STORE_CTX_get_error(store);
+                c->verify_depth = X509_STORE_CTX_get_error_depth(store);
+                if (cert)
+                        X509_NAME_oneline(X509_get_issuer_name(cert),
+                                          c->verify_issuer,
+                                          sizeof(c->verify_issuer));
+                else
+                        snprintf(c->verify_issuer, sizeof(c->verify_issuer),
+                                 "<unknown>");
+        }
+        return 1;
+}
+
+/* ---- session tickets ---- */
+
+/* tls_ticket_keys_new - one random key */
+struct tls_ticket_keys *tls_ticket_keys_new(void)
+{
+        struct tls_ticket_keys *k = xcalloc(1, sizeof(*k));
+
+        k->refs = 1;
+        tls_ticket_keys_rotate(k);
+        return k;
+}
+
+/* tls_ticket_keys_rotate - new encrypting key, previous kept to decrypt */
+void tls_ticket_keys_rotate(struct tls_ticket_keys *k)
+{
+        struct tls_ticket_key nk;
+
+        if (RAND_bytes(nk.name, sizeof(nk.name)) != 1 ||
+            RAND_priv_bytes(nk.hmac, sizeof(nk.hmac)) != 1 ||
+            RAND_priv_bytes(nk.aes, sizeof(nk.aes)) != 1)
+                BUG("tls_ticket_keys_rotate: no random bytes");
+        memmove(&k->v[1], &k->v[0],
+                sizeof(k->v[0]) * (TLS_TICKET_KEYS_MAX - 1));
+        k->v[0] = nk;
+        if (k->n < TLS_TICKET_KEYS_MAX)
+                k->n++;
+        OPENSSL_cleanse(&nk, sizeof(nk));
+}
+
+#define TICKET_MAGIC "postern-ticket-keys-1\n"
+
+/* tls_ticket_keys_save - write atomically with mode 0600 */
+int tls_ticket_keys_save(const struct tls_ticket_keys *k, const char *path,
+                         const char **errstr)
+{
+        char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        struct strbuf sb;
+        bool ok;
+
+        if (fd < 0) {
+                tls_ctx_seterr(errstr, "cannot create %s: %s", tmp,
+                               strerror(errno));
+                free(tmp);
+                return -1;
+        }
+        strbuf_init(&sb);
+        strbuf_adds(&sb, TICKET_MAGIC);
+        strbuf_add(&sb, k->v, k->n * sizeof(k->v[0]));
+        ok = write(fd, sb.s, sb.len) == (ssize_t)sb.len && fsync(fd) == 0;
+        OPENSSL_cleanse(sb.s, sb.len);
+        strbuf_clear(&sb);
+        if (close(fd) < 0)
+                ok = false;
+        if (!ok || rename(tmp, path) < 0) {
+                tls_ctx_seterr(errstr, "cannot write %s: %s", path,
+                               strerror(errno));
+                unlink(tmp);
+                free(tmp);
+                return -1;
+        }
+        free(tmp);
+        return 0;
+}
+
+/* tls_ticket_keys_load - read a file written by tls_ticket_keys_save */
+struct tls_ticket_keys *tls_ticket_keys_load(const char *path,
+                                             const char **errstr)
+{
+        unsigned char *buf;
+        size_t len, mlen = strlen(TICKET_MAGIC), rec;
+        struct tls_ticket_keys *k;
+
+        if (read_file("session ticket key file", path, &buf, &len, errstr) < 0)
+                return NULL;
+        if (check_key_mode(path, errstr) < 0) {
+                free(buf);
+                return NULL;
+        }
+        rec = sizeof(struct tls_ticket_key);
+        if (len < mlen + rec || memcmp(buf, TICKET_MAGIC, mlen) != 0 ||
+            (len - mlen) % rec != 0 ||
+            (len - mlen) / rec > TLS_TICKET_KEYS_MAX) {
+                OPENSSL_cleanse(buf, len);
+                free(buf);
+                tls_ctx_seterr(errstr,
+                               "%s is not a postern session ticket key file",
+                               path);
+                return NULL;
+        }
+        k = xcalloc(1, sizeof(*k));
+        k->refs = 1;
+        k->n = (len - mlen) / rec;
+        memcpy(k->v, buf + mlen, k->n * rec);
+        OPENSSL_cleanse(buf, len);
+        free(buf);
+        return k;
+}
+
+/* tls_ticket_keys_free - drop one reference */
+void tls_ticket_keys_free(struct tls_ticket_keys *k)
+{
+        if (k == NULL || --k->refs > 0)
+                return;
+        OPENSSL_cleanse(k, sizeof(*k));
+        free(k);
+}
+
+/* ticket_cb - encrypt new tickets with v[0], decrypt with any key */
+static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
+                     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+        struct tls_ctx *tc = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+        struct tls_ticket_keys *k = tc ? tc->keys : NULL;
+        const struct tls_ticket_key *key = NULL;
+        OSSL_PARAM params[3];
+        int ret = 1;
+
+        if (k == NULL || k->n == 0)
+                return enc ? -1 : 0;
+        if (enc) {
+                key = &k->v[0];
+                if (RAND_bytes(
+                        iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
+                        return -1;
+                memcpy(key_name, key->name, 16);
+                if (!EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key->aes,
+                                        iv))
+                        return -1;
+        } else {
+                for (size_t i = 0; i < k->n; i++)
+                        if (memcmp(key_name, k->v[i].name, 16) == 0) {
+                                key = &k->v[i];
+                                ret = i == 0 ? 1 : 2; /* 2: renew the ticket */
+                                break;
+                        }
+                if (key == NULL)
+                        return 0; /* unknown key: full handshake */
+                if (!EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key->aes,
+                                        iv))
+                        return -1;
+        }
+        params[0] = OSSL_PARAM_construct_octet_string(
+            OSSL_MAC_PARAM_KEY, (void *)key->hmac, sizeof(key->hmac));
+        params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     (char *)"SHA256", 0);
+        params[2] = OSSL_PARAM_construct_end();
+        if (!EVP_MAC_CTX_set_params(hctx, params))
+                return -1;
+        return ret;
+}
+
+/* ---- contexts ---- */
+
+/* ctx_alloc - common set-up of both roles */
+static struct tls_ctx *ctx_alloc(bool server, const char *mdalg, int loglevel,
+                                 const char **errstr)
+{
+        struct tls_ctx *tc;
+        SSL_CTX *ctx;
+
+        if (empty(mdalg))
+                mdalg = "sha256";
+        if (EVP_get_digestbyname(mdalg) == NULL) {
+                tls_ctx_seterr(errstr,
+                               "unknown fingerprint digest \"%s\" (use sha256, "
+                               "sha1 or md5)",
+                               mdalg);
+                return NULL;
+        }
+        ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+        if (ctx == NULL) {
+                seterr_ssl(errstr, "cannot create a TLS context");
+                return NULL;
+        }
+        tc = xcalloc(1, sizeof(*tc));
+        tc->refs = 1;
+        tc->server = server;
+        tc->ssl_ctx = ctx;
+        tc->mdalg = xstrdup(mdalg);
+        tc->loglevel = loglevel;
+        SSL_CTX_set_app_data(ctx, tc);
+        SSL_CTX_set_options(ctx, SSL_OP_ALL | SSL_OP_NO_RENEGOTIATION |
+                                     SSL_OP_NO_COMPRESSION |
+                                     SSL_OP_IGNORE_UNEXPECTED_EOF);
+        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+                                  SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+        return tc;
+}
+
+/* tls_ctx_ref - one more reference */
+struct tls_ctx *tls_ctx_ref(struct tls_ctx *tc)
+{
+        tc->refs++;
+        return tc;
+}
+
+/* tls_ctx_free - drop one reference */
+void tls_ctx_free(struct tls_ctx *tc)
+{
+        if (tc == NULL || --tc->refs > 0)
+                return;
+        SSL_CTX_free(tc->ssl_ctx);
+        tls_ticket_keys_free(tc->keys);
+        free(tc->mdalg);
+        free(tc->grade);
+        free(tc->exclude);
+        free(tc);
+}
+
+/* tls_ctx_set_ticket_keys - swap in a new key set */
+int tls_ctx_set_ticket_keys(struct tls_ctx *tc, struct tls_ticket_keys *k)
+{
+        if (!tc->server || tc->keys == NULL || k == NULL)
+                return -1;
+        k->refs++;
+        tls_ticket_keys_free(tc->keys);
+        tc->keys = k;
+        return 0;
+}
+
+/* load_identity - every configured key and certificate */
+static int load_identity(SSL_CTX *ctx, const char *cert, const char *key,
+                         const char *eccert, const char *eckey,
+                         const char *chain_files, bool required,
+                         const char **errstr)
+{
+        struct groups gs = {0};
+        int rc = -1;
+
+        if (!empty(chain_files)) {
+                if (load_chain_files(chain_files, &gs, errstr) < 0)
+                        goto out;
+        } else {
+                if (!empty(cert) && load_pair(cert, key, &gs, errstr) < 0)
+                        goto out;
+                if (!empty(eccert) && load_pair(eccert, eckey, &gs, errstr) < 0)
+                        goto out;
+                if (empty(cert) && !empty(key)) {
+                        tls_ctx_seterr(errstr,
+                                       "a key file (%s) is set but no "
+                                       "certificate file",
+                                       key);
+                        goto out;
+                }
+        }
+        if (required && gs.n == 0) {
+                tls_ctx_seterr(errstr,
+                               "no server certificate: set cert_file and "
+                               "key_file (smtpd_tls_cert_file, "
+                               "smtpd_tls_key_file) or chain_files");
+                goto out;
+        }
+        rc = use_groups(ctx, &gs, errstr);
+out:
+        groups_clear(&gs);
+        return rc;
+}
+
+/* tls_server_ctx_new - server context from settings */
+struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
+                                   const char **errstr)
+{
+        struct tls_ctx *tc;
+        SSL_CTX *ctx;
+        long timeout =
+            s->session_cache_timeout < 0 ? 3600 : s->session_cache_timeout;
+        static const unsigned char sid_ctx[] = "postern-smtpd";
+
+        tc = ctx_alloc(true, s->fingerprint_digest, s->loglevel, errstr);
+        if (tc == NULL)
+                return NULL;
+        ctx = tc->ssl_ctx;
+        if (load_identity(ctx, s->cert_file, s->key_file, s->eccert_file,
+                          s->eckey_file, s->chain_files, true, errstr) < 0)
+                goto bad;
+        if (load_trust(ctx, s->CAfile, s->CApath, errstr) < 0)
+                goto bad;
+        tc->have_ca = !empty(s->CAfile) || !empty(s->CApath);
+        if (tls_apply_protocols(
+                ctx, NULL, s->mandatory ? s->mandatory_protocols : s->protocols,
+                errstr) < 0)
+                goto bad;
+        if (tls_apply_ciphers(ctx, NULL,
+                              s->mandatory ? s->mandatory_ciphers : s->ciphers,
+                              s->mandatory ? s->mandatory_exclude_ciphers
+                                           : s->exclude_ciphers,
+                              errstr) < 0)
+                goto bad;
+        SSL_CTX_set_dh_auto(ctx, 1);
+
+        /* Client certificates: ask (and maybe require), decide later. */
+        tc->ask_ccert = s->ask_ccert || s->req_ccert;
+        tc->req_ccert = s->req_ccert;
+        if (tc->ask_ccert) {
+                int mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
+                if (s->req_ccert)
+                        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+                SSL_CTX_set_verify(ctx, mode, verify_accept);
+                SSL_CTX_set_verify_depth(
+                    ctx, s->ccert_verifydepth > 0 ? s->ccert_verifydepth : 9);
+                if (!empty(s->CAfile)) {
+                        STACK_OF(X509_NAME) *names =
+                            SSL_load_client_CA_file(s->CAfile);
+                        if (names)
+                                SSL_CTX_set_client_CA_list(ctx, names);
+                        ERR_clear_error();
+                }
+        }
+
+        /* Resumption by ticket only: no per-process server cache, so any
+         * worker holding the same keys resumes any client. */
+        SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        if (timeout == 0) {
+                SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+                SSL_CTX_set_num_tickets(ctx, 0);
+        } else {
+                SSL_CTX_set_timeout(ctx, timeout);
+                SSL_CTX_set_num_tickets(ctx, 1);
+                if (s->ticket_keys) {
+                        tc->keys = s->ticket_keys;
+                        tc->keys->refs++;
+                } else {
+                        tc->keys = tls_ticket_keys_new();
+                }
+                SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+        }
+        return tc;
+bad:
+        tls_ctx_free(tc);
+        return NULL;
+}
+
+/* tls_client_ctx_new - client context from settings */
+struct tls_ctx *tls_client_ctx_new(const struct tls_client_settings *s,
+                                   const char **errstr)
+{
+        struct tls_ctx *tc;
+        SSL_CTX *ctx;
+        long timeout =
+            s->session_cache_timeout < 0 ? 3600 : s->session_cache_timeout;
+
+        tc = ctx_alloc(false, s->fingerprint_digest, s->loglevel, errstr);
+        if (tc == NULL)
+                return NULL;
+        ctx = tc->ssl_ctx;
+        if (load_identity(ctx, s->cert_file, s->key_file, s->eccert_file,
+                          s->eckey_file, s->chain_files, false, errstr) < 0)
+                goto bad;
+        if (load_trust(ctx, s->CAfile, s->CApath, errstr) < 0)
+                goto bad;
+        tc->have_ca = !empty(s->CAfile) || !empty(s->CApath);
+        if (tls_apply_protocols(ctx, NULL, s->protocols, errstr) < 0)
+                goto bad;
+        if (tls_apply_ciphers(ctx, NULL, s->ciphers, s->exclude_ciphers,
+                              errstr) < 0)
+                goto bad;
+        tc->grade = xstrdup(empty(s->ciphers) ? "medium" : s->ciphers);
+        tc->exclude = xstrdup(s->exclude_ciphers ? s->exclude_ciphers : "");
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_accept);
+        SSL_CTX_set_verify_depth(ctx, s->verifydepth > 0 ? s->verifydepth : 9);
+        if (timeout == 0) {
+                SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+                SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        } else {
+                SSL_CTX_set_timeout(ctx, timeout);
+                SSL_CTX_set_session_cache_mode(
+                    ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+                SSL_CTX_sess_set_new_cb(ctx, tls_conn_new_session);
+        }
+        return tc;
+bad:
+        tls_ctx_free(tc);
+        return NULL;
+}

@@ -1,0 +1,677 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_conn.c - real handshakes between postern's server and client over a
+ * socketpair: protocols, trust words and log lines, client certificates
+ * and their fingerprints (compared with what the openssl command prints),
+ * resumption by ticket across contexts sharing keys, garbage instead of a
+ * ClientHello.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "log/log.h"
+#include "tls/tls.h"
+
+#include "test_ctx_certs.h"
+
+/* setup - certificates for every test */
+static int setup(void **state)
+{
+        (void)state;
+        return certs_make();
+}
+
+/* teardown - remove them */
+static int teardown(void **state)
+{
+        (void)state;
+        if (getenv("KEEP_CERTS") == NULL)
+                certs_remove();
+        return 0;
+}
+
+struct pair {
+        int fd[2]; /* [0] server, [1] client */
+        struct tls_conn *s, *c;
+        enum tls_io rs, rc;
+};
+
+/* pair_open - a non-blocking socketpair */
+static void pair_open(struct pair *p)
+{
+        memset(p, 0, sizeof(*p));
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 0);
+        for (int i = 0; i < 2; i++)
+                fcntl(p->fd[i], F_SETFL, fcntl(p->fd[i], F_GETFL) | O_NONBLOCK);
+}
+
+/* pair_close - free both sessions and fds */
+static void pair_close(struct pair *p)
+{
+        tls_conn_free(p->s);
+        tls_conn_free(p->c);
+        close(p->fd[0]);
+        close(p->fd[1]);
+}
+
+/* wait_io - poll the fd for what a step asked for */
+static void wait_io(int fd0, enum tls_io r0, int fd1, enum tls_io r1)
+{
+        struct pollfd pfd[2] = {{.fd = fd0}, {.fd = fd1}};
+        pfd[0].events = r0 == TLS_IO_WANT_READ    ? POLLIN
+                        : r0 == TLS_IO_WANT_WRITE ? POLLOUT
+                                                  : 0;
+        pfd[1].events = r1 == TLS_IO_WANT_READ    ? POLLIN
+                        : r1 == TLS_IO_WANT_WRITE ? POLLOUT
+                                                  : 0;
+        (void)poll(pfd, 2, 1000);
+}
+
+/* handshake - drive both ends until neither wants more */
+static void handshake(struct pair *p, struct tls_ctx *sctx,
+                      struct tls_ctx *cctx, const struct tls_start *cstart)
+{
+        const char *err = NULL;
+        struct tls_start cs = *cstart;
+
+        assert_int_equal(
+            tls_conn_start(&(struct tls_start){.ctx = sctx,
+                                               .fd = p->fd[0],
+                                               .namaddr = "client.example.org"
+                                                          "[127.0.0.1]",
+                                               .loglevel = -1},
+                           &p->s, &err),
+            0);
+        cs.ctx = cctx;
+        cs.fd = p->fd[1];
+        if (cs.namaddr == NULL)
+                cs.namaddr = "mx.example.org[127.0.0.1]:25";
+        assert_int_equal(tls_conn_start(&cs, &p->c, &err), 0);
+        p->rs = p->rc = TLS_IO_WANT_READ;
+        for (int i = 0; i < 200; i++) {
+                if (p->rs > 0)
+                        p->rs = tls_conn_handshake(p->s);
+                if (p->rc > 0)
+                        p->rc = tls_conn_handshake(p->c);
+                if (p->rs <= 0 && p->rc <= 0)
+                        return;
+                if (p->rs <= 0 && p->rc == TLS_IO_WANT_READ && p->rs < 0)
+                        return;
+                if (p->rc < 0 && p->rs == TLS_IO_WANT_READ)
+                        return; /* the server waits for a client that failed */
+                wait_io(p->fd[0], p->rs, p->fd[1], p->rc);
+        }
+        fail_msg("handshake did not finish");
+}
+
+/* exchange - one line each way, so TLS 1.3 tickets reach the client */
+static void exchange(struct pair *p)
+{
+        char buf[64];
+        size_t n = 0;
+        enum tls_io r;
+
+        assert_int_equal(tls_conn_write(p->c, "EHLO x\r\n", 8, &n),
+                         TLS_IO_DONE);
+        assert_int_equal(n, 8);
+        for (int i = 0; i < 100; i++) {
+                r = tls_conn_read(p->s, buf, sizeof(buf), &n);
+                if (r == TLS_IO_DONE)
+                        break;
+                assert_true(r == TLS_IO_WANT_READ);
+                wait_io(p->fd[0], r, -1, 0);
+        }
+        assert_int_equal(n, 8);
+        assert_memory_equal(buf, "EHLO x\r\n", 8);
+        assert_int_equal(tls_conn_write(p->s, "250 ok\r\n", 8, &n),
+                         TLS_IO_DONE);
+        for (int i = 0; i < 100; i++) {
+                r = tls_conn_read(p->c, buf, sizeof(buf), &n);
+                if (r == TLS_IO_DONE)
+                        break;
+                assert_true(r == TLS_IO_WANT_READ);
+                wait_io(-1, 0, p->fd[1], r);
+        }
+        assert_int_equal(n, 8);
+        assert_memory_equal(buf, "250 ok\r\n", 8);
+}
+
+/* summary - the log line of a session */
+static char *summary(struct tls_conn *c)
+{
+        struct strbuf sb;
+        strbuf_init(&sb);
+        tls_conn_summary(c, &sb);
+        return strbuf_detach(&sb);
+}
+
+/* srv - a server context with RSA (and optionally more) */
+static struct tls_ctx *srv(const struct tls_server_settings *s)
+{
+        const char *err = NULL;
+        struct tls_ctx *c = tls_server_ctx_new(s, &err);
+        if (c == NULL)
+                fail_msg("server ctx: %s", err);
+        return c;
+}
+
+/* cli - a client context */
+static struct tls_ctx *cli(const struct tls_client_settings *s)
+{
+        const char *err = NULL;
+        struct tls_ctx *c = tls_client_ctx_new(s, &err);
+        if (c == NULL)
+                fail_msg("client ctx: %s", err);
+        return c;
+}
+
+static const struct tls_match verify_mx = {.match = "hostname",
+                                           .nexthop = "example.org",
+                                           .hostname = "mx.example.org"};
+static const struct tls_match verify_other = {
+    .match = "hostname", .nexthop = "example.org", .hostname = "mx.other.net"};
+
+static void test_tls13_verified(void **state)
+{
+        struct pair p;
+        (void)state;
+        struct tls_ctx *s =
+            srv(&(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                              .key_file = P("srv.key"),
+                                              .loglevel = 1});
+        struct tls_ctx *c = cli(&(struct tls_client_settings){
+            .CAfile = P("ca.pem"), .loglevel = 1});
+        pair_open(&p);
+        handshake(&p, s, c,
+                  &(struct tls_start){.sni = "mx.example.org",
+                                      .match = &verify_mx,
+                                      .loglevel = -1});
+        assert_int_equal(p.rs, TLS_IO_DONE);
+        assert_int_equal(p.rc, TLS_IO_DONE);
+        const struct tls_info *ci = tls_conn_info(p.c),
+                              *si = tls_conn_info(p.s);
+        assert_string_equal(ci->protocol, "TLSv1.3");
+        assert_true(ci->peer_cert && ci->trusted && ci->verified);
+        assert_false(si->peer_cert);
+        assert_string_equal(si->sni, "mx.example.org");
+        char *line = summary(p.c);
+        assert_string_equal(
+            line, "Verified TLS connection established to "
+                  "mx.example.org[127.0.0.1]:25: TLSv1.3 with cipher "
+                  "TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 "
+                  "server-signature RSA-PSS (2048 bits) server-digest SHA256");
+        free(line);
+        line = summary(p.s);
+        assert_string_equal(
+            line, "Anonymous TLS connection established from "
+                  "client.example.org[127.0.0.1]: TLSv1.3 with cipher "
+                  "TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 "
+                  "server-signature RSA-PSS (2048 bits) server-digest SHA256");
+        free(line);
+        struct strbuf sb;
+        strbuf_init(&sb);
+        tls_conn_received(p.s, false, &sb);
+        assert_string_equal(
+            strbuf_cstr(&sb),
+            "(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\n"
+            "\t key-exchange X25519 server-signature RSA-PSS (2048 bits) "
+            "server-digest SHA256)\n\t(No client certificate requested)");
+        strbuf_clear(&sb);
+        exchange(&p);
+        assert_int_equal(tls_conn_shutdown(p.c), TLS_IO_DONE);
+        char b[8];
+        size_t n;
+        enum tls_io r;
+        for (int i = 0; i < 100; i++) {
+                r = tls_conn_read(p.s, b, sizeof(b), &n);
+                if (r != TLS_IO_WANT_READ)
+                        break;
+                wait_io(p.fd[0], r, -1, 0);
+        }
+        assert_int_equal(r, TLS_IO_CLOSED);
+        pair_close(&p);
+        tls_ctx_free(s);
+        tls_ctx_free(c);
+}
+
+/* file_has - whether a file contains a string */
+static bool file_has(const char *path, const char *want)
+{
+        char buf[65536];
+        FILE *fp = fopen(path, "r");
+        size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
+
+        if (fp)
+                fclose(fp);
+        buf[n] = 0;
+        return strstr(buf, want) != NULL;
+}
+
+static void test_trust_words(void **state)
+{
+        struct pair p;
+        const char *err;
+        (void)state;
+        struct tls_ctx *s = srv(&(struct tls_server_settings){
+            .cert_file = P("srv.pem"), .key_file = P("srv.key")});
+        struct tls_ctx *noca =
+            cli(&(struct tls_client_settings){.loglevel = 1});
+        struct tls_ctx *ca = cli(&(struct tls_client_settings){
+            .CAfile = P("ca.pem"), .loglevel = 1});
+        assert_int_equal(log_open(P("maillog"), "test", &err), 0);
+        struct tls_ctx *sx = srv(&(struct tls_server_settings){
+            .cert_file = P("expired.pem"), .key_file = P("srv.key")});
+
+        /* No CAfile: Untrusted, even when the name matches. */
+        pair_open(&p);
+        handshake(&p, s, noca, &(struct tls_start){.match = &verify_mx});
+        char *line = summary(p.c);
+        assert_true(str_has_prefix(line, "Untrusted TLS connection established "
+                                         "to mx.example.org[127.0.0.1]:25: "));
+        free(line);
+        pair_close(&p);
+
+        /* Trusted chain, name not matched: Trusted. */
+        pair_open(&p);
+        handshake(&p, s, ca, &(struct tls_start){.match = &verify_other});
+        line = summary(p.c);
+        assert_true(str_has_prefix(line, "Trusted TLS connection established"));
+        free(line);
+        pair_close(&p);
+
+        /* Trusted chain, no name check asked: Trusted. */
+        pair_open(&p);
+        handshake(&p, s, ca, &(struct tls_start){0});
+        line = summary(p.c);
+        assert_true(str_has_prefix(line, "Trusted TLS connection established"));
+        free(line);
+        pair_close(&p);
+
+        /* The same anchor from a hashed CApath directory: Verified. */
+        struct tls_ctx *capath =
+            cli(&(struct tls_client_settings){.CApath = P("capath")});
+        pair_open(&p);
+        handshake(&p, s, capath, &(struct tls_start){.match = &verify_mx});
+        line = summary(p.c);
+        assert_true(
+            str_has_prefix(line, "Verified TLS connection established"));
+        free(line);
+        pair_close(&p);
+        tls_ctx_free(capath);
+
+        /* Expired leaf: Untrusted, with the reason. */
+        pair_open(&p);
+        handshake(&p, sx, ca, &(struct tls_start){.match = &verify_mx});
+        const struct tls_info *ci = tls_conn_info(p.c);
+        assert_false(ci->trusted);
+        assert_false(ci->verified);
+        assert_string_equal(ci->verify_error, "certificate has expired");
+        pair_close(&p);
+
+        /* With a name check asked for, loglevel 1 says why, as Postfix. */
+        log_open("/dev/stderr", "test", &err);
+        assert_true(file_has(P("maillog"),
+                             "]: certificate verification failed for "
+                             "mx.example.org[127.0.0.1]:25: untrusted issuer "
+                             "/CN=Postern Test Root\n"));
+        assert_true(file_has(P("maillog"),
+                             "]: server certificate verification "
+                             "failed for mx.example.org[127.0.0.1]:25: "
+                             "num=62:hostname mismatch\n"));
+        assert_true(file_has(P("maillog"),
+                             "]: server certificate verification "
+                             "failed for mx.example.org[127.0.0.1]:25: "
+                             "certificate has expired\n"));
+        assert_true(file_has(P("maillog"),
+                             "]: Untrusted TLS connection established "
+                             "to mx.example.org[127.0.0.1]:25: TLSv1.3"));
+
+        tls_ctx_free(s);
+        tls_ctx_free(sx);
+        tls_ctx_free(noca);
+        tls_ctx_free(ca);
+}
+
+/* fingerprint - what the openssl command prints for a certificate */
+static char *fingerprint(const char *file, const char *dgst, bool pkey)
+{
+        char cmd[700];
+        if (pkey)
+                snprintf(cmd, sizeof(cmd),
+                         "openssl x509 -in %s -noout -pubkey | openssl pkey "
+                         "-pubin -outform DER | openssl dgst -%s -c",
+                         file, dgst);
+        else
+                snprintf(cmd, sizeof(cmd),
+                         "openssl x509 -noout -fingerprint -%s -in %s", dgst,
+                         file);
+        char *s = cmd_output(cmd, true);
+        for (char *q = s; q && *q; q++)
+                if (*q >= 'a' && *q <= 'f')
+                        *q = (char)(*q - 'a' + 'A');
+        return s;
+}
+
+static void test_client_certificate(void **state)
+{
+        static const char *digests[] = {"sha256", "sha1", "md5"};
+        (void)state;
+        struct tls_ctx *c =
+            cli(&(struct tls_client_settings){.cert_file = P("cli.pem"),
+                                              .key_file = P("cli.key"),
+                                              .CAfile = P("ca.pem")});
+        for (size_t d = 0; d < ARRAY_SIZE(digests); d++) {
+                struct pair p;
+                struct tls_ctx *s = srv(&(struct tls_server_settings){
+                    .cert_file = P("srv.pem"),
+                    .key_file = P("srv.key"),
+                    .CAfile = P("ca.pem"),
+                    .ask_ccert = true,
+                    .fingerprint_digest = digests[d]});
+                pair_open(&p);
+                handshake(&p, s, c, &(struct tls_start){0});
+                assert_int_equal(p.rs, TLS_IO_DONE);
+                const struct tls_info *si = tls_conn_info(p.s);
+                assert_true(si->peer_cert);
+                assert_true(si->trusted);
+                assert_string_equal(si->peer_CN, "client.example.org");
+                assert_string_equal(si->issuer_CN, "Postern Test Root");
+                char *want = fingerprint(P("cli.pem"), digests[d], false);
+                assert_string_equal(si->cert_fprint, want);
+                free(want);
+                want = fingerprint(P("cli.pem"), digests[d], true);
+                assert_string_equal(si->pkey_fprint, want);
+                free(want);
+                char *line = summary(p.s);
+                assert_true(str_has_prefix(
+                    line,
+                    "Trusted TLS connection established from "
+                    "client.example.org[127.0.0.1]: TLSv1.3 with cipher"));
+                assert_non_null(strstr(line, " client-signature RSA-PSS (2048 "
+                                             "bits) client-digest SHA256"));
+                free(line);
+                struct strbuf sb;
+                strbuf_init(&sb);
+                tls_conn_received(p.s, true, &sb);
+                assert_non_null(strstr(strbuf_cstr(&sb),
+                                       "(Client CN \"client.example.org\", "
+                                       "Issuer \"Postern Test Root\" "
+                                       "(verified OK))"));
+                strbuf_clear(&sb);
+                pair_close(&p);
+                tls_ctx_free(s);
+        }
+        tls_ctx_free(c);
+
+        /* No client certificate with req_ccert: the handshake fails. */
+        struct pair p;
+        struct tls_ctx *s =
+            srv(&(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                              .key_file = P("srv.key"),
+                                              .CAfile = P("ca.pem"),
+                                              .req_ccert = true});
+        c = cli(&(struct tls_client_settings){.CAfile = P("ca.pem")});
+        pair_open(&p);
+        handshake(&p, s, c, &(struct tls_start){0});
+        assert_int_equal(p.rs, TLS_IO_ERROR);
+        assert_non_null(strstr(tls_conn_error(p.s), "SSL_accept error from "
+                                                    "client.example.org"));
+        pair_close(&p);
+        tls_ctx_free(s);
+        tls_ctx_free(c);
+}
+
+static void test_protocols_and_ecdsa(void **state)
+{
+        struct pair p;
+        (void)state;
+        /* TLS 1.2 only: no TLS 1.3 details in the line. */
+        struct tls_ctx *s12 = srv(&(struct tls_server_settings){
+            .cert_file = P("srv.pem"),
+            .key_file = P("srv.key"),
+            .protocols = "!SSLv2, !SSLv3, !TLSv1, !TLSv1.1, !TLSv1.3"});
+        struct tls_ctx *c =
+            cli(&(struct tls_client_settings){.CAfile = P("ca.pem")});
+        pair_open(&p);
+        handshake(&p, s12, c, &(struct tls_start){0});
+        char *line = summary(p.c);
+        assert_string_equal(line,
+                            "Trusted TLS connection established to "
+                            "mx.example.org[127.0.0.1]:25: TLSv1.2 with cipher "
+                            "ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)");
+        free(line);
+        pair_close(&p);
+
+        /* Server wants >= 1.3, client offers <= 1.2: refused both ends. */
+        struct tls_ctx *s13 =
+            srv(&(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                              .key_file = P("srv.key"),
+                                              .protocols = ">=TLSv1.3"});
+        pair_open(&p);
+        handshake(&p, s13, c, &(struct tls_start){.protocols = "<=TLSv1.2"});
+        assert_int_equal(p.rc, TLS_IO_ERROR);
+        assert_int_equal(p.rs, TLS_IO_ERROR);
+        if (strstr(tls_conn_error(p.s), "protocol") == NULL)
+                fail_msg("%s", tls_conn_error(p.s));
+        pair_close(&p);
+
+        /* Mandatory lists apply when asked for. */
+        struct tls_ctx *sm = srv(
+            &(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                          .key_file = P("srv.key"),
+                                          .mandatory = true,
+                                          .protocols = ">=TLSv1",
+                                          .mandatory_protocols = ">=TLSv1.3"});
+        pair_open(&p);
+        handshake(&p, sm, c, &(struct tls_start){.protocols = "TLSv1.2"});
+        assert_int_equal(p.rs, TLS_IO_ERROR);
+        pair_close(&p);
+
+        /* RSA and ECDSA side by side: an ECDSA-only client gets ECDSA. */
+        struct tls_ctx *sboth =
+            srv(&(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                              .key_file = P("srv.key"),
+                                              .eccert_file = P("combo.pem")});
+        pair_open(&p);
+        handshake(&p, sboth, c,
+                  &(struct tls_start){.match = &verify_mx,
+                                      .protocols = "TLSv1.2",
+                                      .exclude = "aRSA"});
+        line = summary(p.c);
+        assert_string_equal(line,
+                            "Verified TLS connection established to "
+                            "mx.example.org[127.0.0.1]:25: TLSv1.2 with cipher "
+                            "ECDHE-ECDSA-AES256-GCM-SHA384 (256/256 bits)");
+        free(line);
+        pair_close(&p);
+        struct tls_ctx *sec =
+            srv(&(struct tls_server_settings){.chain_files = P("combo.pem")});
+        pair_open(&p);
+        handshake(&p, sec, c, &(struct tls_start){0});
+        line = summary(p.c);
+        assert_non_null(strstr(line, " server-signature ECDSA (prime256v1) "
+                                     "server-digest SHA256"));
+        free(line);
+        pair_close(&p);
+
+        tls_ctx_free(s12);
+        tls_ctx_free(s13);
+        tls_ctx_free(sm);
+        tls_ctx_free(sboth);
+        tls_ctx_free(sec);
+        tls_ctx_free(c);
+}
+
+/* resume_once - a first session, then a second one offering its ticket;
+ * returns whether the second was resumed */
+static bool resume_once(struct tls_ctx *s1, struct tls_ctx *s2,
+                        struct tls_ctx *c, const char *protocols)
+{
+        struct pair p;
+        unsigned char *sess = NULL;
+        size_t len = 0;
+
+        pair_open(&p);
+        handshake(&p, s1, c, &(struct tls_start){.protocols = protocols});
+        assert_int_equal(p.rc, TLS_IO_DONE);
+        assert_false(tls_conn_info(p.c)->reused);
+        exchange(&p);
+        assert_int_equal(tls_conn_session_export(p.c, &sess, &len), 0);
+        pair_close(&p);
+
+        pair_open(&p);
+        handshake(&p, s2, c,
+                  &(struct tls_start){.protocols = protocols,
+                                      .session = sess,
+                                      .session_len = len});
+        assert_int_equal(p.rc, TLS_IO_DONE);
+        bool reused = tls_conn_info(p.c)->reused;
+        assert_int_equal(reused, tls_conn_info(p.s)->reused);
+        if (reused) /* the peer certificate is known on resumption too */
+                assert_true(tls_conn_info(p.c)->trusted);
+        pair_close(&p);
+        free(sess);
+        return reused;
+}
+
+static void test_resumption(void **state)
+{
+        (void)state;
+        struct tls_ticket_keys *k = tls_ticket_keys_new();
+        struct tls_server_settings ss = {.cert_file = P("srv.pem"),
+                                         .key_file = P("srv.key"),
+                                         .ticket_keys = k,
+                                         .session_cache_timeout = -1};
+        /* Two contexts sharing keys stand for two worker processes. */
+        struct tls_ctx *s1 = srv(&ss), *s2 = srv(&ss);
+        ss.ticket_keys = NULL;
+        struct tls_ctx *other = srv(&ss);
+        ss.session_cache_timeout = 0;
+        struct tls_ctx *none = srv(&ss);
+        struct tls_ctx *c = cli(&(struct tls_client_settings){
+            .CAfile = P("ca.pem"), .session_cache_timeout = -1});
+
+        assert_true(resume_once(s1, s2, c, NULL));
+        assert_true(resume_once(s1, s2, c, "TLSv1.2"));
+        assert_false(resume_once(s1, other, c, NULL));
+
+        /* After one rotation old tickets still work, after two they don't. */
+        struct pair p;
+        unsigned char *sess;
+        size_t len;
+        pair_open(&p);
+        handshake(&p, s1, c, &(struct tls_start){0});
+        exchange(&p);
+        assert_int_equal(tls_conn_session_export(p.c, &sess, &len), 0);
+        pair_close(&p);
+        tls_ticket_keys_rotate(k);
+        pair_open(&p);
+        handshake(&p, s2, c,
+                  &(struct tls_start){.session = sess, .session_len = len});
+        assert_true(tls_conn_info(p.s)->reused);
+        pair_close(&p);
+        tls_ticket_keys_rotate(k);
+        pair_open(&p);
+        handshake(&p, s2, c,
+                  &(struct tls_start){.session = sess, .session_len = len});
+        assert_false(tls_conn_info(p.s)->reused);
+        pair_close(&p);
+        free(sess);
+
+        /* A worker that reloads the rotated keys resumes again. */
+        struct tls_ticket_keys *k2 = tls_ticket_keys_new();
+        assert_int_equal(tls_ctx_set_ticket_keys(s1, k2), 0);
+        assert_int_equal(tls_ctx_set_ticket_keys(s2, k2), 0);
+        assert_int_equal(tls_ctx_set_ticket_keys(c, k2), -1);
+        tls_ticket_keys_free(k2);
+        assert_true(resume_once(s1, s2, c, NULL));
+        assert_false(resume_once(s1, other, c, NULL));
+
+        /* Tickets off: no session to export. */
+        pair_open(&p);
+        handshake(&p, none, c, &(struct tls_start){0});
+        exchange(&p);
+        assert_int_equal(tls_conn_session_export(p.c, &sess, &len), -1);
+        pair_close(&p);
+
+        /* A damaged cache entry is a full handshake, not an error. */
+        pair_open(&p);
+        handshake(&p, s1, c,
+                  &(struct tls_start){.session = "garbage", .session_len = 7});
+        assert_int_equal(p.rc, TLS_IO_DONE);
+        assert_false(tls_conn_info(p.c)->reused);
+        pair_close(&p);
+
+        tls_ticket_keys_free(k);
+        tls_ctx_free(s1);
+        tls_ctx_free(s2);
+        tls_ctx_free(other);
+        tls_ctx_free(none);
+        tls_ctx_free(c);
+}
+
+static void test_garbage_client_hello(void **state)
+{
+        static const char *junk[] = {
+            "EHLO client.example.org\r\n",
+            "\x16\x03\x01\xff\xff garbage that claims to be a huge record",
+            "\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",
+            "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80",
+        };
+        (void)state;
+        struct tls_ctx *s = srv(&(struct tls_server_settings){
+            .cert_file = P("srv.pem"), .key_file = P("srv.key")});
+        for (size_t i = 0; i < ARRAY_SIZE(junk); i++) {
+                int fd[2];
+                const char *err;
+                struct tls_conn *c;
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+                fcntl(fd[0], F_SETFL, O_NONBLOCK);
+                assert_int_equal(
+                    tls_conn_start(&(struct tls_start){.ctx = s,
+                                                       .fd = fd[0],
+                                                       .namaddr = "x[1.2.3.4]"},
+                                   &c, &err),
+                    0);
+                assert_int_equal(tls_conn_handshake(c), TLS_IO_WANT_READ);
+                assert_true(write(fd[1], junk[i], strlen(junk[i])) > 0);
+                shutdown(fd[1], SHUT_WR);
+                enum tls_io r;
+                for (int k = 0; k < 50; k++) {
+                        r = tls_conn_handshake(c);
+                        if (r != TLS_IO_WANT_READ)
+                                break;
+                        wait_io(fd[0], r, -1, 0);
+                }
+                assert_int_equal(r, TLS_IO_ERROR);
+                assert_non_null(strstr(tls_conn_error(c),
+                                       "SSL_accept error from x[1.2.3.4]"));
+                assert_null(tls_conn_info(c));
+                tls_conn_free(c);
+                close(fd[0]);
+                close(fd[1]);
+        }
+        tls_ctx_free(s);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_tls13_verified),
+            cmocka_unit_test(test_trust_words),
+            cmocka_unit_test(test_client_certificate),
+            cmocka_unit_test(test_protocols_and_ecdsa),
+            cmocka_unit_test(test_resumption),
+            cmocka_unit_test(test_garbage_client_hello),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
