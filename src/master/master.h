@@ -40,4 +40,17 @@ int master_cf_read(const char *dir, struct master_service **out, size_t *n,
 /* master_services_free - release what master_cf_* returned. */
 void master_services_free(struct master_service *, size_t);
 
+/* How `postern serve` was started. */
+struct master_opts {
+        const char *config_dir;
+        const struct strlist *overrides; /* -o name=value */
+        int workers;                     /* 0: one per core */
+        bool foreground_stderr;          /* copy log lines to stderr */
+};
+
+/* master_run - the supervisor: bind, fork workers, supervise until
+ * SIGTERM/SIGINT; SIGHUP reloads.  Returns the exit status (0 after a
+ * clean stop, 1 when the configuration or a listener fails at start). */
+int master_run(const struct master_opts *);
+
 #endif

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtpd - the SMTP server protocol engine: one state machine per session,
+ * with no I/O of its own.
+ *
+ * The embedding layer (sockets, TLS, queue) feeds the bytes it reads to
+ * smtpd_session_input(), writes what smtpd_session_output() returns, and
+ * then asks smtpd_session_action() what to do next: read more, start the
+ * TLS handshake, wait for a queue commit, or close.  Decisions and effects
+ * that need the outside world (relay control, the queue) are callbacks in
+ * struct smtpd_ops.  Replies to a pipelined group of commands accumulate in
+ * one output buffer, so the embedder writes them with one write.
+ *
+ * Any split of the input byte stream gives the same replies and the same
+ * queued messages, with two deliberate exceptions that exist only to detect
+ * clients that do not wait for replies: smtpd_forbid_unauth_pipelining and
+ * plaintext pipelined after STARTTLS.
+ *
+ * Reply texts and log lines are Postfix's (3.7/3.9) for the same
+ * situations; docs/smtpd.md lists them.  Everything here runs on the
+ * session's event loop thread; nothing blocks.
+ */
+#ifndef POSTERN_SMTPD_H
+#define POSTERN_SMTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "base/base.h"
+
+/* smtpd_forbid_bare_newline.  "yes" is Postfix's alias for normalize. */
+enum smtpd_bare_newline {
+        SMTPD_BARE_NEWLINE_NO,        /* treated as normalize, see docs */
+        SMTPD_BARE_NEWLINE_NORMALIZE, /* bare LF ends a line, never DATA */
+        SMTPD_BARE_NEWLINE_REJECT,    /* bare LF or CR: reply, disconnect */
+};
+
+/* smtpd_tls_security_level as far as the protocol engine cares. */
+enum smtpd_tls_level {
+        SMTPD_TLS_NONE,    /* STARTTLS not offered */
+        SMTPD_TLS_MAY,     /* offered */
+        SMTPD_TLS_ENCRYPT, /* required before MAIL (530 5.7.0) */
+};
+
+/* What to do with plaintext pipelined after STARTTLS (CVE-2011-0411). */
+enum smtpd_starttls_pipelining {
+        SMTPD_STARTTLS_PIPE_CLOSE,   /* log, send the 220, then close */
+        SMTPD_STARTTLS_PIPE_DISCARD, /* drop it silently (Postfix) */
+};
+
+/* Per-listener settings, filled by the embedder from main.cf/master.cf.
+ * smtpd_settings_init() sets every field to its default (Postfix's,
+ * except where postern is stricter, as documented).  Strings are
+ * borrowed and must outlive every session that uses the settings. */
+struct smtpd_settings {
+        const char *myhostname;      /* "localhost" */
+        const char *banner;          /* smtpd_banner text; NULL: myhostname
+                                        " ESMTP postern" */
+        const char *mail_name;       /* "postern" (Received: header) */
+        size_t message_size_limit;   /* 10240000; 0 = no limit */
+        size_t recipient_limit;      /* smtpd_recipient_limit, 1000 */
+        size_t recipient_overshoot;  /* ..._overshoot_limit, 1000 */
+        size_t line_length_limit;    /* 2048, command lines */
+        unsigned hard_error_limit;   /* 20 */
+        unsigned soft_error_limit;   /* 10 */
+        unsigned error_sleep_time;   /* 1 (seconds, see smtpd_session_delay) */
+        unsigned junk_command_limit; /* smtpd_junk_command_limit, 100 */
+        enum smtpd_bare_newline bare_newline; /* postern: REJECT */
+        int bare_newline_reject_code;         /* 550 */
+        enum smtpd_tls_level tls_level;       /* NONE */
+        enum smtpd_starttls_pipelining starttls_pipelining; /* CLOSE */
+        bool smtputf8_enable;                               /* yes */
+        bool helo_required;                /* smtpd_helo_required, no */
+        bool disable_vrfy;                 /* disable_vrfy_command, no */
+        bool forbid_unauth_pipelining;     /* yes (Postfix 3.9) */
+        const char *discard_ehlo_keywords; /* list, "" */
+};
+
+/* smtpd_settings_init - fill in every default. */
+void smtpd_settings_init(struct smtpd_settings *);
+
+/* The TLS facts of a session, for logging and the Received: header.
+ * Unknown fields may be NULL or 0. */
+struct smtpd_tls_info {
+        const char *protocol;    /* "TLSv1.3" */
+        const char *cipher;      /* "TLS_AES_256_GCM_SHA384" */
+        int cipher_usebits;      /* 256 */
+        int cipher_algbits;      /* 256 */
+        const char *kex_name;    /* "X25519", "ECDHE", "DHE" */
+        const char *kex_curve;   /* "P-256" or NULL */
+        int kex_bits;            /* FFDHE bits, when no curve */
+        const char *srvr_sig;    /* "ECDSA", "RSA-PSS" */
+        const char *srvr_curve;  /* "P-256" or NULL */
+        int srvr_bits;           /* RSA bits, when no curve */
+        const char *srvr_digest; /* "SHA256" */
+        const char *clnt_sig;    /* client certificate signature, or NULL */
+        const char *clnt_curve;
+        int clnt_bits;
+        const char *clnt_digest;
+        bool ccert_requested; /* smtpd_tls_ask_ccert */
+        bool ccert_present;
+        bool ccert_trusted;
+        const char *peer_cn; /* client certificate CN */
+        const char *issuer_cn;
+};
+
+/* The client of one session.  Strings are copied by smtpd_session_new. */
+struct smtpd_client {
+        const char *name; /* verified name or "unknown" */
+        const char *addr; /* "192.0.2.1", "2001:db8::1" */
+        const char *port;
+        bool bare_newline_excluded; /* matched ..._exclusions: normalize */
+        const struct smtpd_tls_info *tls; /* non-NULL: wrappermode, TLS up */
+};
+
+/* RFC 3461 NOTIFY bits. */
+#define SMTPD_NOTIFY_NEVER (1u << 0)
+#define SMTPD_NOTIFY_SUCCESS (1u << 1)
+#define SMTPD_NOTIFY_FAILURE (1u << 2)
+#define SMTPD_NOTIFY_DELAY (1u << 3)
+
+enum smtpd_body { SMTPD_BODY_NONE, SMTPD_BODY_7BIT, SMTPD_BODY_8BITMIME };
+enum smtpd_ret { SMTPD_RET_NONE, SMTPD_RET_FULL, SMTPD_RET_HDRS };
+
+/* One accepted recipient. */
+struct smtpd_rcpt {
+        char *addr;       /* internal form, no brackets */
+        unsigned notify;  /* SMTPD_NOTIFY_* or 0 when absent */
+        char *orcpt_type; /* "rfc822", "utf-8", or NULL when absent */
+        char *orcpt;      /* xtext-decoded original recipient, or NULL */
+};
+
+/* The envelope of the current transaction. */
+struct smtpd_envelope {
+        char *sender;         /* "" for the null sender; NULL: no MAIL yet */
+        enum smtpd_body body; /* BODY= */
+        enum smtpd_ret ret;   /* RET= */
+        char *envid;          /* ENVID= decoded, or NULL */
+        bool smtputf8;        /* SMTPUTF8 parameter */
+        size_t size;          /* SIZE= value, 0 when absent */
+        struct smtpd_rcpt *rcpt;
+        size_t nrcpt;
+        size_t rcpt_cap;
+};
+
+/* What the callbacks may read about the session (borrowed). */
+struct smtpd_info {
+        const char *name, *addr, *port;
+        const char *namaddr;              /* "name[addr]" */
+        const char *helo;                 /* HELO/EHLO argument, or NULL */
+        const char *protocol;             /* "SMTP", "ESMTP" */
+        const struct smtpd_tls_info *tls; /* NULL: plaintext */
+        const struct smtpd_envelope *env;
+};
+
+enum smtpd_verdict { SMTPD_ACCEPT, SMTPD_REJECT, SMTPD_DEFER };
+
+/* Results of msg_end. */
+enum smtpd_commit {
+        SMTPD_COMMIT_OK,      /* durable; queue_id filled */
+        SMTPD_COMMIT_FAIL,    /* temporary failure: 451 4.3.0 */
+        SMTPD_COMMIT_PENDING, /* call smtpd_session_msg_done later */
+};
+
+/* The embedder's decisions and effects.  Every callback is optional; a
+ * NULL one accepts (checks) or does nothing (effects).  ctx is the
+ * pointer given to smtpd_session_new. */
+struct smtpd_ops {
+        /* mail_check - sender restrictions.  On REJECT/DEFER put the whole
+         * reply ("554 5.7.1 ...") in reply; a missing or malformed one gets
+         * a generic reply of the right class. */
+        enum smtpd_verdict (*mail_check)(void *ctx, const struct smtpd_info *,
+                                         const char *sender,
+                                         struct strbuf *reply);
+        /* rcpt_check - recipient and relay restrictions; also used for
+         * VRFY (vrfy true).  Same reply rules as mail_check. */
+        enum smtpd_verdict (*rcpt_check)(void *ctx, const struct smtpd_info *,
+                                         const char *rcpt, bool vrfy,
+                                         struct strbuf *reply);
+        /* received_header - text of a Received: header (lines separated by
+         * "\r\n", no final CRLF), heap-allocated; the engine frees it and
+         * writes it first.  See smtpd_received_format. */
+        char *(*received_header)(void *ctx, const struct smtpd_info *);
+        /* msg_begin - open a queue file for info->env; 0 or -1 (the client
+         * gets 451 4.3.0). */
+        int (*msg_begin)(void *ctx, const struct smtpd_info *);
+        /* msg_write - append content (CRLF line endings, dots unstuffed);
+         * 0 or -1 (remembered: 451 4.3.0 at the end). */
+        int (*msg_write)(void *ctx, const char *, size_t);
+        /* msg_end - commit.  OK only once durable, with the queue ID in
+         * queue_id (at most qid_size bytes with the NUL). */
+        enum smtpd_commit (*msg_end)(void *ctx, char *queue_id,
+                                     size_t qid_size);
+        /* msg_abort - drop the open queue file. */
+        void (*msg_abort)(void *ctx);
+        /* log - one Postfix-shaped line ("connect from name[addr]");
+         * warnings start with "warning: ".  NULL: log_info/log_warnx. */
+        void (*log)(void *ctx, const char *line);
+};
+
+/* What the embedder does after writing the pending output. */
+enum smtpd_action {
+        SMTPD_ACTION_READ,     /* read more and call smtpd_session_input */
+        SMTPD_ACTION_STARTTLS, /* handshake, then smtpd_session_tls_done */
+        SMTPD_ACTION_WAIT,     /* wait for smtpd_session_msg_done */
+        SMTPD_ACTION_CLOSE,    /* close the connection */
+};
+
+struct smtpd_session;
+
+/* smtpd_session_new - a session that has just connected: logs "connect
+ * from", queues the 220 greeting.  settings, ops are borrowed for the
+ * session's life; client strings are copied.  Never fails. */
+struct smtpd_session *smtpd_session_new(const struct smtpd_settings *,
+                                        const struct smtpd_client *,
+                                        const struct smtpd_ops *, void *ctx);
+/* smtpd_session_free - logs "disconnect from ... commands=N", aborts an
+ * open message, frees everything.  NULL ok. */
+void smtpd_session_free(struct smtpd_session *);
+
+/* smtpd_session_input - consume bytes read from the client.  Bytes that
+ * arrive while the action is WAIT are kept and processed after
+ * smtpd_session_msg_done (the embedder should stop reading meanwhile);
+ * bytes after CLOSE are ignored. */
+void smtpd_session_input(struct smtpd_session *, const char *, size_t);
+/* smtpd_session_output - the pending reply bytes (borrowed until the
+ * next call on the session); *len 0 when nothing is pending. */
+void smtpd_session_output(struct smtpd_session *, const char **, size_t *);
+/* smtpd_session_consume - n bytes of the output were written. */
+void smtpd_session_consume(struct smtpd_session *, size_t n);
+/* smtpd_session_action - what to do once the output is written. */
+enum smtpd_action smtpd_session_action(const struct smtpd_session *);
+/* smtpd_session_delay - seconds to wait before writing the pending
+ * output (smtpd_error_sleep_time once the soft error limit is reached);
+ * the count is reset by the call. */
+unsigned smtpd_session_delay(struct smtpd_session *);
+
+/* smtpd_session_tls_done - the handshake after STARTTLS succeeded: all
+ * session state is reset (RFC 3207), HELO/EHLO is required again.  info
+ * is copied. */
+void smtpd_session_tls_done(struct smtpd_session *,
+                            const struct smtpd_tls_info *);
+/* smtpd_session_msg_done - completes a PENDING msg_end: queue_id non-NULL
+ * means committed, NULL means temporary failure.  Processes input that
+ * was held meanwhile, which may end in another PENDING commit: check
+ * smtpd_session_action() again afterwards. */
+void smtpd_session_msg_done(struct smtpd_session *, const char *queue_id);
+/* smtpd_session_timeout - the embedder's smtpd_timeout expired: queues
+ * "421 4.4.2 host Error: timeout exceeded", logs, action becomes CLOSE. */
+void smtpd_session_timeout(struct smtpd_session *);
+/* smtpd_session_eof - the client went away: logs "lost connection after
+ * X from ..." unless the session had already ended; action CLOSE. */
+void smtpd_session_eof(struct smtpd_session *);
+/* smtpd_session_info - the session facts the callbacks also see. */
+const struct smtpd_info *smtpd_session_info(const struct smtpd_session *);
+
+/* smtpd_received_format - append Postfix's Received: header shape for
+ * info (helo, client, TLS details with smtpd_tls_received_header, the
+ * protocol ESMTPS etc., queue_id when non-NULL, "for <rcpt>" with one
+ * recipient) dated when.  Lines are separated by "\r\n", no final CRLF. */
+void smtpd_received_format(struct strbuf *, const struct smtpd_info *,
+                           const char *myhostname, const char *mail_name,
+                           const char *queue_id, time_t when);
+
+/* smtpd_xtext_decode - RFC 3461 xtext to text, appended to out; -1 on a
+ * malformed or non-printable result. */
+int smtpd_xtext_decode(const char *, struct strbuf *out);
+
+/* ---- the server around the engine (smtpd_server.c, smtpd_check.c) ---- */
+
+struct conf;
+
+/* One listening socket and the configuration of its master.cf service. */
+struct smtpd_listen {
+        int fd;                  /* bound, listening, non-blocking */
+        const struct conf *conf; /* main.cf plus the service's -o */
+        const char *service;     /* master.cf service name, for logs */
+};
+
+struct smtpd_server;
+
+/* smtpd_server_new - in the supervisor, before forking and before
+ * dropping privileges: TLS contexts (keys readable only by root), relay
+ * control tables, the queue, session ticket keys shared by every worker.
+ * The listeners and confs are borrowed for the server's life.  Returns 0,
+ * or -1 with *err naming the service and the problem (caller frees). */
+int smtpd_server_new(const struct smtpd_listen *, size_t n,
+                     struct smtpd_server **out, char **err);
+/* smtpd_server_run - a worker's event loop: accept, run sessions, commit
+ * messages in groups.  SIGTERM ends it at once (messages not yet
+ * acknowledged are dropped); SIGUSR1 stops accepting and ends it when
+ * the last session ends.  Returns 0, or -1 when the loop cannot start. */
+int smtpd_server_run(struct smtpd_server *);
+/* smtpd_server_free - NULL ok. */
+void smtpd_server_free(struct smtpd_server *);
+
+struct smtpd_checks; /* compiled relay control of one listener */
+
+/* What relay control knows of the client. */
+struct smtpd_check_client {
+        const char *addr;
+        bool mynetworks;         /* smtpd_checks_mynetworks(addr) */
+        bool ccert_present;      /* a client certificate was presented */
+        bool ccert_trusted;      /* and verified against the CAs */
+        const char *cert_fprint; /* smtpd_tls_fingerprint_digest */
+        const char *pkey_fprint;
+};
+
+/* smtpd_checks_new - compile mynetworks, mydestination, relay_domains,
+ * virtual_mailbox_domains, relay_clientcerts and the restriction lists.
+ * An unknown restriction, a bad network, a table that cannot be opened,
+ * or lists without reject_unauth_destination / defer_unauth_destination /
+ * reject / defer (an open relay) are errors: -1 with *err (caller frees). */
+int smtpd_checks_new(const struct conf *, struct smtpd_checks **out,
+                     char **err);
+/* smtpd_checks_free - NULL ok. */
+void smtpd_checks_free(struct smtpd_checks *);
+/* smtpd_checks_mynetworks - whether a client address is in mynetworks. */
+bool smtpd_checks_mynetworks(struct smtpd_checks *, const char *addr);
+/* smtpd_checks_rcpt - smtpd_relay_restrictions then
+ * smtpd_recipient_restrictions for one recipient; on REJECT or DEFER the
+ * whole reply ("554 5.7.1 <rcpt>: Relay access denied") is in reply. */
+enum smtpd_verdict smtpd_checks_rcpt(struct smtpd_checks *,
+                                     const struct smtpd_check_client *,
+                                     const char *rcpt, struct strbuf *reply);
+
+#endif

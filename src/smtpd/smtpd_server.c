@@ -1,0 +1,977 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtpd_server.c - the smtpd worker: sockets, TLS and the queue around the
+ * protocol engine.
+ *
+ * One event loop holds every session of the process.  A session is a
+ * small state machine of its own: TLS handshake (wrapper mode or after
+ * STARTTLS) or SMTP; the engine decides everything about the protocol and
+ * this file moves bytes.  Replies to a pipelined group leave in one write.
+ * Messages are committed in groups: msg_end finishes (fdatasync) the file
+ * and parks the session; a zero-delay timer then renames every finished
+ * message of this loop iteration into the queue with one directory fsync,
+ * and only then do the sessions get their "250 2.0.0 Ok: queued as ID".
+ */
+#include "smtpd/smtpd.h"
+#include "conf/conf.h"
+#include "event/event.h"
+#include "log/log.h"
+#include "queue/queue.h"
+#include "tls/tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Buckets of the connection counter shared by all workers.  A client
+ * address hashes to one bucket; a rare collision only makes the limit a
+ * little stricter for two clients. */
+#define CONN_BUCKETS 65536
+/* Bytes read per wake-up before other sessions get their turn. */
+#define READ_BUDGET (64 * 1024)
+
+/* Per-listener configuration, built once in the supervisor. */
+struct lconf {
+        const struct conf *conf;
+        const char *service;
+        int fd;
+        struct smtpd_settings settings;
+        struct smtpd_checks *checks;
+        struct tls_ctx *tls; /* NULL: no TLS on this listener */
+        bool wrapper;
+        bool ask_ccert;
+        bool received_tls;
+        long timeout_ms;
+        long tls_timeout_ms;
+        int conn_limit;
+        struct event_io *io; /* in the worker */
+};
+
+struct conn;
+
+struct smtpd_server {
+        struct lconf *lc;
+        size_t nlc;
+        struct queue *queue;
+        struct tls_ticket_keys *keys;
+        _Atomic unsigned *conn_count; /* shared, CONN_BUCKETS */
+        /* worker state */
+        struct event_loop *loop;
+        struct conn *conns;
+        size_t nconns;
+        bool draining;
+        struct queue_msg **pending_msg;
+        struct conn **pending_conn;
+        size_t npending, cappending;
+        struct event_timer *commit_timer;
+        bool commit_armed;
+        struct event_timer *sig_term, *sig_usr1;
+};
+
+enum conn_phase { PHASE_HANDSHAKE, PHASE_SMTP };
+
+struct conn {
+        struct smtpd_server *srv;
+        struct lconf *lc;
+        int fd;
+        struct event_io *io;
+        struct event_timer *delay;
+        struct tls_conn *tls;
+        struct smtpd_session *s;
+        enum conn_phase phase;
+        char addr[INET6_ADDRSTRLEN];
+        char port[8];
+        char namaddr[INET6_ADDRSTRLEN + 16];
+        struct smtpd_tls_info tinfo;
+        struct queue_msg *msg;
+        const char *msg_id;
+        unsigned bucket;
+        bool counted, in_mynetworks;
+        struct conn *next, *prev;
+};
+
+/* ---- configuration (supervisor side) ---- */
+
+/* bare_newline - smtpd_forbid_bare_newline as the engine's enum */
+static enum smtpd_bare_newline bare_newline(const char *v)
+{
+        if (!strcasecmp(v, "no"))
+                return SMTPD_BARE_NEWLINE_NO;
+        if (!strcasecmp(v, "normalize"))
+                return SMTPD_BARE_NEWLINE_NORMALIZE;
+        return SMTPD_BARE_NEWLINE_REJECT;
+}
+
+/* lconf_init - one listener's settings, checks and TLS context */
+static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
+                      const struct smtpd_listen *l, char **err)
+{
+        const struct conf *c = l->conf;
+        const char *terr = NULL;
+
+        lc->conf = c;
+        lc->service = l->service;
+        lc->fd = l->fd;
+        smtpd_settings_init(&lc->settings);
+        lc->settings.myhostname = c->myhostname;
+        lc->settings.banner = c->smtpd_banner;
+        lc->settings.mail_name = c->mail_name;
+        lc->settings.message_size_limit = (size_t)c->message_size_limit;
+        lc->settings.recipient_limit = (size_t)c->smtpd_recipient_limit;
+        lc->settings.line_length_limit = (size_t)c->line_length_limit;
+        lc->settings.hard_error_limit = (unsigned)c->smtpd_hard_error_limit;
+        lc->settings.soft_error_limit = (unsigned)c->smtpd_soft_error_limit;
+        lc->settings.error_sleep_time = (unsigned)c->smtpd_error_sleep_time;
+        lc->settings.bare_newline = bare_newline(c->smtpd_forbid_bare_newline);
+        lc->settings.starttls_pipelining =
+            strcmp(c->smtpd_starttls_pipelining, "discard") == 0
+                ? SMTPD_STARTTLS_PIPE_DISCARD
+                : SMTPD_STARTTLS_PIPE_CLOSE;
+        lc->settings.smtputf8_enable = c->smtputf8_enable;
+        lc->settings.helo_required = c->smtpd_helo_required;
+        lc->settings.forbid_unauth_pipelining =
+            c->smtpd_forbid_unauth_pipelining;
+        lc->settings.discard_ehlo_keywords = c->smtpd_discard_ehlo_keywords;
+        lc->wrapper = c->smtpd_tls_wrappermode;
+        const char *level = c->smtpd_tls_security_level;
+        lc->settings.tls_level = !strcmp(level, "encrypt") ? SMTPD_TLS_ENCRYPT
+                                 : !strcmp(level, "may")   ? SMTPD_TLS_MAY
+                                                           : SMTPD_TLS_NONE;
+        if (lc->wrapper)
+                lc->settings.tls_level = SMTPD_TLS_NONE; /* TLS from byte 1 */
+        lc->timeout_ms = c->smtpd_timeout * 1000;
+        lc->tls_timeout_ms = c->smtpd_starttls_timeout * 1000;
+        lc->conn_limit = (int)c->smtpd_client_connection_count_limit;
+        lc->ask_ccert = c->smtpd_tls_ask_ccert || c->smtpd_tls_req_ccert;
+        lc->received_tls = c->smtpd_tls_received_header;
+
+        if (smtpd_checks_new(c, &lc->checks, err) < 0)
+                return -1;
+        if (lc->wrapper || strcmp(level, "none") != 0) {
+                struct tls_server_settings ts = {
+                    .cert_file = c->smtpd_tls_cert_file,
+                    .key_file = c->smtpd_tls_key_file,
+                    .eccert_file = c->smtpd_tls_eccert_file,
+                    .eckey_file = c->smtpd_tls_eckey_file,
+                    .chain_files = c->smtpd_tls_chain_files,
+                    .CAfile = c->smtpd_tls_CAfile,
+                    .CApath = c->smtpd_tls_CApath,
+                    .ask_ccert = c->smtpd_tls_ask_ccert,
+                    .req_ccert = c->smtpd_tls_req_ccert,
+                    .ccert_verifydepth = (int)c->smtpd_tls_ccert_verifydepth,
+                    .mandatory = lc->wrapper || !strcmp(level, "encrypt"),
+                    .protocols = c->smtpd_tls_protocols,
+                    .mandatory_protocols = c->smtpd_tls_mandatory_protocols,
+                    .ciphers = c->smtpd_tls_ciphers,
+                    .mandatory_ciphers = c->smtpd_tls_mandatory_ciphers,
+                    .exclude_ciphers = c->smtpd_tls_exclude_ciphers,
+                    .mandatory_exclude_ciphers =
+                        c->smtpd_tls_mandatory_exclude_ciphers,
+                    .fingerprint_digest = c->smtpd_tls_fingerprint_digest,
+                    .session_cache_timeout =
+                        (long)c->smtpd_tls_session_cache_timeout,
+                    .ticket_keys = srv->keys,
+                    .loglevel = (int)c->smtpd_tls_loglevel,
+                };
+                bool have_cert =
+                    *ts.cert_file || *ts.eccert_file || *ts.chain_files;
+                if (!have_cert) {
+                        *err = xasprintf(
+                            "service %s: smtpd_tls_security_level = %s%s "
+                            "needs a certificate: set smtpd_tls_cert_file "
+                            "and smtpd_tls_key_file (or "
+                            "smtpd_tls_chain_files)",
+                            l->service, level,
+                            lc->wrapper ? " with smtpd_tls_wrappermode" : "");
+                        return -1;
+                }
+                lc->tls = tls_server_ctx_new(&ts, &terr);
+                if (lc->tls == NULL) {
+                        *err = xasprintf("service %s: %s", l->service, terr);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+/* smtpd_server_new - everything that needs root, before forking */
+int smtpd_server_new(const struct smtpd_listen *l, size_t n,
+                     struct smtpd_server **out, char **err)
+{
+        struct smtpd_server *srv = xcalloc(1, sizeof(*srv));
+        const char *qerr = NULL;
+
+        *out = NULL;
+        srv->keys = tls_ticket_keys_new();
+        srv->lc = xcalloc(n ? n : 1, sizeof(*srv->lc));
+        srv->nlc = n;
+        for (size_t i = 0; i < n; i++)
+                if (lconf_init(srv, &srv->lc[i], &l[i], err) < 0)
+                        goto bad;
+        if (n > 0 &&
+            queue_open(l[0].conf->queue_directory, &srv->queue, &qerr) < 0) {
+                *err = xasprintf("queue_directory %s: %s",
+                                 l[0].conf->queue_directory, qerr);
+                goto bad;
+        }
+        srv->conn_count =
+            mmap(NULL, CONN_BUCKETS * sizeof(unsigned), PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (srv->conn_count == MAP_FAILED) {
+                srv->conn_count = NULL;
+                *err = xasprintf("mmap: %s", strerror(errno));
+                goto bad;
+        }
+        *out = srv;
+        return 0;
+bad:
+        smtpd_server_free(srv);
+        return -1;
+}
+
+/* smtpd_server_free - release (NULL ok) */
+void smtpd_server_free(struct smtpd_server *srv)
+{
+        if (srv == NULL)
+                return;
+        for (size_t i = 0; i < srv->nlc; i++) {
+                smtpd_checks_free(srv->lc[i].checks);
+                tls_ctx_free(srv->lc[i].tls);
+        }
+        free(srv->lc);
+        if (srv->queue)
+                queue_close(srv->queue);
+        tls_ticket_keys_free(srv->keys);
+        if (srv->conn_count)
+                munmap((void *)srv->conn_count,
+                       CONN_BUCKETS * sizeof(unsigned));
+        free(srv);
+}
+
+/* ---- sessions (worker side) ---- */
+
+static void conn_pump(struct conn *);
+static void conn_close(struct conn *);
+
+/* conn_log - the engine's log lines */
+static void conn_log(void *ctx, const char *line)
+{
+        (void)ctx;
+        if (strncmp(line, "warning: ", 9) == 0)
+                log_warnx("%s", line + 9);
+        else
+                log_info("%s", line);
+}
+
+/* conn_rcpt_check - relay control */
+static enum smtpd_verdict conn_rcpt_check(void *ctx,
+                                          const struct smtpd_info *info,
+                                          const char *rcpt, bool vrfy,
+                                          struct strbuf *reply)
+{
+        struct conn *c = ctx;
+        const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
+        struct smtpd_check_client cl = {
+            .addr = c->addr,
+            .mynetworks = c->in_mynetworks,
+            .ccert_present = ti && ti->peer_cert,
+            .ccert_trusted = ti && ti->trusted,
+            .cert_fprint = ti ? ti->cert_fprint : NULL,
+            .pkey_fprint = ti ? ti->pkey_fprint : NULL,
+        };
+        enum smtpd_verdict v;
+
+        (void)vrfy;
+        v = smtpd_checks_rcpt(c->lc->checks, &cl, rcpt, reply);
+        if (v != SMTPD_ACCEPT)
+                log_info("NOQUEUE: reject: RCPT from %s: %s; from=<%s> "
+                         "to=<%s> proto=%s helo=<%s>",
+                         c->namaddr, strbuf_cstr(reply),
+                         info->env && info->env->sender ? info->env->sender
+                                                        : "",
+                         rcpt, info->protocol ? info->protocol : "SMTP",
+                         info->helo ? info->helo : "");
+        return v;
+}
+
+/* conn_received - the Received: header */
+static char *conn_received(void *ctx, const struct smtpd_info *info)
+{
+        struct conn *c = ctx;
+        struct strbuf sb;
+        struct smtpd_info copy = *info;
+
+        if (!c->lc->received_tls)
+                copy.tls = NULL; /* protocol still says ESMTPS */
+        strbuf_init(&sb);
+        smtpd_received_format(&sb, &copy, c->lc->conf->myhostname,
+                              c->lc->conf->mail_name, c->msg_id, time(NULL));
+        return strbuf_detach(&sb);
+}
+
+/* conn_msg_begin - a new queue file */
+static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
+{
+        struct conn *c = ctx;
+        const char *err = NULL;
+
+        (void)info;
+        if (queue_msg_new(c->srv->queue, &c->msg, &err) < 0) {
+                log_warnx("queue file create: %s", err);
+                c->msg = NULL;
+                return -1;
+        }
+        c->msg_id = queue_msg_id(c->msg);
+        log_info("%s: client=%s", c->msg_id, c->namaddr);
+        return 0;
+}
+
+/* conn_msg_write - message content */
+static int conn_msg_write(void *ctx, const char *p, size_t n)
+{
+        struct conn *c = ctx;
+        const char *err = NULL;
+
+        if (c->msg == NULL)
+                return -1;
+        if (queue_msg_write(c->msg, p, n, &err) < 0) {
+                log_warnx("%s: queue file write: %s", c->msg_id, err);
+                return -1;
+        }
+        return 0;
+}
+
+/* fill_env - the queue envelope from the session */
+static void fill_env(struct conn *c, struct queue_env *env)
+{
+        const struct smtpd_info *info = smtpd_session_info(c->s);
+        const struct smtpd_envelope *e = info->env;
+        const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
+
+        queue_env_init(env);
+        env->sender = xstrdup(e->sender ? e->sender : "");
+        env->envid = e->envid ? xstrdup(e->envid) : NULL;
+        env->ret = e->ret == SMTPD_RET_FULL   ? QUEUE_RET_FULL
+                   : e->ret == SMTPD_RET_HDRS ? QUEUE_RET_HDRS
+                                              : QUEUE_RET_NONE;
+        env->body = e->body == SMTPD_BODY_8BITMIME ? QUEUE_BODY_8BITMIME
+                    : e->body == SMTPD_BODY_7BIT   ? QUEUE_BODY_7BIT
+                                                   : QUEUE_BODY_NONE;
+        env->smtputf8 = e->smtputf8;
+        env->client_name = xstrdup(info->name ? info->name : "unknown");
+        env->client_addr = xstrdup(c->addr);
+        env->client_port = (unsigned)atoi(c->port);
+        env->helo = info->helo ? xstrdup(info->helo) : NULL;
+        env->protocol = xstrdup(info->protocol ? info->protocol : "SMTP");
+        if (ti) {
+                env->tls.protocol = xstrdup(ti->protocol);
+                env->tls.cipher = xstrdup(ti->cipher);
+                env->tls.bits = ti->cipher_usebits;
+                env->tls.alg_bits = ti->cipher_algbits;
+                env->tls.trust = xstrdup(!ti->peer_cert ? "Anonymous"
+                                         : ti->trusted  ? "Trusted"
+                                                        : "Untrusted");
+                if (ti->peer_cert) {
+                        env->tls.peer_subject = xstrdup(ti->peer_CN);
+                        env->tls.peer_issuer = xstrdup(ti->issuer_CN);
+                        env->tls.peer_fingerprint = xstrdup(ti->cert_fprint);
+                }
+        }
+        for (size_t i = 0; i < e->nrcpt; i++) {
+                struct strbuf orcpt;
+                strbuf_init(&orcpt);
+                if (e->rcpt[i].orcpt)
+                        strbuf_printf(&orcpt, "%s;%s",
+                                      e->rcpt[i].orcpt_type
+                                          ? e->rcpt[i].orcpt_type
+                                          : "rfc822",
+                                      e->rcpt[i].orcpt);
+                struct queue_rcpt *r = queue_env_add_rcpt(
+                    env, e->rcpt[i].addr,
+                    e->rcpt[i].orcpt ? strbuf_cstr(&orcpt) : NULL,
+                    e->rcpt[i].notify);
+                (void)r;
+                strbuf_clear(&orcpt);
+        }
+}
+
+/* commit_pending - group commit of every finished message whose client
+ * is still there; a message whose client left before its 250 is dropped,
+ * so the queue holds exactly what was acknowledged */
+static void commit_pending(void *arg)
+{
+        struct smtpd_server *srv = arg;
+        const char *err = NULL;
+        size_t n = 0;
+        int rc = 0;
+
+        srv->commit_armed = false;
+        for (size_t i = 0; i < srv->npending; i++) {
+                if (srv->pending_conn[i] == NULL) {
+                        queue_msg_abort(srv->pending_msg[i]); /* frees */
+                        continue;
+                }
+                srv->pending_msg[n] = srv->pending_msg[i];
+                srv->pending_conn[n] = srv->pending_conn[i];
+                n++;
+        }
+        srv->npending = 0;
+        if (n == 0)
+                return;
+        rc = queue_commit(srv->queue, srv->pending_msg, n, &err);
+        if (rc < 0)
+                log_warnx("queue commit of %zu message(s): %s", n, err);
+        /* sessions may finish more messages while this runs: work on a
+         * copy of the batch */
+        struct conn **conns = xreallocarray(NULL, n, sizeof(*conns));
+        struct queue_msg **msgs = xreallocarray(NULL, n, sizeof(*msgs));
+        memcpy(conns, srv->pending_conn, n * sizeof(*conns));
+        memcpy(msgs, srv->pending_msg, n * sizeof(*msgs));
+        for (size_t i = 0; i < n; i++) {
+                struct conn *c = conns[i];
+                c->msg = NULL;
+                if (rc < 0) {
+                        queue_msg_abort(msgs[i]); /* frees */
+                        smtpd_session_msg_done(c->s, NULL);
+                } else {
+                        char id[QUEUE_ID_SIZE];
+                        snprintf(id, sizeof(id), "%s", queue_msg_id(msgs[i]));
+                        queue_msg_free(msgs[i]);
+                        smtpd_session_msg_done(c->s, id);
+                }
+                c->msg_id = NULL;
+        }
+        if (rc == 0)
+                queue_notify(srv->queue);
+        /* pumping may close a connection: after every msg_done */
+        for (size_t i = 0; i < n; i++)
+                conn_pump(conns[i]);
+        free(conns);
+        free(msgs);
+}
+
+/* conn_msg_end - finish the file; the commit follows in a group */
+static enum smtpd_commit conn_msg_end(void *ctx, char *qid, size_t qsz)
+{
+        struct conn *c = ctx;
+        struct smtpd_server *srv = c->srv;
+        struct queue_env env;
+        const char *err = NULL;
+        int rc;
+
+        (void)qid;
+        (void)qsz;
+        if (c->msg == NULL)
+                return SMTPD_COMMIT_FAIL;
+        fill_env(c, &env);
+        rc = queue_msg_finish(c->msg, &env, NULL, &err);
+        queue_env_clear(&env);
+        if (rc < 0) {
+                log_warnx("%s: queue file finish: %s", c->msg_id, err);
+                queue_msg_abort(c->msg); /* frees */
+                c->msg = NULL;
+                return SMTPD_COMMIT_FAIL;
+        }
+        if (srv->npending == srv->cappending) {
+                srv->cappending = srv->cappending ? srv->cappending * 2 : 16;
+                srv->pending_msg =
+                    xreallocarray(srv->pending_msg, srv->cappending,
+                                  sizeof(*srv->pending_msg));
+                srv->pending_conn =
+                    xreallocarray(srv->pending_conn, srv->cappending,
+                                  sizeof(*srv->pending_conn));
+        }
+        srv->pending_msg[srv->npending] = c->msg;
+        srv->pending_conn[srv->npending] = c;
+        srv->npending++;
+        if (!srv->commit_armed) {
+                srv->commit_armed = true;
+                event_timer_add(srv->commit_timer, 0);
+        }
+        return SMTPD_COMMIT_PENDING;
+}
+
+/* conn_msg_abort - drop the open file */
+static void conn_msg_abort(void *ctx)
+{
+        struct conn *c = ctx;
+
+        if (c->msg == NULL)
+                return;
+        for (size_t i = 0; i < c->srv->npending; i++)
+                if (c->srv->pending_msg[i] == c->msg)
+                        return;  /* finished: the commit decides */
+        queue_msg_abort(c->msg); /* frees */
+        c->msg = NULL;
+        c->msg_id = NULL;
+}
+
+static const struct smtpd_ops conn_ops = {
+    .rcpt_check = conn_rcpt_check,
+    .received_header = conn_received,
+    .msg_begin = conn_msg_begin,
+    .msg_write = conn_msg_write,
+    .msg_end = conn_msg_end,
+    .msg_abort = conn_msg_abort,
+    .log = conn_log,
+};
+
+/* fill_tinfo - the engine's view of the TLS session */
+static void fill_tinfo(struct conn *c)
+{
+        const struct tls_info *t = tls_conn_info(c->tls);
+        struct smtpd_tls_info *o = &c->tinfo;
+
+        memset(o, 0, sizeof(*o));
+        o->protocol = t->protocol;
+        o->cipher = t->cipher;
+        o->cipher_usebits = t->cipher_usebits;
+        o->cipher_algbits = t->cipher_algbits;
+        o->kex_name = *t->kex_name ? t->kex_name : NULL;
+        o->kex_curve = *t->kex_curve ? t->kex_curve : NULL;
+        o->kex_bits = t->kex_bits;
+        o->srvr_sig = *t->srvr_sig_name ? t->srvr_sig_name : NULL;
+        o->srvr_curve = *t->srvr_sig_curve ? t->srvr_sig_curve : NULL;
+        o->srvr_bits = t->srvr_sig_bits;
+        o->srvr_digest = *t->srvr_sig_dgst ? t->srvr_sig_dgst : NULL;
+        o->clnt_sig = *t->clnt_sig_name ? t->clnt_sig_name : NULL;
+        o->clnt_curve = *t->clnt_sig_curve ? t->clnt_sig_curve : NULL;
+        o->clnt_bits = t->clnt_sig_bits;
+        o->clnt_digest = *t->clnt_sig_dgst ? t->clnt_sig_dgst : NULL;
+        o->ccert_requested = c->lc->ask_ccert;
+        o->ccert_present = t->peer_cert;
+        o->ccert_trusted = t->trusted;
+        o->peer_cn = t->peer_CN;
+        o->issuer_cn = t->issuer_CN;
+}
+
+/* session_start - the engine takes over (greeting queued) */
+static void session_start(struct conn *c)
+{
+        struct smtpd_client cl = {
+            .name = "unknown",
+            .addr = c->addr,
+            .port = c->port,
+            .bare_newline_excluded = false,
+            .tls = c->tls ? &c->tinfo : NULL,
+        };
+
+        c->s = smtpd_session_new(&c->lc->settings, &cl, &conn_ops, c);
+}
+
+/* on_io - the socket is ready, or the timeout expired */
+static void on_io(int fd, int what, void *arg)
+{
+        struct conn *c = arg;
+
+        (void)fd;
+        if (what & EVENT_TIMEOUT && !(what & (EVENT_READ | EVENT_WRITE))) {
+                if (c->phase == PHASE_HANDSHAKE) {
+                        log_info("timeout during TLS handshake from %s",
+                                 c->namaddr);
+                        conn_close(c);
+                        return;
+                }
+                smtpd_session_timeout(c->s);
+        }
+        conn_pump(c);
+}
+
+/* on_delay - the error sleep is over */
+static void on_delay(void *arg)
+{
+        conn_pump(arg);
+}
+
+/* conn_wait - wait for the socket */
+static void conn_wait(struct conn *c, bool rd, bool wr, long ms)
+{
+        if (event_io_want(c->io, rd, wr, ms) < 0) {
+                log_warn("event_io_want");
+                conn_close(c);
+        }
+}
+
+/* do_handshake - one step of the TLS handshake; 1 to go on, 0 waiting,
+ * -1 closed */
+static int do_handshake(struct conn *c)
+{
+        switch (tls_conn_handshake(c->tls)) {
+        case TLS_IO_DONE:
+                fill_tinfo(c);
+                c->phase = PHASE_SMTP;
+                if (c->s == NULL)
+                        session_start(c); /* wrapper mode */
+                else
+                        smtpd_session_tls_done(c->s, &c->tinfo);
+                return 1;
+        case TLS_IO_WANT_READ:
+                conn_wait(c, true, false, c->lc->tls_timeout_ms);
+                return 0;
+        case TLS_IO_WANT_WRITE:
+                conn_wait(c, false, true, c->lc->tls_timeout_ms);
+                return 0;
+        default:
+                log_info("SSL_accept error from %s: %s", c->namaddr,
+                         tls_conn_error(c->tls));
+                if (c->s)
+                        smtpd_session_eof(c->s);
+                else
+                        log_info("lost connection after CONNECT from %s",
+                                 c->namaddr);
+                conn_close(c);
+                return -1;
+        }
+}
+
+/* do_write - write pending replies; 1 all written, 0 waiting, -1 gone */
+static int do_write(struct conn *c)
+{
+        const char *p;
+        size_t n;
+
+        for (;;) {
+                smtpd_session_output(c->s, &p, &n);
+                if (n == 0)
+                        return 1;
+                size_t put = 0;
+                if (c->tls) {
+                        enum tls_io r = tls_conn_write(c->tls, p, n, &put);
+                        if (r == TLS_IO_WANT_READ || r == TLS_IO_WANT_WRITE) {
+                                conn_wait(c, r == TLS_IO_WANT_READ,
+                                          r == TLS_IO_WANT_WRITE,
+                                          c->lc->timeout_ms);
+                                return 0;
+                        }
+                        if (r != TLS_IO_DONE)
+                                goto gone;
+                } else {
+                        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+                        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+                                conn_wait(c, false, true, c->lc->timeout_ms);
+                                return 0;
+                        }
+                        if (w < 0)
+                                goto gone;
+                        put = (size_t)w;
+                }
+                smtpd_session_consume(c->s, put);
+        }
+gone:
+        smtpd_session_eof(c->s);
+        conn_close(c);
+        return -1;
+}
+
+/* do_read - read and feed the engine; 1 fed, 0 waiting, -1 gone */
+static int do_read(struct conn *c)
+{
+        char buf[8192];
+        size_t total = 0;
+
+        while (total < READ_BUDGET) {
+                size_t got = 0;
+                if (c->tls) {
+                        enum tls_io r =
+                            tls_conn_read(c->tls, buf, sizeof(buf), &got);
+                        if (r == TLS_IO_WANT_READ || r == TLS_IO_WANT_WRITE) {
+                                if (total > 0)
+                                        return 1;
+                                conn_wait(c, r == TLS_IO_WANT_READ,
+                                          r == TLS_IO_WANT_WRITE,
+                                          c->lc->timeout_ms);
+                                return 0;
+                        }
+                        if (r != TLS_IO_DONE) {
+                                smtpd_session_eof(c->s);
+                                return 1;
+                        }
+                } else {
+                        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+                        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                                if (total > 0)
+                                        return 1;
+                                conn_wait(c, true, false, c->lc->timeout_ms);
+                                return 0;
+                        }
+                        if (n <= 0) {
+                                smtpd_session_eof(c->s);
+                                return 1;
+                        }
+                        got = (size_t)n;
+                }
+                total += got;
+                smtpd_session_input(c->s, buf, got);
+                if (smtpd_session_action(c->s) != SMTPD_ACTION_READ)
+                        return 1;
+                const char *p;
+                size_t n;
+                smtpd_session_output(c->s, &p, &n);
+                if (n > 0)
+                        return 1; /* replies first, then more input */
+        }
+        /* budget spent: let other sessions run, come back soon */
+        conn_wait(c, true, false, 1);
+        return 0;
+}
+
+/* conn_pump - run the session until it must wait */
+static void conn_pump(struct conn *c)
+{
+        for (;;) {
+                if (c->phase == PHASE_HANDSHAKE) {
+                        if (do_handshake(c) <= 0)
+                                return;
+                        continue;
+                }
+                unsigned delay = smtpd_session_delay(c->s);
+                if (delay > 0) {
+                        event_io_want(c->io, false, false, 0);
+                        event_timer_add(c->delay, (long)delay * 1000);
+                        return;
+                }
+                int w = do_write(c);
+                if (w <= 0)
+                        return;
+                switch (smtpd_session_action(c->s)) {
+                case SMTPD_ACTION_READ:
+                        if (do_read(c) <= 0)
+                                return;
+                        break;
+                case SMTPD_ACTION_STARTTLS: {
+                        const char *err = NULL;
+                        struct tls_start ts = {.ctx = c->lc->tls,
+                                               .fd = c->fd,
+                                               .namaddr = c->namaddr,
+                                               .loglevel = -1};
+                        if (c->lc->tls == NULL ||
+                            tls_conn_start(&ts, &c->tls, &err) < 0) {
+                                log_warnx("%s: cannot start TLS: %s",
+                                          c->namaddr, err ? err : "no TLS");
+                                smtpd_session_eof(c->s);
+                                conn_close(c);
+                                return;
+                        }
+                        c->phase = PHASE_HANDSHAKE;
+                        break;
+                }
+                case SMTPD_ACTION_WAIT:
+                        event_io_want(c->io, false, false, 0);
+                        return;
+                case SMTPD_ACTION_CLOSE:
+                        conn_close(c);
+                        return;
+                }
+        }
+}
+
+/* conn_close - end a connection; the session logs its disconnect line */
+static void conn_close(struct conn *c)
+{
+        struct smtpd_server *srv = c->srv;
+
+        for (size_t i = 0; i < srv->npending; i++)
+                if (srv->pending_conn[i] == c)
+                        srv->pending_conn[i] = NULL;
+        smtpd_session_free(c->s);
+        if (c->tls) {
+                (void)tls_conn_shutdown(c->tls);
+                tls_conn_free(c->tls);
+        }
+        event_io_free(c->io);
+        event_timer_free(c->delay);
+        close(c->fd);
+        if (c->counted)
+                atomic_fetch_sub(&srv->conn_count[c->bucket], 1);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                srv->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        srv->nconns--;
+        free(c);
+        if (srv->draining && srv->nconns == 0)
+                event_loop_exit(srv->loop);
+}
+
+/* addr_bucket - FNV-1a of the client address */
+static unsigned addr_bucket(const char *addr)
+{
+        uint32_t h = 2166136261u;
+
+        for (const char *p = addr; *p; p++)
+                h = (h ^ (unsigned char)*p) * 16777619u;
+        return h % CONN_BUCKETS;
+}
+
+/* conn_new - a connection was accepted */
+static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
+                     const struct sockaddr_storage *sa)
+{
+        struct conn *c = xcalloc(1, sizeof(*c));
+        int one = 1;
+
+        c->srv = srv;
+        c->lc = lc;
+        c->fd = fd;
+        if (sa->ss_family == AF_INET) {
+                const struct sockaddr_in *s4 = (const void *)sa;
+                inet_ntop(AF_INET, &s4->sin_addr, c->addr, sizeof(c->addr));
+                snprintf(c->port, sizeof(c->port), "%u", ntohs(s4->sin_port));
+        } else {
+                const struct sockaddr_in6 *s6 = (const void *)sa;
+                inet_ntop(AF_INET6, &s6->sin6_addr, c->addr, sizeof(c->addr));
+                snprintf(c->port, sizeof(c->port), "%u", ntohs(s6->sin6_port));
+                if (strncmp(c->addr, "::ffff:", 7) == 0 &&
+                    strchr(c->addr + 7, '.'))
+                        memmove(c->addr, c->addr + 7, strlen(c->addr + 7) + 1);
+        }
+        snprintf(c->namaddr, sizeof(c->namaddr), "unknown[%s]", c->addr);
+        /* replies go out in one write each; no Nagle delay behind them */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->io = event_io_new(srv->loop, fd, on_io, c);
+        c->delay = event_timer_new(srv->loop, on_delay, c);
+        c->in_mynetworks = smtpd_checks_mynetworks(lc->checks, c->addr);
+        c->next = srv->conns;
+        if (srv->conns)
+                srv->conns->prev = c;
+        srv->conns = c;
+        srv->nconns++;
+
+        c->bucket = addr_bucket(c->addr);
+        unsigned now = atomic_fetch_add(&srv->conn_count[c->bucket], 1) + 1;
+        c->counted = true;
+        if (lc->conn_limit > 0 && !c->in_mynetworks &&
+            now > (unsigned)lc->conn_limit) {
+                char msg[256];
+                int len = snprintf(msg, sizeof(msg),
+                                   "421 4.7.0 %s Error: too many connections "
+                                   "from %s\r\n",
+                                   lc->conf->myhostname, c->addr);
+                log_warnx("Connection concurrency limit exceeded: %u from "
+                          "%s for service %s",
+                          now, c->namaddr, lc->service);
+                if (!lc->wrapper && len > 0)
+                        (void)send(fd, msg, (size_t)len, MSG_NOSIGNAL);
+                conn_close(c);
+                return;
+        }
+        if (lc->wrapper) {
+                const char *err = NULL;
+                struct tls_start ts = {.ctx = lc->tls,
+                                       .fd = fd,
+                                       .namaddr = c->namaddr,
+                                       .loglevel = -1};
+                log_info("connect from %s", c->namaddr);
+                if (tls_conn_start(&ts, &c->tls, &err) < 0) {
+                        log_warnx("%s: cannot start TLS: %s", c->namaddr, err);
+                        conn_close(c);
+                        return;
+                }
+                c->phase = PHASE_HANDSHAKE;
+        } else {
+                c->phase = PHASE_SMTP;
+                session_start(c);
+        }
+        conn_pump(c);
+}
+
+/* accept_ctx - what an accept watcher needs */
+struct accept_ctx {
+        struct smtpd_server *srv;
+        struct lconf *lc;
+};
+
+/* on_accept_ctx - accept what is pending, then wait for more */
+static void on_accept_ctx(int fd, int what, void *arg)
+{
+        struct accept_ctx *a = arg;
+
+        (void)what;
+        for (int i = 0; i < 64 && !a->srv->draining; i++) {
+                struct sockaddr_storage sa;
+                socklen_t len = sizeof(sa);
+                int cfd = accept4(fd, (struct sockaddr *)&sa, &len,
+                                  SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno != EAGAIN && errno != EINTR &&
+                            errno != ECONNABORTED)
+                                log_warn("accept");
+                        break;
+                }
+                conn_new(a->srv, a->lc, cfd, &sa);
+        }
+        if (!a->srv->draining)
+                event_io_want(a->lc->io, true, false, 0);
+}
+
+/* on_term - stop now: open transfers were never acknowledged */
+static void on_term(void *arg)
+{
+        struct smtpd_server *srv = arg;
+
+        while (srv->conns)
+                conn_close(srv->conns);
+        event_loop_exit(srv->loop);
+}
+
+/* on_drain - a reload: stop accepting, finish the sessions */
+static void on_drain(void *arg)
+{
+        struct smtpd_server *srv = arg;
+
+        srv->draining = true;
+        for (size_t i = 0; i < srv->nlc; i++)
+                event_io_want(srv->lc[i].io, false, false, 0);
+        if (srv->nconns == 0)
+                event_loop_exit(srv->loop);
+}
+
+/* smtpd_server_run - the worker's loop */
+int smtpd_server_run(struct smtpd_server *srv)
+{
+        struct accept_ctx *acc = xcalloc(srv->nlc ? srv->nlc : 1, sizeof(*acc));
+
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGHUP, SIG_IGN); /* reloads are the supervisor's */
+        srv->loop = event_loop_new();
+        if (srv->loop == NULL) {
+                log_warnx("cannot create the event loop");
+                free(acc);
+                return -1;
+        }
+        srv->commit_timer = event_timer_new(srv->loop, commit_pending, srv);
+        srv->sig_term = event_signal_new(srv->loop, SIGTERM, on_term, srv);
+        srv->sig_usr1 = event_signal_new(srv->loop, SIGUSR1, on_drain, srv);
+        for (size_t i = 0; i < srv->nlc; i++) {
+                acc[i] = (struct accept_ctx){.srv = srv, .lc = &srv->lc[i]};
+                srv->lc[i].io = event_io_new(srv->loop, srv->lc[i].fd,
+                                             on_accept_ctx, &acc[i]);
+                event_io_want(srv->lc[i].io, true, false, 0);
+        }
+        event_loop_run(srv->loop);
+        while (srv->conns)
+                conn_close(srv->conns);
+        commit_pending(srv);
+        for (size_t i = 0; i < srv->nlc; i++)
+                event_io_free(srv->lc[i].io);
+        event_timer_free(srv->commit_timer);
+        event_timer_free(srv->sig_term);
+        event_timer_free(srv->sig_usr1);
+        event_loop_free(srv->loop);
+        free(srv->pending_msg);
+        free(srv->pending_conn);
+        free(acc);
+        return 0;
+}

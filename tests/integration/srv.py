@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: MIT
+"""srv - a postern server (postern serve) in a temporary directory.
+
+The fixture writes main.cf and master.cf, starts the supervisor in the
+foreground, waits until every listener accepts, and stops it with SIGTERM.
+Its log (maillog_file) is read by the tests.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pt
+
+
+class Server:
+
+    def __init__(self, d, main_cf, services, workers=2, extra_files=None):
+        """services: list of (name, port, [-o settings]) of inet smtpd."""
+        self.d = d
+        self.log = os.path.join(d, "maillog")
+        self.queue = os.path.join(d, "queue")
+        os.makedirs(d, exist_ok=True)
+        self.ports = {}
+        lines = []
+        for name, port, opts in services:
+            self.ports[name] = port
+            lines.append("127.0.0.1:%d inet n - n - - smtpd" % port)
+            for o in opts:
+                lines.append("  -o " + o)
+        base = ("queue_directory = %s\nmaillog_file = %s\n"
+                "myhostname = mx.postern.test\n"
+                "mydestination = mx.postern.test, localhost\n"
+                % (self.queue, self.log))
+        with open(os.path.join(d, "main.cf"), "w") as f:
+            f.write(base + main_cf)
+        with open(os.path.join(d, "master.cf"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.workers = workers
+        self.proc = None
+
+    def start(self):
+        self.errfile = os.path.join(self.d, "serve.stderr")
+        self.err = open(self.errfile, "w")
+        self.proc = subprocess.Popen(
+            [pt.BIN, "serve", "-c", self.d, "-w", str(self.workers)],
+            stdout=self.err, stderr=self.err, text=True)
+        for port in self.ports.values():
+            pt.wait_for(lambda: self._accepts(port) or self._died(),
+                        "postern serve to listen on %d" % port)
+        if self.proc.poll() is not None:
+            raise AssertionError("postern serve exited %d: %s" %
+                                 (self.proc.returncode, self.stderr()))
+        return self
+
+    def stderr(self):
+        with open(self.errfile, errors="replace") as f:
+            return f.read()
+
+    def _died(self):
+        return self.proc.poll() is not None
+
+    @staticmethod
+    def _accepts(port):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.err.close()
+        return self.proc.returncode if self.proc else None
+
+    def problems(self):
+        """Sanitizer reports, crashed workers: what a test run must not
+        leave behind.  Call after stop()."""
+        found = []
+        err = self.stderr() if self.proc else ""
+        for marker in ("AddressSanitizer", "runtime error:",
+                       "LeakSanitizer"):
+            if marker in err:
+                found.append(err)
+                break
+        for line in self.logtext().splitlines():
+            if "killed by signal" in line or "panic:" in line:
+                found.append(line)
+        return found
+
+    def logtext(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, text, what=None):
+        return pt.wait_for(lambda: text in self.logtext(),
+                           what or ("log line %r" % text))
+
+    def queued(self, state="ready"):
+        """Queue IDs in one state directory."""
+        d = os.path.join(self.queue, state)
+        try:
+            return sorted(os.listdir(d))
+        except FileNotFoundError:
+            return []
+
+    def queue_file(self, qid, state="ready"):
+        with open(os.path.join(self.queue, state, qid), "rb") as f:
+            return f.read()
+
+    def find_message(self, needle):
+        """The queue file (bytes) in ready/ that contains needle."""
+        for q in self.queued():
+            data = self.queue_file(q)
+            if needle.encode() in data:
+                return data
+        return None
