@@ -70,10 +70,10 @@ struct dns_settings {
                                   recursion from the root hints */
         const char *trust_anchor_file; /* dnssec_trust_anchor_file; "" =
                                           no validation (all INSECURE) */
-        bool dnssec;      /* smtp_dns_support_level = dnssec */
-        long timeout_ms;  /* per query; 0 = 30 s */
-        const char *stub; /* tests: "zone@host@port" entries (comma
-                             separated) passed to ub_ctx_set_stub */
+        bool dnssec;                   /* smtp_dns_support_level = dnssec */
+        long timeout_ms;               /* per query; 0 = 30 s */
+        const char *stub;              /* tests: "zone@host@port" entries (comma
+                                          separated) passed to ub_ctx_set_stub */
 };
 
 struct dns_resolver;

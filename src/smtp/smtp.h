@@ -32,11 +32,11 @@ enum smtp_rcpt_status {
 };
 
 struct smtp_rcpt {
-        size_t index;             /* recipient number in the queue file */
+        size_t index; /* recipient number in the queue file */
         enum smtp_rcpt_status status;
-        char dsn[16];             /* "2.0.0", "4.4.1", "5.1.1" */
-        struct strbuf text;       /* the reply or the reason, for logs and
-                                     DSNs: "host mx[1.2.3.4] said: 550 ..." */
+        char dsn[16];       /* "2.0.0", "4.4.1", "5.1.1" */
+        struct strbuf text; /* the reply or the reason, for logs and
+                               DSNs: "host mx[1.2.3.4] said: 550 ..." */
 };
 
 /* One delivery attempt. */
@@ -68,5 +68,117 @@ void smtp_client_free(struct smtp_client *);
  * until done.  Returns 0, or -1 when it could not start (no callback). */
 int smtp_deliver(struct smtp_client *, struct smtp_job *,
                  void (*done)(void *arg, struct smtp_job *), void *arg);
+
+/*
+ * Reply parser (smtp_reply.c), exposed for the fuzz target and tools.
+ * Feed one line at a time (without CR LF); a reply is complete when a
+ * line "NNN " or "NNN" (no continuation) arrives with the same code as
+ * the first line.
+ */
+struct smtp_reply {
+        int code;           /* 100..599 once the first line is seen */
+        char dsn[16];       /* enhanced status "4.7.1" of the first line, or
+                               "" when the server sent none */
+        struct strbuf text; /* the whole reply, lines joined by '\n', codes
+                               included (as Postfix keeps it) */
+        size_t nlines;
+        bool done;
+};
+
+/* smtp_reply_init - an empty reply. */
+void smtp_reply_init(struct smtp_reply *);
+/* smtp_reply_clear - release the text; the reply may be reused. */
+void smtp_reply_clear(struct smtp_reply *);
+/* smtp_reply_line - add one line (len bytes, no CR LF; NULs are garbage).
+ * Returns 0 (r->done tells whether the reply is complete), or -1 with
+ * *errstr (static) for garbage: no 3-digit code in 2xx..5xx, a code that
+ * changes inside a multiline reply, a bad separator, an over-long reply.
+ * After done or -1, call smtp_reply_clear before the next reply. */
+int smtp_reply_line(struct smtp_reply *, const char *line, size_t len,
+                    const char **errstr);
+/* smtp_reply_oneline - the reply text with line breaks as spaces and
+ * control bytes as '?', as Postfix logs it; appends to out. */
+void smtp_reply_oneline(const struct smtp_reply *, struct strbuf *out);
+
+/* EHLO features (SMTP_FEATURE_*), parsed from a complete 250 reply. */
+#define SMTP_FEATURE_ESMTP 0x001
+#define SMTP_FEATURE_PIPELINING 0x002
+#define SMTP_FEATURE_STARTTLS 0x004
+#define SMTP_FEATURE_8BITMIME 0x008
+#define SMTP_FEATURE_SIZE 0x010
+#define SMTP_FEATURE_DSN 0x020
+#define SMTP_FEATURE_SMTPUTF8 0x040
+#define SMTP_FEATURE_ENHANCEDSTATUSCODES 0x080
+#define SMTP_FEATURE_CHUNKING 0x100
+
+/* smtp_ehlo_features - the SMTP_FEATURE_* bits of an EHLO reply; *size
+ * (may be NULL) gets the SIZE limit (0 = none given). */
+unsigned smtp_ehlo_features(const struct smtp_reply *,
+                            unsigned long long *size);
+
+/*
+ * TLS policy (smtp_policy.c).  The levels in Postfix's order, weakest
+ * first; SMTP_TLS_LEVELS generates the enum and the names.
+ */
+#define SMTP_TLS_LEVELS(X)                                                     \
+        X(NONE, "none")                                                        \
+        X(MAY, "may")                                                          \
+        X(ENCRYPT, "encrypt")                                                  \
+        X(DANE, "dane")                                                        \
+        X(DANE_ONLY, "dane-only")                                              \
+        X(FINGERPRINT, "fingerprint")                                          \
+        X(VERIFY, "verify")                                                    \
+        X(SECURE, "secure")
+
+#define SMTP_TLS_LEVEL_ENUM(e, s) SMTP_TLS_##e,
+enum smtp_tls_level { SMTP_TLS_LEVELS(SMTP_TLS_LEVEL_ENUM) SMTP_TLS_NLEVELS };
+#undef SMTP_TLS_LEVEL_ENUM
+
+/* smtp_tls_level_name - "none" ... "secure" (static). */
+const char *smtp_tls_level_name(enum smtp_tls_level);
+/* smtp_tls_level_parse - a level by name (case-insensitive); 0, or -1. */
+int smtp_tls_level_parse(const char *, enum smtp_tls_level *);
+
+/* The effective policy of one destination.  Strings are heap-owned by the
+ * policy (smtp_tls_policy_clear frees them); NULL means "the global
+ * default". */
+struct smtp_tls_policy {
+        enum smtp_tls_level level;
+        char *match;      /* verify/secure: ':'-separated names;
+                             fingerprint: '|'-separated digests */
+        char *protocols;  /* protocols= */
+        char *ciphers;    /* ciphers= */
+        char *exclude;    /* exclude= */
+        char *servername; /* servername= */
+};
+
+/* smtp_tls_policy_parse - a policy table value ("secure match=a:b
+ * ciphers=high") or a bare level.  Repeated match= attributes accumulate,
+ * as in Postfix.  Returns 0, or -1 with *err (caller frees) naming the bad
+ * level or attribute; pol is then cleared. */
+int smtp_tls_policy_parse(const char *value, struct smtp_tls_policy *pol,
+                          char **err);
+/* smtp_tls_policy_clear - free the strings (the struct stays usable). */
+void smtp_tls_policy_clear(struct smtp_tls_policy *);
+/* smtp_tls_policy_key - a canonical text of the policy, for cache keys;
+ * appends to out. */
+void smtp_tls_policy_key(const struct smtp_tls_policy *, struct strbuf *out);
+
+/*
+ * Next hops (smtp_route.c).
+ */
+struct smtp_nexthop {
+        char *host;    /* without brackets and port */
+        unsigned port; /* 25 when not given */
+        bool no_mx;    /* written in [brackets]: no MX lookup */
+};
+
+/* smtp_nexthop_parse - "[host]:port", "[host]", "host:port", "host".
+ * Returns 0, or -1 with *errstr (static) for an empty host, a bad port or
+ * unbalanced brackets; on success free with smtp_nexthop_clear. */
+int smtp_nexthop_parse(const char *, struct smtp_nexthop *,
+                       const char **errstr);
+/* smtp_nexthop_clear - NULL-safe release of the strings. */
+void smtp_nexthop_clear(struct smtp_nexthop *);
 
 #endif
