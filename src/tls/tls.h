@@ -560,4 +560,41 @@ int tls_conn_session_export(const struct tls_conn *, unsigned char **buf,
 
 /* ---- end contexts, sessions and handshakes ---- */
 
+/* ---- configuration checks (tls_check.c) ---- */
+
+/* What one smtp_tls_policy_maps value asks for. */
+struct tls_policy_info {
+        const char *level; /* "verify" (static storage) */
+        bool needs_ca;     /* verify, secure: a CAfile or CApath is needed */
+        bool has_match;    /* a match= attribute was given */
+};
+
+/* tls_policy_check - check a policy table value "level [name=value ...]"
+ * as Postfix's smtp_tls_policy_maps takes it: a known level (none, may,
+ * encrypt, dane, dane-only, fingerprint, verify, secure), known attributes
+ * (ciphers, exclude, match, protocols, tafile, connection_reuse,
+ * servername, enable_rpk) with valid values, match= for fingerprint.
+ * Plain string code, no OpenSSL.  Returns 0 with *out set, or -1 with
+ * *errstr (per-thread buffer, valid until the next call) naming the bad
+ * token. */
+int tls_policy_check(const char *value, struct tls_policy_info *out,
+                     const char **errstr);
+
+/* ---- end configuration checks ---- */
+
+/* ---- TLSA association data (tls_tlsa.c) ---- */
+
+/* tls_tlsa_data - the data of a TLSA record for cert: selector 0 the DER
+ * certificate, 1 its DER SubjectPublicKeyInfo; mtype 0 the data itself,
+ * 1 SHA-256, 2 SHA-512.  Returns 0 with *out (heap, caller frees), or -1
+ * with *errstr (static) for a bad selector or matching type. */
+int tls_tlsa_data(const struct tls_cert *, int selector, int mtype,
+                  unsigned char **out, size_t *len, const char **errstr);
+/* tls_tlsa_key_data - the same for selector 1 from a key's public half
+ * (a record can be published before the certificate exists). */
+int tls_tlsa_key_data(const struct tls_key *, int mtype, unsigned char **out,
+                      size_t *len, const char **errstr);
+
+/* ---- end TLSA association data ---- */
+
 #endif
