@@ -42,7 +42,8 @@ struct dns_rr {
         uint32_t ttl;
         /* MX */
         unsigned pref;
-        char *host; /* MX exchange or CNAME target, no trailing dot */
+        char *host; /* MX exchange or CNAME target, no trailing dot; ""
+                       for the root (null MX); odd label bytes as \DDD */
         /* A / AAAA */
         char *addr; /* "192.0.2.1" / "2001:db8::1" */
         /* TLSA */
@@ -54,9 +55,11 @@ struct dns_rr {
 struct dns_answer {
         enum dns_result result;
         enum dns_security security;
-        const char *why_bogus; /* validator's reason, or NULL */
+        const char *why_bogus; /* validator's reason (BOGUS only), or NULL;
+                                  owned by the answer */
         char *qname;           /* as asked */
-        char *canonical;       /* after CNAMEs (== qname when none) */
+        char *canonical;       /* after CNAMEs (== qname when none), no
+                                  trailing dot */
         int type;
         struct dns_rr *rr;
         size_t n;
@@ -70,34 +73,42 @@ struct dns_settings {
                                   recursion from the root hints */
         const char *trust_anchor_file; /* dnssec_trust_anchor_file; "" =
                                           no validation (all INSECURE) */
-        bool dnssec;                   /* smtp_dns_support_level = dnssec */
-        long timeout_ms;               /* per query; 0 = 30 s */
-        const char *stub;              /* tests: "zone@host@port" entries (comma
-                                          separated) passed to ub_ctx_set_stub */
+        bool dnssec;      /* smtp_dns_support_level = dnssec; false = no
+                             validation (all INSECURE) */
+        long timeout_ms;  /* per query; 0 = 30 s */
+        const char *stub; /* tests: "zone@host@port" entries (comma
+                             separated) passed to ub_ctx_set_stub, not
+                             primed; with resolvers "" they replace
+                             resolv.conf (see docs/dns.md) */
 };
 
 struct dns_resolver;
 
 /* dns_resolver_new - a resolver whose file descriptor is watched by loop
- * (NULL loop: only dns_query_sync works).  Returns 0, or -1 with *err
- * (caller frees) naming the bad setting or file. */
+ * (NULL loop: only dns_query_sync works).  The trust anchor file is read
+ * here.  Returns 0, or -1 with *err (caller frees) naming the bad setting
+ * or file. */
 int dns_resolver_new(struct event_loop *, const struct dns_settings *,
                      struct dns_resolver **out, char **err);
 /* dns_resolver_free - cancels outstanding queries (their callbacks are not
- * called).  NULL ok. */
+ * called).  May be called from inside a dns_cb.  NULL ok. */
 void dns_resolver_free(struct dns_resolver *);
 
 /* The callback of an asynchronous query; the answer is valid only during
  * the call. */
 typedef void (*dns_cb)(void *arg, const struct dns_answer *);
 
-/* dns_query - ask for name/type; cb runs later on the loop, exactly once
- * (unless the resolver is freed first).  Returns 0, or -1 when the query
- * could not even be sent (cb is then not called). */
+/* dns_query - ask for name/type (one of the DNS_T_* above); cb runs later
+ * on the loop, exactly once (unless the resolver is freed first).  Returns
+ * 0, or -1 when the query could not even be sent (bad name or type, no
+ * loop; cb is then not called). */
 int dns_query(struct dns_resolver *, const char *name, int type, dns_cb cb,
               void *arg);
-/* dns_query_sync - the same, blocking (for command-line tools).  Returns 0
- * with *out (free with dns_answer_free), or -1 with *err (caller frees). */
+/* dns_query_sync - the same, blocking (for command-line tools), with the
+ * same timeout (then *out says DNS_TIMEOUT).  Answers to asynchronous
+ * queries that arrive meanwhile go to their callbacks from inside this
+ * call.  Returns 0 with *out (free with dns_answer_free), or -1 with *err
+ * (caller frees). */
 int dns_query_sync(struct dns_resolver *, const char *name, int type,
                    struct dns_answer **out, char **err);
 /* dns_answer_free - NULL ok. */
