@@ -356,6 +356,12 @@ struct tls_ticket_keys; /* opaque: session ticket keys */
  * supervisor before forking, or save it to a file the workers load, so
  * every worker process decrypts every other's tickets.  Never fails. */
 struct tls_ticket_keys *tls_ticket_keys_new(void);
+/* tls_ticket_keys_new_rotating - keys derived from one random secret for
+ * each interval of interval seconds (smtpd_tls_session_cache_timeout):
+ * every worker forked after this call encrypts with the same current key
+ * and accepts tickets of the previous interval, so keys rotate with no
+ * communication between processes.  Never fails. */
+struct tls_ticket_keys *tls_ticket_keys_new_rotating(long interval);
 /* tls_ticket_keys_rotate - make a new random key the one that encrypts;
  * the previous key is kept to decrypt (and renew) older tickets, older
  * keys are dropped. */

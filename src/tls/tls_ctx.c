@@ -10,6 +10,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -702,6 +704,64 @@ void tls_ticket_keys_rotate(struct tls_ticket_keys *k)
         OPENSSL_cleanse(&nk, sizeof(nk));
 }
 
+/* derive_key - the key of one interval: HMAC-SHA256(secret, label|epoch)
+ * for each of its parts */
+static void derive_key(const struct tls_ticket_keys *k, long long epoch,
+                       struct tls_ticket_key *out)
+{
+        static const char *const labels[] = {"name", "hmac", "aes"};
+        unsigned char *parts[] = {out->name, out->hmac, out->aes};
+        size_t sizes[] = {sizeof(out->name), sizeof(out->hmac),
+                          sizeof(out->aes)};
+
+        for (size_t i = 0; i < 3; i++) {
+                unsigned char msg[16], mac[32];
+                size_t maclen = 0;
+                int n = snprintf((char *)msg, sizeof(msg), "%s%lld", labels[i],
+                                 epoch);
+                if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k->secret,
+                              sizeof(k->secret), msg, (size_t)n, mac,
+                              sizeof(mac), &maclen) == NULL ||
+                    maclen < sizes[i])
+                        BUG("ticket key derivation failed");
+                memcpy(parts[i], mac, sizes[i]);
+                OPENSSL_cleanse(mac, sizeof(mac));
+        }
+}
+
+/* tls_ticket_keys_new_rotating - keys that change every interval seconds,
+ * the same in every process that inherits them: new tickets use the
+ * current interval's key, tickets of the previous interval still decrypt
+ * (and are renewed) */
+struct tls_ticket_keys *tls_ticket_keys_new_rotating(long interval)
+{
+        struct tls_ticket_keys *k = xcalloc(1, sizeof(*k));
+
+        k->refs = 1;
+        k->rotating = true;
+        k->interval = interval > 0 ? interval : 3600;
+        k->epoch = -1;
+        if (RAND_priv_bytes(k->secret, sizeof(k->secret)) != 1)
+                BUG("tls_ticket_keys_new_rotating: no random bytes");
+        return k;
+}
+
+/* keys_refresh - move rotating keys to the current interval */
+static void keys_refresh(struct tls_ticket_keys *k)
+{
+        long long epoch;
+
+        if (!k->rotating)
+                return;
+        epoch = (long long)time(NULL) / k->interval;
+        if (epoch == k->epoch)
+                return;
+        derive_key(k, epoch, &k->v[0]);
+        derive_key(k, epoch - 1, &k->v[1]);
+        k->n = 2;
+        k->epoch = epoch;
+}
+
 #define TICKET_MAGIC "postern-ticket-keys-1\n"
 
 /* tls_ticket_keys_save - write atomically with mode 0600 */
@@ -791,6 +851,8 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
         OSSL_PARAM params[3];
         int ret = 1;
 
+        if (k != NULL)
+                keys_refresh(k);
         if (k == NULL || k->n == 0)
                 return enc ? -1 : 0;
         if (enc) {

@@ -67,6 +67,12 @@ struct tls_ticket_keys {
         int refs;
         size_t n; /* v[0] encrypts, all decrypt */
         struct tls_ticket_key v[TLS_TICKET_KEYS_MAX];
+        /* rotating keys: derived from secret for each interval, so every
+         * process that shares the secret agrees without talking */
+        bool rotating;
+        long interval;
+        long long epoch;
+        unsigned char secret[32];
 };
 
 struct tls_ctx {

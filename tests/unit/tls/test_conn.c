@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 
 #include "log/log.h"
+#include <time.h>
+
 #include "tls/tls.h"
 
 #include "test_ctx_certs.h"
@@ -619,6 +621,72 @@ static void test_resumption(void **state)
         tls_ctx_free(c);
 }
 
+/* wait_epoch - wait until the clock has passed the start of epoch (in
+ * seconds): the event the rotating keys depend on */
+static void wait_epoch(time_t epoch)
+{
+        while (time(NULL) < epoch) {
+                struct timespec ts = {.tv_nsec = 20 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
+}
+
+static void test_rotating_keys(void **state)
+{
+        (void)state;
+        /* interval 1 s: keys derived per second from a shared secret */
+        struct tls_ticket_keys *k = tls_ticket_keys_new_rotating(1);
+        struct tls_ticket_keys *stranger = tls_ticket_keys_new_rotating(1);
+        struct tls_server_settings ss = {.cert_file = P("srv.pem"),
+                                         .key_file = P("srv.key"),
+                                         .ticket_keys = k,
+                                         .session_cache_timeout = -1};
+        struct tls_ctx *s1 = srv(&ss), *s2 = srv(&ss);
+        ss.ticket_keys = stranger;
+        struct tls_ctx *other = srv(&ss);
+        struct tls_ctx *c = cli(&(struct tls_client_settings){
+            .CAfile = P("ca.pem"), .session_cache_timeout = -1});
+        struct pair p;
+        unsigned char *sess;
+        size_t len;
+
+        /* two workers agree without sharing anything but the secret */
+        assert_true(resume_once(s1, s2, c, NULL));
+        assert_false(resume_once(s1, other, c, NULL));
+
+        time_t issued = time(NULL);
+        pair_open(&p);
+        handshake(&p, s1, c, &(struct tls_start){0});
+        exchange(&p);
+        assert_int_equal(tls_conn_session_export(p.c, &sess, &len), 0);
+        pair_close(&p);
+        /* next interval: the previous key still decrypts */
+        wait_epoch(issued + 1);
+        if (time(NULL) == issued + 1) {
+                pair_open(&p);
+                handshake(
+                    &p, s2, c,
+                    &(struct tls_start){.session = sess, .session_len = len});
+                assert_true(tls_conn_info(p.s)->reused);
+                pair_close(&p);
+        }
+        /* two intervals on: the key is gone everywhere */
+        wait_epoch(issued + 2);
+        pair_open(&p);
+        handshake(&p, s2, c,
+                  &(struct tls_start){.session = sess, .session_len = len});
+        assert_false(tls_conn_info(p.s)->reused);
+        pair_close(&p);
+        free(sess);
+
+        tls_ticket_keys_free(k);
+        tls_ticket_keys_free(stranger);
+        tls_ctx_free(s1);
+        tls_ctx_free(s2);
+        tls_ctx_free(other);
+        tls_ctx_free(c);
+}
+
 static void test_garbage_client_hello(void **state)
 {
         static const char *junk[] = {
@@ -671,6 +739,7 @@ int main(void)
             cmocka_unit_test(test_client_certificate),
             cmocka_unit_test(test_protocols_and_ecdsa),
             cmocka_unit_test(test_resumption),
+            cmocka_unit_test(test_rotating_keys),
             cmocka_unit_test(test_garbage_client_hello),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
