@@ -425,6 +425,8 @@ struct tls_client_settings {
         const char *ciphers;   /* smtp_tls_ciphers; "" = medium */
         const char *exclude_ciphers;
         const char *fingerprint_digest; /* "" = sha256 */
+        const char *dane_digests;       /* tls_dane_digests: strongest
+                                           first; "" = "sha512 sha256" */
         long session_cache_timeout;     /* 0 disables resumption;
                                            negative = 3600 */
         int loglevel;                   /* smtp_tls_loglevel */
@@ -465,6 +467,13 @@ enum tls_io {
         TLS_IO_CLOSED = 4,     /* read: the peer closed the session */
 };
 
+/* One TLSA record (RFC 6698): data is borrowed. */
+struct tls_tlsa_rr {
+        uint8_t usage, selector, mtype;
+        const unsigned char *data;
+        size_t len;
+};
+
 struct tls_start {
         struct tls_ctx *ctx; /* the role (server/client) is the ctx's */
         int fd;              /* connected, non-blocking; not owned */
@@ -479,7 +488,16 @@ struct tls_start {
                                           no name check (Trusted at best) */
         const void *session;           /* tls_conn_session_export() bytes */
         size_t session_len;
-        int loglevel; /* 0 = the ctx's; > 0 overrides it */
+        /* DANE (RFC 7672): the TLSA records of the server, all from a
+         * DNSSEC-secure answer.  ntlsa > 0 turns DANE authentication on:
+         * usages 0 and 1 are skipped (unusable for SMTP), DANE-EE(3)
+         * ignores names and dates, DANE-TA(2) needs the chain, valid
+         * dates and a name matching dane_base or dane_hostname. */
+        const struct tls_tlsa_rr *tlsa;
+        size_t ntlsa;
+        const char *dane_base;     /* TLSA base domain; also the SNI */
+        const char *dane_hostname; /* the MX host name, for DANE-TA */
+        int loglevel;              /* 0 = the ctx's; > 0 overrides it */
 };
 
 /* tls_conn_start - a new session on fd (no I/O yet).  Returns 0 with *out,
@@ -540,6 +558,12 @@ struct tls_info {
         const char *cert_fprint; /* "AB:CD:..." with the ctx's digest */
         const char *pkey_fprint; /* of the DER SubjectPublicKeyInfo */
         const char *sni;         /* server: the name the client sent */
+        /* DANE (client) */
+        bool dane;              /* DANE was in force for this session */
+        int dane_usable;        /* usable TLSA records given */
+        int dane_depth;         /* depth of the matched certificate, -1 */
+        const char *dane_match; /* "end entity certificate sha256 digest
+                                   AB:..." as posttls-finger prints it */
 };
 
 /* tls_conn_info - the info after TLS_IO_DONE from tls_conn_handshake;

@@ -117,6 +117,10 @@ int tls_conn_start(const struct tls_start *st, struct tls_conn **out,
                         c->match.single_label_wildcards =
                             st->match->single_label_wildcards;
                 }
+                if (st->ntlsa > 0 && tls_dane_conn_init(c, st, errstr) < 0) {
+                        tls_conn_free(c);
+                        return -1;
+                }
                 if (st->session && st->session_len > 0 &&
                     st->session_len < (size_t)LONG_MAX) {
                         const unsigned char *p = st->session;
@@ -133,6 +137,12 @@ int tls_conn_start(const struct tls_start *st, struct tls_conn **out,
         }
         *out = c;
         return 0;
+}
+
+/* tls_conn_keep_own - public name of keep_own for tls_dane.c */
+const char *tls_conn_keep_own(struct tls_conn *c, char *s)
+{
+        return keep_own(c, s);
 }
 
 /* hexdigest - "AB:CD:..." of data */
@@ -337,8 +347,13 @@ static void collect_info(struct tls_conn *c)
                 i->pkey_fprint = keep_own(
                     c, tls_digest_hex(c->ctx->mdalg, der, (size_t)len));
         OPENSSL_free(der);
-        if (!c->ctx->server && c->have_match && i->trusted)
+        if (!c->ctx->server && c->have_match && i->trusted && !c->dane)
                 i->verified = match_peer_names(c, peer);
+        if (c->dane) {
+                /* DANE decides alone: no PKIX trust without a match */
+                i->trusted = i->verified = false;
+                tls_dane_collect(c, i);
+        }
         ERR_clear_error();
 }
 

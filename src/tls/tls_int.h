@@ -104,6 +104,8 @@ struct tls_conn {
         int verify_depth;        /* its depth in the chain */
         char verify_issuer[256]; /* issuer of the certificate at fault */
         char err[512];
+        bool dane;       /* DANE records were given (client) */
+        int dane_usable; /* of which OpenSSL accepted */
 };
 
 /* tls_conn_new_session - SSL_CTX_sess_set_new_cb for client contexts. */
@@ -123,6 +125,17 @@ int tls_apply_protocols(SSL_CTX *, SSL *, const char *list,
 /* tls_apply_ciphers - set the cipher list from a grade and exclusions. */
 int tls_apply_ciphers(SSL_CTX *, SSL *, const char *grade, const char *exclude,
                       const char **errstr);
+/* tls_dane_ctx_init - DANE on a client context with the digest order of
+ * tls_dane_digests (tls_dane.c). */
+int tls_dane_ctx_init(SSL_CTX *, const char *digests, const char **errstr);
+/* tls_dane_conn_init - the TLSA records and names of one session. */
+int tls_dane_conn_init(struct tls_conn *, const struct tls_start *,
+                       const char **errstr);
+/* tls_dane_collect - after the handshake: match, depth; sets trusted and
+ * verified when a usable record matched. */
+void tls_dane_collect(struct tls_conn *, struct tls_info *);
+/* tls_conn_keep_own - keep a heap string for the session's life. */
+const char *tls_conn_keep_own(struct tls_conn *, char *);
 /* tls_digest_hex - "AB:CD:..." of a byte string with a named digest into
  * a heap string, or NULL for an unknown digest. */
 char *tls_digest_hex(const char *mdalg, const unsigned char *, size_t);

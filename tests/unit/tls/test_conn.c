@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "log/log.h"
+#include <stdio.h>
 #include <time.h>
 
 #include "tls/tls.h"
@@ -687,6 +688,138 @@ static void test_rotating_keys(void **state)
         tls_ctx_free(c);
 }
 
+/* tlsa - a record whose data is the contents of a file */
+static struct tls_tlsa_rr tlsa(uint8_t u, uint8_t s, uint8_t m,
+                               const char *file, unsigned char *buf)
+{
+        FILE *fp = fopen(P(file), "rb");
+        size_t n;
+
+        assert_non_null(fp);
+        n = fread(buf, 1, 64, fp);
+        fclose(fp);
+        return (struct tls_tlsa_rr){u, s, m, buf, n};
+}
+
+/* dane_run - one DANE handshake; returns the client info copy fields */
+static bool dane_run(struct tls_ctx *s, struct tls_ctx *c,
+                     const struct tls_tlsa_rr *rr, size_t n, const char *base,
+                     const char *host, int *depth, char *match, size_t msz,
+                     int *usable)
+{
+        struct pair p;
+        bool verified;
+
+        pair_open(&p);
+        handshake(&p, s, c,
+                  &(struct tls_start){.tlsa = rr,
+                                      .ntlsa = n,
+                                      .dane_base = base,
+                                      .dane_hostname = host,
+                                      .loglevel = -1});
+        assert_int_equal(p.rc, TLS_IO_DONE);
+        const struct tls_info *i = tls_conn_info(p.c);
+        assert_true(i->dane);
+        verified = i->verified;
+        assert_int_equal(i->trusted, i->verified);
+        if (depth)
+                *depth = i->dane_depth;
+        if (match)
+                snprintf(match, msz, "%s", i->dane_match);
+        if (usable)
+                *usable = i->dane_usable;
+        if (verified) {
+                char *line = summary(p.c);
+                assert_non_null(strstr(line, "Verified TLS connection "
+                                             "established to"));
+                free(line);
+        }
+        pair_close(&p);
+        return verified;
+}
+
+static void test_dane(void **state)
+{
+        (void)state;
+        unsigned char b1[64], b2[64], wrong[64];
+        char match[512];
+        int depth, usable;
+        struct tls_ctx *rsa = srv(&(struct tls_server_settings){
+            .cert_file = P("srv.pem"), .key_file = P("srv.key")});
+        struct tls_ctx *expired = srv(&(struct tls_server_settings){
+            .cert_file = P("expired.pem"), .key_file = P("srv.key")});
+        struct tls_ctx *ecchain = srv(&(struct tls_server_settings){
+            .cert_file = P("ecchain.pem"), .key_file = P("ec.key")});
+        /* no CAfile: only DANE can authenticate */
+        struct tls_ctx *c = cli(&(struct tls_client_settings){.loglevel = 1});
+        struct tls_ctx *c256 =
+            cli(&(struct tls_client_settings){.dane_digests = "sha256"});
+
+        memset(wrong, 0xA5, sizeof(wrong));
+        /* DANE-EE public key, and whole certificate */
+        struct tls_tlsa_rr ee = tlsa(3, 1, 1, "srv.spki256", b1);
+        assert_true(dane_run(rsa, c, &ee, 1, "mx.example.org", NULL, &depth,
+                             match, sizeof(match), NULL));
+        assert_int_equal(depth, 0);
+        assert_true(
+            strncmp(match, "end entity public-key sha256 digest ", 36) == 0);
+        struct tls_tlsa_rr ee0 = tlsa(3, 0, 1, "srv.cert256", b2);
+        assert_true(dane_run(rsa, c, &ee0, 1, "mx.example.org", NULL, NULL,
+                             NULL, 0, NULL));
+        /* a digest of something else: not verified, not even trusted */
+        struct tls_tlsa_rr bad = {3, 1, 1, wrong, 32};
+        assert_false(dane_run(rsa, c, &bad, 1, "mx.example.org", NULL, &depth,
+                              NULL, 0, NULL));
+        assert_int_equal(depth, -1);
+        /* DANE-EE ignores names and dates */
+        assert_true(dane_run(rsa, c, &ee, 1, "unrelated.example", NULL, NULL,
+                             NULL, 0, NULL));
+        assert_true(dane_run(expired, c, &ee, 1, "mx.example.org", NULL, NULL,
+                             NULL, 0, NULL));
+
+        /* DANE-TA: the intermediate's key, chain sent, name checked
+         * against the TLSA base domain or the MX host name */
+        struct tls_tlsa_rr ta = tlsa(2, 1, 1, "int.spki256", b1);
+        assert_true(dane_run(ecchain, c, &ta, 1, "mx.example.org", NULL, &depth,
+                             match, sizeof(match), NULL));
+        assert_int_equal(depth, 1);
+        assert_true(strncmp(match, "trust anchor public-key", 23) == 0);
+        assert_false(dane_run(ecchain, c, &ta, 1, "other.example",
+                              "mx.other.net", NULL, NULL, 0, NULL));
+        assert_true(dane_run(ecchain, c, &ta, 1, "other.example",
+                             "mx.example.org", NULL, NULL, 0, NULL));
+        /* a TA record for a CA the server does not chain to */
+        assert_false(dane_run(rsa, c, &ta, 1, "mx.example.org", NULL, NULL,
+                              NULL, 0, NULL));
+
+        /* PKIX usages are unusable for SMTP */
+        struct tls_tlsa_rr pkix = tlsa(1, 1, 1, "srv.spki256", b1);
+        assert_false(dane_run(rsa, c, &pkix, 1, "mx.example.org", NULL, NULL,
+                              NULL, 0, &usable));
+        assert_int_equal(usable, 0);
+
+        /* digest agility: the strongest listed type decides */
+        struct tls_tlsa_rr two[2];
+        two[0] = (struct tls_tlsa_rr){3, 1, 1, wrong, 32};
+        two[1] = tlsa(3, 1, 2, "srv.spki512", b2);
+        assert_true(dane_run(rsa, c, two, 2, "mx.example.org", NULL, NULL, NULL,
+                             0, NULL));
+        two[0] = tlsa(3, 1, 1, "srv.spki256", b1);
+        /* (a SHA-512 record must be 64 bytes to be usable at all) */
+        two[1] = (struct tls_tlsa_rr){3, 1, 2, wrong, 64};
+        assert_false(dane_run(rsa, c, two, 2, "mx.example.org", NULL, NULL,
+                              NULL, 0, NULL));
+        /* with tls_dane_digests = sha256, SHA-512 records are not used */
+        assert_true(dane_run(rsa, c256, two, 2, "mx.example.org", NULL, NULL,
+                             NULL, 0, NULL));
+
+        tls_ctx_free(rsa);
+        tls_ctx_free(expired);
+        tls_ctx_free(ecchain);
+        tls_ctx_free(c);
+        tls_ctx_free(c256);
+}
+
 static void test_garbage_client_hello(void **state)
 {
         static const char *junk[] = {
@@ -740,6 +873,7 @@ int main(void)
             cmocka_unit_test(test_protocols_and_ecdsa),
             cmocka_unit_test(test_resumption),
             cmocka_unit_test(test_rotating_keys),
+            cmocka_unit_test(test_dane),
             cmocka_unit_test(test_garbage_client_hello),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

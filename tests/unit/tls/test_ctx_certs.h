@@ -73,6 +73,16 @@ static const char certs_script[] =
     "openssl crl2pkcs7 -nocrl -certfile srv.pem -out srv.p7b\n"
     "openssl crl2pkcs7 -nocrl -certfile srv.pem -outform der -out srvder.p7b\n"
     "mkdir capath && cp ca.pem capath/ && openssl rehash capath\n"
+    /* TLSA association data, computed by openssl alone */
+    "openssl x509 -in srv.pem -noout -pubkey | openssl pkey -pubin "
+    "-outform DER >srv.spki\n"
+    "openssl dgst -sha256 -binary srv.spki >srv.spki256\n"
+    "openssl dgst -sha512 -binary srv.spki >srv.spki512\n"
+    "openssl x509 -in srv.pem -outform DER | openssl dgst -sha256 -binary "
+    ">srv.cert256\n"
+    "openssl x509 -in int.pem -noout -pubkey | openssl pkey -pubin "
+    "-outform DER | openssl dgst -sha256 -binary >int.spki256\n"
+    "cat ec.pem int.pem >ecchain.pem\n"
     "chmod 600 *.key combo.pem chain.pem\n"
     "chmod 644 open.key\n";
 
