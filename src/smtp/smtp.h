@@ -55,17 +55,26 @@ struct smtp_client;
 /* smtp_client_new - what every delivery of this process shares: TLS
  * client context, policy tables, DNS, the connection and TLS session
  * caches.  Returns 0, or -1 with *err (caller frees) naming the parameter
- * or file at fault. */
+ * or file at fault (smtp_tls_security_level, smtp_tls_policy_maps).  A
+ * TLS context that cannot be built (bad key file) is only a warning, as
+ * in Postfix: mail that needs TLS then defers.  conf, the loop and the
+ * resolver (NULL: bracketed next hops only, via getaddrinfo) must outlive
+ * the client. */
 int smtp_client_new(struct event_loop *, const struct conf *,
                     struct dns_resolver *, struct smtp_client **out,
                     char **err);
-/* smtp_client_free - closes cached connections (QUIT).  NULL ok. */
+/* smtp_client_free - closes cached connections (QUIT, not waiting for
+ * the reply) and cancels running attempts without calling their done.
+ * May be called from within a done callback.  NULL ok. */
 void smtp_client_free(struct smtp_client *);
 
 /* smtp_deliver - start one attempt; done(arg, job) runs on the loop when
  * every recipient of the job has a status (never synchronously from
  * within smtp_deliver).  The job and everything it points to must live
- * until done.  Returns 0, or -1 when it could not start (no callback). */
+ * until done.  Only PENDING recipients are tried; rcpt[i].text must be
+ * initialized (strbuf_init) and is replaced.  policy_key NULL means the
+ * nexthop.  The body is read from its start (queue_file_rewind_body).
+ * Returns 0, or -1 when it could not start (no callback). */
 int smtp_deliver(struct smtp_client *, struct smtp_job *,
                  void (*done)(void *arg, struct smtp_job *), void *arg);
 

@@ -549,7 +549,9 @@ struct tls_info {
         const char *clnt_sig_dgst;
         bool reused;              /* resumed session */
         bool peer_cert;           /* the peer presented a certificate */
-        bool trusted;             /* its chain verified (CAfile/CApath) */
+        bool trusted;             /* its chain verified (CAfile/CApath),
+                                     and, when a match list was given, a
+                                     name matched (as in Postfix) */
         bool verified;            /* trusted and a name matched (client) */
         long verify_result;       /* X509 verify code, 0 = ok */
         const char *verify_error; /* text for verify_result */

@@ -347,8 +347,16 @@ static void collect_info(struct tls_conn *c)
                 i->pkey_fprint = keep_own(
                     c, tls_digest_hex(c->ctx->mdalg, der, (size_t)len));
         OPENSSL_free(der);
-        if (!c->ctx->server && c->have_match && i->trusted && !c->dane)
+        if (!c->ctx->server && c->have_match && i->trusted && !c->dane) {
                 i->verified = match_peer_names(c, peer);
+                /* As in Postfix, where the name check is part of the
+                 * chain verification: a trusted chain with none of the
+                 * required names is not trusted at all. */
+                if (!i->verified) {
+                        i->trusted = false;
+                        c->name_mismatch = true;
+                }
+        }
         if (c->dane) {
                 /* DANE decides alone: no PKIX trust without a match */
                 i->trusted = i->verified = false;

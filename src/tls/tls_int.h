@@ -104,8 +104,9 @@ struct tls_conn {
         int verify_depth;        /* its depth in the chain */
         char verify_issuer[256]; /* issuer of the certificate at fault */
         char err[512];
-        bool dane;       /* DANE records were given (client) */
-        int dane_usable; /* of which OpenSSL accepted */
+        bool name_mismatch; /* chain trusted, no name of the match list */
+        bool dane;          /* DANE records were given (client) */
+        int dane_usable;    /* of which OpenSSL accepted */
 };
 
 /* tls_conn_new_session - SSL_CTX_sess_set_new_cb for client contexts. */

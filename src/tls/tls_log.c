@@ -121,17 +121,18 @@ static void log_verify_error(const struct tls_conn *c)
                                                : "server";
         char issuer[256];
 
-        if (i->trusted) {
+        if (c->name_mismatch) {
                 /* A trusted chain that no name of the match list fits:
                  * what OpenSSL's own name check reports. */
-                if (c->have_match && !i->verified)
-                        log_info("server certificate verification failed "
-                                 "for %s: num=%d:%s",
-                                 c->namaddr, X509_V_ERR_HOSTNAME_MISMATCH,
-                                 X509_verify_cert_error_string(
-                                     X509_V_ERR_HOSTNAME_MISMATCH));
+                log_info("server certificate verification failed for %s: "
+                         "num=%d:%s",
+                         c->namaddr, X509_V_ERR_HOSTNAME_MISMATCH,
+                         X509_verify_cert_error_string(
+                             X509_V_ERR_HOSTNAME_MISMATCH));
                 return;
         }
+        if (i->trusted)
+                return;
         if (err == X509_V_OK) /* no CAfile/CApath: nothing is trusted */
                 err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
         snprintf(issuer, sizeof(issuer), "%s",

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtp_int.h - internals of the SMTP client shared by its files: the
+ * client, a connection (reusable, cached while idle) and one delivery
+ * attempt with its state machine.
+ */
+#ifndef POSTERN_SMTP_INT_H
+#define POSTERN_SMTP_INT_H
+
+#include "smtp/smtp.h"
+
+struct tls_ctx;
+struct tls_conn;
+struct table_list;
+struct event_io;
+struct event_timer;
+struct dns_answer;
+
+/* The states of one attempt; the list generates the enum and names. */
+#define SMTP_STATES(X)                                                         \
+        X(START)                                                               \
+        X(RESOLVE)                                                             \
+        X(CONNECT)                                                             \
+        X(GREETING)                                                            \
+        X(EHLO)                                                                \
+        X(HELO)                                                                \
+        X(STARTTLS)                                                            \
+        X(TLS_HANDSHAKE)                                                       \
+        X(RSET)                                                                \
+        X(TRANSACTION)                                                         \
+        X(BODY)                                                                \
+        X(DOT)                                                                 \
+        X(DONE)
+
+#define SMTP_STATE_ENUM(e) SMTP_ST_##e,
+enum smtp_state { SMTP_STATES(SMTP_STATE_ENUM) SMTP_NSTATES };
+#undef SMTP_STATE_ENUM
+
+/* smtp_state_name - "GREETING" (static) */
+const char *smtp_state_name(enum smtp_state);
+
+/* One address to try. */
+struct smtp_addr {
+        char *host; /* MX host name, or the nexthop host */
+        char *addr; /* numeric */
+};
+
+/* A TLS session kept for resumption. */
+struct smtp_tls_sess {
+        char *key;
+        unsigned char *data;
+        size_t len;
+        double expires;
+        struct smtp_tls_sess *next;
+};
+
+struct smtp_attempt;
+
+/* A connection to one server, owned by an attempt or idle in the cache. */
+struct smtp_conn {
+        struct smtp_client *client;
+        struct smtp_attempt *owner; /* NULL while idle or closing */
+        int fd;
+        struct event_io *io;
+        struct tls_conn *tls;
+        struct strbuf rbuf; /* received, not yet parsed */
+        struct strbuf wbuf; /* to send, from wpos on */
+        size_t wpos;
+        bool eof;     /* the peer closed */
+        bool closing; /* QUIT sent, waiting for the reply or EOF */
+        char *host, *addr;
+        unsigned port;
+        char *namaddr; /* "host[addr]" */
+        char *relay;   /* "host[addr]:port" */
+        unsigned features;
+        unsigned long long size_limit;
+        char *reuse_key; /* nexthop and policy, for the idle cache */
+        double born;
+        unsigned uses;
+        struct event_timer *idle_timer;
+        struct smtp_conn *next; /* idle cache list */
+};
+
+struct smtp_client {
+        struct event_loop *loop;
+        const struct conf *conf;
+        struct dns_resolver *dns;
+        struct tls_ctx *tls_ctx;       /* logs at smtp_tls_loglevel */
+        struct tls_ctx *tls_ctx_quiet; /* fingerprint: smtp logs itself */
+        char *tls_err;                 /* why there is no TLS context */
+        struct table_list *policy_maps;
+        enum smtp_tls_level level; /* the global default */
+        struct smtp_conn *idle;    /* cached, ready for reuse */
+        struct smtp_conn *closing; /* QUIT sent, waiting for the end */
+        struct smtp_tls_sess *sessions;
+        struct smtp_attempt *attempts; /* running, for smtp_client_free */
+};
+
+/* smtp_now - wall clock time in seconds */
+double smtp_now(void);
+
+/* smtp_route_start - find the addresses of a->nh (MX, A/AAAA); calls
+ * smtp_route_done(a) or smtp_route_failed(a, ...) later on the loop. */
+void smtp_route_start(struct smtp_attempt *);
+/* smtp_route_cancel - forget outstanding lookups of an attempt. */
+void smtp_route_cancel(struct smtp_attempt *);
+/* smtp_route_done - addresses are in the attempt (smtp_client.c). */
+void smtp_route_done(struct smtp_attempt *);
+/* smtp_route_failed - the lookup failed for every recipient. */
+void smtp_route_failed(struct smtp_attempt *, const char *dsn, const char *fmt,
+                       ...) PRINTFLIKE(3, 4);
+/* smtp_attempt_add_addr - append an address (copies). */
+void smtp_attempt_add_addr(struct smtp_attempt *, const char *host,
+                           const char *addr);
+/* smtp_attempt_route_slot - where an attempt keeps its routing state. */
+struct smtp_route_state **smtp_attempt_route_slot(struct smtp_attempt *);
+/* smtp_attempt_nexthop - the parsed next hop of an attempt. */
+const struct smtp_nexthop *smtp_attempt_nexthop(struct smtp_attempt *);
+/* smtp_attempt_client - the client of an attempt. */
+struct smtp_client *smtp_attempt_client(struct smtp_attempt *);
+
+/* smtp_policy_lookup - the effective TLS policy for key (job->policy_key):
+ * the global level, or smtp_tls_policy_maps' entry.  Returns 0, or -1 with
+ * *err (caller frees) for a table error or an invalid entry. */
+int smtp_policy_lookup(struct smtp_client *, const char *key,
+                       struct smtp_tls_policy *, char **err);
+/* smtp_tls_sess_get - a cached TLS session (borrowed), or NULL. */
+const struct smtp_tls_sess *smtp_tls_sess_get(struct smtp_client *,
+                                              const char *key);
+/* smtp_tls_sess_put - cache a session; takes data. */
+void smtp_tls_sess_put(struct smtp_client *, const char *key,
+                       unsigned char *data, size_t len);
+/* smtp_attempt_abort - free a running attempt without calling done. */
+void smtp_attempt_abort(struct smtp_attempt *);
+/* smtp_conn_quit_now - best-effort QUIT without waiting, then close. */
+void smtp_conn_quit_now(struct smtp_conn *);
+/* smtp_conn_close - close at once and unlink from the client's lists. */
+void smtp_conn_close(struct smtp_conn *);
+
+#endif
