@@ -15,6 +15,8 @@ struct table_list;
 struct event_io;
 struct event_timer;
 struct dns_answer;
+struct tls_tlsa_rr;
+struct smtp_dane_state_s;
 
 /* The states of one attempt; the list generates the enum and names. */
 #define SMTP_STATES(X)                                                         \
@@ -40,9 +42,27 @@ enum smtp_state { SMTP_STATES(SMTP_STATE_ENUM) SMTP_NSTATES };
 const char *smtp_state_name(enum smtp_state);
 
 /* One address to try. */
+/* What DANE decided for one MX host (smtp_dane.c). */
+enum smtp_dane_state {
+        SMTP_DANE_UNKNOWN,  /* not looked up (level is not dane) */
+        SMTP_DANE_NONE,     /* no secure TLSA records: no DANE */
+        SMTP_DANE_RECORDS,  /* usable records: authenticate with them */
+        SMTP_DANE_UNUSABLE, /* secure records, none usable: encrypt */
+        SMTP_DANE_FAIL,     /* bogus or failed lookup: defer this host */
+};
+
 struct smtp_addr {
-        char *host; /* MX host name, or the nexthop host */
-        char *addr; /* numeric */
+        char *host;       /* MX host name, or the nexthop host */
+        char *addr;       /* numeric */
+        bool mx_secure;   /* the MX (or its denial) was DNSSEC-secure */
+        bool addr_secure; /* the A/AAAA answer was DNSSEC-secure */
+        char *canonical;  /* after a secure CNAME chain, or NULL */
+        /* DANE */
+        enum smtp_dane_state dane;
+        char *dane_base;          /* TLSA base domain used */
+        struct tls_tlsa_rr *tlsa; /* usable records; data owned */
+        size_t ntlsa;
+        char *dane_why; /* FAIL: the reason */
 };
 
 /* A TLS session kept for resumption. */
@@ -112,6 +132,26 @@ void smtp_route_failed(struct smtp_attempt *, const char *dsn, const char *fmt,
 /* smtp_attempt_add_addr - append an address (copies). */
 void smtp_attempt_add_addr(struct smtp_attempt *, const char *host,
                            const char *addr);
+/* smtp_attempt_add_addr_dnssec - the same with what DNSSEC said of the
+ * MX and address lookups and the secure CNAME target (may be NULL). */
+void smtp_attempt_add_addr_dnssec(struct smtp_attempt *, const char *host,
+                                  const char *addr, bool mx_secure,
+                                  bool addr_secure, const char *canonical);
+/* smtp_attempt_addrs - the attempt's addresses (for smtp_dane.c). */
+struct smtp_addr *smtp_attempt_addrs(struct smtp_attempt *, size_t *n);
+/* smtp_attempt_level - the attempt's policy level. */
+enum smtp_tls_level smtp_attempt_policy_level(struct smtp_attempt *);
+/* smtp_dane_start - TLSA lookups for every MX host of a dane-level
+ * attempt, then smtp_dane_done(a). */
+void smtp_dane_start(struct smtp_attempt *);
+/* smtp_dane_done - continue the attempt once DANE is decided. */
+void smtp_dane_done(struct smtp_attempt *);
+/* smtp_dane_cancel - the attempt goes away during the lookups. */
+void smtp_dane_cancel(struct smtp_attempt *);
+/* smtp_dane_slot - the attempt's DANE lookup state. */
+struct smtp_dane_state_s **smtp_attempt_dane_slot(struct smtp_attempt *);
+/* smtp_addr_clear_dane - free an address's DANE data. */
+void smtp_addr_clear_dane(struct smtp_addr *);
 /* smtp_attempt_route_slot - where an attempt keeps its routing state. */
 struct smtp_route_state **smtp_attempt_route_slot(struct smtp_attempt *);
 /* smtp_attempt_nexthop - the parsed next hop of an attempt. */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 /* One MX host. */
@@ -34,6 +35,8 @@ struct smtp_route_state {
         bool pending;  /* a query is outstanding */
         bool any_temp; /* some lookup failed temporarily */
         size_t naddr;
+        bool mx_secure;   /* the MX answer (or its denial) was secure */
+        bool mx_from_dns; /* the hosts came from MX records */
 };
 
 /* smtp_nexthop_clear - release */
@@ -241,8 +244,20 @@ static void on_addr(void *arg, const struct dns_answer *ans)
                                 break;
                         if (ans->rr[i].addr == NULL)
                                 continue;
-                        smtp_attempt_add_addr(r->a, r->mx[r->cur].host,
-                                              ans->rr[i].addr);
+                        bool sec = ans->security == DNS_SEC_SECURE;
+                        const char *canon =
+                            sec && ans->canonical &&
+                                    strcasecmp(ans->canonical,
+                                               r->mx[r->cur].host) != 0
+                                ? ans->canonical
+                                : NULL;
+                        /* without MX the address lookup is the one that
+                         * must be secure (RFC 7672 section 2.2.1) */
+                        smtp_attempt_add_addr_dnssec(
+                            r->a, r->mx[r->cur].host, ans->rr[i].addr,
+                            r->mx_secure ||
+                                (r->nmx == 1 && sec && !r->mx_from_dns),
+                            sec, canon);
                         r->naddr++;
                 }
         } else if (ans->result != DNS_NXDOMAIN && ans->result != DNS_NODATA) {
@@ -347,8 +362,10 @@ static void on_mx(void *arg, const struct dns_answer *ans)
         }
         struct smtp_attempt *a = r->a;
         const struct smtp_nexthop *nh = smtp_attempt_nexthop(a);
+        r->mx_secure = ans->security == DNS_SEC_SECURE;
         switch (ans->result) {
         case DNS_OK:
+                r->mx_from_dns = true;
                 for (size_t i = 0; i < ans->n; i++) {
                         const char *h = ans->rr[i].host;
                         if (h == NULL)

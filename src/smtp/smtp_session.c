@@ -58,7 +58,10 @@ struct smtp_attempt {
 
         struct smtp_nexthop nh;
         struct smtp_tls_policy pol;
-        enum smtp_tls_level level; /* effective (dane -> may for now) */
+        enum smtp_tls_level level;      /* effective, for the current host */
+        enum smtp_tls_level dane_level; /* dane or dane-only policy, or
+                                           NONE when DANE is not in play */
+        struct smtp_dane_state_s *dane; /* TLSA lookups under way */
         char *reuse_key;
         struct smtp_route_state *route;
         struct smtp_addr *addrs;
@@ -99,6 +102,7 @@ static void attempt_connect_next(struct smtp_attempt *a);
 static void attempt_finish(struct smtp_attempt *a);
 static void conn_io_cb(int fd, int what, void *arg);
 static void conn_close(struct smtp_conn *c);
+static bool dane_host_level(struct smtp_attempt *a, const struct smtp_addr *ad);
 
 /* ---- small helpers ---- */
 
@@ -120,17 +124,49 @@ struct smtp_route_state **smtp_attempt_route_slot(struct smtp_attempt *a)
         return &a->route;
 }
 
-/* smtp_attempt_add_addr - one more address to try */
-void smtp_attempt_add_addr(struct smtp_attempt *a, const char *host,
-                           const char *addr)
+/* smtp_attempt_add_addr_dnssec - one more address to try, with what
+ * DNSSEC said of how it was found */
+void smtp_attempt_add_addr_dnssec(struct smtp_attempt *a, const char *host,
+                                  const char *addr, bool mx_secure,
+                                  bool addr_secure, const char *canonical)
 {
         for (size_t i = 0; i < a->naddr; i++)
                 if (strcmp(a->addrs[i].addr, addr) == 0)
                         return;
         a->addrs = xreallocarray(a->addrs, a->naddr + 1, sizeof(*a->addrs));
+        memset(&a->addrs[a->naddr], 0, sizeof(a->addrs[0]));
         a->addrs[a->naddr].host = xstrdup(host);
         a->addrs[a->naddr].addr = xstrdup(addr);
+        a->addrs[a->naddr].mx_secure = mx_secure;
+        a->addrs[a->naddr].addr_secure = addr_secure;
+        a->addrs[a->naddr].canonical = canonical ? xstrdup(canonical) : NULL;
         a->naddr++;
+}
+
+/* smtp_attempt_add_addr - one more address, found without DNSSEC */
+void smtp_attempt_add_addr(struct smtp_attempt *a, const char *host,
+                           const char *addr)
+{
+        smtp_attempt_add_addr_dnssec(a, host, addr, false, false, NULL);
+}
+
+/* smtp_attempt_addrs - accessor for smtp_dane.c */
+struct smtp_addr *smtp_attempt_addrs(struct smtp_attempt *a, size_t *n)
+{
+        *n = a->naddr;
+        return a->addrs;
+}
+
+/* smtp_attempt_policy_level - the dane level being applied */
+enum smtp_tls_level smtp_attempt_policy_level(struct smtp_attempt *a)
+{
+        return a->dane_level;
+}
+
+/* smtp_attempt_dane_slot - accessor for smtp_dane.c */
+struct smtp_dane_state_s **smtp_attempt_dane_slot(struct smtp_attempt *a)
+{
+        return &a->dane;
 }
 
 /* enter - every state change goes through here */
@@ -712,6 +748,7 @@ static void attempt_unlink(struct smtp_attempt *a)
 static void attempt_free(struct smtp_attempt *a)
 {
         smtp_route_cancel(a);
+        smtp_dane_cancel(a);
         attempt_unlink(a);
         event_timer_free(a->timer);
         smtp_nexthop_clear(&a->nh);
@@ -721,6 +758,8 @@ static void attempt_free(struct smtp_attempt *a)
         for (size_t i = 0; i < a->naddr; i++) {
                 free(a->addrs[i].host);
                 free(a->addrs[i].addr);
+                free(a->addrs[i].canonical);
+                smtp_addr_clear_dane(&a->addrs[i]);
         }
         free(a->addrs);
         free(a->tx);
@@ -848,6 +887,11 @@ static void attempt_connect_next(struct smtp_attempt *a)
                         return;
                 }
                 const struct smtp_addr *ad = &a->addrs[a->cur];
+                if (a->dane_level != SMTP_TLS_NONE && !dane_host_level(a, ad)) {
+                        log_info("%s: %s", ad->host, strbuf_cstr(&a->last_err));
+                        a->cur++;
+                        continue;
+                }
                 memset(&ss, 0, sizeof(ss));
                 struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
                 struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -1205,6 +1249,15 @@ static enum step start_tls(struct smtp_attempt *a)
             .session = cached ? cached->data : NULL,
             .session_len = cached ? cached->len : 0,
         };
+        if (a->level == SMTP_TLS_DANE) {
+                const struct smtp_addr *ad = &a->addrs[a->cur];
+                st.tlsa = ad->tlsa;
+                st.ntlsa = ad->ntlsa;
+                st.dane_base = ad->dane_base;
+                st.dane_hostname = c->host;
+                st.sni = ad->dane_base; /* RFC 7672 section 8.1 */
+                st.match = NULL;
+        }
         int rc = tls_conn_start(&st, &c->tls, &errstr);
         free(excl);
         if (rc < 0) {
@@ -1276,6 +1329,14 @@ static enum step tls_done(struct smtp_attempt *a)
                 }
                 if (!ok)
                         why = "Server certificate not verified";
+        } else if (a->level == SMTP_TLS_DANE) {
+                /* usable TLSA records: only a match authenticates, and
+                 * nothing is sent over a connection that did not match */
+                if (!in->verified)
+                        why = "Server certificate not verified";
+                else if (a->client->conf->smtp_tls_loglevel >= 2)
+                        log_info("%s: depth=%d matched %s", c->relay,
+                                 in->dane_depth, in->dane_match);
         } else if (a->level == SMTP_TLS_VERIFY || a->level == SMTP_TLS_SECURE) {
                 /* Postfix 3.7 checks "matched" first, and a certificate
                  * that is not trusted never matches: both failures read
@@ -1693,11 +1754,53 @@ static enum step attempt_pump(struct smtp_attempt *a)
         }
 }
 
-/* route done: connect */
+/* route done: DANE lookups first when the policy asks for DANE */
 void smtp_route_done(struct smtp_attempt *a)
 {
         a->cur = 0;
+        if (a->dane_level != SMTP_TLS_NONE) {
+                smtp_dane_start(a);
+                return;
+        }
         attempt_connect_next(a);
+}
+
+/* smtp_dane_done - every MX host has its DANE state: connect */
+void smtp_dane_done(struct smtp_attempt *a)
+{
+        a->cur = 0;
+        attempt_connect_next(a);
+}
+
+/* dane_host_level - the level for one host of a dane policy; false when
+ * the host must be skipped (the reason is in last_err) */
+static bool dane_host_level(struct smtp_attempt *a, const struct smtp_addr *ad)
+{
+        switch (ad->dane) {
+        case SMTP_DANE_RECORDS:
+                a->level = SMTP_TLS_DANE;
+                return true;
+        case SMTP_DANE_UNUSABLE:
+                /* RFC 7672 section 2.2: secure but unusable records
+                 * still mean TLS is mandatory, without authentication */
+                a->level = SMTP_TLS_ENCRYPT;
+                return true;
+        case SMTP_DANE_FAIL:
+                set_last_err(a, "4.7.5", "%s",
+                             ad->dane_why ? ad->dane_why : "TLSA lookup error");
+                return false;
+        default:
+                if (a->dane_level == SMTP_TLS_DANE_ONLY) {
+                        set_last_err(a, "4.7.5",
+                                     "TLS is required, but host %s has no "
+                                     "DNSSEC-validated TLSA records "
+                                     "(dane-only)",
+                                     ad->host);
+                        return false;
+                }
+                a->level = SMTP_TLS_MAY;
+                return true;
+        }
 }
 
 /* smtp_route_failed - no address: every recipient gets the error */
@@ -1740,17 +1843,26 @@ static void attempt_start(void *arg)
                 return;
         }
         a->level = a->pol.level;
-        if (a->level == SMTP_TLS_DANE) {
-                /* TODO(dane): TLSA lookups come with the DANE work; until
-                 * then dane is opportunistic, never weaker than may. */
-                a->level = SMTP_TLS_MAY;
-        } else if (a->level == SMTP_TLS_DANE_ONLY) {
-                set_last_err(a, "4.7.5",
-                             "TLS is required, but no usable TLSA records "
-                             "for %s (dane-only is not implemented yet)",
-                             a->nh.host);
-                attempt_finish(a);
-                return;
+        a->dane_level = SMTP_TLS_NONE;
+        if (a->level == SMTP_TLS_DANE || a->level == SMTP_TLS_DANE_ONLY) {
+                if (a->client->dns == NULL ||
+                    strcmp(a->client->conf->smtp_dns_support_level, "dnssec") !=
+                        0) {
+                        /* DANE needs DNSSEC: as Postfix, dane becomes may
+                         * without it, and dane-only cannot be met */
+                        if (a->level == SMTP_TLS_DANE_ONLY) {
+                                set_last_err(a, "4.7.5",
+                                             "dane-only policy for %s, but "
+                                             "smtp_dns_support_level is not "
+                                             "dnssec",
+                                             a->nh.host);
+                                attempt_finish(a);
+                                return;
+                        }
+                        a->level = SMTP_TLS_MAY;
+                } else {
+                        a->dane_level = a->level;
+                }
         }
         struct strbuf k;
         strbuf_init(&k);

@@ -16,7 +16,8 @@ import pt
 
 class Server:
 
-    def __init__(self, d, main_cf, services, workers=2, extra_files=None):
+    def __init__(self, d, main_cf, services, workers=2, extra_files=None,
+                 host="127.0.0.1"):
         """services: list of (name, port, [-o settings]) of inet smtpd."""
         self.d = d
         self.log = os.path.join(d, "maillog")
@@ -26,7 +27,7 @@ class Server:
         lines = []
         for name, port, opts in services:
             self.ports[name] = port
-            lines.append("127.0.0.1:%d inet n - n - - smtpd" % port)
+            lines.append("%s:%d inet n - n - - smtpd" % (host, port))
             for o in opts:
                 lines.append("  -o " + o)
         base = ("queue_directory = %s\nmaillog_file = %s\n"
@@ -38,6 +39,7 @@ class Server:
         with open(os.path.join(d, "master.cf"), "w") as f:
             f.write("\n".join(lines) + "\n")
         self.workers = workers
+        self.host = host
         self.proc = None
 
     def start(self):
@@ -47,7 +49,7 @@ class Server:
             [pt.BIN, "serve", "-c", self.d, "-w", str(self.workers)],
             stdout=self.err, stderr=self.err, text=True)
         for port in self.ports.values():
-            pt.wait_for(lambda: self._accepts(port) or self._died(),
+            pt.wait_for(lambda: self._accepts(port, self.host) or self._died(),
                         "postern serve to listen on %d" % port)
         if self.proc.poll() is not None:
             raise AssertionError("postern serve exited %d: %s" %
@@ -62,9 +64,9 @@ class Server:
         return self.proc.poll() is not None
 
     @staticmethod
-    def _accepts(port):
+    def _accepts(port, host="127.0.0.1"):
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2):
+            with socket.create_connection((host, port), timeout=2):
                 return True
         except OSError:
             return False

@@ -316,10 +316,17 @@ int main(int argc, char **argv)
                 return 1;
         }
         if (stubs) {
-                struct dns_settings ds = {.resolvers = "",
-                                          .trust_anchor_file = "",
-                                          .timeout_ms = 10000,
-                                          .stub = stubs};
+                /* with smtp_dns_support_level = dnssec, validate from
+                 * dnssec_trust_anchor_file, as the daemon does */
+                bool dnssec =
+                    strcmp(conf->smtp_dns_support_level, "dnssec") == 0;
+                struct dns_settings ds = {
+                    .resolvers = "",
+                    .trust_anchor_file =
+                        dnssec ? conf->dnssec_trust_anchor_file : "",
+                    .dnssec = dnssec,
+                    .timeout_ms = 10000,
+                    .stub = stubs};
                 if (dns_resolver_new(r.loop, &ds, &dns, &err) < 0) {
                         fprintf(stderr, "smtp_send: dns: %s\n", err);
                         return 1;

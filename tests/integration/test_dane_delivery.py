@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""DANE for outbound mail (RFC 7672) against a DNSSEC world on loopback.
+
+tests/dns/world.py serves signed, unsigned and broken zones with knot; the
+MX hosts of the test destinations are postern servers on distinct
+127.0.0.x addresses, each with its own self-signed certificate (so only
+DANE can authenticate them).  postern's SMTP client (the smtp_send test
+tool) validates DNSSEC itself from the world's trust anchor.  Each case
+asserts delivered or deferred and the log line that says why.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "dns"))
+import pt  # noqa: E402
+import smtpsend  # noqa: E402
+import srv  # noqa: E402
+from pki import PKI  # noqa: E402
+from world import World  # noqa: E402
+
+PORT = None
+
+
+def spki_sha256(crt):
+    pub = subprocess.run(["openssl", "x509", "-noout", "-pubkey", "-in", crt],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                         input=pub, capture_output=True, check=True).stdout
+    return hashlib.sha256(der).hexdigest()
+
+
+def cert_sha256(crt):
+    der = subprocess.run(["openssl", "x509", "-outform", "DER", "-in", crt],
+                         capture_output=True, check=True).stdout
+    return hashlib.sha256(der).hexdigest()
+
+
+# host name -> 127.0.0.x of its receiving server
+HOSTS = {"mx-ok": 41, "mx-bad": 42, "mx-none": 43, "mx-full": 44,
+         "mx-pkix": 45, "mx-ins": 46, "mx-bog": 47}
+
+
+class DaneDelivery(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        global PORT
+        cls.tmp = pt.tempfile.mkdtemp(prefix="postern-dane-")
+        PORT = pt.free_port()
+        cls.pki = PKI(os.path.join(cls.tmp, "pki"))
+        cls.certs = {}
+        for h in HOSTS:
+            cls.certs[h] = cls.pki.issue(h + ".secure.example")
+        ok = spki_sha256(cls.certs["mx-ok"][0])
+        wrong = hashlib.sha256(b"not this key").hexdigest()
+        secure = [
+            # d-ok: a correct 3 1 1 record
+            "d-ok MX 10 mx-ok", "mx-ok A 127.0.0.41",
+            "_%d._tcp.mx-ok TLSA 3 1 1 %s" % (PORT, ok),
+            # d-bad: a record for another key
+            "d-bad MX 10 mx-bad", "mx-bad A 127.0.0.42",
+            "_%d._tcp.mx-bad TLSA 3 1 1 %s" % (PORT, wrong),
+            # d-none: signed zone, no TLSA: opportunistic
+            "d-none MX 10 mx-none", "mx-none A 127.0.0.43",
+            # d-full: seed 002's mistake, a certificate digest as 3 1 1
+            "d-full MX 10 mx-full", "mx-full A 127.0.0.44",
+            "_%d._tcp.mx-full TLSA 3 1 1 %s" % (
+                PORT, cert_sha256(cls.certs["mx-full"][0])),
+            # d-pkix: only PKIX-EE, unusable for SMTP: encrypt, no auth
+            "d-pkix MX 10 mx-pkix", "mx-pkix A 127.0.0.45",
+            "_%d._tcp.mx-pkix TLSA 1 1 1 %s" % (
+                PORT, spki_sha256(cls.certs["mx-pkix"][0])),
+            # d-two: the first MX does not match, the second does
+            "d-two MX 10 mx-bad", "d-two MX 20 mx-ok",
+        ]
+        insecure = [
+            # an unsigned zone's TLSA records are never used
+            "i1 MX 10 mx-ins", "mx-ins A 127.0.0.46",
+            "_%d._tcp.mx-ins TLSA 3 1 1 %s" % (PORT, wrong),
+        ]
+        bogus = ["b1 MX 10 mx-bog", "mx-bog A 127.0.0.47"]
+        cls.world = World(extra={"secure.example.": secure,
+                                 "insecure.example.": insecure,
+                                 "bogus.example.": bogus},
+                          tmp=os.path.join(cls.tmp, "dns"))
+        os.makedirs(cls.world.dir, exist_ok=True)
+        cls.world.start()
+        cls.servers = []
+        for h, last in HOSTS.items():
+            crt, key = cls.certs[h]
+            d = os.path.join(cls.tmp, "srv-" + h)
+            main_cf = ("smtpd_tls_security_level = may\n"
+                       "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
+                       "relay_domains = secure.example insecure.example "
+                       "bogus.example\n"
+                       "myhostname = %s.secure.example\n" % (crt, key, h))
+            s = srv.Server(d, main_cf, [("smtp", PORT, [])], workers=1,
+                           host="127.0.0.%d" % last)
+            cls.servers.append(s.start())
+        cls.client = smtpsend.write_main_cf(
+            os.path.join(cls.tmp, "client"),
+            smtp_dns_support_level="dnssec",
+            dnssec_trust_anchor_file=cls.world.trust_anchor,
+            smtp_tls_security_level="dane", smtp_tls_loglevel="2")
+
+    @classmethod
+    def tearDownClass(cls):
+        problems = []
+        for s in cls.servers:
+            s.stop()
+            problems += s.problems()
+        cls.world.stop()
+        pt.shutil.rmtree(cls.tmp, True)
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    def deliver(self, domain, level=None):
+        extra = ["-D", self.world.stub]
+        if level:
+            extra += ["-o", "smtp_tls_security_level=" + level]
+        res, log = smtpsend.send(self.client, "%s:%d" % (domain, PORT),
+                                 ["user@" + domain], extra)
+        r = res["user@" + domain][-1]
+        return r["status"], r["text"], log
+
+    def test_matching_record_is_verified(self):
+        st, text, log = self.deliver("d-ok.secure.example")
+        self.assertEqual(st, "sent", text + log)
+        self.assertIn("Verified TLS connection established to "
+                      "mx-ok.secure.example[127.0.0.41]:%d" % PORT, log)
+        self.assertIn("depth=0 matched end entity public-key sha256 digest",
+                      log)
+        self.assertIn("using DANE RR: _%d._tcp.mx-ok.secure.example IN TLSA "
+                      "3 1 1" % PORT, log)
+
+    def test_wrong_record_defers_never_cleartext(self):
+        st, text, log = self.deliver("d-bad.secure.example")
+        self.assertEqual(st, "deferred", log)
+        self.assertIn("Server certificate not verified", text)
+        self.assertNotIn("Verified TLS", log)
+
+    def test_full_certificate_digest_as_3_1_1_does_not_match(self):
+        st, text, log = self.deliver("d-full.secure.example")
+        self.assertEqual(st, "deferred", log)
+        self.assertIn("Server certificate not verified", text)
+
+    def test_next_mx_after_a_mismatch(self):
+        st, text, log = self.deliver("d-two.secure.example")
+        self.assertEqual(st, "sent", log)
+        self.assertIn("Verified TLS connection established to "
+                      "mx-ok.secure.example[127.0.0.41]", log)
+        self.assertIn("mx-bad.secure.example[127.0.0.42]", log)
+
+    def test_no_tlsa_is_opportunistic_with_dane(self):
+        st, text, log = self.deliver("d-none.secure.example")
+        self.assertEqual(st, "sent", log)
+        self.assertIn("Untrusted TLS connection established to "
+                      "mx-none.secure.example", log)
+
+    def test_no_tlsa_defers_with_dane_only(self):
+        st, text, log = self.deliver("d-none.secure.example", "dane-only")
+        self.assertEqual(st, "deferred", log)
+        self.assertIn("no DNSSEC-validated TLSA records", text)
+
+    def test_unusable_records_mean_encrypt_without_authentication(self):
+        st, text, log = self.deliver("d-pkix.secure.example")
+        self.assertEqual(st, "sent", log)
+        self.assertIn("all TLSA records unusable", log)
+        self.assertIn("Untrusted TLS connection established to "
+                      "mx-pkix.secure.example", log)
+
+    def test_insecure_zone_records_are_ignored(self):
+        st, text, log = self.deliver("i1.insecure.example")
+        self.assertEqual(st, "sent", log)
+        self.assertNotIn("using DANE RR", log)
+
+    def test_bogus_mx_defers(self):
+        st, text, log = self.deliver("b1.bogus.example")
+        self.assertEqual(st, "deferred", log)
+        self.assertNotIn("TLS connection established", log)
+
+
+if __name__ == "__main__":
+    pt.main()
