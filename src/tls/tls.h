@@ -583,6 +583,9 @@ void tls_conn_summary(const struct tls_conn *, struct strbuf *out);
  * certificate".  Appends to out. */
 void tls_conn_received(const struct tls_conn *, bool ask_ccert,
                        struct strbuf *out);
+/* tls_conn_peer_chain - the certificates the peer sent, leaf first, as a
+ * new list (free with tls_certlist_free); NULL when it sent none. */
+struct tls_certlist *tls_conn_peer_chain(const struct tls_conn *);
 /* tls_conn_session_export - the client's resumable session, serialized
  * for a cache keyed by destination and policy.  Returns 0 with a heap
  * buffer (caller frees), or -1 when there is nothing to cache yet (TLS 1.3

@@ -139,6 +139,30 @@ int tls_conn_start(const struct tls_start *st, struct tls_conn **out,
         return 0;
 }
 
+/* tls_conn_peer_chain - the certificates the peer sent, leaf first */
+struct tls_certlist *tls_conn_peer_chain(const struct tls_conn *c)
+{
+        STACK_OF(X509) *sk = SSL_get_peer_cert_chain(c->ssl);
+        X509 *leaf = SSL_get0_peer_certificate(c->ssl);
+        struct tls_certlist *l;
+
+        if (leaf == NULL)
+                return NULL;
+        l = xcalloc(1, sizeof(*l));
+        /* a server's stack lacks the client's leaf; a client's has it */
+        if (sk == NULL || sk_X509_num(sk) == 0 ||
+            X509_cmp(sk_X509_value(sk, 0), leaf) != 0) {
+                X509_up_ref(leaf);
+                tls_certlist_push(l, leaf);
+        }
+        for (int i = 0; sk && i < sk_X509_num(sk); i++) {
+                X509 *x = sk_X509_value(sk, i);
+                X509_up_ref(x);
+                tls_certlist_push(l, x);
+        }
+        return l;
+}
+
 /* tls_conn_keep_own - public name of keep_own for tls_dane.c */
 const char *tls_conn_keep_own(struct tls_conn *c, char *s)
 {
