@@ -1,0 +1,1089 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qmgr.c - the queue manager daemon: scans, scheduling, outcomes,
+ * retries, bounces and the request socket.  docs/queue.md describes the
+ * behaviour; the crash-safety rule is simple: an outcome is synced into
+ * the queue file (queue_file_set_rcpt + queue_file_sync) before anything
+ * depends on it, so a delivered recipient is never tried again and one
+ * whose outcome was not synced is.
+ */
+#include "qmgr/qmgr.h"
+#include "conf/conf.h"
+#include "dns/dns.h"
+#include "event/event.h"
+#include "local/local.h"
+#include "log/log.h"
+#include "queue/queue.h"
+#include "smtp/smtp.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QMGR_ACTIVE_LIMIT 1000   /* messages in memory at once */
+#define QMGR_READY_SCAN_MS 5000  /* periodic scan of ready/ */
+#define QMGR_TMP_MAX_AGE 86400   /* tmp/ files older than this go */
+#define QMGR_TMP_SCAN_MS 3600000 /* how often tmp/ is cleaned */
+
+struct qmsg;
+
+/* Per recipient, what this activation learned (for DSNs and expiry). */
+struct qrinfo {
+        bool failed_now;
+        bool delivered_now;
+        bool final_local; /* delivered by local/virtual/discard */
+        bool smtp_diag;
+        char dsn[16];
+        char *diag;
+};
+
+struct qdest;
+
+struct qjob {
+        struct qmsg *m;
+        struct qdest *d;
+        enum qmgr_transport t;
+        char *nexthop;
+        struct smtp_rcpt *rcpt;
+        size_t nrcpt, cap;
+        struct smtp_job sj;
+        struct qjob *next; /* in the destination's wait list */
+        size_t slot;       /* in the message's jobs[] */
+};
+
+struct qdest {
+        char *key; /* "transport:nexthop" */
+        enum qmgr_transport t;
+        long long limit;
+        long long active;
+        struct qjob *head, *tail;
+        struct qdest *next;
+};
+
+enum qafter { QAFTER_NONE, QAFTER_HOLD, QAFTER_DELETE };
+
+struct qmsg {
+        struct qmgr *q;
+        char id[QUEUE_ID_SIZE];
+        enum queue_state state;
+        struct queue_file *qf;
+        struct qrinfo *ri;
+        struct qjob **jobs; /* every job, NULL once done */
+        size_t njobs_all;
+        size_t njobs;
+        enum qafter after;
+        struct qmsg *next;
+};
+
+struct qmgr {
+        const struct conf *conf;
+        struct queue *queue;
+        int nfd;
+        struct event_loop *loop;
+        struct event_io *nio;
+        struct event_timer *t_ready, *t_deferred, *t_pump, *t_tmp;
+        struct event_timer *sig_term, *sig_int;
+        struct dns_resolver *dns;
+        struct smtp_client *smtp;
+        char *smtp_err;
+        struct local *local;
+        struct qmgr_routes *routes;
+        struct qmsg *active;
+        size_t nactive;
+        struct qdest *dests;
+        bool pump_armed;
+        bool pumping;
+};
+
+/* now_s - wall clock seconds */
+static long long now_s(void)
+{
+        return (long long)time(NULL);
+}
+
+/* msg_find - an active message by ID */
+static struct qmsg *msg_find(struct qmgr *q, const char *id)
+{
+        for (struct qmsg *m = q->active; m; m = m->next)
+                if (strcmp(m->id, id) == 0)
+                        return m;
+        return NULL;
+}
+
+/* pump_soon - run the dispatcher from the loop */
+static void pump_soon(struct qmgr *q)
+{
+        if (!q->pump_armed) {
+                q->pump_armed = true;
+                event_timer_add(q->t_pump, 0);
+        }
+}
+
+/* dest_get - the destination of a transport and next hop */
+static struct qdest *dest_get(struct qmgr *q, enum qmgr_transport t,
+                              const char *nexthop)
+{
+        char *key =
+            xasprintf("%s:%s", qmgr_transport_name(t), nexthop ? nexthop : "");
+        for (struct qdest *d = q->dests; d; d = d->next)
+                if (strcmp(d->key, key) == 0) {
+                        free(key);
+                        return d;
+                }
+        struct qdest *d = xcalloc(1, sizeof(*d));
+        d->key = key;
+        d->t = t;
+        d->limit = t == QMGR_T_SMTP
+                       ? q->conf->smtp_destination_concurrency_limit
+                       : q->conf->local_destination_concurrency_limit;
+        if (d->limit <= 0)
+                d->limit = q->conf->default_destination_concurrency_limit;
+        if (d->limit <= 0)
+                d->limit = 1;
+        d->next = q->dests;
+        q->dests = d;
+        return d;
+}
+
+/* rcpt_limit - recipients per delivery for a transport */
+static size_t rcpt_limit(struct qmgr *q, enum qmgr_transport t)
+{
+        long long n = t == QMGR_T_SMTP
+                          ? q->conf->smtp_destination_recipient_limit
+                          : q->conf->local_destination_recipient_limit;
+        if (n <= 0)
+                n = q->conf->default_destination_recipient_limit;
+        return n > 0 ? (size_t)n : 1;
+}
+
+/* log_outcome - a Postfix-shaped line for outcomes qmgr decides itself */
+static void log_outcome(struct qmsg *m, size_t i, const char *relay,
+                        const char *dsn, const char *status, const char *text)
+{
+        const struct queue_env *env = queue_file_env(m->qf);
+        long long d = now_s() - env->arrival;
+
+        log_info("%s: to=<%s>, relay=%s, delay=%lld, delays=%lld/0/0/0, "
+                 "dsn=%s, status=%s (%s)",
+                 m->id, env->rcpt[i].addr, relay, d < 0 ? 0 : d, d < 0 ? 0 : d,
+                 dsn, status, text);
+}
+
+/* dsn_of - "5.1.1" from the start of a text, or def */
+static void dsn_of(const char *text, const char *def, char out[16])
+{
+        const char *p = text;
+        /* skip an SMTP reply code: "550 5.1.1 ..." */
+        if (strlen(p) > 4 && p[0] >= '2' && p[0] <= '5' && p[3] == ' ')
+                p += 4;
+        if ((p[0] == '2' || p[0] == '4' || p[0] == '5') && p[1] == '.') {
+                size_t n = strspn(p, "0123456789.");
+                if (n >= 5 && n < 16) {
+                        memcpy(out, p, n);
+                        out[n] = 0;
+                        return;
+                }
+        }
+        snprintf(out, 16, "%s", def);
+}
+
+/* record - one recipient's outcome into the file (not yet synced) */
+static void record(struct qmsg *m, size_t i, enum queue_rcpt_state st,
+                   const char *dsn, const char *reason, bool smtp)
+{
+        const char *err;
+        struct qrinfo *ri = &m->ri[i];
+
+        if (queue_file_set_rcpt(m->qf, i, st, reason, 0, &err) < 0)
+                log_warnx("%s: recipient %zu: %s", m->id, i, err);
+        snprintf(ri->dsn, sizeof(ri->dsn), "%s", dsn);
+        free(ri->diag);
+        ri->diag = reason ? xstrdup(reason) : NULL;
+        ri->smtp_diag = smtp;
+        ri->failed_now = st == QUEUE_RCPT_FAILED;
+        ri->delivered_now = st == QUEUE_RCPT_DELIVERED;
+}
+
+/* sync - make recorded outcomes durable */
+static void sync_file(struct qmsg *m)
+{
+        const char *err;
+
+        if (queue_file_sync(m->qf, &err) < 0)
+                log_warnx("%s: cannot record delivery status: %s", m->id, err);
+}
+
+static void msg_finish(struct qmsg *m);
+
+/* job_free - release a job */
+static void job_free(struct qjob *j)
+{
+        j->m->jobs[j->slot] = NULL;
+        for (size_t i = 0; i < j->nrcpt; i++)
+                strbuf_clear(&j->rcpt[i].text);
+        free(j->rcpt);
+        free(j->nexthop);
+        free(j);
+}
+
+/* job_done - record a finished job's outcomes, then maybe the message */
+static void job_done(struct qjob *j)
+{
+        struct qmsg *m = j->m;
+        struct qmgr *q = m->q;
+        bool smtp = j->t == QMGR_T_SMTP;
+
+        for (size_t k = 0; k < j->nrcpt; k++) {
+                struct smtp_rcpt *r = &j->rcpt[k];
+                const char *text = strbuf_cstr(&r->text);
+                switch (r->status) {
+                case SMTP_RCPT_SENT:
+                        record(m, r->index, QUEUE_RCPT_DELIVERED,
+                               r->dsn[0] ? r->dsn : "2.0.0", NULL, smtp);
+                        m->ri[r->index].final_local = !smtp;
+                        break;
+                case SMTP_RCPT_BOUNCE:
+                        record(m, r->index, QUEUE_RCPT_FAILED,
+                               r->dsn[0] ? r->dsn : "5.0.0", text, smtp);
+                        break;
+                case SMTP_RCPT_PENDING:
+                        log_warnx("%s: transport %s left recipient %zu "
+                                  "undecided",
+                                  m->id, qmgr_transport_name(j->t), r->index);
+                        record(m, r->index, QUEUE_RCPT_DEFERRED, "4.3.0",
+                               "delivery status unknown", false);
+                        break;
+                default:
+                        record(m, r->index, QUEUE_RCPT_DEFERRED,
+                               r->dsn[0] ? r->dsn : "4.0.0", text, smtp);
+                        break;
+                }
+        }
+        sync_file(m);
+        if (j->d)
+                j->d->active--;
+        job_free(j);
+        if (--m->njobs == 0)
+                msg_finish(m);
+        pump_soon(q);
+}
+
+/* smtp_done - the SMTP client's callback */
+static void smtp_done(void *arg, struct smtp_job *sj)
+{
+        (void)sj;
+        job_done(arg);
+}
+
+/* job_run_local - deliver a local/virtual job inline */
+static void job_run_local(struct qjob *j)
+{
+        for (size_t k = 0; k < j->nrcpt; k++) {
+                struct local_result r;
+                struct smtp_rcpt *sr = &j->rcpt[k];
+                local_deliver(j->m->q->local, j->m->qf, sr->index,
+                              j->t == QMGR_T_VIRTUAL, &r);
+                sr->status = r.status == LOCAL_SENT    ? SMTP_RCPT_SENT
+                             : r.status == LOCAL_DEFER ? SMTP_RCPT_DEFER
+                                                       : SMTP_RCPT_BOUNCE;
+                snprintf(sr->dsn, sizeof(sr->dsn), "%s", r.dsn);
+                strbuf_reset(&sr->text);
+                strbuf_adds(&sr->text, r.text);
+        }
+        job_done(j);
+}
+
+/* job_fail_all - a job that could not start: defer every recipient */
+static void job_fail_all(struct qjob *j, const char *why)
+{
+        for (size_t k = 0; k < j->nrcpt; k++) {
+                struct smtp_rcpt *sr = &j->rcpt[k];
+                sr->status = SMTP_RCPT_DEFER;
+                snprintf(sr->dsn, sizeof(sr->dsn), "4.3.0");
+                strbuf_reset(&sr->text);
+                strbuf_adds(&sr->text, why);
+                log_outcome(j->m, sr->index, "none", "4.3.0", "deferred", why);
+        }
+        job_done(j);
+}
+
+/* job_start - one delivery attempt of a job */
+static void job_start(struct qjob *j)
+{
+        struct qmgr *q = j->m->q;
+
+        j->d->active++;
+        if (j->t != QMGR_T_SMTP) {
+                job_run_local(j);
+                return;
+        }
+        if (q->smtp == NULL) {
+                job_fail_all(j, q->smtp_err ? q->smtp_err
+                                            : "smtp client unavailable");
+                return;
+        }
+        j->sj = (struct smtp_job){.qf = j->m->qf,
+                                  .nexthop = j->nexthop,
+                                  .policy_key = j->nexthop,
+                                  .rcpt = j->rcpt,
+                                  .nrcpt = j->nrcpt};
+        if (smtp_deliver(q->smtp, &j->sj, smtp_done, j) < 0)
+                job_fail_all(j, "smtp delivery could not start");
+}
+
+/* on_pump - start waiting jobs within each destination's limit */
+static void on_pump(void *arg)
+{
+        struct qmgr *q = arg;
+
+        q->pump_armed = false;
+        if (q->pumping)
+                return;
+        q->pumping = true;
+        for (struct qdest *d = q->dests; d; d = d->next) {
+                while (d->head && d->active < d->limit) {
+                        struct qjob *j = d->head;
+                        d->head = j->next;
+                        if (d->head == NULL)
+                                d->tail = NULL;
+                        j->next = NULL;
+                        job_start(j);
+                }
+        }
+        q->pumping = false;
+}
+
+/* job_queue - append a job to its destination */
+static void job_queue(struct qmgr *q, struct qjob *j)
+{
+        j->d = dest_get(q, j->t, j->nexthop);
+        if (j->d->tail)
+                j->d->tail->next = j;
+        else
+                j->d->head = j;
+        j->d->tail = j;
+}
+
+/* msg_free - release an active message (file closed, unlinked from the
+ * active list) */
+static void msg_free(struct qmsg *m)
+{
+        struct qmgr *q = m->q;
+        const struct queue_env *env = queue_file_env(m->qf);
+
+        for (struct qmsg **pp = &q->active; *pp; pp = &(*pp)->next)
+                if (*pp == m) {
+                        *pp = m->next;
+                        q->nactive--;
+                        break;
+                }
+        for (size_t i = 0; m->ri && i < env->nrcpt; i++)
+                free(m->ri[i].diag);
+        for (size_t i = 0; i < m->njobs_all; i++)
+                if (m->jobs[i])
+                        job_free(m->jobs[i]);
+        free(m->jobs);
+        free(m->ri);
+        queue_file_close(m->qf);
+        free(m);
+}
+
+/* read_original - the message (up to the DSN limit plus one byte) */
+static void read_original(struct qmsg *m, struct strbuf *sb)
+{
+        char buf[65536];
+        size_t got;
+        const char *err;
+
+        queue_file_rewind_body(m->qf);
+        while (sb->len <= 1000000) {
+                if (queue_file_read_body(m->qf, buf, sizeof(buf), &got, &err) <
+                        0 ||
+                    got == 0)
+                        break;
+                strbuf_add(sb, buf, got);
+        }
+}
+
+/* send_dsn - compose and enqueue a notification about some recipients */
+static void send_dsn(struct qmsg *m, enum qmgr_dsn_action a,
+                     const struct qmgr_dsn_rcpt *r, size_t n)
+{
+        struct qmgr *q = m->q;
+        const struct queue_env *env = queue_file_env(m->qf);
+        struct strbuf orig, out;
+        struct queue_msg *qm = NULL;
+        struct queue_env denv;
+        const char *err = NULL, *newid = NULL;
+
+        strbuf_init(&orig);
+        strbuf_init(&out);
+        read_original(m, &orig);
+        qmgr_dsn_compose(q->conf, env, a, r, n, orig.s ? orig.s : "", orig.len,
+                         now_s(), &out);
+        queue_env_init(&denv);
+        denv.sender = xstrdup("");
+        denv.client_name = xstrdup("localhost");
+        denv.client_addr = xstrdup("127.0.0.1");
+        denv.protocol = xstrdup("ESMTP");
+        queue_env_add_rcpt(&denv, env->sender, NULL, QUEUE_NOTIFY_NEVER);
+        if (queue_msg_new(q->queue, &qm, &err) < 0 ||
+            queue_msg_write(qm, out.s, out.len, &err) < 0 ||
+            queue_msg_finish(qm, &denv, &newid, &err) < 0 ||
+            queue_commit(q->queue, &qm, 1, &err) < 0) {
+                log_warnx("%s: cannot queue delivery status notification: %s",
+                          m->id, err ? err : "unknown error");
+        } else {
+                log_info("%s: sender %s notification: %s", m->id,
+                         a == QMGR_DSN_FAILED    ? "non-delivery"
+                         : a == QMGR_DSN_DELAYED ? "delay"
+                                                 : "delivery status",
+                         newid);
+                pump_soon(q);
+                event_timer_add(q->t_ready, 0);
+        }
+        queue_msg_free(qm);
+        queue_env_clear(&denv);
+        strbuf_clear(&orig);
+        strbuf_clear(&out);
+}
+
+/* notify_sender - DSNs for what this activation decided */
+static void notify_sender(struct qmsg *m)
+{
+        const struct queue_env *env = queue_file_env(m->qf);
+        struct qmgr_dsn_rcpt *r = xcalloc(env->nrcpt, sizeof(*r));
+        size_t n;
+
+        if (env->sender == NULL || *env->sender == 0) {
+                free(r);
+                return; /* never bounce a bounce */
+        }
+        n = 0;
+        for (size_t i = 0; i < env->nrcpt; i++)
+                if (m->ri[i].failed_now &&
+                    qmgr_dsn_wanted(env->rcpt[i].notify, QMGR_DSN_FAILED))
+                        r[n++] =
+                            (struct qmgr_dsn_rcpt){.index = i,
+                                                   .status = m->ri[i].dsn,
+                                                   .diag = m->ri[i].diag,
+                                                   .smtp = m->ri[i].smtp_diag};
+        if (n)
+                send_dsn(m, QMGR_DSN_FAILED, r, n);
+        n = 0;
+        for (size_t i = 0; i < env->nrcpt; i++)
+                if (m->ri[i].delivered_now && m->ri[i].final_local &&
+                    qmgr_dsn_wanted(env->rcpt[i].notify, QMGR_DSN_DELIVERED))
+                        r[n++] = (struct qmgr_dsn_rcpt){
+                            .index = i,
+                            .status = m->ri[i].dsn,
+                            .diag = "delivered to mailbox"};
+        if (n)
+                send_dsn(m, QMGR_DSN_DELIVERED, r, n);
+        free(r);
+}
+
+/* msg_finish - every job of this activation is done: expire, notify,
+ * then delete the file, or defer it with its next attempt time */
+static void msg_finish(struct qmsg *m)
+{
+        struct qmgr *q = m->q;
+        const struct conf *c = q->conf;
+        const struct queue_env *env = queue_file_env(m->qf);
+        long long now = now_s();
+        bool null_sender = env->sender == NULL || *env->sender == 0;
+        long long life =
+            null_sender ? c->bounce_queue_lifetime : c->maximal_queue_lifetime;
+        bool deferred = false, changed = false;
+        const char *err;
+
+        for (size_t i = 0; i < env->nrcpt; i++) {
+                const struct queue_rcpt *r = &env->rcpt[i];
+                if (r->state != QUEUE_RCPT_DEFERRED &&
+                    r->state != QUEUE_RCPT_PENDING)
+                        continue;
+                if (now - env->arrival < life) {
+                        deferred = true;
+                        continue;
+                }
+                /* expired: the last reason becomes the bounce reason */
+                char *why = xasprintf("message expired after %lld seconds: %s",
+                                      now - env->arrival,
+                                      r->reason ? r->reason : "(no reason)");
+                char dsn[16];
+                dsn_of(m->ri[i].dsn[0] ? m->ri[i].dsn : "4.4.7", "4.4.7", dsn);
+                bool smtp = m->ri[i].smtp_diag;
+                log_outcome(m, i, "none", dsn, "expired, returned to sender",
+                            why);
+                record(m, i, QUEUE_RCPT_FAILED, dsn, why, smtp);
+                free(why);
+                changed = true;
+        }
+        if (changed)
+                sync_file(m);
+        notify_sender(m);
+        if (deferred) {
+                unsigned att = env->attempts + 1;
+                long long next =
+                    now + qmgr_backoff(c->minimal_backoff_time,
+                                       c->maximal_backoff_time, att);
+                if (queue_file_set_attempts(m->qf, att, next, &err) < 0)
+                        log_warnx("%s: %s", m->id, err);
+                sync_file(m);
+                /* fold the update log away now and then, so a message
+                 * retried for days does not grow without bound */
+                if (att % 16 == 0 && queue_file_compact(m->qf, &err) < 0)
+                        log_warnx("%s: compact: %s", m->id, err);
+                if (m->state != QUEUE_DEFERRED &&
+                    queue_move(q->queue, m->id, m->state, QUEUE_DEFERRED,
+                               &err) < 0)
+                        log_warnx("%s: move to deferred: %s", m->id, err);
+                else
+                        m->state = QUEUE_DEFERRED;
+                if (m->after == QAFTER_HOLD &&
+                    queue_move(q->queue, m->id, m->state, QUEUE_HOLD, &err) ==
+                        0)
+                        log_info("%s: placed on hold", m->id);
+        }
+        if (!deferred || m->after == QAFTER_DELETE) {
+                if (queue_delete(q->queue, m->state, m->id, &err) < 0)
+                        log_warnx("%s: delete: %s", m->id, err);
+                else
+                        log_info("%s: removed", m->id);
+        }
+        msg_free(m);
+}
+
+/* job_for - the job of a message for a route with room for a recipient */
+static struct qjob *job_for(struct qmsg *m, struct qjob **jobs, size_t *njobs,
+                            const struct qmgr_route *rt)
+{
+        size_t lim = rcpt_limit(m->q, rt->transport);
+
+        for (size_t i = 0; i < *njobs; i++) {
+                struct qjob *j = jobs[i];
+                if (j->t == rt->transport && j->nrcpt < lim &&
+                    ((j->nexthop == NULL && rt->nexthop == NULL) ||
+                     (j->nexthop && rt->nexthop &&
+                      strcmp(j->nexthop, rt->nexthop) == 0)))
+                        return j;
+        }
+        struct qjob *j = xcalloc(1, sizeof(*j));
+        j->m = m;
+        j->t = rt->transport;
+        j->nexthop = rt->nexthop ? xstrdup(rt->nexthop) : NULL;
+        j->slot = *njobs;
+        jobs[(*njobs)++] = j;
+        return j;
+}
+
+/* msg_activate - open a committed message and start its deliveries;
+ * due_only skips a deferred message whose time has not come */
+static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
+                         bool due_only)
+{
+        struct queue_file *qf;
+        const char *err;
+
+        if (msg_find(q, id) || q->nactive >= QMGR_ACTIVE_LIMIT)
+                return;
+        if (queue_file_open(q->queue, st, id, QUEUE_OPEN_RDWR, &qf, &err) < 0) {
+                if (str_has_prefix(err, "corrupt queue file")) {
+                        log_warnx("%s: %s: moved to corrupt", id, err);
+                        (void)queue_move(q->queue, id, st, QUEUE_CORRUPT, &err);
+                } else if (errno != ENOENT) {
+                        log_warnx("%s: %s", id, err);
+                }
+                return;
+        }
+        const struct queue_env *env = queue_file_env(qf);
+        if (due_only && env->next_try > now_s()) {
+                queue_file_close(qf);
+                return;
+        }
+        struct qmsg *m = xcalloc(1, sizeof(*m));
+        m->q = q;
+        snprintf(m->id, sizeof(m->id), "%s", id);
+        m->state = st;
+        m->qf = qf;
+        m->ri = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*m->ri));
+        m->next = q->active;
+        q->active = m;
+        q->nactive++;
+        log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id,
+                 env->sender ? env->sender : "", (unsigned long long)env->size,
+                 env->nrcpt);
+
+        struct qjob **jobs =
+            xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*jobs));
+        size_t njobs = 0;
+        bool changed = false;
+        for (size_t i = 0; i < env->nrcpt; i++) {
+                const struct queue_rcpt *r = &env->rcpt[i];
+                struct qmgr_route rt;
+                char *rerr = NULL;
+                char dsn[16];
+                if (r->state != QUEUE_RCPT_PENDING &&
+                    r->state != QUEUE_RCPT_DEFERRED)
+                        continue;
+                if (qmgr_route(q->routes, r->addr, &rt, &rerr) < 0) {
+                        log_outcome(m, i, "none", "4.3.0", "deferred", rerr);
+                        record(m, i, QUEUE_RCPT_DEFERRED, "4.3.0", rerr, false);
+                        free(rerr);
+                        changed = true;
+                        continue;
+                }
+                switch (rt.transport) {
+                case QMGR_T_ERROR:
+                        dsn_of(rt.text, "5.0.0", dsn);
+                        if (dsn[0] != '5')
+                                snprintf(dsn, sizeof(dsn), "5.0.0");
+                        log_outcome(m, i, "none", dsn, "bounced", rt.text);
+                        record(m, i, QUEUE_RCPT_FAILED, dsn, rt.text, false);
+                        changed = true;
+                        break;
+                case QMGR_T_RETRY:
+                        dsn_of(rt.text, "4.0.0", dsn);
+                        log_outcome(m, i, "none", dsn, "deferred", rt.text);
+                        record(m, i, QUEUE_RCPT_DEFERRED, dsn, rt.text, false);
+                        changed = true;
+                        break;
+                case QMGR_T_DISCARD:
+                        log_outcome(m, i, "none", "2.0.0", "sent",
+                                    rt.text ? rt.text : "discarded");
+                        record(m, i, QUEUE_RCPT_DELIVERED, "2.0.0", NULL,
+                               false);
+                        m->ri[i].final_local = true;
+                        changed = true;
+                        break;
+                default: {
+                        struct qjob *j = job_for(m, jobs, &njobs, &rt);
+                        if (j->nrcpt == j->cap) {
+                                j->cap = j->cap ? j->cap * 2 : 4;
+                                j->rcpt = xreallocarray(j->rcpt, j->cap,
+                                                        sizeof(*j->rcpt));
+                        }
+                        struct smtp_rcpt *sr = &j->rcpt[j->nrcpt++];
+                        memset(sr, 0, sizeof(*sr));
+                        sr->index = i;
+                        sr->status = SMTP_RCPT_PENDING;
+                        strbuf_init(&sr->text);
+                        break;
+                }
+                }
+                qmgr_route_clear(&rt);
+        }
+        if (changed)
+                sync_file(m);
+        m->njobs = njobs;
+        m->njobs_all = njobs;
+        m->jobs = jobs;
+        for (size_t i = 0; i < njobs; i++)
+                job_queue(q, jobs[i]);
+        if (njobs == 0)
+                msg_finish(m);
+        else
+                pump_soon(q);
+}
+
+/* maildrop_pickup - local submissions into ready/ */
+static void maildrop_pickup(struct qmgr *q)
+{
+        struct strlist ids = {0};
+        const char *err;
+
+        if (queue_list(q->queue, QUEUE_MAILDROP, &ids, &err) < 0)
+                return;
+        for (size_t i = 0; i < ids.n; i++) {
+                struct queue_file *qf;
+                enum queue_state to = QUEUE_READY;
+                if (queue_file_open(q->queue, QUEUE_MAILDROP, ids.v[i], 0, &qf,
+                                    &err) < 0) {
+                        if (!str_has_prefix(err, "corrupt queue file"))
+                                continue;
+                        log_warnx("%s: %s: moved to corrupt", ids.v[i], err);
+                        to = QUEUE_CORRUPT;
+                }
+                queue_file_close(qf);
+                if (queue_move(q->queue, ids.v[i], QUEUE_MAILDROP, to, &err) <
+                    0)
+                        log_warnx("%s: maildrop pickup: %s", ids.v[i], err);
+        }
+        strlist_clear(&ids);
+}
+
+/* scan - activate the messages of a state directory */
+static void scan(struct qmgr *q, enum queue_state st)
+{
+        struct strlist ids = {0};
+        const char *err;
+
+        if (queue_list(q->queue, st, &ids, &err) < 0) {
+                log_warnx("scan %s: %s", queue_state_name(st), err);
+                return;
+        }
+        for (size_t i = 0; i < ids.n && q->nactive < QMGR_ACTIVE_LIMIT; i++)
+                msg_activate(q, st, ids.v[i], st == QUEUE_DEFERRED);
+        strlist_clear(&ids);
+}
+
+/* on_ready - scan maildrop/ and ready/ */
+static void on_ready(void *arg)
+{
+        struct qmgr *q = arg;
+
+        maildrop_pickup(q);
+        scan(q, QUEUE_READY);
+        event_timer_add(q->t_ready, QMGR_READY_SCAN_MS);
+}
+
+/* on_deferred - scan deferred/ for messages whose time has come */
+static void on_deferred(void *arg)
+{
+        struct qmgr *q = arg;
+        long long d = q->conf->queue_run_delay;
+
+        scan(q, QUEUE_DEFERRED);
+        event_timer_add(q->t_deferred, (d > 0 ? d : 1) * 1000);
+}
+
+/* on_tmp - remove abandoned files from tmp/ */
+static void on_tmp(void *arg)
+{
+        struct qmgr *q = arg;
+        size_t n = 0;
+        const char *err;
+
+        if (queue_clean_tmp(q->queue, QMGR_TMP_MAX_AGE, &n, &err) < 0)
+                log_warnx("clean tmp: %s", err);
+        else if (n)
+                log_info("removed %zu abandoned files from tmp", n);
+        event_timer_add(q->t_tmp, QMGR_TMP_SCAN_MS);
+}
+
+/* request - one administrative request; the answer goes into reply */
+static void request(struct qmgr *q, const char *cmd, const char *id,
+                    struct strbuf *reply)
+{
+        enum queue_state st;
+        const char *err;
+        struct qmsg *m;
+
+        if (strcmp(cmd, "flush") == 0) {
+                struct strlist ids = {0};
+                size_t n = 0;
+                if (queue_list(q->queue, QUEUE_DEFERRED, &ids, &err) == 0)
+                        for (size_t i = 0; i < ids.n; i++)
+                                if (!msg_find(q, ids.v[i]) &&
+                                    queue_move(q->queue, ids.v[i],
+                                               QUEUE_DEFERRED, QUEUE_READY,
+                                               &err) == 0)
+                                        n++;
+                strlist_clear(&ids);
+                event_timer_add(q->t_ready, 0);
+                strbuf_printf(reply, "ok flushed %zu", n);
+                return;
+        }
+        if (id == NULL || !queue_id_valid(id)) {
+                strbuf_printf(reply, "error bad request");
+                return;
+        }
+        m = msg_find(q, id);
+        if (m && strcmp(cmd, "release") != 0) {
+                m->after =
+                    strcmp(cmd, "hold") == 0 ? QAFTER_HOLD : QAFTER_DELETE;
+                strbuf_printf(reply,
+                              "ok %s: %s after the delivery attempt "
+                              "in progress",
+                              id, cmd);
+                return;
+        }
+        if (queue_find(q->queue, id, &st, &err) < 0) {
+                strbuf_printf(reply, "error %s: no such message", id);
+                return;
+        }
+        int rc = 0;
+        if (strcmp(cmd, "hold") == 0) {
+                if (st != QUEUE_HOLD)
+                        rc = queue_move(q->queue, id, st, QUEUE_HOLD, &err);
+                if (rc == 0)
+                        log_info("%s: placed on hold", id);
+        } else if (strcmp(cmd, "release") == 0) {
+                if (st == QUEUE_HOLD)
+                        rc = queue_move(q->queue, id, st, QUEUE_READY, &err);
+                if (rc == 0 && st == QUEUE_HOLD) {
+                        log_info("%s: released from hold", id);
+                        event_timer_add(q->t_ready, 0);
+                }
+        } else if (strcmp(cmd, "delete") == 0) {
+                rc = queue_delete(q->queue, st, id, &err);
+                if (rc == 0)
+                        log_info("%s: removed", id);
+        } else {
+                strbuf_printf(reply, "error unknown request %s", cmd);
+                return;
+        }
+        if (rc < 0)
+                strbuf_printf(reply, "error %s: %s", id, err);
+        else
+                strbuf_printf(reply, "ok %s", id);
+}
+
+/* on_notify - datagrams: "R" wake-ups from writers, requests from
+ * postern queue */
+static void on_notify(int fd, int what, void *arg)
+{
+        struct qmgr *q = arg;
+        bool kick = false;
+
+        (void)what;
+        for (;;) {
+                char buf[256];
+                struct sockaddr_un from;
+                socklen_t flen = sizeof(from);
+                ssize_t n = recvfrom(fd, buf, sizeof(buf) - 1, 0,
+                                     (struct sockaddr *)&from, &flen);
+                if (n < 0)
+                        break;
+                buf[n] = 0;
+                if (n <= 1) {
+                        kick = true;
+                        continue;
+                }
+                char *sp = strchr(buf, ' ');
+                if (sp)
+                        *sp++ = 0;
+                struct strbuf reply;
+                strbuf_init(&reply);
+                request(q, buf, sp, &reply);
+                if (flen > sizeof(sa_family_t))
+                        (void)sendto(fd, reply.s, reply.len, MSG_DONTWAIT,
+                                     (struct sockaddr *)&from, flen);
+                strbuf_clear(&reply);
+        }
+        if (kick)
+                event_timer_add(q->t_ready, 0);
+        event_io_want(q->nio, true, false, 0); /* watchers are one-shot */
+}
+
+/* on_term - stop the loop; unfinished attempts are retried later */
+static void on_term(void *arg)
+{
+        struct qmgr *q = arg;
+
+        log_info("terminating on signal");
+        event_loop_exit(q->loop);
+}
+
+/* start_smtp - the resolver and the SMTP client; without them only
+ * SMTP deliveries wait (deferred with the reason) */
+static void start_smtp(struct qmgr *q)
+{
+        const struct conf *c = q->conf;
+        struct dns_settings ds = {
+            .resolvers = c->dns_resolver_addresses,
+            .trust_anchor_file = c->dnssec_trust_anchor_file,
+            .dnssec = strcmp(c->smtp_dns_support_level, "dnssec") == 0,
+        };
+        char *err = NULL;
+
+        if (access(ds.trust_anchor_file, R_OK) < 0)
+                ds.trust_anchor_file = "";
+        if (dns_resolver_new(q->loop, &ds, &q->dns, &err) < 0) {
+                log_warnx("dns resolver: %s", err);
+                q->smtp_err = xasprintf("dns resolver unavailable: %s", err);
+                free(err);
+                return;
+        }
+        if (smtp_client_new(q->loop, c, q->dns, &q->smtp, &err) < 0) {
+                log_warnx("smtp client: %s", err);
+                q->smtp_err = xasprintf("smtp client unavailable: %s", err);
+                free(err);
+        }
+}
+
+/* qmgr_new - what needs privileges */
+int qmgr_new(const struct conf *c, uid_t uid, gid_t gid, struct qmgr **out,
+             char **err)
+{
+        struct qmgr *q = xcalloc(1, sizeof(*q));
+        const char *qerr;
+
+        q->conf = c;
+        q->nfd = -1;
+        *out = NULL;
+        if (queue_open(c->queue_directory, &q->queue, &qerr) < 0 ||
+            queue_notify_listen(q->queue, &q->nfd, &qerr) < 0) {
+                *err = xasprintf("queue_directory %s: %s", c->queue_directory,
+                                 qerr);
+                goto bad;
+        }
+        if (uid != (uid_t)-1) {
+                char *sock =
+                    xasprintf("%s/%s", c->queue_directory, QUEUE_NOTIFY_SOCKET);
+                int rc = chown(sock, uid, gid);
+                free(sock);
+                if (rc < 0) {
+                        *err = xasprintf("chown %s/%s: %s", c->queue_directory,
+                                         QUEUE_NOTIFY_SOCKET, strerror(errno));
+                        goto bad;
+                }
+        }
+        if (uid != (uid_t)-1) {
+                /* postern send and postern queue run by root while no
+                 * queue manager ran leave root's files: hand them over */
+                static const enum queue_state sts[] = {
+                    QUEUE_MAILDROP, QUEUE_READY, QUEUE_DEFERRED, QUEUE_HOLD};
+                struct strlist ids = {0};
+                for (size_t k = 0; k < ARRAY_SIZE(sts); k++) {
+                        if (queue_list(q->queue, sts[k], &ids, &qerr) < 0)
+                                continue;
+                        for (size_t i = 0; i < ids.n; i++) {
+                                struct stat st;
+                                char *p = xasprintf(
+                                    "%s/%s/%s", c->queue_directory,
+                                    queue_state_name(sts[k]), ids.v[i]);
+                                if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+                                    st.st_uid != uid && chown(p, uid, gid) < 0)
+                                        log_warn("chown %s", p);
+                                free(p);
+                        }
+                        strlist_clear(&ids);
+                }
+        }
+        if (uid != (uid_t)-1 && *c->data_directory) {
+                /* local delivery runs unprivileged: its base belongs to
+                 * mail_owner */
+                char *mail = xasprintf("%s/mail", c->data_directory);
+                (void)mkdir(c->data_directory, 0755);
+                if ((mkdir(mail, 0700) < 0 && errno != EEXIST) ||
+                    chown(mail, uid, gid) < 0)
+                        log_warn("local delivery directory %s", mail);
+                free(mail);
+        }
+        if (qmgr_routes_new(c, &q->routes, err) < 0 ||
+            local_new(c, &q->local, err) < 0)
+                goto bad;
+        /* the SMTP client reads its key now, while still privileged */
+        q->loop = event_loop_new();
+        if (q->loop == NULL) {
+                *err = xasprintf("cannot create the event loop");
+                goto bad;
+        }
+        start_smtp(q);
+        *out = q;
+        return 0;
+bad:
+        qmgr_free(q);
+        return -1;
+}
+
+/* qmgr_run - the loop */
+int qmgr_run(struct qmgr *q)
+{
+        q->nio = event_io_new(q->loop, q->nfd, on_notify, q);
+        q->t_ready = event_timer_new(q->loop, on_ready, q);
+        q->t_deferred = event_timer_new(q->loop, on_deferred, q);
+        q->t_pump = event_timer_new(q->loop, on_pump, q);
+        q->t_tmp = event_timer_new(q->loop, on_tmp, q);
+        q->sig_term = event_signal_new(q->loop, SIGTERM, on_term, q);
+        q->sig_int = event_signal_new(q->loop, SIGINT, on_term, q);
+        event_io_want(q->nio, true, false, 0);
+        event_timer_add(q->t_ready, 0);
+        event_timer_add(q->t_deferred, 0);
+        event_timer_add(q->t_tmp, QMGR_TMP_SCAN_MS);
+        log_info("queue manager started, queue %s", q->conf->queue_directory);
+        int rc = event_loop_run(q->loop);
+        return rc < 0 ? -1 : 0;
+}
+
+/* qmgr_free - release everything; attempts in flight are dropped and
+ * their recipients stay pending on disk */
+void qmgr_free(struct qmgr *q)
+{
+        if (q == NULL)
+                return;
+        smtp_client_free(q->smtp);
+        dns_resolver_free(q->dns);
+        while (q->active)
+                msg_free(q->active); /* with their jobs */
+        for (struct qdest *d = q->dests, *dn; d; d = dn) {
+                dn = d->next;
+                free(d->key);
+                free(d);
+        }
+        event_io_free(q->nio);
+        event_timer_free(q->t_ready);
+        event_timer_free(q->t_deferred);
+        event_timer_free(q->t_pump);
+        event_timer_free(q->t_tmp);
+        event_timer_free(q->sig_term);
+        event_timer_free(q->sig_int);
+        if (q->loop)
+                event_loop_free(q->loop);
+        if (q->nfd >= 0)
+                close(q->nfd);
+        free(q->smtp_err);
+        local_free(q->local);
+        qmgr_routes_free(q->routes);
+        queue_close(q->queue);
+        free(q);
+}
+
+/* qmgr_request - the client side of the request socket */
+int qmgr_request(const char *queue_dir, const char *cmd, struct strbuf *reply,
+                 bool *running, char **err)
+{
+        struct sockaddr_un to = {.sun_family = AF_UNIX};
+        struct sockaddr_un me = {.sun_family = AF_UNIX};
+        int fd;
+
+        *running = false;
+        if ((size_t)snprintf(to.sun_path, sizeof(to.sun_path), "%s/%s",
+                             queue_dir,
+                             QUEUE_NOTIFY_SOCKET) >= sizeof(to.sun_path)) {
+                *err = xasprintf("queue directory path too long");
+                return -1;
+        }
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                *err = xasprintf("socket: %s", strerror(errno));
+                return -1;
+        }
+        /* autobind: an abstract address the queue manager can answer */
+        if (bind(fd, (struct sockaddr *)&me, sizeof(sa_family_t)) < 0 ||
+            connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+                *err = xasprintf("%s: %s", to.sun_path, strerror(errno));
+                close(fd);
+                return -1; /* nobody listens: *running stays false */
+        }
+        *running = true;
+        struct timeval tv = {.tv_sec = 30};
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        if (send(fd, cmd, strlen(cmd), 0) < 0) {
+                *running = errno != ECONNREFUSED && errno != ENOENT;
+                *err =
+                    xasprintf("send to %s: %s", to.sun_path, strerror(errno));
+                close(fd);
+                return -1;
+        }
+        char buf[512];
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0) {
+                *err = xasprintf("no answer from the queue manager: %s",
+                                 strerror(errno));
+                close(fd);
+                return -1;
+        }
+        buf[n] = 0;
+        strbuf_adds(reply, buf);
+        close(fd);
+        return 0;
+}

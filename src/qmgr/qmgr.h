@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qmgr - the queue manager: one process, one event loop.  It picks up
+ * committed messages (notification socket, periodic scans), routes each
+ * recipient to a transport and next hop, runs deliveries with limits per
+ * destination, records every outcome crash-safely in the queue file,
+ * retries with exponential back-off, and returns RFC 3464 delivery status
+ * notifications.  docs/queue.md explains the scheduling and the request
+ * protocol used by `postern queue`.
+ *
+ * The routing, back-off and DSN functions are pure and exposed for unit
+ * tests; qmgr_new / qmgr_run are the daemon.
+ */
+#ifndef POSTERN_QMGR_H
+#define POSTERN_QMGR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "base/base.h"
+
+struct conf;
+struct queue_env;
+
+/* ---- routing ---- */
+
+enum qmgr_transport {
+        QMGR_T_SMTP,    /* smtp, relay, lmtp-less: the SMTP client */
+        QMGR_T_LOCAL,   /* Maildir under data_directory */
+        QMGR_T_VIRTUAL, /* virtual_mailbox_maps */
+        QMGR_T_DISCARD, /* accept and drop */
+        QMGR_T_ERROR,   /* bounce with the given text */
+        QMGR_T_RETRY,   /* defer with the given text */
+};
+
+/* Where one recipient goes.  nexthop and text are heap-owned. */
+struct qmgr_route {
+        enum qmgr_transport transport;
+        char *nexthop;    /* smtp: "example.org", "[h]:25"; else NULL */
+        char *policy_key; /* smtp: TLS policy key: nexthop or rcpt domain */
+        char *text;       /* error:/retry: text, or NULL */
+};
+
+struct qmgr_routes;
+
+/* qmgr_routes_new - open what routing needs from conf (transport_maps,
+ * tables in virtual_mailbox_domains); conf is borrowed and must outlive
+ * the result.  0, or -1 with *err (caller frees). */
+int qmgr_routes_new(const struct conf *, struct qmgr_routes **, char **err);
+/* qmgr_routes_free - NULL ok. */
+void qmgr_routes_free(struct qmgr_routes *);
+/* qmgr_route - route one recipient address.  0 with *out filled in (clear
+ * with qmgr_route_clear), or -1 with *err (caller frees) on a table error
+ * or a malformed transport_maps entry (the caller defers). */
+int qmgr_route(struct qmgr_routes *, const char *rcpt, struct qmgr_route *out,
+               char **err);
+/* qmgr_route_clear - free the strings of a route. */
+void qmgr_route_clear(struct qmgr_route *);
+/* qmgr_transport_name - "smtp", "local", ... (static). */
+const char *qmgr_transport_name(enum qmgr_transport);
+
+/* ---- retries ---- */
+
+/* qmgr_backoff - seconds to wait after the attempts-th failed attempt
+ * (1 = the first): min doubled per attempt, never above max. */
+long long qmgr_backoff(long long min, long long max, unsigned attempts);
+
+/* ---- delivery status notifications ---- */
+
+enum qmgr_dsn_action {
+        QMGR_DSN_FAILED,
+        QMGR_DSN_DELAYED,
+        QMGR_DSN_DELIVERED,
+};
+
+/* One recipient reported in a DSN. */
+struct qmgr_dsn_rcpt {
+        size_t index;       /* recipient in the envelope */
+        const char *status; /* "5.1.1" */
+        const char *diag;   /* reply or reason text */
+        bool smtp;          /* diag came from the SMTP client: an SMTP
+                               reply in it ("... said: 550 ...") becomes
+                               "Diagnostic-Code: smtp; 550 ...", other
+                               text "X-Postfix; text" */
+};
+
+/* qmgr_dsn_compose - an RFC 3464 multipart/report for env's sender about
+ * the given recipients, into out (CRLF line ends), ready to be written to
+ * a queue file.  msg/msglen is the original message (headers only are
+ * returned for RET=HDRS, and for RET=FULL messages over 1 MB...): see
+ * docs/queue.md.  now is the report time; msgid_out (optional) gets the
+ * Message-ID (caller frees). */
+void qmgr_dsn_compose(const struct conf *, const struct queue_env *,
+                      enum qmgr_dsn_action, const struct qmgr_dsn_rcpt *,
+                      size_t n, const char *msg, size_t msglen, long long now,
+                      struct strbuf *out);
+/* qmgr_dsn_wanted - whether recipient r's NOTIFY= asks for action (no
+ * NOTIFY means failures only, as RFC 3461 says). */
+bool qmgr_dsn_wanted(unsigned notify, enum qmgr_dsn_action);
+
+/* ---- message headers (postern send -t) ---- */
+
+/* qmgr_addrlist_parse - the addr-specs of an RFC 5322 address-list
+ * header value (To:, Cc:, Bcc:): "Name <a@b>, c@d (comment), group: e@f;"
+ * gives a@b, c@d, e@f, appended to out.  Quoted strings, comments and
+ * angle brackets are honoured; malformed pieces are skipped, never
+ * fatal. */
+void qmgr_addrlist_parse(const char *value, struct strlist *out);
+
+/* ---- the daemon ---- */
+
+struct qmgr;
+
+/* qmgr_new - open the queue, bind the notification socket (chowned to
+ * uid/gid unless uid is (uid_t)-1, so an unprivileged smtpd can write to
+ * it), open the tables and create the event loop and the SMTP client
+ * (which reads its key), while still privileged.  conf is borrowed.
+ * 0, or -1 with *err (caller frees). */
+int qmgr_new(const struct conf *, uid_t uid, gid_t gid, struct qmgr **,
+             char **err);
+/* qmgr_run - the event loop, until SIGTERM/SIGINT.  0, or -1 on a fatal
+ * start-up error (logged). */
+int qmgr_run(struct qmgr *);
+/* qmgr_free - NULL ok. */
+void qmgr_free(struct qmgr *);
+
+/* qmgr_request - ask a running queue manager (through QUEUE_DIR/qmgr.sock)
+ * to do cmd: "hold ID", "release ID", "delete ID", "flush".  0 with the
+ * answer in reply ("ok ..." or "error ..."); -1 with *running false when
+ * no queue manager listens (the caller may then act on the files
+ * itself), or with *running true and *err (caller frees) when it did not
+ * answer. */
+int qmgr_request(const char *queue_dir, const char *cmd, struct strbuf *reply,
+                 bool *running, char **err);
+
+#endif

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/* qmgr_route.c - recipient routing (trivial-rewrite's job) and back-off */
+#include "qmgr/qmgr.h"
+#include "conf/conf.h"
+#include "table/table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct qmgr_routes {
+        const struct conf *conf;
+        struct table_list *transport;
+        struct strlist mydest;       /* literal domains, lower case */
+        struct table_list *mydest_t; /* type:table entries */
+        struct strlist vdom;
+        struct table_list *vdom_t;
+};
+
+/* split_domains - literal entries and type:table entries of a LIST */
+static int split_domains(const char *value, struct strlist *lit,
+                         struct table_list **tabs, char **err)
+{
+        struct strlist all = {0};
+        struct strbuf specs;
+
+        strbuf_init(&specs);
+        conf_split_list(value, &all);
+        for (size_t i = 0; i < all.n; i++) {
+                if (strchr(all.v[i], ':') && all.v[i][0] != '[') {
+                        strbuf_printf(&specs, "%s%s", specs.len ? " " : "",
+                                      all.v[i]);
+                        continue;
+                }
+                char *d = xstrdup(all.v[i]);
+                strlist_push(lit, str_lower(d));
+                free(d);
+        }
+        strlist_clear(&all);
+        int rc = table_list_open(strbuf_cstr(&specs), tabs, err);
+        strbuf_clear(&specs);
+        return rc;
+}
+
+/* qmgr_routes_new - open the routing tables */
+int qmgr_routes_new(const struct conf *c, struct qmgr_routes **out, char **err)
+{
+        struct qmgr_routes *r = xcalloc(1, sizeof(*r));
+
+        r->conf = c;
+        *out = NULL;
+        if (table_list_open(c->transport_maps, &r->transport, err) < 0 ||
+            split_domains(c->mydestination, &r->mydest, &r->mydest_t, err) <
+                0 ||
+            split_domains(c->virtual_mailbox_domains, &r->vdom, &r->vdom_t,
+                          err) < 0) {
+                qmgr_routes_free(r);
+                return -1;
+        }
+        *out = r;
+        return 0;
+}
+
+/* qmgr_routes_free - release */
+void qmgr_routes_free(struct qmgr_routes *r)
+{
+        if (r == NULL)
+                return;
+        table_list_close(r->transport);
+        table_list_close(r->mydest_t);
+        table_list_close(r->vdom_t);
+        strlist_clear(&r->mydest);
+        strlist_clear(&r->vdom);
+        free(r);
+}
+
+/* qmgr_route_clear - free a route's strings */
+void qmgr_route_clear(struct qmgr_route *rt)
+{
+        free(rt->nexthop);
+        free(rt->policy_key);
+        free(rt->text);
+        memset(rt, 0, sizeof(*rt));
+}
+
+/* qmgr_transport_name - printable transport */
+const char *qmgr_transport_name(enum qmgr_transport t)
+{
+        static const char *const names[] = {"smtp",    "local", "virtual",
+                                            "discard", "error", "retry"};
+        return (size_t)t < ARRAY_SIZE(names) ? names[t] : "?";
+}
+
+/* qmgr_backoff - exponential back-off between min and max */
+long long qmgr_backoff(long long min, long long max, unsigned attempts)
+{
+        long long d = min > 0 ? min : 1;
+
+        if (max < d)
+                max = d;
+        for (unsigned i = 1; i < attempts && d < max; i++)
+                d = d > max / 2 ? max : d * 2;
+        return d < max ? d : max;
+}
+
+/* in_domains - whether domain is one of a list's domains or tables */
+static int in_domains(const struct strlist *lit, struct table_list *tabs,
+                      const char *domain, bool *yes, char **err)
+{
+        const char *v;
+
+        *yes = false;
+        for (size_t i = 0; i < lit->n; i++)
+                if (strcmp(lit->v[i], domain) == 0) {
+                        *yes = true;
+                        return 0;
+                }
+        enum table_status st = table_list_lookup(tabs, domain, &v, NULL, err);
+        if (st == TABLE_ERROR)
+                return -1;
+        *yes = st == TABLE_FOUND;
+        return 0;
+}
+
+/* parse_transport - "name:nexthop" into a transport and a nexthop (NULL
+ * when empty); -1 for an unknown transport name */
+static int parse_transport(const char *value, enum qmgr_transport *t,
+                           char **nexthop, bool *named)
+{
+        const char *colon = strchr(value, ':');
+        size_t n = colon ? (size_t)(colon - value) : strlen(value);
+        const char *rest = colon ? colon + 1 : "";
+        static const struct {
+                const char *name;
+                enum qmgr_transport t;
+        } map[] = {
+            {"smtp", QMGR_T_SMTP},       {"relay", QMGR_T_SMTP},
+            {"local", QMGR_T_LOCAL},     {"virtual", QMGR_T_VIRTUAL},
+            {"discard", QMGR_T_DISCARD}, {"error", QMGR_T_ERROR},
+            {"retry", QMGR_T_RETRY},
+        };
+
+        while (*rest == ' ' || *rest == '\t')
+                rest++;
+        *nexthop = *rest ? xstrdup(rest) : NULL;
+        *named = n > 0;
+        if (n == 0)
+                return 0;
+        for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+                if (strlen(map[i].name) == n &&
+                    strncmp(map[i].name, value, n) == 0) {
+                        *t = map[i].t;
+                        return 0;
+                }
+        free(*nexthop);
+        *nexthop = NULL;
+        return -1;
+}
+
+/* qmgr_route - one recipient */
+int qmgr_route(struct qmgr_routes *r, const char *rcpt, struct qmgr_route *out,
+               char **err)
+{
+        const struct conf *c = r->conf;
+        const char *at = strrchr(rcpt, '@');
+        char *domain = xstrdup(at ? at + 1 : "");
+        char *addr = xstrdup(rcpt);
+        const char *v = NULL, *deftext;
+        enum table_status st;
+        enum qmgr_transport t;
+        char *hop = NULL, *dhop = NULL;
+        bool yes, named;
+        int rc = -1;
+
+        memset(out, 0, sizeof(*out));
+        str_lower(domain);
+        str_lower(addr);
+        /* the default for the domain's class */
+        if (in_domains(&r->mydest, r->mydest_t, domain, &yes, err) < 0)
+                goto out;
+        if (yes || *domain == 0) {
+                deftext = c->local_transport;
+        } else {
+                if (in_domains(&r->vdom, r->vdom_t, domain, &yes, err) < 0)
+                        goto out;
+                deftext = yes ? c->virtual_transport : c->default_transport;
+        }
+        if (parse_transport(deftext, &t, &dhop, &named) < 0 || !named) {
+                *err = xasprintf("unknown mail transport \"%s\"", deftext);
+                goto out;
+        }
+        if (t == QMGR_T_LOCAL || t == QMGR_T_VIRTUAL) {
+                free(dhop); /* local:$myhostname names no real next hop */
+                dhop = NULL;
+        } else if (t == QMGR_T_SMTP && dhop == NULL && *c->relayhost) {
+                dhop = xstrdup(c->relayhost);
+        }
+        /* transport_maps: the address, the domain (and .parents), "*" */
+        st = table_list_lookup(r->transport, addr, &v, NULL, err);
+        if (st == TABLE_NOTFOUND && *domain)
+                st = table_list_lookup_domain(r->transport, domain, &v, NULL,
+                                              err);
+        if (st == TABLE_NOTFOUND)
+                st = table_list_lookup(r->transport, "*", &v, NULL, err);
+        if (st == TABLE_ERROR)
+                goto out;
+        if (st == TABLE_FOUND) {
+                enum qmgr_transport mt = t;
+                if (parse_transport(v, &mt, &hop, &named) < 0) {
+                        *err = xasprintf("transport_maps: unknown mail "
+                                         "transport in \"%s\"",
+                                         v);
+                        goto out;
+                }
+                if (named && mt != t) {
+                        free(dhop);
+                        dhop = NULL;
+                        if (mt == QMGR_T_SMTP && *c->relayhost)
+                                dhop = xstrdup(c->relayhost);
+                }
+                t = mt;
+        }
+        out->transport = t;
+        switch (t) {
+        case QMGR_T_SMTP:
+                out->nexthop = xstrdup(hop ? hop : dhop ? dhop : domain);
+                out->policy_key = xstrdup(out->nexthop);
+                break;
+        case QMGR_T_ERROR:
+        case QMGR_T_RETRY:
+                out->text = xstrdup(hop ? hop : "mail transport unavailable");
+                break;
+        default:
+                break;
+        }
+        rc = 0;
+out:
+        free(hop);
+        free(dhop);
+        free(domain);
+        free(addr);
+        return rc;
+}

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/* test_qmgr.c - routing, back-off, the DSN composer and address lists */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "qmgr/qmgr.h"
+#include "queue/queue.h"
+
+/* load - a configuration from overrides only (no main.cf) */
+static struct conf *load(const char *const *ov)
+{
+        struct strlist l = {0};
+        struct conf *c = NULL;
+        char *err = NULL;
+
+        strlist_push(&l, "myhostname=mx.example.net");
+        for (; ov && *ov; ov++)
+                strlist_push(&l, *ov);
+        if (conf_load("/nonexistent-postern-dir", &l, &c, &err) < 0)
+                fail_msg("conf_load: %s", err);
+        strlist_clear(&l);
+        return c;
+}
+
+/* route - route one address; returns the route (caller clears) */
+static struct qmgr_route route(struct qmgr_routes *r, const char *addr)
+{
+        struct qmgr_route rt;
+        char *err = NULL;
+
+        if (qmgr_route(r, addr, &rt, &err) < 0)
+                fail_msg("qmgr_route %s: %s", addr, err);
+        return rt;
+}
+
+static void test_route_classes(void **state)
+{
+        static const char *const ov[] = {
+            "mydestination=$myhostname, localhost",
+            "virtual_mailbox_domains=virt.example",
+            "transport_maps=inline:{ relay.example=smtp:[10.0.0.1]:2525, "
+            "user@special.example=local:, drop.example=discard:, "
+            "{ dead.example = error:5.1.2 gone away }, "
+            ".sub.example=smtp:sub-relay.example }",
+            NULL};
+        struct conf *c = load(ov);
+        struct qmgr_routes *r;
+        struct qmgr_route rt;
+        char *err = NULL;
+
+        (void)state;
+        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+
+        rt = route(r, "Bob@MX.example.NET");
+        assert_int_equal(rt.transport, QMGR_T_LOCAL);
+        assert_null(rt.nexthop);
+        qmgr_route_clear(&rt);
+
+        rt = route(r, "postmaster");
+        assert_int_equal(rt.transport, QMGR_T_LOCAL);
+        qmgr_route_clear(&rt);
+
+        rt = route(r, "a@virt.example");
+        assert_int_equal(rt.transport, QMGR_T_VIRTUAL);
+        qmgr_route_clear(&rt);
+
+        rt = route(r, "a@relay.example");
+        assert_int_equal(rt.transport, QMGR_T_SMTP);
+        assert_string_equal(rt.nexthop, "[10.0.0.1]:2525");
+        assert_string_equal(rt.policy_key, "[10.0.0.1]:2525");
+        qmgr_route_clear(&rt);
+
+        /* the full address wins over the domain */
+        rt = route(r, "user@special.example");
+        assert_int_equal(rt.transport, QMGR_T_LOCAL);
+        qmgr_route_clear(&rt);
+        rt = route(r, "other@special.example");
+        assert_int_equal(rt.transport, QMGR_T_SMTP);
+        assert_string_equal(rt.nexthop, "special.example");
+        qmgr_route_clear(&rt);
+
+        rt = route(r, "x@drop.example");
+        assert_int_equal(rt.transport, QMGR_T_DISCARD);
+        qmgr_route_clear(&rt);
+
+        rt = route(r, "x@dead.example");
+        assert_int_equal(rt.transport, QMGR_T_ERROR);
+        assert_string_equal(rt.text, "5.1.2 gone away");
+        qmgr_route_clear(&rt);
+
+        /* .parent matches subdomains only */
+        rt = route(r, "x@a.sub.example");
+        assert_int_equal(rt.transport, QMGR_T_SMTP);
+        assert_string_equal(rt.nexthop, "sub-relay.example");
+        qmgr_route_clear(&rt);
+        rt = route(r, "x@sub.example");
+        assert_string_equal(rt.nexthop, "sub.example");
+        qmgr_route_clear(&rt);
+
+        /* default: smtp to the recipient domain */
+        rt = route(r, "x@Example.ORG");
+        assert_int_equal(rt.transport, QMGR_T_SMTP);
+        assert_string_equal(rt.nexthop, "example.org");
+        qmgr_route_clear(&rt);
+
+        qmgr_routes_free(r);
+        conf_free(c);
+}
+
+static void test_route_relayhost(void **state)
+{
+        static const char *const ov[] = {
+            "relayhost=[smarthost.example]:587",
+            "transport_maps=inline:{ direct.example=smtp: , "
+            "bad.example=carrier-pigeon:x }",
+            NULL};
+        struct conf *c = load(ov);
+        struct qmgr_routes *r;
+        struct qmgr_route rt;
+        char *err = NULL;
+
+        (void)state;
+        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        rt = route(r, "x@example.org");
+        assert_string_equal(rt.nexthop, "[smarthost.example]:587");
+        qmgr_route_clear(&rt);
+        /* an empty nexthop in transport_maps keeps the default */
+        rt = route(r, "x@direct.example");
+        assert_int_equal(rt.transport, QMGR_T_SMTP);
+        assert_string_equal(rt.nexthop, "[smarthost.example]:587");
+        qmgr_route_clear(&rt);
+        /* local domains never go to the relayhost */
+        rt = route(r, "x@localhost");
+        assert_int_equal(rt.transport, QMGR_T_LOCAL);
+        qmgr_route_clear(&rt);
+        /* an unknown transport is an error the caller defers */
+        assert_int_equal(qmgr_route(r, "x@bad.example", &rt, &err), -1);
+        assert_non_null(strstr(err, "carrier-pigeon"));
+        free(err);
+        qmgr_routes_free(r);
+        conf_free(c);
+}
+
+static void test_backoff(void **state)
+{
+        (void)state;
+        assert_int_equal(qmgr_backoff(300, 4000, 1), 300);
+        assert_int_equal(qmgr_backoff(300, 4000, 2), 600);
+        assert_int_equal(qmgr_backoff(300, 4000, 3), 1200);
+        assert_int_equal(qmgr_backoff(300, 4000, 4), 2400);
+        assert_int_equal(qmgr_backoff(300, 4000, 5), 4000);
+        assert_int_equal(qmgr_backoff(300, 4000, 1000000), 4000);
+        assert_int_equal(qmgr_backoff(1, 4, 0), 1);
+        /* max below min: min wins; never zero */
+        assert_int_equal(qmgr_backoff(10, 5, 3), 10);
+        assert_int_equal(qmgr_backoff(0, 0, 1), 1);
+        assert_int_equal(qmgr_backoff(1LL << 40, 1LL << 62, 100), 1LL << 62);
+}
+
+static void test_dsn_wanted(void **state)
+{
+        (void)state;
+        assert_true(qmgr_dsn_wanted(0, QMGR_DSN_FAILED));
+        assert_false(qmgr_dsn_wanted(0, QMGR_DSN_DELIVERED));
+        assert_false(qmgr_dsn_wanted(QUEUE_NOTIFY_NEVER, QMGR_DSN_FAILED));
+        assert_false(qmgr_dsn_wanted(QUEUE_NOTIFY_SUCCESS, QMGR_DSN_FAILED));
+        assert_true(qmgr_dsn_wanted(QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_FAILURE,
+                                    QMGR_DSN_DELIVERED));
+        assert_true(qmgr_dsn_wanted(QUEUE_NOTIFY_DELAY, QMGR_DSN_DELAYED));
+}
+
+/* compose_full - a DSN for a two-recipient message */
+static char *compose_full(enum queue_ret ret, const char *msg, const char *diag,
+                          bool smtp)
+{
+        struct conf *c = load(NULL);
+        struct queue_env env;
+        struct strbuf out;
+        struct queue_rcpt *r;
+
+        queue_env_init(&env);
+        env.id = xstrdup("1LGLUHR8VPLZAEIQC");
+        env.sender = xstrdup("alice@example.org");
+        env.envid = xstrdup("ENV-42");
+        env.arrival = 1700000000;
+        env.ret = ret;
+        queue_env_add_rcpt(&env, "ok@example.com", NULL, 0);
+        r = queue_env_add_rcpt(&env, "bad@example.com",
+                               "rfc822;Bad@Example.com", QUEUE_NOTIFY_FAILURE);
+        (void)r;
+        struct qmgr_dsn_rcpt dr = {
+            .index = 1, .status = "5.1.1", .diag = diag, .smtp = smtp};
+        strbuf_init(&out);
+        qmgr_dsn_compose(c, &env, QMGR_DSN_FAILED, &dr, 1, msg, strlen(msg),
+                         1700000100, &out);
+        queue_env_clear(&env);
+        conf_free(c);
+        return strbuf_detach(&out);
+}
+
+/* compose - the usual DSN */
+static char *compose(enum queue_ret ret, const char *msg)
+{
+        return compose_full(ret, msg, "550 5.1.1 no such\r\nuser", true);
+}
+
+/* compose_diag - a DSN with a given diagnostic */
+static char *compose_diag(const char *diag, bool smtp)
+{
+        return compose_full(QUEUE_RET_NONE, "Subject: x\r\n\r\nx\r\n", diag,
+                            smtp);
+}
+
+static void test_dsn_compose(void **state)
+{
+        const char *msg = "Subject: test\r\nFrom: alice@example.org\r\n\r\n"
+                          "secret body\r\n";
+        char *d = compose(QUEUE_RET_NONE, msg);
+
+        (void)state;
+        assert_non_null(strstr(d, "To: <alice@example.org>\r\n"));
+        assert_non_null(strstr(d, "Content-Type: multipart/report; "
+                                  "report-type=delivery-status;"));
+        assert_non_null(strstr(d, "Content-Type: message/delivery-status"));
+        assert_non_null(strstr(d, "Reporting-MTA: dns; mx.example.net\r\n"));
+        assert_non_null(strstr(d, "Original-Envelope-Id: ENV-42\r\n"));
+        assert_non_null(strstr(d, "Arrival-Date: "));
+        assert_non_null(
+            strstr(d, "Final-Recipient: rfc822; bad@example.com\r\n"));
+        assert_non_null(
+            strstr(d, "Original-Recipient: rfc822;Bad@Example.com\r\n"));
+        assert_non_null(strstr(d, "Action: failed\r\nStatus: 5.1.1\r\n"));
+        /* a CR LF inside a remote reply cannot start a new field */
+        assert_non_null(
+            strstr(d, "Diagnostic-Code: smtp; 550 5.1.1 no such  user\r\n"));
+        assert_null(strstr(d, "ok@example.com"));
+        assert_non_null(strstr(d, "Content-Type: message/rfc822\r\n"));
+        assert_non_null(strstr(d, "secret body"));
+        /* every line ends in CR LF */
+        for (const char *p = strchr(d, '\n'); p; p = strchr(p + 1, '\n'))
+                assert_true(p > d && p[-1] == '\r');
+        free(d);
+
+        d = compose_diag("host mx.example.com[192.0.2.1] said: 550 5.1.1 "
+                         "unknown (in reply to RCPT TO command)",
+                         true);
+        assert_non_null(strstr(d, "Diagnostic-Code: smtp; 550 5.1.1 unknown "
+                                  "(in reply to RCPT TO command)\r\n"));
+        free(d);
+        d = compose_diag("Host or domain name not found", true);
+        assert_non_null(strstr(
+            d,
+            "Diagnostic-Code: X-Postfix; Host or domain name not found\r\n"));
+        free(d);
+        d = compose_diag("unknown user: \"eve@virt.test\"", false);
+        assert_non_null(strstr(d, "Diagnostic-Code: X-Postfix; unknown user"));
+        free(d);
+
+        d = compose(QUEUE_RET_HDRS, msg);
+        assert_non_null(strstr(d, "Content-Type: text/rfc822-headers\r\n"));
+        assert_non_null(strstr(d, "Subject: test"));
+        assert_null(strstr(d, "secret body"));
+        free(d);
+}
+
+static void test_addrlist(void **state)
+{
+        struct strlist l = {0};
+
+        (void)state;
+        qmgr_addrlist_parse(
+            "Bob Smith <bob@example.org>, carol@example.org (Carol), "
+            "\"Doe, John\" <john@example.org>, team: dan@example.org, "
+            "<eve@example.org>; ,, broken address here",
+            &l);
+        assert_int_equal(l.n, 5);
+        assert_string_equal(l.v[0], "bob@example.org");
+        assert_string_equal(l.v[1], "carol@example.org");
+        assert_string_equal(l.v[2], "john@example.org");
+        assert_string_equal(l.v[3], "dan@example.org");
+        assert_string_equal(l.v[4], "eve@example.org");
+        strlist_clear(&l);
+        qmgr_addrlist_parse("", &l);
+        qmgr_addrlist_parse("\"unterminated <x@y>", &l);
+        qmgr_addrlist_parse("(((", &l);
+        assert_int_equal(l.n, 0);
+        strlist_clear(&l);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_route_classes),
+            cmocka_unit_test(test_route_relayhost),
+            cmocka_unit_test(test_backoff),
+            cmocka_unit_test(test_dsn_wanted),
+            cmocka_unit_test(test_dsn_compose),
+            cmocka_unit_test(test_addrlist),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
