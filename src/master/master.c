@@ -12,6 +12,7 @@
 #include "master/master.h"
 #include "conf/conf.h"
 #include "log/log.h"
+#include "qmgr/qmgr.h"
 #include "queue/queue.h"
 #include "smtpd/smtpd.h"
 
@@ -27,11 +28,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Seconds without a crash after which the restart delay is reset. */
+#define RESTART_QUIET_S 60
 
 /* One bound socket and the service it belongs to. */
 struct listener {
@@ -55,6 +60,7 @@ struct worker {
         pid_t pid;
         unsigned gen;
         int slot;
+        bool draining; /* told to drain (SIGUSR1) */
 };
 
 struct master {
@@ -68,9 +74,17 @@ struct master {
         bool stopping;
         long restart_delay_ms;
         struct timespec restart_at; /* tv_sec 0: no restart pending */
+        time_t last_crash;          /* CLOCK_MONOTONIC seconds */
         uid_t uid;
         gid_t gid;
         bool drop;
+        /* the queue manager: one process, when master.cf has a qmgr line */
+        bool qmgr_wanted;
+        pid_t qmgr_pid;                /* 0: not running */
+        struct timespec qmgr_start_at; /* tv_sec 0: no start pending */
+        long qmgr_delay_ms;            /* restart delay, grows while it
+                                          keeps dying young */
+        time_t qmgr_started;           /* CLOCK_MONOTONIC seconds */
 };
 
 /* generation_free - release a configuration generation */
@@ -321,12 +335,12 @@ static int generation_prepare(struct master *m, struct generation *g,
                 l[i].conf = g->svc_conf[m->ls[i].service];
                 l[i].service = g->svc[m->ls[i].service].name;
         }
-        rc = smtpd_server_new(l, m->nls, &g->server, err);
+        rc = smtpd_server_new(l, m->nls, m->nslots, &g->server, err);
         free(l);
         return rc;
 }
 
-/* reset_signals - a worker starts with default dispositions */
+/* reset_signals - a child starts with default dispositions */
 static void reset_signals(void)
 {
         static const int sigs[] = {SIGTERM, SIGINT,  SIGHUP,
@@ -337,6 +351,25 @@ static void reset_signals(void)
                 signal(sigs[i], SIG_DFL);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* worker_signals - an smtpd worker starts with default dispositions, but
+ * SIGTERM and SIGUSR1 stay blocked (as they are in the supervisor, so
+ * from the fork on) until its event loop handles them and
+ * smtpd_server_run unblocks them: a reload right after the fork would
+ * otherwise kill it with SIGUSR1's default action */
+static void worker_signals(void)
+{
+        static const int sigs[] = {SIGTERM, SIGINT,  SIGHUP,
+                                   SIGCHLD, SIGUSR1, SIGPIPE};
+        sigset_t held;
+
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                signal(sigs[i], SIG_DFL);
+        sigemptyset(&held);
+        sigaddset(&held, SIGTERM);
+        sigaddset(&held, SIGUSR1);
+        sigprocmask(SIG_SETMASK, &held, NULL);
 }
 
 /* drop_privileges - become mail_owner */
@@ -359,10 +392,10 @@ static void worker_start(struct master *m, int slot)
                 return;
         }
         if (pid == 0) {
-                reset_signals();
+                worker_signals();
                 log_init("smtpd");
                 drop_privileges(m);
-                _exit(smtpd_server_run(m->gen->server) < 0 ? 1 : 0);
+                _exit(smtpd_server_run(m->gen->server, slot) < 0 ? 1 : 0);
         }
         if (m->nworkers == m->capworkers) {
                 m->capworkers = m->capworkers ? m->capworkers * 2 : 8;
@@ -371,6 +404,52 @@ static void worker_start(struct master *m, int slot)
         }
         m->workers[m->nworkers++] =
             (struct worker){.pid = pid, .gen = m->gen->id, .slot = slot};
+}
+
+/* qmgr_start - fork the queue manager with the current configuration */
+static void qmgr_start(struct master *m)
+{
+        pid_t pid;
+
+        m->qmgr_start_at.tv_sec = 0;
+        if (!m->qmgr_wanted || m->qmgr_pid != 0 || m->stopping)
+                return;
+        pid = fork();
+        if (pid < 0) {
+                log_warn("fork");
+                return;
+        }
+        if (pid == 0) {
+                struct qmgr *q;
+                char *err = NULL;
+                reset_signals();
+                log_init("qmgr");
+                for (size_t i = 0; i < m->nls; i++)
+                        close(m->ls[i].fd);
+                if (qmgr_new(m->gen->main, m->drop ? m->uid : (uid_t)-1, m->gid,
+                             &q, &err) < 0)
+                        fatalx("%s", err);
+                drop_privileges(m);
+                int rc = qmgr_run(q);
+                qmgr_free(q);
+                _exit(rc < 0 ? 1 : 0);
+        }
+        m->qmgr_pid = pid;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        m->qmgr_started = now.tv_sec;
+}
+
+/* qmgr_schedule - start the queue manager after delay_ms */
+static void qmgr_schedule(struct master *m, long delay_ms)
+{
+        clock_gettime(CLOCK_MONOTONIC, &m->qmgr_start_at);
+        m->qmgr_start_at.tv_sec += delay_ms / 1000;
+        m->qmgr_start_at.tv_nsec += (delay_ms % 1000) * 1000000;
+        if (m->qmgr_start_at.tv_nsec >= 1000000000) {
+                m->qmgr_start_at.tv_sec++;
+                m->qmgr_start_at.tv_nsec -= 1000000000;
+        }
 }
 
 /* slot_running - whether a current-generation worker holds a slot */
@@ -404,6 +483,31 @@ static void on_chld(struct master *m)
 
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
                 size_t i;
+                if (pid == m->qmgr_pid) {
+                        m->qmgr_pid = 0;
+                        if (WIFSIGNALED(status) &&
+                            (!m->stopping || WTERMSIG(status) != SIGTERM))
+                                log_warnx("process qmgr pid %ld killed by "
+                                          "signal %d",
+                                          (long)pid, WTERMSIG(status));
+                        else if (WIFEXITED(status) && WEXITSTATUS(status))
+                                log_warnx("process qmgr pid %ld exit status "
+                                          "%d",
+                                          (long)pid, WEXITSTATUS(status));
+                        /* a reload asked it to stop: start the new one at
+                         * once; after a crash wait a second, doubling
+                         * while it keeps dying young */
+                        struct timespec now;
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        if (now.tv_sec - m->qmgr_started > 10 ||
+                            m->qmgr_delay_ms < 1000)
+                                m->qmgr_delay_ms = 1000;
+                        else if (m->qmgr_delay_ms < 60000)
+                                m->qmgr_delay_ms *= 2;
+                        if (!m->stopping && m->qmgr_start_at.tv_sec == 0)
+                                qmgr_schedule(m, m->qmgr_delay_ms);
+                        continue;
+                }
                 for (i = 0; i < m->nworkers; i++)
                         if (m->workers[i].pid == pid)
                                 break;
@@ -426,6 +530,12 @@ static void on_chld(struct master *m)
                         restart = true;
         }
         if (restart && m->restart_at.tv_sec == 0) {
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                /* a crash after a quiet minute starts the back-off over */
+                if (now.tv_sec - m->last_crash > RESTART_QUIET_S)
+                        m->restart_delay_ms = 1000;
+                m->last_crash = now.tv_sec;
                 log_info("restarting smtpd in %ld ms", m->restart_delay_ms);
                 clock_gettime(CLOCK_MONOTONIC, &m->restart_at);
                 m->restart_at.tv_sec += m->restart_delay_ms / 1000;
@@ -439,13 +549,24 @@ static void on_chld(struct master *m)
         }
 }
 
-/* signal_workers - send signo to every worker, or to those of older
- * generations only */
-static void signal_workers(struct master *m, int signo, bool old_only)
+/* signal_workers - send signo to every worker */
+static void signal_workers(struct master *m, int signo)
 {
         for (size_t i = 0; i < m->nworkers; i++)
-                if (!old_only || m->workers[i].gen != m->gen->id)
-                        kill(m->workers[i].pid, signo);
+                kill(m->workers[i].pid, signo);
+}
+
+/* drain_old - tell older generations' workers, once each, to stop
+ * accepting and exit when their sessions end */
+static void drain_old(struct master *m)
+{
+        for (size_t i = 0; i < m->nworkers; i++) {
+                struct worker *w = &m->workers[i];
+                if (w->gen == m->gen->id || w->draining)
+                        continue;
+                kill(w->pid, SIGUSR1);
+                w->draining = true;
+        }
 }
 
 /* on_term - stop: workers first, then the loop */
@@ -456,7 +577,9 @@ static void on_term(struct master *m)
                 return;
         log_info("terminating on signal");
         m->stopping = true;
-        signal_workers(m, SIGTERM, false);
+        signal_workers(m, SIGTERM);
+        if (m->qmgr_pid)
+                kill(m->qmgr_pid, SIGTERM);
 }
 
 /* on_hup - reload: new generation, old one drains */
@@ -464,6 +587,7 @@ static void on_hup(struct master *m)
 {
         struct generation *g;
         char *err = NULL;
+        size_t nls = m->nls; /* sockets of the running configuration */
 
         if (m->stopping)
                 return;
@@ -474,9 +598,12 @@ static void on_hup(struct master *m)
                           "configuration: %s",
                           err);
                 free(err);
-                /* keep every socket of the running configuration */
+                /* keep every socket of the running configuration; close
+                 * the ones this attempt bound, or clients would wait on
+                 * a listener no worker accepts from */
                 for (size_t i = 0; i < m->nls; i++)
-                        m->ls[i].keep = true;
+                        m->ls[i].keep = i < nls;
+                listeners_prune(m);
                 if (g)
                         generation_free(g);
                 return;
@@ -488,8 +615,17 @@ static void on_hup(struct master *m)
         m->restart_delay_ms = 1000;
         fill_slots(m);
         /* old workers stop accepting and exit when their sessions end */
-        signal_workers(m, SIGUSR1, true);
+        drain_old(m);
         listeners_prune(m);
+        /* the queue manager restarts with the new configuration once the
+         * old one has exited (never two at once: one writer per file) */
+        m->qmgr_wanted = master_cf_wants_qmgr(m->opts->config_dir);
+        if (m->qmgr_pid) {
+                kill(m->qmgr_pid, SIGTERM);
+                qmgr_schedule(m, 0);
+        } else if (m->qmgr_wanted) {
+                qmgr_schedule(m, 0);
+        }
 }
 
 /* supervise - wait for signals and restart deadlines; the supervisor has
@@ -502,10 +638,20 @@ static void supervise(struct master *m)
         sigemptyset(&set);
         for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
                 sigaddset(&set, sigs[i]);
-        sigprocmask(SIG_BLOCK, &set, NULL);
+        sigprocmask(SIG_BLOCK, &set, NULL); /* and SIGUSR1: master_run */
         fill_slots(m);
-        while (!(m->stopping && m->nworkers == 0)) {
+        qmgr_start(m);
+        while (!(m->stopping && m->nworkers == 0 && m->qmgr_pid == 0)) {
                 struct timespec wait = {.tv_sec = 1}, now;
+                if (m->qmgr_start_at.tv_sec && m->qmgr_pid == 0) {
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        if (now.tv_sec > m->qmgr_start_at.tv_sec ||
+                            (now.tv_sec == m->qmgr_start_at.tv_sec &&
+                             now.tv_nsec >= m->qmgr_start_at.tv_nsec))
+                                qmgr_start(m);
+                        else
+                                wait = (struct timespec){.tv_nsec = 100000000};
+                }
                 if (m->restart_at.tv_sec) {
                         clock_gettime(CLOCK_MONOTONIC, &now);
                         long long ns =
@@ -561,13 +707,39 @@ static int lookup_owner(struct master *m, const char *owner, char **err)
         return 0;
 }
 
+/* raise_nofile - the soft descriptor limit up to the hard one: a worker
+ * holds one descriptor per client, and 1024 is a common default */
+static void raise_nofile(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warn("setrlimit RLIMIT_NOFILE");
+}
+
 /* master_run - the supervisor */
 int master_run(const struct master_opts *o)
 {
         struct master m = {.opts = o, .restart_delay_ms = 1000};
         char *err = NULL;
         const char *lerr;
+        sigset_t early;
 
+        /* from the first moment: a SIGTERM that arrives while the
+         * listeners are bound but supervise() does not run yet waits for
+         * it, instead of killing the supervisor with the default action.
+         * SIGUSR1 is never waited for: blocked so that workers are born
+         * with it blocked (worker_signals) */
+        sigemptyset(&early);
+        sigaddset(&early, SIGTERM);
+        sigaddset(&early, SIGINT);
+        sigaddset(&early, SIGHUP);
+        sigaddset(&early, SIGCHLD);
+        sigaddset(&early, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &early, NULL);
         if (generation_load(o, 0, &m.gen, &err) < 0) {
                 fprintf(stderr, "postern serve: %s\n", err);
                 free(err);
@@ -583,6 +755,10 @@ int master_run(const struct master_opts *o)
         log_init("master");
         if (o->foreground_stderr)
                 log_also_stderr(true);
+        m.nslots =
+            o->workers > 0 ? o->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (m.nslots < 1)
+                m.nslots = 1;
         if (lookup_owner(&m, m.gen->main->mail_owner, &err) < 0 ||
             listeners_bind(&m, m.gen, &err) < 0 ||
             generation_prepare(&m, m.gen, &err) < 0) {
@@ -598,10 +774,8 @@ int master_run(const struct master_opts *o)
                 return 1;
         }
         signal(SIGPIPE, SIG_IGN);
-        m.nslots =
-            o->workers > 0 ? o->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
-        if (m.nslots < 1)
-                m.nslots = 1;
+        m.qmgr_wanted = master_cf_wants_qmgr(o->config_dir);
+        raise_nofile();
         log_info("daemon started -- version %s, configuration %s",
                  POSTERN_VERSION, o->config_dir);
         supervise(&m);

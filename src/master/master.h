@@ -39,6 +39,10 @@ int master_cf_read(const char *dir, struct master_service **out, size_t *n,
                    char **err);
 /* master_services_free - release what master_cf_* returned. */
 void master_services_free(struct master_service *, size_t);
+/* master_cf_wants_qmgr - whether DIR/master.cf has a service whose
+ * command is qmgr (Postfix's "qmgr unix n - n 300 1 qmgr"); a missing
+ * master.cf means yes, as Postfix's default has one. */
+bool master_cf_wants_qmgr(const char *dir);
 
 /* How `postern serve` was started. */
 struct master_opts {

@@ -117,6 +117,8 @@ static int parse_service(const char *label, char *text, int line,
                         return -1;
                 }
         const char *type = f[1], *command = f[7];
+        if (strcmp(command, "qmgr") == 0)
+                return 0; /* run by the supervisor: master_cf_wants_qmgr */
         if (strcmp(type, "inet") != 0 || strcmp(command, "smtpd") != 0) {
                 log_warnx("%s, line %d: service %s (%s %s) is not run by "
                           "postern: ignored",
@@ -312,4 +314,28 @@ void master_services_free(struct master_service *v, size_t n)
                 strlist_clear(&v[i].overrides);
         }
         free(v);
+}
+
+/* master_cf_wants_qmgr - whether a service line runs qmgr */
+bool master_cf_wants_qmgr(const char *dir)
+{
+        char *path = xasprintf("%s/master.cf", dir);
+        FILE *fp = fopen(path, "r");
+        char line[4096];
+        bool yes = false;
+
+        free(path);
+        if (fp == NULL)
+                return errno == ENOENT;
+        while (!yes && fgets(line, sizeof(line), fp)) {
+                char *f[8], *save = NULL, *p = line;
+                int n = 0;
+                if (isspace((unsigned char)line[0]) || line[0] == '#')
+                        continue;
+                while (n < 8 && (f[n] = strtok_r(p, " \t\r\n", &save)))
+                        p = NULL, n++;
+                yes = n == 8 && strcmp(f[7], "qmgr") == 0;
+        }
+        fclose(fp);
+        return yes;
 }

@@ -282,16 +282,20 @@ struct smtpd_server;
 
 /* smtpd_server_new - in the supervisor, before forking and before
  * dropping privileges: TLS contexts (keys readable only by root), relay
- * control tables, the queue, session ticket keys shared by every worker.
+ * control tables, the queue, session ticket keys shared by every worker,
+ * and the connection counters of `workers` worker slots.
  * The listeners and confs are borrowed for the server's life.  Returns 0,
  * or -1 with *err naming the service and the problem (caller frees). */
-int smtpd_server_new(const struct smtpd_listen *, size_t n,
+int smtpd_server_new(const struct smtpd_listen *, size_t n, int workers,
                      struct smtpd_server **out, char **err);
-/* smtpd_server_run - a worker's event loop: accept, run sessions, commit
- * messages in groups.  SIGTERM ends it at once (messages not yet
- * acknowledged are dropped); SIGUSR1 stops accepting and ends it when
- * the last session ends.  Returns 0, or -1 when the loop cannot start. */
-int smtpd_server_run(struct smtpd_server *);
+/* smtpd_server_run - a worker's event loop in worker slot `slot` (0 ..
+ * workers-1; a restarted worker reuses its predecessor's slot and resets
+ * its connection counts): accept, run sessions, commit messages in
+ * groups.  SIGTERM ends it at once (messages not yet acknowledged are
+ * dropped); SIGUSR1 stops accepting and ends it when the last session
+ * ends.  The caller forks with SIGTERM and SIGUSR1 blocked; they are
+ * unblocked once handled.  Returns 0, or -1 when the loop cannot start. */
+int smtpd_server_run(struct smtpd_server *, int slot);
 /* smtpd_server_free - NULL ok. */
 void smtpd_server_free(struct smtpd_server *);
 
@@ -318,6 +322,10 @@ int smtpd_checks_new(const struct conf *, struct smtpd_checks **out,
 void smtpd_checks_free(struct smtpd_checks *);
 /* smtpd_checks_mynetworks - whether a client address is in mynetworks. */
 bool smtpd_checks_mynetworks(struct smtpd_checks *, const char *addr);
+/* smtpd_checks_bare_newline_excluded - whether a client address is in
+ * smtpd_forbid_bare_newline_exclusions (default $mynetworks). */
+bool smtpd_checks_bare_newline_excluded(struct smtpd_checks *,
+                                        const char *addr);
 /* smtpd_checks_rcpt - smtpd_relay_restrictions then
  * smtpd_recipient_restrictions for one recipient; on REJECT or DEFER the
  * whole reply ("554 5.7.1 <rcpt>: Relay access denied") is in reply. */

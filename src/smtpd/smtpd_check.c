@@ -77,6 +77,9 @@ struct smtpd_checks {
         size_t nrelay_r, nrcpt_r;
         struct table_list *relay_clientcerts;
         bool allow_untrusted_routing;
+        /* smtpd_forbid_bare_newline_exclusions: only nets and net_tables
+         * of this inner object are used */
+        struct smtpd_checks *bare_excl;
 };
 
 /* parse_net - "a.b.c.d/n", "[v6]/n", "v6/n", a bare address */
@@ -194,7 +197,8 @@ static bool is_table(const char *s)
 }
 
 /* load_nets - mynetworks */
-static int load_nets(struct smtpd_checks *k, const char *value, char **err)
+static int load_nets(struct smtpd_checks *k, const char *param,
+                     const char *value, char **err)
 {
         struct strlist items = {0}, tables = {0};
         int rc = 0;
@@ -207,10 +211,10 @@ static int load_nets(struct smtpd_checks *k, const char *value, char **err)
                         continue;
                 }
                 if (parse_net(items.v[i], &n) < 0) {
-                        *err = xasprintf("mynetworks: \"%s\" is not an "
+                        *err = xasprintf("%s: \"%s\" is not an "
                                          "address, network/prefix or "
                                          "type:table",
-                                         items.v[i]);
+                                         param, items.v[i]);
                         rc = -1;
                         break;
                 }
@@ -221,7 +225,7 @@ static int load_nets(struct smtpd_checks *k, const char *value, char **err)
         if (rc == 0) {
                 char *e = NULL;
                 if (open_tables(&tables, &k->net_tables, &e) < 0) {
-                        *err = xasprintf("mynetworks: %s", e);
+                        *err = xasprintf("%s: %s", param, e);
                         free(e);
                         rc = -1;
                 }
@@ -340,7 +344,10 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
 
         *out = NULL;
         k->allow_untrusted_routing = c->allow_untrusted_routing;
-        if (load_nets(k, c->mynetworks, err) < 0 ||
+        k->bare_excl = xcalloc(1, sizeof(*k->bare_excl));
+        if (load_nets(k, "mynetworks", c->mynetworks, err) < 0 ||
+            load_nets(k->bare_excl, "smtpd_forbid_bare_newline_exclusions",
+                      c->smtpd_forbid_bare_newline_exclusions, err) < 0 ||
             load_domains(&k->mydest, "mydestination", c->mydestination, false,
                          err) < 0 ||
             load_domains(&k->relay, "relay_domains", c->relay_domains,
@@ -403,6 +410,7 @@ void smtpd_checks_free(struct smtpd_checks *k)
         free_restrictions(k->relay_r, k->nrelay_r);
         free_restrictions(k->rcpt_r, k->nrcpt_r);
         table_list_close(k->relay_clientcerts);
+        smtpd_checks_free(k->bare_excl);
         free(k);
 }
 
@@ -433,6 +441,14 @@ bool smtpd_checks_mynetworks(struct smtpd_checks *k, const char *addr)
                 return st == TABLE_FOUND && strncasecmp(v, "reject", 6) != 0;
         }
         return false;
+}
+
+/* smtpd_checks_bare_newline_excluded - whether a client address is in
+ * smtpd_forbid_bare_newline_exclusions */
+bool smtpd_checks_bare_newline_excluded(struct smtpd_checks *k,
+                                        const char *addr)
+{
+        return k->bare_excl && smtpd_checks_mynetworks(k->bare_excl, addr);
 }
 
 /* domlist_match - whether a lower-case domain is in a list */

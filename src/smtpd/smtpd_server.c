@@ -35,10 +35,14 @@
 
 /* Buckets of the connection counter shared by all workers.  A client
  * address hashes to one bucket; a rare collision only makes the limit a
- * little stricter for two clients. */
+ * little stricter for two clients.  Each worker slot counts in its own
+ * row, which its successor zeroes: a worker that dies (kill -9) cannot
+ * leave counts behind that would lock clients out. */
 #define CONN_BUCKETS 65536
 /* Bytes read per wake-up before other sessions get their turn. */
 #define READ_BUDGET (64 * 1024)
+/* Pause before accepting again when out of file descriptors. */
+#define ACCEPT_BACKOFF_MS 100
 
 /* Per-listener configuration, built once in the supervisor. */
 struct lconf {
@@ -64,7 +68,9 @@ struct smtpd_server {
         size_t nlc;
         struct queue *queue;
         struct tls_ticket_keys *keys;
-        _Atomic unsigned *conn_count; /* shared, CONN_BUCKETS */
+        _Atomic unsigned *conn_count; /* shared, nrows * CONN_BUCKETS */
+        size_t nrows;                 /* worker slots */
+        _Atomic unsigned *row;        /* this worker's counts */
         /* worker state */
         struct event_loop *loop;
         struct conn *conns;
@@ -97,6 +103,7 @@ struct conn {
         const char *msg_id;
         unsigned bucket;
         bool counted, in_mynetworks;
+        bool connect_logged; /* by conn_new, before the TLS handshake */
         struct conn *next, *prev;
 };
 
@@ -205,14 +212,17 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
 }
 
 /* smtpd_server_new - everything that needs root, before forking */
-int smtpd_server_new(const struct smtpd_listen *l, size_t n,
+int smtpd_server_new(const struct smtpd_listen *l, size_t n, int workers,
                      struct smtpd_server **out, char **err)
 {
         struct smtpd_server *srv = xcalloc(1, sizeof(*srv));
         const char *qerr = NULL;
 
         *out = NULL;
-        srv->keys = tls_ticket_keys_new();
+        /* ticket keys rotate every smtpd_tls_session_cache_timeout and
+         * are derived from one secret, so every worker agrees */
+        srv->keys = tls_ticket_keys_new_rotating(
+            n > 0 ? (long)l[0].conf->smtpd_tls_session_cache_timeout : 3600);
         srv->lc = xcalloc(n ? n : 1, sizeof(*srv->lc));
         srv->nlc = n;
         for (size_t i = 0; i < n; i++)
@@ -224,9 +234,10 @@ int smtpd_server_new(const struct smtpd_listen *l, size_t n,
                                  l[0].conf->queue_directory, qerr);
                 goto bad;
         }
+        srv->nrows = workers > 0 ? (size_t)workers : 1;
         srv->conn_count =
-            mmap(NULL, CONN_BUCKETS * sizeof(unsigned), PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+            mmap(NULL, srv->nrows * CONN_BUCKETS * sizeof(unsigned),
+                 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (srv->conn_count == MAP_FAILED) {
                 srv->conn_count = NULL;
                 *err = xasprintf("mmap: %s", strerror(errno));
@@ -254,7 +265,7 @@ void smtpd_server_free(struct smtpd_server *srv)
         tls_ticket_keys_free(srv->keys);
         if (srv->conn_count)
                 munmap((void *)srv->conn_count,
-                       CONN_BUCKETS * sizeof(unsigned));
+                       srv->nrows * CONN_BUCKETS * sizeof(unsigned));
         free(srv);
 }
 
@@ -266,7 +277,13 @@ static void conn_close(struct conn *);
 /* conn_log - the engine's log lines */
 static void conn_log(void *ctx, const char *line)
 {
-        (void)ctx;
+        struct conn *c = ctx;
+
+        /* wrapper mode: "connect from" was logged before the handshake */
+        if (c->connect_logged && strncmp(line, "connect from ", 13) == 0) {
+                c->connect_logged = false;
+                return;
+        }
         if (strncmp(line, "warning: ", 9) == 0)
                 log_warnx("%s", line + 9);
         else
@@ -562,7 +579,8 @@ static void session_start(struct conn *c)
             .name = "unknown",
             .addr = c->addr,
             .port = c->port,
-            .bare_newline_excluded = false,
+            .bare_newline_excluded =
+                smtpd_checks_bare_newline_excluded(c->lc->checks, c->addr),
             .tls = c->tls ? &c->tinfo : NULL,
         };
 
@@ -622,8 +640,8 @@ static int do_handshake(struct conn *c)
                 conn_wait(c, false, true, c->lc->tls_timeout_ms);
                 return 0;
         default:
-                log_info("SSL_accept error from %s: %s", c->namaddr,
-                         tls_conn_error(c->tls));
+                /* "SSL_accept error from name[addr]: why" */
+                log_info("%s", tls_conn_error(c->tls));
                 if (c->s)
                         smtpd_session_eof(c->s);
                 else
@@ -720,8 +738,12 @@ static int do_read(struct conn *c)
                 if (n > 0)
                         return 1; /* replies first, then more input */
         }
-        /* budget spent: let other sessions run, come back soon */
-        conn_wait(c, true, false, 1);
+        /* budget spent: let other sessions run and come back through a
+         * zero-delay timer.  Not a socket wait: TLS may hold decrypted
+         * input the socket no longer shows, and a short read timeout
+         * would end as "timeout exceeded" whenever the client paused */
+        event_io_want(c->io, false, false, 0);
+        event_timer_add(c->delay, 0);
         return 0;
 }
 
@@ -792,7 +814,7 @@ static void conn_close(struct conn *c)
         event_timer_free(c->delay);
         close(c->fd);
         if (c->counted)
-                atomic_fetch_sub(&srv->conn_count[c->bucket], 1);
+                atomic_fetch_sub(&srv->row[c->bucket], 1);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -805,11 +827,15 @@ static void conn_close(struct conn *c)
                 event_loop_exit(srv->loop);
 }
 
-/* addr_bucket - FNV-1a of the client address */
-static unsigned addr_bucket(const char *addr)
+/* addr_bucket - FNV-1a of service and client address: like Postfix's
+ * anvil, each service counts its own connections */
+static unsigned addr_bucket(const char *service, const char *addr)
 {
         uint32_t h = 2166136261u;
 
+        for (const char *p = service; *p; p++)
+                h = (h ^ (unsigned char)*p) * 16777619u;
+        h = (h ^ (unsigned char)'|') * 16777619u;
         for (const char *p = addr; *p; p++)
                 h = (h ^ (unsigned char)*p) * 16777619u;
         return h % CONN_BUCKETS;
@@ -849,8 +875,12 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
         srv->conns = c;
         srv->nconns++;
 
-        c->bucket = addr_bucket(c->addr);
-        unsigned now = atomic_fetch_add(&srv->conn_count[c->bucket], 1) + 1;
+        c->bucket = addr_bucket(lc->service, c->addr);
+        atomic_fetch_add(&srv->row[c->bucket], 1);
+        unsigned now = 0;
+        for (size_t r = 0; r < srv->nrows; r++)
+                now +=
+                    atomic_load(&srv->conn_count[r * CONN_BUCKETS + c->bucket]);
         c->counted = true;
         if (lc->conn_limit > 0 && !c->in_mynetworks &&
             now > (unsigned)lc->conn_limit) {
@@ -874,6 +904,7 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                                        .namaddr = c->namaddr,
                                        .loglevel = -1};
                 log_info("connect from %s", c->namaddr);
+                c->connect_logged = true;
                 if (tls_conn_start(&ts, &c->tls, &err) < 0) {
                         log_warnx("%s: cannot start TLS: %s", c->namaddr, err);
                         conn_close(c);
@@ -905,6 +936,16 @@ static void on_accept_ctx(int fd, int what, void *arg)
                 int cfd = accept4(fd, (struct sockaddr *)&sa, &len,
                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (cfd < 0) {
+                        if (errno == EMFILE || errno == ENFILE ||
+                            errno == ENOBUFS || errno == ENOMEM) {
+                                /* out of descriptors: the socket stays
+                                 * readable, so back off instead of
+                                 * spinning; retry when the timer fires */
+                                log_warn("accept");
+                                event_io_want(a->lc->io, false, false,
+                                              ACCEPT_BACKOFF_MS);
+                                return;
+                        }
                         if (errno != EAGAIN && errno != EINTR &&
                             errno != ECONNABORTED)
                                 log_warn("accept");
@@ -939,12 +980,19 @@ static void on_drain(void *arg)
 }
 
 /* smtpd_server_run - the worker's loop */
-int smtpd_server_run(struct smtpd_server *srv)
+int smtpd_server_run(struct smtpd_server *srv, int slot)
 {
         struct accept_ctx *acc = xcalloc(srv->nlc ? srv->nlc : 1, sizeof(*acc));
 
         signal(SIGPIPE, SIG_IGN);
         signal(SIGHUP, SIG_IGN); /* reloads are the supervisor's */
+        /* this slot's row: whatever a dead predecessor counted is gone
+         * with its sockets */
+        if (slot < 0 || (size_t)slot >= srv->nrows)
+                slot = 0;
+        srv->row = srv->conn_count + (size_t)slot * CONN_BUCKETS;
+        for (size_t b = 0; b < CONN_BUCKETS; b++)
+                atomic_store(&srv->row[b], 0);
         srv->loop = event_loop_new();
         if (srv->loop == NULL) {
                 log_warnx("cannot create the event loop");
@@ -954,6 +1002,12 @@ int smtpd_server_run(struct smtpd_server *srv)
         srv->commit_timer = event_timer_new(srv->loop, commit_pending, srv);
         srv->sig_term = event_signal_new(srv->loop, SIGTERM, on_term, srv);
         srv->sig_usr1 = event_signal_new(srv->loop, SIGUSR1, on_drain, srv);
+        /* the supervisor forks with both blocked: handled from here on */
+        sigset_t sigs;
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGUSR1);
+        sigprocmask(SIG_UNBLOCK, &sigs, NULL);
         for (size_t i = 0; i < srv->nlc; i++) {
                 acc[i] = (struct accept_ctx){.srv = srv, .lc = &srv->lc[i]};
                 srv->lc[i].io = event_io_new(srv->loop, srv->lc[i].fd,
@@ -961,6 +1015,9 @@ int smtpd_server_run(struct smtpd_server *srv)
                 event_io_want(srv->lc[i].io, true, false, 0);
         }
         event_loop_run(srv->loop);
+        /* freeing the signal events restores the default actions: a late
+         * SIGUSR1 or SIGTERM must not kill the worker while it finishes */
+        sigprocmask(SIG_BLOCK, &sigs, NULL);
         while (srv->conns)
                 conn_close(srv->conns);
         commit_pending(srv);
