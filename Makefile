@@ -37,6 +37,10 @@ fuzz: deps
 	@cmake --build build-fuzz -j$(JOBS)
 	@scripts/run-fuzz build-fuzz $(FUZZ_SECONDS)
 
+# Inbound benchmark against a private Postfix (root; ~5 minutes): bench/README.md
+bench: deps build
+	@bench/run --no-build
+
 format:
 	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
 
