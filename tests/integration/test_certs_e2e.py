@@ -15,6 +15,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import pfpeer  # noqa: E402
 import pt  # noqa: E402
 import srv  # noqa: E402
 
@@ -109,6 +110,54 @@ smtpd_relay_restrictions = permit_mynetworks permit_tls_clientcerts
                                                       "laptop.pem")],
                       check=True).stdout.strip().split("=", 1)[1]
         self.assertEqual(fp, ossl)
+
+
+@unittest.skipUnless(pt.have("postfix") and os.geteuid() == 0,
+                     "needs Postfix and root for a private instance")
+class PostfixServesPosternCertificates(pt.TempDirTest):
+    """A server certificate from postern ca, exported to PKCS#12 and
+    converted back by postern certs convert into one file with the key and
+    the chain (seed 004's layout), served by a real Postfix smtpd."""
+
+    def test_postfix_serves_converted_certificate(self):
+        os.chmod(self.tmp, 0o755)
+        ca = os.path.join(self.tmp, "ca")
+        pt.postern("ca", "--dir", ca, "init", check=True)
+        pt.postern("ca", "--dir", ca, "issue", "server", "mx.postern.test",
+                   check=True)
+        p12 = os.path.join(self.tmp, "mx.p12")
+        pem = os.path.join(self.tmp, "mx-key-and-chain.pem")
+        pt.postern("ca", "--dir", ca, "export", "mx.postern.test", "--out",
+                   p12, "--passout", "pass:x", check=True)
+        pt.postern("certs", "convert", "--passin", "pass:x", p12, pem,
+                   check=True)
+        self.assertEqual(os.stat(pem).st_mode & 0o777, 0o600)
+        pf = pfpeer.Postfix(os.path.join(self.tmp, "pf"), {
+            "myhostname": "mx.postern.test",
+            "smtpd_tls_security_level": "may",
+            "smtpd_tls_cert_file": pem,
+            "smtpd_tls_key_file": "$smtpd_tls_cert_file",
+            "smtpd_tls_loglevel": "1",
+        }).start()
+        self.addCleanup(pf.stop)
+        cafile = os.path.join(ca, "ca.crt")
+        # postern's own probe verifies Postfix's certificate by name
+        r = pt.postern("finger", "-c", self.tmp, "-l", "secure", "-F",
+                       cafile, "[127.0.0.1]:%d" % pf.port, "mx.postern.test")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("Verified TLS connection established to "
+                      "127.0.0.1[127.0.0.1]:%d" % pf.port, r.stdout)
+        # and so does openssl
+        r = pt.run(["openssl", "s_client", "-connect",
+                    "127.0.0.1:%d" % pf.port, "-starttls", "smtp", "-CAfile",
+                    cafile, "-verify_hostname", "mx.postern.test",
+                    "-verify_return_error", "-quiet"],
+                   input="QUIT\r\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("TLS connection established from",
+                      pt.wait_for(lambda: pf.read(("TLS connection "
+                                                   "established",)),
+                                  "Postfix's TLS log line"))
 
 
 if __name__ == "__main__":

@@ -19,31 +19,10 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import pfpeer  # noqa: E402
 import pt  # noqa: E402
 import srv  # noqa: E402
 from pki import PKI  # noqa: E402
-
-MASTER = """\
-127.0.0.1:{port} inet n - n - - smtpd
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-proxymap  unix  -       -       n       -       -       proxymap
-error     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-retry     unix  -       -       n       -       -       error
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
-
 
 @unittest.skipUnless(pt.have("postfix") and os.geteuid() == 0,
                      "needs Postfix and root for a private instance")
@@ -94,77 +73,32 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
 
     def start_postfix(self, name, with_cert):
         base = os.path.join(self.tmp, name)
-        self.pf_conf = os.path.join(base, "conf")
-        self.pf_log = os.path.join(base, "maillog")
-        data = os.path.join(base, "data")
-        for d in (self.pf_conf, data, os.path.join(base, "queue")):
-            os.makedirs(d)
-        os.chmod(base, 0o755)
-        shutil.chown(data, "postfix")
-        self.pf_port = pt.free_port()
-        policy = os.path.join(self.pf_conf, "tls_policy")
+        os.makedirs(base)
+        policy = os.path.join(base, "tls_policy")
         with open(policy, "w") as f:
             # the relayhost is an address: name the certificate we expect
             f.write("[127.0.0.1]:%d secure match=mx.postern.test\n" %
                     self.port)
-        lines = [
-            "compatibility_level = 3.6",
-            "queue_directory = %s/queue" % base,
-            "data_directory = %s" % data,
-            "maillog_file = %s" % self.pf_log,
-            "maillog_file_prefixes = /tmp",
-            "inet_interfaces = 127.0.0.1",
-            "inet_protocols = ipv4",
-            "myhostname = postfix-peer.test",
-            "mydestination =",
-            "mynetworks = 127.0.0.0/8",
-            "relayhost = [127.0.0.1]:%d" % self.port,
-            "in_flow_delay = 0",
-            "smtp_connect_timeout = 10s",
-            "smtp_helo_timeout = 30s",
-            "smtp_starttls_timeout = 30s",
-            "smtp_tls_security_level = secure",
-            "smtp_tls_policy_maps = texthash:%s" % policy,
-            "smtp_tls_CAfile = %s" % self.pki.ca_crt,
-            "smtp_tls_loglevel = 1",
-            "smtp_tls_session_cache_database =",
-            "queue_run_delay = 1s",
-            "minimal_backoff_time = 1s",
-            "maximal_backoff_time = 2s",
-            "",
-        ]
+        params = {
+            "myhostname": "postfix-peer.test",
+            "mydestination": "",
+            "relayhost": "[127.0.0.1]:%d" % self.port,
+            "smtp_tls_security_level": "secure",
+            "smtp_tls_policy_maps": "texthash:" + policy,
+            "smtp_tls_CAfile": self.pki.ca_crt,
+            "smtp_tls_loglevel": "1",
+            "smtp_tls_session_cache_database": "",
+        }
         if with_cert:
-            lines[-1:] = ["smtp_tls_cert_file = %s" % self.ccrt,
-                          "smtp_tls_key_file = %s" % self.ckey, ""]
-        with open(os.path.join(self.pf_conf, "main.cf"), "w") as f:
-            f.write("\n".join(lines))
-        with open(os.path.join(self.pf_conf, "master.cf"), "w") as f:
-            f.write(MASTER.format(port=self.pf_port))
-        r = pt.run(["script", "-qc", "postfix -c %s start" % self.pf_conf,
-                    "/dev/null"])
-        self.addCleanup(self.stop_postfix, self.pf_conf)
-        text = pt.wait_for(
-            lambda: self.pf_read(("daemon started", "fatal:")),
-            "postfix started: %s %s" %
-            (r.stdout, pt.run(["postfix", "-c", self.pf_conf,
-                               "check"]).stderr))
-        self.assertNotIn("fatal:", text)
-
-    @staticmethod
-    def stop_postfix(conf):
-        pt.run(["postfix", "-c", conf, "stop"])
-        pt.wait_for(lambda: pt.run(["postfix", "-c", conf,
-                                    "status"]).returncode != 0,
-                    "postfix stopped")
+            params["smtp_tls_cert_file"] = self.ccrt
+            params["smtp_tls_key_file"] = self.ckey
+        self.pf = pfpeer.Postfix(base, params).start()
+        self.addCleanup(self.pf.stop)
+        self.pf_port = self.pf.port
 
     def pf_read(self, words):
         """Postfix's log once it holds one of words, else None."""
-        try:
-            with open(self.pf_log, errors="replace") as f:
-                text = f.read()
-        except FileNotFoundError:
-            return None
-        return text if any(w in text for w in words) else None
+        return self.pf.read(words)
 
     def submit(self, rcpt, token):
         with smtplib.SMTP("127.0.0.1", self.pf_port, timeout=60) as s:
