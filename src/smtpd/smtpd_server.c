@@ -54,6 +54,7 @@ struct lconf {
         struct tls_ctx *tls; /* NULL: no TLS on this listener */
         bool wrapper;
         bool ask_ccert;
+        bool req_ccert; /* smtpd_tls_req_ccert: a trusted certificate */
         bool received_tls;
         long timeout_ms;
         long tls_timeout_ms;
@@ -160,6 +161,7 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
         lc->tls_timeout_ms = c->smtpd_starttls_timeout * 1000;
         lc->conn_limit = (int)c->smtpd_client_connection_count_limit;
         lc->ask_ccert = c->smtpd_tls_ask_ccert || c->smtpd_tls_req_ccert;
+        lc->req_ccert = c->smtpd_tls_req_ccert;
         lc->received_tls = c->smtpd_tls_received_header;
 
         if (smtpd_checks_new(c, &lc->checks, err) < 0)
@@ -627,6 +629,25 @@ static int do_handshake(struct conn *c)
         switch (tls_conn_handshake(c->tls)) {
         case TLS_IO_DONE:
                 fill_tinfo(c);
+                if (c->lc->req_ccert && !c->tinfo.ccert_trusted) {
+                        /* smtpd_tls_req_ccert: no verified client
+                         * certificate, no session */
+                        char msg[300];
+                        size_t put;
+                        int n = snprintf(msg, sizeof(msg),
+                                         "421 4.7.1 %s Error: client "
+                                         "certificate not trusted\r\n",
+                                         c->lc->conf->myhostname);
+                        log_info("NOQUEUE: abort: TLS from %s: %s", c->namaddr,
+                                 c->tinfo.ccert_present
+                                     ? "client certificate not trusted"
+                                     : "no client certificate");
+                        (void)tls_conn_write(c->tls, msg, (size_t)n, &put);
+                        if (c->s)
+                                smtpd_session_eof(c->s);
+                        conn_close(c);
+                        return -1;
+                }
                 c->phase = PHASE_SMTP;
                 if (c->s == NULL)
                         session_start(c); /* wrapper mode */

@@ -51,11 +51,16 @@ relay_clientcerts = texthash:{conf}/clientcerts
 smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
     reject_unauth_destination
 """.format(crt=cls.crt, key=cls.key, ca=cls.pki.ca_crt, conf=conf)
-        cls.ports = {n: pt.free_port() for n in ("smtp", "smtps", "sub")}
+        cls.ports = {n: pt.free_port()
+                     for n in ("smtp", "smtps", "sub", "req")}
+        other = PKI(os.path.join(cls.tmp, "other-ca"), "Other CA")
+        cls.xcrt, cls.xkey = other.issue("stranger", client=True)
         cls.server = srv.Server(conf, main_cf, [
             ("smtp", cls.ports["smtp"], []),
             ("smtps", cls.ports["smtps"], ["smtpd_tls_wrappermode=yes"]),
             ("sub", cls.ports["sub"], ["smtpd_tls_security_level=encrypt"]),
+            ("req", cls.ports["req"], ["smtpd_tls_wrappermode=yes",
+                                       "smtpd_tls_req_ccert=yes"]),
         ]).start()
 
     @classmethod
@@ -156,6 +161,28 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
         s.ehlo()
         self.queued_id(self.send(s, "bob@mx.postern.test",
                                  "Subject: sub\r\n\r\nsubmission\r\n"))
+
+    def test_req_ccert(self):
+        # a certificate from the trusted CA: a session
+        s = smtplib.SMTP_SSL("127.0.0.1", self.ports["req"], timeout=60,
+                             context=self.client_ctx(self.ccrt, self.ckey))
+        self.addCleanup(self._quit, s)
+        self.assertEqual(s.noop()[0], 250)
+        # one from a CA the server does not trust: 421, no session
+        with self.assertRaises((smtplib.SMTPServerDisconnected,
+                                smtplib.SMTPConnectError, ssl.SSLError,
+                                ConnectionError)) as cm:
+            smtplib.SMTP_SSL("127.0.0.1", self.ports["req"], timeout=60,
+                             context=self.client_ctx(self.xcrt, self.xkey))
+        self.server.wait_log("NOQUEUE: abort: TLS from unknown[127.0.0.1]: "
+                             "client certificate not trusted")
+        del cm
+        # none at all: the handshake itself fails
+        with self.assertRaises((smtplib.SMTPServerDisconnected,
+                                ssl.SSLError, ConnectionError)):
+            s2 = smtplib.SMTP_SSL("127.0.0.1", self.ports["req"], timeout=60,
+                                  context=self.client_ctx())
+            s2.noop()
 
     # -- relay control by client certificate (seed 003) --------------------
 
