@@ -12,8 +12,9 @@ import shutil
 
 import pt
 
-MASTER = """\
-127.0.0.1:{port} inet n - n - - smtpd
+# Every service a private instance needs besides its smtpd listeners.
+MASTER_SERVICES = """\
+pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
@@ -32,6 +33,8 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
+# A whole master.cf with one smtpd on 127.0.0.1:{port}.
+MASTER = "127.0.0.1:{port} inet n - n - - smtpd\n" + MASTER_SERVICES
 
 
 class Postfix:

@@ -20,29 +20,11 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pfpeer  # noqa: E402
 import pki  # noqa: E402
 import pt  # noqa: E402
 import smtpsend  # noqa: E402
 
-MASTER_COMMON = """\
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-proxymap  unix  -       -       n       -       -       proxymap
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-smtp      unix  -       -       n       -       -       smtp
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
 
 TRUST = re.compile(r"(Anonymous|Untrusted|Trusted|Verified) TLS connection "
                    r"established to localhost\[127\.0\.0\.1\]:(\d+)")
@@ -72,7 +54,7 @@ class Postfix:
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write("\n".join(lines) + "\n")
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(master + MASTER_COMMON)
+            f.write(master + pfpeer.MASTER_SERVICES)
         r = pt.run(["script", "-qc", "postfix -c %s start" % self.conf,
                     "/dev/null"])
         text = pt.wait_for(lambda: self.read(("daemon started", "fatal:")),

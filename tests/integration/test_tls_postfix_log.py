@@ -15,6 +15,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pfpeer  # noqa: E402
 import pt  # noqa: E402
 
 ECHO = os.path.join(os.path.dirname(pt.BIN), "tls_echo")
@@ -42,23 +43,6 @@ openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
 chmod 600 *.key
 """
 
-MASTER = """\
-127.0.0.1:{port} inet n - n - - smtpd
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-proxymap  unix  -       -       n       -       -       proxymap
-error     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
 
 
 @unittest.skipUnless(pt.have("postfix") and os.geteuid() == 0,
@@ -104,7 +88,7 @@ class PostfixLogShapeTest(unittest.TestCase):
                 "default_transport = discard",
                 ""]))
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(MASTER.format(port=self.port))
+            f.write(pfpeer.MASTER.format(port=self.port))
         r = pt.run(["script", "-qc", "postfix -c %s start" % self.conf,
                     "/dev/null"])
         self.addCleanup(self.stop_postfix)
