@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""kill -9 of the queue manager during a 100-message run into a Maildir:
-no accepted message may be lost.  Duplicates are allowed by design (an
-outcome not yet synced is retried) and are counted and reported."""
+"""kill -9 of the queue manager during a 100-message run into a Maildir,
+and during a 500-message run relayed over SMTP to a second postern (a
+real receiver: its smtpd, queue and qmgr): no accepted message may be
+lost.  Duplicates are allowed by design (an outcome not yet synced is
+retried) and are counted and reported.  The SMTP client runs inside the
+queue manager, so killing it kills the delivery sessions in flight."""
 import os
 import re
 import signal
@@ -65,6 +68,59 @@ class QmgrCrash(pt.TempDirTest):
         other = [p for p in self.mta.problems()
                  if "qmgr pid" not in p or "signal 9" not in p]
         self.assertEqual(other, [])
+
+    def test_kill_qmgr_while_relaying_to_a_real_receiver(self):
+        n = 150 if pt.SANITIZE else 500
+        recv = qmgrfix.Mta(os.path.join(self.tmp, "recv"))
+        recv.start()
+        self.addCleanup(recv.stop)
+        self.mta = qmgrfix.Mta(
+            os.path.join(self.tmp, "send"),
+            "myhostname = relay.postern.test\n"
+            "mydestination = relay.postern.test\n"
+            "transport_maps = inline:{ mx.postern.test="
+            "smtp:[127.0.0.1]:%d }\n"
+            "smtp_tls_security_level = none\n" % recv.port)
+        self.mta.start()
+        killed = []
+        marks = {n * k // 5 for k in range(1, 5)}
+        with smtplib.SMTP("127.0.0.1", self.mta.port, timeout=60) as s:
+            for i in range(n):
+                s.sendmail("load@example.org", ["sink@mx.postern.test"],
+                           b"Subject: relay %d\r\n\r\ntoken-%d-end\r\n" %
+                           (i, i))
+                if i in marks:
+                    pid = pt.wait_for(self.qmgr_pid, "a queue manager")
+                    if pid not in killed:
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+                        pt.wait_for(lambda: self.qmgr_pid() != pid,
+                                    "the restarted queue manager")
+
+        def delivered():
+            seen = {}
+            for raw in recv.maildir("sink").values():
+                for t in re.findall(rb"token-(\d+)-end", raw):
+                    seen[int(t)] = seen.get(int(t), 0) + 1
+            return seen
+
+        pt.wait_for(lambda: len(delivered()) == n and
+                    self.mta.queue_empty() and recv.queue_empty(),
+                    "all %d messages relayed and delivered" % n, bound=600)
+        seen = delivered()
+        dups = sum(c - 1 for c in seen.values())
+        print("\nrelay qmgr killed %d times; %d messages delivered by the "
+              "receiver, %d duplicates" % (len(killed), len(seen), dups))
+        self.assertEqual(sorted(seen), list(range(n)))
+        self.assertGreaterEqual(len(killed), 3)
+        # at most the messages in flight at each kill may come twice
+        self.assertLessEqual(dups, len(killed) * 50)
+        self.assertEqual(self.mta.stop(), 0)
+        other = [p for p in self.mta.problems()
+                 if "qmgr pid" not in p or "signal 9" not in p]
+        self.assertEqual(other, [])
+        self.assertEqual(recv.stop(), 0)
+        self.assertEqual(recv.problems(), [])
 
     def test_reload_restarts_qmgr(self):
         self.mta = qmgrfix.Mta(os.path.join(self.tmp, "mta"))
