@@ -78,6 +78,10 @@ class DaneDelivery(unittest.TestCase):
                 PORT, spki_sha256(cls.certs["mx-pkix"][0])),
             # d-two: the first MX does not match, the second does
             "d-two MX 10 mx-bad", "d-two MX 20 mx-ok",
+            # MX routing (RFC 5321 5.1, RFC 7505): no MX, the address
+            # itself; a null MX refuses mail
+            "nomx A 127.0.0.43",
+            "nullmx MX 0 .",
         ]
         insecure = [
             # an unsigned zone's TLSA records are never used
@@ -189,6 +193,16 @@ class DaneDelivery(unittest.TestCase):
         self.assertEqual(st, "sent", log)
         self.assertNotIn("using DANE RR", log)
 
+    def test_no_mx_falls_back_to_the_address(self):
+        st, text, log = self.deliver("nomx.secure.example")
+        self.assertEqual(st, "sent", log)
+        self.assertIn("relay=nomx.secure.example[127.0.0.43]:%d" % PORT, log)
+
+    def test_null_mx_bounces(self):
+        st, text, log = self.deliver("nullmx.secure.example")
+        self.assertEqual(st, "bounced", log)
+        self.assertIn("does not accept mail (nullMX)", text)
+
     def test_bogus_mx_defers(self):
         st, text, log = self.deliver("b1.bogus.example")
         self.assertEqual(st, "deferred", log)
@@ -255,6 +269,17 @@ class Finger(DaneDelivery):
         r = self.finger("b1.bogus.example")
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertIn("MX lookup failed", r.stdout)
+        self.assertNotIn("Connected", r.stdout)
+
+    def test_no_mx_falls_back_to_the_address(self):
+        r = self.finger("nomx.secure.example", "-l", "may")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("Connected to nomx.secure.example[127.0.0.43]",
+                      r.stdout)
+
+    def test_null_mx_bounces(self):
+        r = self.finger("nullmx.secure.example", "-l", "may")
+        self.assertEqual(r.returncode, 1, r.stdout)
         self.assertNotIn("Connected", r.stdout)
 
     def test_write_chain(self):
