@@ -43,7 +43,30 @@ def cert_sha256(crt):
 
 # host name -> 127.0.0.x of its receiving server
 HOSTS = {"mx-ok": 41, "mx-bad": 42, "mx-none": 43, "mx-full": 44,
-         "mx-pkix": 45, "mx-ins": 46, "mx-bog": 47}
+         "mx-pkix": 45, "mx-ins": 46, "mx-bog": 47, "mx-old": 48,
+         "mx-ta-nochain": 49, "mx-ta-ok": 50, "mx-ta-name": 51,
+         "mx-exp": 52}
+
+
+def expired_cert(pki, name):
+    """A leaf of pki that expired days ago (signed under faketime)."""
+    d = pki.d
+    key = os.path.join(d, name + ".key")
+    csr = os.path.join(d, name + ".csr")
+    crt = os.path.join(d, name + ".crt")
+    ext = os.path.join(d, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nsubjectAltName=DNS:%s\n" % name)
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                    "-out", csr, "-subj", "/CN=" + name],
+                   capture_output=True, check=True)
+    os.chmod(key, 0o600)
+    subprocess.run(["faketime", "-f", "-10d", "openssl", "x509", "-req",
+                    "-in", csr, "-CA", pki.ca_crt, "-CAkey", pki.ca_key,
+                    "-CAcreateserial", "-out", crt, "-days", "1",
+                    "-extfile", ext], capture_output=True, check=True)
+    return crt, key
 
 
 class DaneDelivery(unittest.TestCase):
@@ -56,7 +79,23 @@ class DaneDelivery(unittest.TestCase):
         cls.pki = PKI(os.path.join(cls.tmp, "pki"))
         cls.certs = {}
         for h in HOSTS:
-            cls.certs[h] = cls.pki.issue(h + ".secure.example")
+            if h == "mx-exp":
+                cls.certs[h] = expired_cert(cls.pki, h + ".secure.example")
+            elif h == "mx-ta-name":
+                cls.certs[h] = cls.pki.issue(h + ".secure.example",
+                                             ["wrong.example"])
+            else:
+                cls.certs[h] = cls.pki.issue(h + ".secure.example")
+        # the chain a server sends for DANE-TA: leaf, then the CA
+        for h in ("mx-ta-ok", "mx-ta-name"):
+            crt, key = cls.certs[h]
+            chain = crt + ".chain"
+            with open(chain, "w") as f, open(crt) as a, \
+                    open(cls.pki.ca_crt) as b:
+                f.write(a.read() + b.read())
+            cls.certs[h] = (chain, key)
+        prev = cls.pki.issue("mx-old-previous.secure.example")
+        ca_digest = cert_sha256(cls.pki.ca_crt)
         ok = spki_sha256(cls.certs["mx-ok"][0])
         wrong = hashlib.sha256(b"not this key").hexdigest()
         secure = [
@@ -78,6 +117,21 @@ class DaneDelivery(unittest.TestCase):
                 PORT, spki_sha256(cls.certs["mx-pkix"][0])),
             # d-two: the first MX does not match, the second does
             "d-two MX 10 mx-bad", "d-two MX 20 mx-ok",
+            # d-old: the record still names the previous key
+            "d-old MX 10 mx-old", "mx-old A 127.0.0.48",
+            "_%d._tcp.mx-old TLSA 3 1 1 %s" % (PORT, spki_sha256(prev[0])),
+            # DANE-TA: the CA's certificate digest (2 0 1)
+            "d-ta-nochain MX 10 mx-ta-nochain",
+            "mx-ta-nochain A 127.0.0.49",
+            "_%d._tcp.mx-ta-nochain TLSA 2 0 1 %s" % (PORT, ca_digest),
+            "d-ta-ok MX 10 mx-ta-ok", "mx-ta-ok A 127.0.0.50",
+            "_%d._tcp.mx-ta-ok TLSA 2 0 1 %s" % (PORT, ca_digest),
+            "d-ta-name MX 10 mx-ta-name", "mx-ta-name A 127.0.0.51",
+            "_%d._tcp.mx-ta-name TLSA 2 0 1 %s" % (PORT, ca_digest),
+            # DANE-EE ignores validity dates
+            "d-exp MX 10 mx-exp", "mx-exp A 127.0.0.52",
+            "_%d._tcp.mx-exp TLSA 3 1 1 %s" % (
+                PORT, spki_sha256(cls.certs["mx-exp"][0])),
             # MX routing (RFC 5321 5.1, RFC 7505): no MX, the address
             # itself; a null MX refuses mail
             "nomx A 127.0.0.43",
@@ -193,6 +247,33 @@ class DaneDelivery(unittest.TestCase):
         self.assertEqual(st, "sent", log)
         self.assertNotIn("using DANE RR", log)
 
+    def test_record_for_the_previous_key_only(self):
+        st, text, log = self.deliver("d-old.secure.example")
+        self.assertEqual(st, "deferred", log)
+        self.assertIn("Server certificate not verified", text)
+
+    def test_ta_record_without_the_chain_sent(self):
+        st, text, log = self.deliver("d-ta-nochain.secure.example")
+        self.assertEqual(st, "deferred", log)
+        self.assertIn("Server certificate not verified", text)
+
+    def test_ta_record_with_the_chain(self):
+        st, text, log = self.deliver("d-ta-ok.secure.example")
+        self.assertEqual(st, "sent", log)
+        self.assertIn("depth=1 matched trust anchor certificate sha256 "
+                      "digest", log)
+
+    def test_ta_record_name_mismatch(self):
+        st, text, log = self.deliver("d-ta-name.secure.example")
+        self.assertEqual(st, "deferred", log)
+        self.assertIn("Server certificate not verified", text)
+
+    def test_expired_leaf_with_dane_ee(self):
+        st, text, log = self.deliver("d-exp.secure.example")
+        self.assertEqual(st, "sent", log)
+        self.assertIn("Verified TLS connection established to "
+                      "mx-exp.secure.example", log)
+
     def test_no_mx_falls_back_to_the_address(self):
         st, text, log = self.deliver("nomx.secure.example")
         self.assertEqual(st, "sent", log)
@@ -281,6 +362,27 @@ class Finger(DaneDelivery):
         r = self.finger("nullmx.secure.example", "-l", "may")
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertNotIn("Connected", r.stdout)
+
+    def test_record_for_the_previous_key_only(self):
+        r = self.finger("d-old.secure.example")
+        self.assertEqual(r.returncode, 1, r.stdout)
+
+    def test_ta_record_without_the_chain_sent(self):
+        r = self.finger("d-ta-nochain.secure.example")
+        self.assertEqual(r.returncode, 1, r.stdout)
+
+    def test_ta_record_with_the_chain(self):
+        r = self.finger("d-ta-ok.secure.example")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("depth=1 matched trust anchor certificate", r.stdout)
+
+    def test_ta_record_name_mismatch(self):
+        r = self.finger("d-ta-name.secure.example")
+        self.assertEqual(r.returncode, 1, r.stdout)
+
+    def test_expired_leaf_with_dane_ee(self):
+        r = self.finger("d-exp.secure.example")
+        self.assertEqual(r.returncode, 0, r.stdout)
 
     def test_write_chain(self):
         r = self.finger("d-ok.secure.example", "-w")
