@@ -7,6 +7,8 @@
 #ifndef POSTERN_CLI_H
 #define POSTERN_CLI_H
 
+#include <stdbool.h>
+
 #include "base/base.h"
 
 /* The options every subcommand that reads the configuration takes. */
@@ -33,6 +35,13 @@ int cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
 /* cli_wants_help - whether argv holds --help or -h before any "--"
  * (used before getopt so every subcommand answers --help). */
 int cli_wants_help(int argc, char **argv);
+
+/* cli_tlsa_check - postern tlsa --check (in cmd_finger.c, which owns the
+ * probing): compare DEST's DNSSEC-secure TLSA records with the chain it
+ * serves and, with next_file, with a planned certificate or key.  Exit
+ * status: 0 all covered, 1 a mismatch or no usable records, 2 usage. */
+int cli_tlsa_check(const struct cli_common *, const char *dest,
+                   const char *next_file, bool implicit, int timeout);
 
 /* The subcommands.  Each prints its own help for --help. */
 int cmd_conf(int, char **);

@@ -306,45 +306,57 @@ static int lookup_tlsa(struct dns_resolver *dns, const char *host,
         return n;
 }
 
-/* probe - the whole conversation; the exit status */
-static int probe(const struct conf *cf, const struct finger_opts *o,
-                 const char *dest)
-{
+/* The destination a probe talks to. */
+struct target {
         struct smtp_nexthop nh;
-        const char *errstr;
-        char *err = NULL, *host = NULL, *addr = NULL;
-        struct dns_resolver *dns = NULL;
-        enum smtp_tls_level level;
-        bool mx_secure = false, addr_secure = false;
-        int status = 1;
+        struct dns_resolver *dns;
+        char *host, *addr;
+        bool mx_secure, addr_secure;
+        char relay[512];
+};
 
-        if (smtp_tls_level_parse(o->level, &level) < 0) {
-                fprintf(stderr, "postern finger: unknown level %s\n", o->level);
-                return 2;
-        }
-        if (smtp_nexthop_parse(dest, &nh, &errstr) < 0) {
-                fprintf(stderr, "postern finger: %s: %s\n", dest, errstr);
+/* target_clear - release */
+static void target_clear(struct target *t)
+{
+        dns_resolver_free(t->dns);
+        free(t->host);
+        free(t->addr);
+        smtp_nexthop_clear(&t->nh);
+}
+
+/* target_resolve - the first MX host (or the host) and its first address,
+ * with the DNSSEC status of both answers; 0, -1 (said why), 2 usage */
+static int target_resolve(const struct conf *cf, const char *dest, int timeout,
+                          struct target *t)
+{
+        const char *errstr;
+        char *err = NULL;
+
+        memset(t, 0, sizeof(*t));
+        if (smtp_nexthop_parse(dest, &t->nh, &errstr) < 0) {
+                fprintf(stderr, "postern: %s: %s\n", dest, errstr);
                 return 2;
         }
         struct dns_settings ds = {
             .resolvers = cf->dns_resolver_addresses,
             .trust_anchor_file = cf->dnssec_trust_anchor_file,
             .dnssec = true,
-            .timeout_ms = (long)o->timeout * 1000,
+            .timeout_ms = (long)timeout * 1000,
         };
-        if (dns_resolver_new(NULL, &ds, &dns, &err) < 0) {
+        if (dns_resolver_new(NULL, &ds, &t->dns, &err) < 0) {
                 say("DNS resolver: %s (no DNSSEC)", err);
                 free(err);
-                dns = NULL;
+                t->dns = NULL;
         }
-        host = xstrdup(nh.host);
-        if (!nh.no_mx && dns) {
+        t->host = xstrdup(t->nh.host);
+        if (!t->nh.no_mx && t->dns) {
                 struct dns_answer *mx = NULL;
-                if (dns_query_sync(dns, nh.host, DNS_T_MX, &mx, &err) == 0) {
-                        say("%s MX: %s (%s)", nh.host,
+                if (dns_query_sync(t->dns, t->nh.host, DNS_T_MX, &mx, &err) ==
+                    0) {
+                        say("%s MX: %s (%s)", t->nh.host,
                             dns_result_name(mx->result),
                             dns_security_name(mx->security));
-                        mx_secure = mx->security == DNS_SEC_SECURE;
+                        t->mx_secure = mx->security == DNS_SEC_SECURE;
                         unsigned best = 65536;
                         for (size_t i = 0; i < mx->n; i++) {
                                 say("  MX %u %s", mx->rr[i].pref,
@@ -352,59 +364,38 @@ static int probe(const struct conf *cf, const struct finger_opts *o,
                                 if (mx->rr[i].pref < best && mx->rr[i].host &&
                                     *mx->rr[i].host) {
                                         best = mx->rr[i].pref;
-                                        free(host);
-                                        host = xstrdup(mx->rr[i].host);
+                                        free(t->host);
+                                        t->host = xstrdup(mx->rr[i].host);
                                 }
                         }
-                        if (mx->security == DNS_SEC_BOGUS ||
-                            mx->result == DNS_SERVFAIL) {
-                                say("MX lookup failed: not probing");
-                                dns_answer_free(mx);
-                                goto out;
-                        }
+                        bool failed = mx->security == DNS_SEC_BOGUS ||
+                                      mx->result == DNS_SERVFAIL;
                         dns_answer_free(mx);
+                        if (failed) {
+                                say("MX lookup failed: not probing");
+                                return -1;
+                        }
                 } else {
                         free(err);
                 }
         }
-        addr = first_addr(dns, host, &addr_secure);
-        if (addr == NULL) {
-                say("%s: no address", host);
-                goto out;
+        t->addr = first_addr(t->dns, t->host, &t->addr_secure);
+        if (t->addr == NULL) {
+                say("%s: no address", t->host);
+                return -1;
         }
-        if (nh.no_mx)
-                mx_secure = addr_secure;
+        if (t->nh.no_mx)
+                t->mx_secure = t->addr_secure;
+        snprintf(t->relay, sizeof(t->relay), "%s[%s]:%u", t->host, t->addr,
+                 t->nh.port);
+        return 0;
+}
 
-        /* DANE: records only from secure MX, address and TLSA answers */
-        struct tls_tlsa_rr *tlsa = NULL;
-        struct dns_answer *tlsa_ans = NULL;
-        int ntlsa = 0;
-        if ((level == SMTP_TLS_DANE || level == SMTP_TLS_DANE_ONLY) && dns &&
-            mx_secure && addr_secure) {
-                ntlsa = lookup_tlsa(dns, host, nh.port, &tlsa, &tlsa_ans);
-                if (ntlsa < 0) {
-                        say("TLSA lookup failed: a DANE client defers");
-                        goto out;
-                }
-        }
-        if (level == SMTP_TLS_DANE && ntlsa == 0)
-                level = SMTP_TLS_SECURE; /* as posttls-finger */
-        if (level == SMTP_TLS_DANE_ONLY && ntlsa == 0) {
-                say("no usable TLSA records: dane-only cannot be met");
-                goto out;
-        }
-
-        char relay[512];
-        snprintf(relay, sizeof(relay), "%s[%s]:%u", host, addr, nh.port);
-        struct probe p = {.timeout = o->timeout, .namaddr = relay};
-        struct smtp_reply r;
-        smtp_reply_init(&r);
-        say("Connected to %s", relay);
-        p.fd = p_connect(addr, nh.port, o->ctimeout);
-        if (p.fd < 0) {
-                say("connect to %s: %s", relay, strerror(errno));
-                goto out_tlsa;
-        }
+/* client_ctx - the probe's TLS client context */
+static struct tls_ctx *client_ctx(const struct conf *cf,
+                                  const struct finger_opts *o)
+{
+        const char *terr = NULL;
         struct tls_client_settings ts = {
             .CAfile = o->cafile ? o->cafile : cf->smtp_tls_CAfile,
             .CApath = o->capath ? o->capath : cf->smtp_tls_CApath,
@@ -417,42 +408,139 @@ static int probe(const struct conf *cf, const struct finger_opts *o,
             .loglevel = 1,
             .session_cache_timeout = 0,
         };
-        const char *terr = NULL;
         struct tls_ctx *ctx = tls_client_ctx_new(&ts, &terr);
-        if (ctx == NULL) {
+
+        if (ctx == NULL)
                 say("TLS: %s", terr);
-                goto out_conn;
+        return ctx;
+}
+
+/* open_session - connect, greet, EHLO and STARTTLS (unless implicit) and
+ * complete the handshake with st (whose ctx, fd and namaddr are filled in
+ * here).  0: TLS is up; 1: STARTTLS not offered; -1: failed (said why).
+ * On return p->fd is open (or -1) and p->tls set or NULL. */
+static int open_session(const struct conf *cf, const struct finger_opts *o,
+                        const struct target *t, struct tls_ctx *ctx,
+                        struct tls_start *st, struct probe *p)
+{
+        struct smtp_reply r;
+        const char *terr = NULL;
+        int rc = -1;
+
+        memset(p, 0, sizeof(*p));
+        p->timeout = o->timeout;
+        p->namaddr = t->relay;
+        smtp_reply_init(&r);
+        say("Connected to %s", t->relay);
+        p->fd = p_connect(t->addr, t->nh.port, o->ctimeout);
+        if (p->fd < 0) {
+                say("connect to %s: %s", t->relay, strerror(errno));
+                goto out;
         }
         if (!o->implicit) {
                 char ehlo[300];
-                if (p_reply(&p, &r) < 0 || r.code != 220) {
-                        say("no 220 greeting from %s", relay);
-                        goto out_ctx;
+                if (p_reply(p, &r) < 0 || r.code != 220) {
+                        say("no 220 greeting from %s", t->relay);
+                        goto out;
                 }
                 snprintf(ehlo, sizeof(ehlo), "EHLO %s", cf->smtp_helo_name);
-                if (p_send(&p, ehlo) < 0 || p_reply(&p, &r) < 0 ||
+                if (p_send(p, ehlo) < 0 || p_reply(p, &r) < 0 ||
                     r.code != 250) {
-                        say("EHLO failed at %s", relay);
-                        goto out_ctx;
+                        say("EHLO failed at %s", t->relay);
+                        goto out;
                 }
                 if (!(smtp_ehlo_features(&r, NULL) & SMTP_FEATURE_STARTTLS)) {
-                        say("%s: STARTTLS not offered", relay);
-                        status = level <= SMTP_TLS_MAY ? 0 : 1;
-                        goto out_ctx;
+                        say("%s: STARTTLS not offered", t->relay);
+                        rc = 1;
+                        goto out;
                 }
-                if (level == SMTP_TLS_NONE) {
-                        status = 0;
-                        goto out_ctx;
-                }
-                if (p_send(&p, "STARTTLS") < 0 || p_reply(&p, &r) < 0 ||
+                if (p_send(p, "STARTTLS") < 0 || p_reply(p, &r) < 0 ||
                     r.code != 220) {
-                        say("STARTTLS refused by %s", relay);
-                        goto out_ctx;
+                        say("STARTTLS refused by %s", t->relay);
+                        goto out;
                 }
-                p.len = 0; /* plaintext after the 220 is never trusted */
+                p->len = 0; /* plaintext after the 220 is never trusted */
         }
+        st->ctx = ctx;
+        st->fd = p->fd;
+        st->namaddr = t->relay;
+        if (tls_conn_start(st, &p->tls, &terr) < 0) {
+                say("TLS: %s", terr);
+                goto out;
+        }
+        if (tls_conn_handshake(p->tls) != TLS_IO_DONE) {
+                say("%s", tls_conn_error(p->tls));
+                goto out;
+        }
+        rc = 0;
+out:
+        smtp_reply_clear(&r);
+        return rc;
+}
+
+/* close_session - EHLO again (as the client would), QUIT, free */
+static void close_session(const struct conf *cf, const struct finger_opts *o,
+                          struct probe *p)
+{
+        if (p->tls && tls_conn_info(p->tls)) {
+                struct smtp_reply r;
+                smtp_reply_init(&r);
+                if (!o->implicit) {
+                        char ehlo[300];
+                        snprintf(ehlo, sizeof(ehlo), "EHLO %s",
+                                 cf->smtp_helo_name);
+                        (void)p_send(p, ehlo);
+                        (void)p_reply(p, &r);
+                }
+                (void)p_send(p, "QUIT");
+                smtp_reply_clear(&r);
+        }
+        tls_conn_free(p->tls);
+        p->tls = NULL;
+        if (p->fd >= 0)
+                close(p->fd);
+        p->fd = -1;
+}
+
+/* probe - the whole conversation; the exit status */
+static int probe(const struct conf *cf, const struct finger_opts *o,
+                 const char *dest)
+{
+        struct target t;
+        enum smtp_tls_level level;
+        struct tls_tlsa_rr *tlsa = NULL;
+        struct dns_answer *tlsa_ans = NULL;
+        struct tls_ctx *ctx = NULL;
+        struct probe p = {.fd = -1};
         struct strbuf ml;
+        int ntlsa = 0, status = 1, rc;
+
+        if (smtp_tls_level_parse(o->level, &level) < 0) {
+                fprintf(stderr, "postern finger: unknown level %s\n", o->level);
+                return 2;
+        }
         strbuf_init(&ml);
+        if ((rc = target_resolve(cf, dest, o->timeout, &t)) != 0) {
+                status = rc == 2 ? 2 : 1;
+                goto out;
+        }
+        /* DANE: records only from secure MX, address and TLSA answers */
+        if ((level == SMTP_TLS_DANE || level == SMTP_TLS_DANE_ONLY) && t.dns &&
+            t.mx_secure && t.addr_secure) {
+                ntlsa = lookup_tlsa(t.dns, t.host, t.nh.port, &tlsa, &tlsa_ans);
+                if (ntlsa < 0) {
+                        say("TLSA lookup failed: a DANE client defers");
+                        goto out;
+                }
+        }
+        if (level == SMTP_TLS_DANE && ntlsa == 0)
+                level = SMTP_TLS_SECURE; /* as posttls-finger */
+        if (level == SMTP_TLS_DANE_ONLY && ntlsa == 0) {
+                say("no usable TLSA records: dane-only cannot be met");
+                goto out;
+        }
+        if ((ctx = client_ctx(cf, o)) == NULL)
+                goto out;
         for (size_t i = 0; i < o->match.n; i++)
                 strbuf_printf(&ml, "%s%s", i ? ":" : "", o->match.v[i]);
         struct tls_match m = {
@@ -460,67 +548,213 @@ static int probe(const struct conf *cf, const struct finger_opts *o,
                      : level == SMTP_TLS_VERIFY
                          ? cf->smtp_tls_verify_cert_match
                          : cf->smtp_tls_secure_cert_match,
-            .nexthop = nh.host,
-            .hostname = host,
+            .nexthop = t.nh.host,
+            .hostname = t.host,
             .single_label_wildcards = !cf->tls_wildcard_matches_multiple_labels,
         };
         bool auth = level >= SMTP_TLS_VERIFY ||
                     (level == SMTP_TLS_DANE && ntlsa > 0) ||
                     level == SMTP_TLS_DANE_ONLY;
         struct tls_start st = {
-            .ctx = ctx,
-            .fd = p.fd,
-            .namaddr = relay,
-            .sni = ntlsa > 0 ? host : NULL,
+            .sni = ntlsa > 0 ? t.host : NULL,
             .match = level >= SMTP_TLS_VERIFY ? &m : NULL,
             .tlsa = tlsa,
             .ntlsa = (size_t)(ntlsa > 0 ? ntlsa : 0),
-            .dane_base = host,
-            .dane_hostname = host,
+            .dane_base = t.host,
+            .dane_hostname = t.host,
             .loglevel = -1,
         };
-        if (tls_conn_start(&st, &p.tls, &terr) < 0) {
-                say("TLS: %s", terr);
-                strbuf_clear(&ml);
-                goto out_ctx;
-        }
-        strbuf_clear(&ml);
-        if (tls_conn_handshake(p.tls) != TLS_IO_DONE) {
-                say("%s", tls_conn_error(p.tls));
-                goto out_tls;
-        }
-        print_chain(p.tls, relay, o->write_pem);
-        {
+        rc = open_session(cf, o, &t, ctx, &st, &p);
+        if (rc == 1) {
+                status = level <= SMTP_TLS_MAY ? 0 : 1;
+        } else if (rc == 0) {
                 struct strbuf sum;
+                print_chain(p.tls, t.relay, o->write_pem);
                 strbuf_init(&sum);
                 tls_conn_summary(p.tls, &sum);
                 say("%s", strbuf_cstr(&sum));
                 strbuf_clear(&sum);
+                status = !auth || tls_conn_info(p.tls)->verified ? 0 : 1;
         }
-        const struct tls_info *in = tls_conn_info(p.tls);
-        status = !auth || in->verified ? 0 : 1;
-        if (!o->implicit) {
-                char ehlo[300];
-                snprintf(ehlo, sizeof(ehlo), "EHLO %s", cf->smtp_helo_name);
-                (void)p_send(&p, ehlo);
-                (void)p_reply(&p, &r);
-        }
-        (void)p_send(&p, "QUIT");
-out_tls:
-        tls_conn_free(p.tls);
-out_ctx:
+        close_session(cf, o, &p);
+out:
+        strbuf_clear(&ml);
         tls_ctx_free(ctx);
-out_conn:
-        close(p.fd);
-        smtp_reply_clear(&r);
-out_tlsa:
         free(tlsa);
         dns_answer_free(tlsa_ans);
+        target_clear(&t);
+        return status;
+}
+
+/* record_matches - whether one TLSA record matches a certificate */
+static bool record_matches(const struct tls_tlsa_rr *r,
+                           const struct tls_cert *c)
+{
+        unsigned char *data;
+        size_t len;
+        const char *err;
+        bool ok;
+
+        if (tls_tlsa_data(c, r->selector, r->mtype, &data, &len, &err) < 0)
+                return false;
+        ok = len == r->len && memcmp(data, r->data, len) == 0;
+        free(data);
+        return ok;
+}
+
+/* covers - whether a record matches a chain (or key) in the DANE sense:
+ * usage 3 the leaf, usage 2 a CA certificate */
+static bool covers(const struct tls_tlsa_rr *r, const struct tls_certlist *l,
+                   const struct tls_key *key)
+{
+        size_t n = l ? tls_certlist_count(l) : 0;
+
+        if (n == 0 && key && r->usage == 3 && r->selector == 1) {
+                unsigned char *data;
+                size_t len;
+                const char *err;
+                bool ok = false;
+                if (tls_tlsa_key_data(key, r->mtype, &data, &len, &err) == 0) {
+                        ok = len == r->len && memcmp(data, r->data, len) == 0;
+                        free(data);
+                }
+                return ok;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct tls_cert *c = tls_certlist_get(l, i);
+                if (r->usage == 3 && i > 0)
+                        break;
+                if (r->usage == 2 && !tls_cert_is_ca(c, NULL))
+                        continue;
+                if (record_matches(r, c))
+                        return true;
+        }
+        return false;
+}
+
+/* cli_tlsa_check - postern tlsa --check: the published records against
+ * the served chain, and a planned certificate or key against the records */
+int cli_tlsa_check(const struct cli_common *common, const char *dest,
+                   const char *next_file, bool implicit, int timeout)
+{
+        struct finger_opts o = {.level = "dane",
+                                .ctimeout = timeout,
+                                .timeout = timeout,
+                                .implicit = implicit};
+        struct conf *cf = NULL;
+        struct target t;
+        struct tls_tlsa_rr *tlsa = NULL;
+        struct dns_answer *ans = NULL;
+        struct tls_ctx *ctx = NULL;
+        struct probe p = {.fd = -1};
+        char *err = NULL;
+        int ntlsa, rc, status = 1;
+
+        if (conf_load(common->config_dir, &common->overrides, &cf, &err) < 0) {
+                fprintf(stderr, "postern tlsa: %s\n", err);
+                free(err);
+                return 2;
+        }
+        if ((rc = target_resolve(cf, dest, timeout, &t)) != 0) {
+                status = rc == 2 ? 2 : 1;
+                goto out;
+        }
+        if (!t.mx_secure || !t.addr_secure)
+                say("warning: the %s lookup of %s is not DNSSEC-secure: DANE "
+                    "clients ignore its TLSA records",
+                    t.mx_secure ? "address" : "MX", t.host);
+        ntlsa = t.dns ? lookup_tlsa(t.dns, t.host, t.nh.port, &tlsa, &ans) : -1;
+        if (ntlsa <= 0) {
+                say(ntlsa < 0 ? "TLSA lookup failed: DANE clients defer mail "
+                                "to %s"
+                              : "no usable DNSSEC-secure TLSA records for %s",
+                    t.host);
+                goto out;
+        }
+        /* the chain the server serves now */
+        if ((ctx = client_ctx(cf, &o)) == NULL)
+                goto out;
+        struct tls_start st = {.sni = t.host, .loglevel = -1};
+        if (open_session(cf, &o, &t, ctx, &st, &p) != 0)
+                goto out_session;
+        struct tls_certlist *served = tls_conn_peer_chain(p.tls);
+        bool ok = false;
+        for (int i = 0; i < ntlsa; i++) {
+                bool m = covers(&tlsa[i], served, NULL);
+                say("TLSA %u %u %u %s the served chain", tlsa[i].usage,
+                    tlsa[i].selector, tlsa[i].mtype,
+                    m ? "matches" : "does not match");
+                ok |= m;
+        }
+        say(ok ? "the served certificate matches the published TLSA records"
+               : "NO published TLSA record matches the served certificate: "
+                 "DANE clients defer mail to %s",
+            t.relay);
+        status = ok ? 0 : 1;
+
+        if (next_file) {
+                struct tls_pass pass = {0};
+                struct tls_certlist *next = NULL;
+                const char *lerr = NULL;
+                if (tls_certlist_load(next_file, &pass, &next, &lerr) < 0) {
+                        fprintf(stderr, "postern tlsa: %s\n", lerr);
+                        status = 2;
+                } else {
+                        bool covered = false;
+                        uint32_t ttl = 0;
+                        for (size_t i = 0; i < ans->n; i++)
+                                ttl =
+                                    ans->rr[i].ttl > ttl ? ans->rr[i].ttl : ttl;
+                        for (int i = 0; i < ntlsa && !covered; i++)
+                                covered = covers(&tlsa[i], next,
+                                                 tls_certlist_key(next));
+                        if (covered) {
+                                say("%s is already covered by the published "
+                                    "records: it can be put in service",
+                                    next_file);
+                        } else {
+                                unsigned char *data = NULL;
+                                size_t len = 0;
+                                const char *e = NULL;
+                                int r2 = tls_certlist_count(next) > 0
+                                             ? tls_tlsa_data(
+                                                   tls_certlist_get(next, 0), 1,
+                                                   1, &data, &len, &e)
+                                             : tls_tlsa_key_data(
+                                                   tls_certlist_key(next), 1,
+                                                   &data, &len, &e);
+                                say("%s is NOT covered by the published "
+                                    "records: publish this record and wait "
+                                    "two TTLs (%u s) before you switch:",
+                                    next_file, 2 * ttl);
+                                if (r2 == 0) {
+                                        struct strbuf hx;
+                                        strbuf_init(&hx);
+                                        for (size_t k = 0; k < len; k++)
+                                                strbuf_printf(&hx, "%02x",
+                                                              data[k]);
+                                        printf("_%u._tcp.%s. %u IN TLSA 3 1 1 "
+                                               "%s\n",
+                                               t.nh.port, t.host,
+                                               ttl ? ttl : 3600,
+                                               strbuf_cstr(&hx));
+                                        strbuf_clear(&hx);
+                                        free(data);
+                                }
+                                status = 1;
+                        }
+                        tls_certlist_free(next);
+                }
+        }
+        tls_certlist_free(served);
+out_session:
+        close_session(cf, &o, &p);
 out:
-        dns_resolver_free(dns);
-        free(host);
-        free(addr);
-        smtp_nexthop_clear(&nh);
+        tls_ctx_free(ctx);
+        free(tlsa);
+        dns_answer_free(ans);
+        target_clear(&t);
+        conf_free(cf);
         return status;
 }
 

@@ -195,8 +195,16 @@ int cmd_tlsa(int argc, char **argv)
             {"host", required_argument, NULL, 'H'},
             {"ttl", required_argument, NULL, 't'},
             {"data-only", no_argument, NULL, 'D'},
+            {"check", required_argument, NULL, 'K'},
+            {"next-cert", required_argument, NULL, 'N'},
+            {"implicit-tls", no_argument, NULL, 'I'},
+            {"timeout", required_argument, NULL, 'W'},
             {NULL, 0, NULL, 0},
         };
+        struct cli_common common;
+        const char *check = NULL, *next_cert = NULL;
+        bool implicit = false;
+        int timeout = 30, bad = 0;
         int usage = 3, selector = 1, mtype = 1, ch, status = 0;
         long ttl = 3600;
         bool data_only = false;
@@ -206,10 +214,32 @@ int cmd_tlsa(int argc, char **argv)
                 printf("usage: %s\n\n%s", tlsa_usage, tlsa_help);
                 return 0;
         }
+        cli_common_init(&common);
         optind = 1;
-        while ((ch = getopt_long(argc, argv, "u:s:m:p:H:t:D", longopts,
+        while ((ch = getopt_long(argc, argv, "u:s:m:p:H:t:Dc:o:", longopts,
                                  NULL)) != -1) {
                 switch (ch) {
+                case 'K':
+                        check = optarg;
+                        break;
+                case 'N':
+                        next_cert = optarg;
+                        break;
+                case 'I':
+                        implicit = true;
+                        break;
+                case 'W':
+                        timeout = atoi(optarg);
+                        if (timeout <= 0)
+                                goto bad_value;
+                        break;
+                case 'c':
+                case 'o':
+                        if (cli_common_opt(&common, ch, optarg, &bad) < 0) {
+                                status = 2;
+                                goto out;
+                        }
+                        break;
                 case 'u':
                         if (parse_small(optarg, 3, &usage) < 0)
                                 goto bad_value;
@@ -253,6 +283,15 @@ int cmd_tlsa(int argc, char **argv)
                         goto out;
                 }
         }
+        if (check) {
+                if (optind != argc)
+                        status = cli_usage("tlsa", tlsa_usage,
+                                           "--check takes no file operand");
+                else
+                        status = cli_tlsa_check(&common, check, next_cert,
+                                                implicit, timeout);
+                goto out;
+        }
         if (optind >= argc) {
                 status = cli_usage("tlsa", tlsa_usage,
                                    "a certificate, chain or key file is "
@@ -279,6 +318,7 @@ int cmd_tlsa(int argc, char **argv)
 out:
         strlist_clear(&hosts);
         strlist_clear(&ports);
+        cli_common_clear(&common);
         return status;
 bad_value:
         status =

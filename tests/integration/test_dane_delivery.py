@@ -94,7 +94,7 @@ class DaneDelivery(unittest.TestCase):
                     open(cls.pki.ca_crt) as b:
                 f.write(a.read() + b.read())
             cls.certs[h] = (chain, key)
-        prev = cls.pki.issue("mx-old-previous.secure.example")
+        prev = cls.prev = cls.pki.issue("mx-old-previous.secure.example")
         ca_digest = cert_sha256(cls.pki.ca_crt)
         ok = spki_sha256(cls.certs["mx-ok"][0])
         wrong = hashlib.sha256(b"not this key").hexdigest()
@@ -288,6 +288,59 @@ class DaneDelivery(unittest.TestCase):
         st, text, log = self.deliver("b1.bogus.example")
         self.assertEqual(st, "deferred", log)
         self.assertNotIn("TLS connection established", log)
+
+
+class TlsaCheck(unittest.TestCase):
+    """postern tlsa --check against the served chains of the world (uses
+    DaneDelivery's world and servers)."""
+
+    @classmethod
+    def setUpClass(cls):
+        DaneDelivery.setUpClass.__func__(cls)
+
+    @classmethod
+    def tearDownClass(cls):
+        DaneDelivery.tearDownClass.__func__(cls)
+
+    def check(self, dest, *args):
+        return pt.postern("tlsa", "-c", self.finger_conf, "--timeout", "20",
+                          "--check", "%s:%d" % (dest, PORT), *args)
+
+    def test_published_record_matches(self):
+        r = self.check("d-ok.secure.example")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("TLSA 3 1 1 matches the served chain", r.stdout)
+
+    def test_record_for_old_key_does_not_match(self):
+        r = self.check("d-old.secure.example")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("NO published TLSA record matches", r.stdout)
+
+    def test_rollover_not_yet_published(self):
+        new_crt, new_key = self.pki.issue("mx-ok-next.secure.example")
+        r = self.check("d-ok.secure.example", "--next-cert", new_crt)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("NOT covered by the published records: publish this "
+                      "record and wait two TTLs", r.stdout)
+        self.assertIn("_%d._tcp.mx-ok.secure.example. 300 IN TLSA 3 1 1 %s"
+                      % (PORT, spki_sha256(new_crt)), r.stdout)
+        # the key alone gives the same answer before the certificate
+        r = self.check("d-ok.secure.example", "--next-cert", new_key)
+        self.assertIn(spki_sha256(new_crt), r.stdout)
+
+    def test_rollover_already_published(self):
+        r = self.check("d-ok.secure.example", "--next-cert",
+                       self.certs["mx-ok"][0])
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("already covered", r.stdout)
+        # d-old publishes the previous key: switching back is covered
+        r = self.check("d-old.secure.example", "--next-cert", self.prev[0])
+        self.assertIn("already covered", r.stdout)
+
+    def test_no_records(self):
+        r = self.check("d-none.secure.example")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("no usable DNSSEC-secure TLSA records", r.stdout)
 
 
 class Finger(DaneDelivery):
