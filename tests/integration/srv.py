@@ -14,6 +14,39 @@ import time
 import pt
 
 
+def children(pid):
+    """PIDs whose parent is pid (from /proc): a supervisor's workers."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            out.append(int(name))
+    return out
+
+
+def read_reply(f):
+    """One (possibly multi-line) SMTP reply from a socket file, as a list
+    of lines; [] at EOF or on a reset."""
+    lines = []
+    while True:
+        try:
+            line = f.readline()
+        except ConnectionResetError:
+            return lines
+        if not line:
+            return lines
+        lines.append(line)
+        if line[3:4] != b"-":
+            return lines
+
+
 class Server:
 
     def __init__(self, d, main_cf, services, workers=2, extra_files=None,

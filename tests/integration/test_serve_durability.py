@@ -33,22 +33,6 @@ CLIENTS = 4
 KILLS = 4
 
 
-def children(pid):
-    """PIDs whose parent is pid (from /proc)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(name))
-    return out
-
 
 def body_of(token):
     lines = ["Subject: durability %s" % token, ""]
@@ -172,7 +156,7 @@ class Durability(pt.TempDirTest):
                 progress.wait_for(lambda: progress.count >= point or
                                   not any(c.is_alive() for c in clients),
                                   timeout=600)
-            workers = pt.wait_for(lambda: children(sup) or None,
+            workers = pt.wait_for(lambda: srv.children(sup) or None,
                                   "a worker to kill")
             victim = rng.choice(workers)
             os.kill(victim, signal.SIGKILL)
@@ -191,14 +175,14 @@ class Durability(pt.TempDirTest):
         log = self.server.logtext()
         self.assertEqual(log.count("killed by signal 9"), KILLS)
         # the supervisor started a replacement every time and still serves
-        pt.wait_for(lambda: len(children(sup)) == 2, "two workers again")
+        pt.wait_for(lambda: len(srv.children(sup)) == 2, "two workers again")
         with smtplib.SMTP("127.0.0.1", self.port, timeout=120) as s:
             self.assertEqual(s.noop()[0], 250)
         self.check_queue(acked, unanswered)
 
         # SIGTERM, then a new supervisor on the same queue
         self.assertEqual(self.server.stop(), 0)
-        self.assertEqual(children(sup), [])
+        self.assertEqual(srv.children(sup), [])
         for marker in ("AddressSanitizer", "runtime error:"):
             self.assertNotIn(marker, self.server.stderr())
         self.start()
@@ -232,13 +216,13 @@ class Durability(pt.TempDirTest):
         self.assertTrue(all(x.startswith(b"220 ") for x in lines), lines)
         extra, over = greet(1)
         self.assertIn(b"421 4.7.0", over[0])  # the limit is in force
-        worker = pt.wait_for(lambda: children(sup), "the worker")[0]
+        worker = pt.wait_for(lambda: srv.children(sup), "the worker")[0]
         os.kill(worker, signal.SIGKILL)
         self.server.wait_log("process smtpd pid %d killed by signal 9"
                              % worker)
         for s in socks + extra:
             s.close()
-        pt.wait_for(lambda: children(sup), "a new worker")
+        pt.wait_for(lambda: srv.children(sup), "a new worker")
         socks, lines = greet(limit)
         self.assertTrue(all(x.startswith(b"220 ") for x in lines), lines)
         for s in socks:

@@ -25,22 +25,6 @@ import srv  # noqa: E402
 from pki import PKI  # noqa: E402
 
 
-def children(pid):
-    """PIDs whose parent is pid (from /proc)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append(int(name))
-    return out
-
 
 def vm_kb(pid, key):
     """VmRSS / VmHWM of a process in kB (0 when it is gone)."""
@@ -105,18 +89,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 
     @staticmethod
     def reply(f):
-        """One (possibly multi-line) reply as a list of lines; [] at EOF."""
-        lines = []
-        while True:
-            try:
-                line = f.readline()
-            except ConnectionResetError:
-                return lines
-            if not line:
-                return lines
-            lines.append(line)
-            if line[3:4] != b"-":
-                return lines
+        return srv.read_reply(f)
 
     def cmd(self, sock, f, line):
         sock.sendall(line + b"\r\n")
@@ -129,7 +102,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 
     def workers(self):
         # the listener accepts before the worker is forked: wait for it
-        return pt.wait_for(lambda: children(self.server.proc.pid),
+        return pt.wait_for(lambda: srv.children(self.server.proc.pid),
                            "a worker process")
 
     def transaction(self, sock, f):
@@ -174,7 +147,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
         # than the 10 MB that were sent
         self.assertLess(after - before, 8 * 1024,
                         "worker peak RSS grew %d kB" % (after - before))
-        self.assertEqual(children(self.server.proc.pid), pids,
+        self.assertEqual(srv.children(self.server.proc.pid), pids,
                          "the worker did not survive")
         self.still_serving()
 

@@ -22,22 +22,6 @@ import pt  # noqa: E402
 import srv  # noqa: E402
 
 
-def children(pid):
-    """PIDs whose parent is pid (from /proc)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append(int(name))
-    return out
-
 
 def alive(pid):
     try:
@@ -132,7 +116,7 @@ class Reload(pt.TempDirTest):
         held.ehlo("held.example")
         held.mail("alice@example.net")
         self.assertEqual(held.rcpt("bob@mx.postern.test")[0], 250)
-        old_workers = children(sup)
+        old_workers = srv.children(sup)
         self.assertEqual(len(old_workers), 2)
 
         self.set_main("ESMTP first", "ESMTP second")
@@ -160,7 +144,7 @@ class Reload(pt.TempDirTest):
             os.kill(sup, signal.SIGHUP)
             pt.wait_for(lambda: server.logtext().count("reload -- version")
                         > n, "reload %d" % i)
-        pt.wait_for(lambda: len(children(sup)) == 2,
+        pt.wait_for(lambda: len(srv.children(sup)) == 2,
                     "only the newest generation left")
 
         # a broken main.cf (and a new service in master.cf): logged, the
@@ -171,7 +155,7 @@ class Reload(pt.TempDirTest):
         extra = pt.free_port()
         with open(os.path.join(self.conf, "master.cf"), "a") as f:
             f.write("127.0.0.1:%d inet n - n - - smtpd\n" % extra)
-        new_workers = children(sup)
+        new_workers = srv.children(sup)
         os.kill(sup, signal.SIGHUP)
         server.wait_log("reload failed, keeping the running configuration")
         self.assertIn("permit_nothing_at_all", server.logtext())
@@ -180,7 +164,7 @@ class Reload(pt.TempDirTest):
         n = loop.count()
         pt.wait_for(lambda: loop.count() > n + 20, "more connections")
         self.assertTrue(loop.seen(b"ESMTP second"))
-        self.assertEqual(sorted(children(sup)), sorted(new_workers))
+        self.assertEqual(sorted(srv.children(sup)), sorted(new_workers))
         with smtplib.SMTP("127.0.0.1", port, timeout=120) as s:
             s.ehlo("after.example")
             s.sendmail("alice@example.net", ["bob@mx.postern.test"],
@@ -191,12 +175,12 @@ class Reload(pt.TempDirTest):
         self.assertGreater(loop.count(), 40)
 
         # SIGTERM: the supervisor exits 0 and takes every worker with it
-        workers = children(sup)
+        workers = srv.children(sup)
         self.assertTrue(workers)
         self.assertEqual(server.stop(), 0)
         for p in workers:
             self.assertFalse(alive(p), "worker %d left behind" % p)
-        self.assertEqual(children(sup), [])
+        self.assertEqual(srv.children(sup), [])
         self.assertIn("terminating on signal", server.logtext())
         self.assertEqual(server.problems(), [])
 

@@ -275,14 +275,7 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
 
     @staticmethod
     def reply(f):
-        lines = []
-        while True:
-            line = f.readline()
-            if not line:
-                return lines
-            lines.append(line)
-            if line[3:4] == b" ":
-                return lines
+        return srv.read_reply(f)
 
     def test_starttls_command_injection_not_executed(self):
         before = self.server.queued()
