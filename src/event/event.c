@@ -15,6 +15,8 @@ struct event_io {
         struct event *ev;
         int fd;
         short flags; /* of ev */
+        bool armed;  /* EV_PERSIST: stays added after the callback */
+        bool timed;  /* ev was added with a timeout */
         void (*cb)(int, int, void *);
         void *arg;
 };
@@ -93,12 +95,58 @@ struct event_io *event_io_new(struct event_loop *l, int fd,
         return io;
 }
 
+/* event_io_new_armed - an idle watcher whose wish outlives a callback */
+struct event_io *event_io_new_armed(struct event_loop *l, int fd,
+                                    void (*cb)(int, int, void *), void *arg)
+{
+        struct event_io *io = event_io_new(l, fd, cb, arg);
+
+        io->armed = true;
+        return io;
+}
+
+/* want_armed - event_io_want for EV_PERSIST watchers: an event still added
+ * for the same directions only gets its timeout moved, which libevent does
+ * without a system call */
+static int want_armed(struct event_io *io, short flags, long timeout_ms)
+{
+        struct timeval tv;
+
+        if (io->ev && (io->flags != flags || (flags == 0 && timeout_ms <= 0) ||
+                       (io->timed && timeout_ms <= 0))) {
+                /* other directions, idle, or a timeout to drop (event_add
+                 * with no timeout keeps the old one) */
+                event_del(io->ev);
+        }
+        if (flags == 0 && timeout_ms <= 0)
+                return 0;
+        if (io->ev && io->flags != flags) {
+                event_free(io->ev);
+                io->ev = NULL;
+        }
+        if (io->ev == NULL) {
+                io->ev =
+                    event_new(io->loop->base, io->fd,
+                              (short)(flags | EV_PERSIST), io_trampoline, io);
+                if (io->ev == NULL)
+                        return -1;
+                io->flags = flags;
+        }
+        io->timed = timeout_ms > 0;
+        tv.tv_sec = timeout_ms / 1000;
+        tv.tv_usec = (timeout_ms % 1000) * 1000;
+        return event_add(io->ev, timeout_ms > 0 ? &tv : NULL) < 0 ? -1 : 0;
+}
+
 /* event_io_want - re-arm; the libevent event is reused while the wanted
  * directions stay the same, so a busy session allocates nothing here */
 int event_io_want(struct event_io *io, bool rd, bool wr, long timeout_ms)
 {
         short flags = (short)((rd ? EV_READ : 0) | (wr ? EV_WRITE : 0));
         struct timeval tv;
+
+        if (io->armed)
+                return want_armed(io, flags, timeout_ms);
 
         if (io->ev && io->flags != flags) {
                 event_free(io->ev);

@@ -34,9 +34,18 @@ int event_loop_reinit(struct event_loop *);
 struct event_io *event_io_new(struct event_loop *, int fd,
                               void (*cb)(int fd, int what, void *arg),
                               void *arg);
+/* event_io_new_armed - as event_io_new, but the wish stays armed after the
+ * callback until the next event_io_want changes it: a busy socket then
+ * costs no epoll_ctl per wake-up.  The callback must change or drop the
+ * wish (event_io_want, event_io_free) when it no longer holds, or it is
+ * called again while the condition lasts. */
+struct event_io *event_io_new_armed(struct event_loop *, int fd,
+                                    void (*cb)(int fd, int what, void *arg),
+                                    void *arg);
 /* event_io_want - wait for readability and/or writability, with a timeout
  * in milliseconds (0: none); replaces the previous wish.  Neither read nor
- * write and no timeout: idle.  Returns 0 or -1. */
+ * write and no timeout: idle.  A watcher from event_io_new is one-shot: idle
+ * again when its callback runs.  Returns 0 or -1. */
 int event_io_want(struct event_io *, bool read, bool write, long timeout_ms);
 /* event_io_free - stop watching and release (NULL ok); the fd stays open. */
 void event_io_free(struct event_io *);

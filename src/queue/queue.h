@@ -7,8 +7,9 @@
  *
  * Writer (smtpd, postern send):
  *   queue_msg_new -> queue_msg_write (chunks, bounded memory) ->
- *   queue_msg_finish (envelope, trailer, fdatasync) ->
- *   queue_commit (rename a batch into ready/, one directory fsync) ->
+ *   queue_msg_finish (envelope, trailer) ->
+ *   queue_commit (sync the batch: fdatasync or one syncfs; rename it into
+ *   ready/, one directory fsync) ->
  *   only now reply "250 2.0.0 Ok: queued as ID" -> queue_notify.
  * Reader (qmgr, postern queue): queue_list, queue_file_open,
  *   queue_file_read_body, queue_file_set_rcpt + queue_file_sync,
@@ -177,16 +178,18 @@ int queue_msg_write(struct queue_msg *, const void *, size_t,
                     const char **errstr);
 /* queue_msg_size - message bytes written so far. */
 uint64_t queue_msg_size(const struct queue_msg *);
-/* queue_msg_finish - write the envelope and trailer and fdatasync the
- * file.  The message is still in tmp/: nothing is acknowledged yet.
+/* queue_msg_finish - write the envelope and trailer.  The message is
+ * still in tmp/ and not yet durable (queue_commit syncs it): nothing is
+ * acknowledged yet.
  * *id (optional) is the queue ID (borrowed from m).  Refuses an envelope
  * without recipients or with invalid values. */
 int queue_msg_finish(struct queue_msg *, const struct queue_env *,
                      const char **id, const char **errstr);
-/* queue_commit - move finished messages into ready/ and fsync the
- * directory once (group commit).  Only after 0 may they be acknowledged.
- * On -1 none of them may be acknowledged (renames already done are rolled
- * back best-effort).  Messages still need queue_msg_free. */
+/* queue_commit - make finished messages durable (fdatasync for one,
+ * one syncfs of the file system for several), move them into ready/ and
+ * fsync the directory once (group commit).  Only after 0 may they be
+ * acknowledged. On -1 none of them may be acknowledged (renames already done
+ * are rolled back best-effort).  Messages still need queue_msg_free. */
 int queue_commit(struct queue *, struct queue_msg **, size_t,
                  const char **errstr);
 /* queue_commit_to - as queue_commit into another state (maildrop/,

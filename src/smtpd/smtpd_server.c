@@ -887,7 +887,7 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
         snprintf(c->namaddr, sizeof(c->namaddr), "unknown[%s]", c->addr);
         /* replies go out in one write each; no Nagle delay behind them */
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        c->io = event_io_new(srv->loop, fd, on_io, c);
+        c->io = event_io_new_armed(srv->loop, fd, on_io, c);
         c->delay = event_timer_new(srv->loop, on_delay, c);
         c->in_mynetworks = smtpd_checks_mynetworks(lc->checks, c->addr);
         c->next = srv->conns;
@@ -1031,8 +1031,8 @@ int smtpd_server_run(struct smtpd_server *srv, int slot)
         sigprocmask(SIG_UNBLOCK, &sigs, NULL);
         for (size_t i = 0; i < srv->nlc; i++) {
                 acc[i] = (struct accept_ctx){.srv = srv, .lc = &srv->lc[i]};
-                srv->lc[i].io = event_io_new(srv->loop, srv->lc[i].fd,
-                                             on_accept_ctx, &acc[i]);
+                srv->lc[i].io = event_io_new_armed(srv->loop, srv->lc[i].fd,
+                                                   on_accept_ctx, &acc[i]);
                 event_io_want(srv->lc[i].io, true, false, 0);
         }
         event_loop_run(srv->loop);

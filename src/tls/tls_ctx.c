@@ -853,15 +853,15 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
 
         if (k != NULL)
                 keys_refresh(k);
-        if (k == NULL || k->n == 0)
+        if (k == NULL || k->n == 0 || tc->ticket_aes == NULL)
                 return enc ? -1 : 0;
         if (enc) {
                 key = &k->v[0];
-                if (RAND_bytes(
-                        iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
+                if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(tc->ticket_aes)) !=
+                    1)
                         return -1;
                 memcpy(key_name, key->name, 16);
-                if (!EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key->aes,
+                if (!EVP_EncryptInit_ex(cctx, tc->ticket_aes, NULL, key->aes,
                                         iv))
                         return -1;
         } else {
@@ -873,7 +873,7 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
                         }
                 if (key == NULL)
                         return 0; /* unknown key: full handshake */
-                if (!EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key->aes,
+                if (!EVP_DecryptInit_ex(cctx, tc->ticket_aes, NULL, key->aes,
                                         iv))
                         return -1;
         }
@@ -923,6 +923,10 @@ static struct tls_ctx *ctx_alloc(bool server, const char *mdalg, int loglevel,
         SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
                                   SSL_MODE_ENABLE_PARTIAL_WRITE |
                                   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        /* one read(2) per burst of records rather than two per record
+         * (header, then body); callers read until TLS_IO_WANT_READ, so
+         * nothing buffered is left waiting for the socket */
+        SSL_CTX_set_read_ahead(ctx, 1);
         SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
         return tc;
 }
@@ -941,6 +945,7 @@ void tls_ctx_free(struct tls_ctx *tc)
                 return;
         SSL_CTX_free(tc->ssl_ctx);
         tls_ticket_keys_free(tc->keys);
+        EVP_CIPHER_free(tc->ticket_aes);
         free(tc->mdalg);
         free(tc->grade);
         free(tc->exclude);
@@ -1063,6 +1068,9 @@ struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
                 } else {
                         tc->keys = tls_ticket_keys_new();
                 }
+                /* an explicit fetch: EVP_aes_256_cbc() would make OpenSSL 3
+                 * look the cipher up in its provider store per ticket */
+                tc->ticket_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
                 SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
         }
         return tc;

@@ -85,6 +85,7 @@ struct tls_ctx {
         bool have_ca;   /* CAfile or CApath given */
         int loglevel;
         struct tls_ticket_keys *keys; /* server, may be NULL */
+        EVP_CIPHER *ticket_aes;       /* AES-256-CBC fetched once, with keys */
         char *grade;                  /* client: default cipher grade */
         char *exclude;                /* client: default exclusions */
 };
