@@ -50,8 +50,9 @@ def read_reply(f):
 class Server:
 
     def __init__(self, d, main_cf, services, workers=2, extra_files=None,
-                 host="127.0.0.1"):
-        """services: list of (name, port, [-o settings]) of inet smtpd."""
+                 host="127.0.0.1", wrap=None):
+        """services: list of (name, port, [-o settings]) of inet smtpd;
+        wrap: a command prefix (strace ...) to run postern serve under."""
         self.d = d
         self.log = os.path.join(d, "maillog")
         self.queue = os.path.join(d, "queue")
@@ -73,13 +74,15 @@ class Server:
             f.write("\n".join(lines) + "\n")
         self.workers = workers
         self.host = host
+        self.wrap = list(wrap or [])
         self.proc = None
 
     def start(self):
         self.errfile = os.path.join(self.d, "serve.stderr")
         self.err = open(self.errfile, "w")
         self.proc = subprocess.Popen(
-            [pt.BIN, "serve", "-c", self.d, "-w", str(self.workers)],
+            self.wrap + [pt.BIN, "serve", "-c", self.d, "-w",
+                         str(self.workers)],
             stdout=self.err, stderr=self.err, text=True)
         for port in self.ports.values():
             pt.wait_for(lambda: self._accepts(port, self.host) or self._died(),
@@ -106,7 +109,13 @@ class Server:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            # under a wrapper (strace), stop the supervisor itself; the
+            # wrapper exits with it
+            kids = children(self.proc.pid) if self.wrap else []
+            if kids:
+                os.kill(kids[0], signal.SIGTERM)
+            else:
+                self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:

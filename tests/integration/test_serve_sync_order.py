@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Every "250 ... queued as ID" follows the system calls that make the
+message durable, in the right order.
+
+A kill -9 cannot show this (the page cache outlives a process); a power
+failure would.  So `postern serve` runs under strace (-ff: one trace per
+process, -y: paths of descriptors) while several clients end their DATA at
+the same moment, so the worker commits batches of several messages (the
+syncfs path) as well as single ones (the fdatasync path).  For each
+acknowledged ID, in the trace of the process that sent the 250:
+
+  1. the last write to its file in tmp/ (pwrite64 / pwritev);
+  2. then a sync covering it: fdatasync of that file, or syncfs;
+  3. then the rename of tmp/NAME to ready/ID;
+  4. then an fsync of ready/;
+  5. then the 250 reply naming ID.
+
+Any reordering (syncing after the rename, acknowledging before the
+directory fsync) or a missing sync fails.  The test needs strace.
+"""
+import glob
+import os
+import re
+import shutil
+import smtplib
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import pt  # noqa: E402
+import srv  # noqa: E402
+
+CLIENTS = 6
+ROUNDS = 4
+
+CALL = re.compile(r"^(\w+)\((.*)\)\s+=\s+(-?\d+)")
+FDPATH = re.compile(r"^-?\d+<([^>]*)>")
+QUEUED = re.compile(r"250 2\.0\.0 Ok: queued as ([0-9A-Z]+)")
+
+
+def fd_path(arg):
+    """The path strace -y printed for a descriptor argument."""
+    m = FDPATH.match(arg.strip())
+    return m.group(1) if m else ""
+
+
+def parse(trace):
+    """[(index, call, args, result)] of one process's trace."""
+    out = []
+    with open(trace, errors="replace") as f:
+        for line in f:
+            m = CALL.match(line)
+            if m:
+                out.append((len(out), m.group(1), m.group(2),
+                            int(m.group(3))))
+    return out
+
+
+class SyncOrder(pt.TempDirTest):
+
+    def setUp(self):
+        super().setUp()
+        if not pt.have("strace"):
+            self.skipTest("strace is not installed")
+
+    def send_together(self, port):
+        """CLIENTS sessions send ROUNDS messages each; in every round all
+        of them send their final dot at once."""
+        barrier = threading.Barrier(CLIENTS)
+        acked, errors = [], []
+
+        def client(k):
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=120) as s:
+                    s.ehlo("sync.test")
+                    for r in range(ROUNDS):
+                        s.mail("a@sync.test")
+                        s.rcpt("b@mx.postern.test")
+                        code, _ = s.docmd("DATA")
+                        self.assertEqual(code, 354)
+                        s.send(("Subject: %d.%d\r\n\r\nbody %d %d\r\n"
+                                % (k, r, k, r)).encode())
+                        barrier.wait()
+                        s.send(b".\r\n")
+                        code, msg = s.getreply()
+                        self.assertEqual(code, 250, msg)
+                        acked.append(re.search(r"queued as (\S+)",
+                                              msg.decode()).group(1))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+                barrier.abort()
+
+        threads = [threading.Thread(target=client, args=(k,))
+                   for k in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        return acked
+
+    def test_acknowledged_only_after_data_rename_and_directory_are_durable(
+            self):
+        port = pt.free_port()
+        tdir = os.path.join(self.tmp, "trace")
+        os.makedirs(tdir)
+        server = srv.Server(
+            os.path.join(self.tmp, "srv"), "mynetworks = 127.0.0.0/8\n",
+            [("smtp", port, [])], workers=1,
+            wrap=[shutil.which("strace"), "-ff", "-y", "-qq", "-s", "200",
+                  "-o", os.path.join(tdir, "t"), "-e",
+                  "trace=pwrite64,pwritev,fdatasync,syncfs,fsync,"
+                  "renameat2,sendto,write"]).start()
+        try:
+            acked = self.send_together(port)
+        finally:
+            server.stop()
+        self.assertEqual(server.problems(), [])
+        self.assertEqual(len(acked), CLIENTS * ROUNDS)
+        self.assertEqual(sorted(server.queued()), sorted(acked))
+
+        ready = os.path.realpath(os.path.join(server.queue, "ready"))
+        checked = set()
+        syncfs_batches = 0
+        for trace in glob.glob(os.path.join(tdir, "t.*")):
+            calls = parse(trace)
+            last_write = {}   # tmp path -> index
+            synced = {}       # tmp path -> index of the sync after it
+            renamed = {}      # ID -> (index, tmp path)
+            dirsync = []      # indexes of fsync(ready/)
+            for i, call, args, res in calls:
+                if call in ("pwrite64", "pwritev") and "/tmp/" in fd_path(
+                        args):
+                    last_write[fd_path(args)] = i
+                elif call == "fdatasync" and res == 0:
+                    synced[fd_path(args)] = i
+                elif call == "syncfs" and res == 0:
+                    syncfs_batches += 1
+                    for p, w in last_write.items():
+                        if w < i:
+                            synced[p] = i
+                elif call == "renameat2" and res == 0:
+                    a = [x.strip() for x in args.split(",")]
+                    src = os.path.join(fd_path(a[0]), a[1].strip('"'))
+                    if os.path.realpath(fd_path(a[2])) == ready:
+                        renamed[a[3].strip('"')] = (i, src)
+                elif call == "fsync" and res == 0 and os.path.realpath(
+                        fd_path(args)) == ready:
+                    dirsync.append(i)
+                elif call in ("sendto", "write"):
+                    m = QUEUED.search(args)
+                    if not m:
+                        continue
+                    qid = m.group(1)
+                    self.assertIn(qid, renamed,
+                                  "%s acknowledged before its rename" % qid)
+                    r, src = renamed[qid]
+                    self.assertIn(src, last_write, "no write to " + src)
+                    self.assertIn(src, synced,
+                                  "%s renamed without a sync" % qid)
+                    self.assertLess(last_write[src], synced[src],
+                                    "%s: written after its sync" % qid)
+                    self.assertLess(synced[src], r,
+                                    "%s: synced after its rename" % qid)
+                    self.assertTrue(
+                        any(r < d < i for d in dirsync),
+                        "%s acknowledged before ready/ was fsynced" % qid)
+                    checked.add(qid)
+        self.assertEqual(sorted(checked), sorted(acked))
+        # the batch path ran (single messages may or may not occur)
+        self.assertGreater(syncfs_batches, 0,
+                           "no batch of several messages was committed")
+
+
+if __name__ == "__main__":
+    unittest.main()
