@@ -6,10 +6,13 @@
  * TLSA records count only when the MX answer (or, without MX, the address
  * answer of the next hop) and the TLSA answer are DNSSEC-secure; an
  * insecure MX is looked up anyway when smtp_tls_dane_insecure_mx_policy is
- * dane, as in Postfix.  The TLSA base domain is the target of a secure
- * CNAME chain of the MX host, else the host itself.  A bogus or failed
- * TLSA lookup never turns into cleartext or unauthenticated TLS: that host
- * is skipped and the delivery deferred if no other host remains.
+ * dane, as in Postfix.  Secure records that are all unusable mean TLS
+ * without authentication at dane, and skip the host at dane-only (no
+ * fallback, as Postfix's dane-only).  The TLSA base domain is the target
+ * of a secure CNAME chain of the MX host, else the host itself.  A bogus
+ * or failed TLSA lookup never turns into cleartext or unauthenticated
+ * TLS: that host is skipped and the delivery deferred if no other host
+ * remains.
  */
 #include "smtp/smtp_int.h"
 
@@ -135,7 +138,17 @@ static void on_tlsa(void *arg, const struct dns_answer *ans)
                             rr->usage, rr->selector, rr->mtype, data, rr->len};
                 }
                 ad->dane = ad->ntlsa ? SMTP_DANE_RECORDS : SMTP_DANE_UNUSABLE;
-                if (ad->dane == SMTP_DANE_UNUSABLE)
+                if (ad->dane == SMTP_DANE_UNUSABLE &&
+                    smtp_attempt_policy_level(a) == SMTP_TLS_DANE_ONLY) {
+                        /* dane-only has no fallback to encrypt: skip the
+                         * host, as Postfix does ("TLSA records
+                         * unusable") */
+                        ad->dane = SMTP_DANE_FAIL;
+                        ad->dane_why = xasprintf(
+                            "TLS is required, but host %s has no usable "
+                            "TLSA records (dane-only)",
+                            ad->host);
+                } else if (ad->dane == SMTP_DANE_UNUSABLE)
                         log_info("%s: all TLSA records unusable: TLS is "
                                  "mandatory, without authentication",
                                  base);

@@ -71,6 +71,10 @@ def expired_cert(pki, name):
 
 class DaneDelivery(unittest.TestCase):
 
+    # more records per zone, for a class that reuses setUpClass
+    # (test_dane_posttls_finger.py)
+    EXTRA = {}
+
     @classmethod
     def setUpClass(cls):
         global PORT
@@ -143,9 +147,11 @@ class DaneDelivery(unittest.TestCase):
             "_%d._tcp.mx-ins TLSA 3 1 1 %s" % (PORT, wrong),
         ]
         bogus = ["b1 MX 10 mx-bog", "mx-bog A 127.0.0.47"]
-        cls.world = World(extra={"secure.example.": secure,
-                                 "insecure.example.": insecure,
-                                 "bogus.example.": bogus},
+        extra = {"secure.example.": secure, "insecure.example.": insecure,
+                 "bogus.example.": bogus}
+        for zone, records in getattr(cls, "EXTRA", {}).items():
+            extra[zone] = extra.get(zone, []) + list(records)
+        cls.world = World(extra=extra,
                           tmp=os.path.join(cls.tmp, "dns"))
         os.makedirs(cls.world.dir, exist_ok=True)
         cls.world.start()
