@@ -31,7 +31,8 @@
 static const char finger_usage[] =
     "postern finger [-c DIR] [-o name=value] [-l LEVEL] [-F CAfile]\n"
     "       [-P CApath] [-p protocols] [-t seconds] [-T seconds]\n"
-    "       [--implicit-tls] [-w] DESTINATION [MATCH...]";
+    "       [-m count] [-r delay] [--implicit-tls] [-w]\n"
+    "       DESTINATION [MATCH...]";
 
 static const char finger_help[] =
     "Probe DESTINATION (domain, host:port or [host]:port) as the SMTP\n"
@@ -47,12 +48,22 @@ static const char finger_help[] =
     "  -F / -P         CAfile / CApath (default smtp_tls_CAfile/CApath)\n"
     "  -p PROTOCOLS    TLS protocols, Postfix syntax\n"
     "  -t / -T         connect / command timeout (default 30 s)\n"
+    "  -m COUNT        probe the first COUNT addresses (default 1) in the\n"
+    "                  order the SMTP client tries them: MX preference,\n"
+    "                  then each host's addresses (at most\n"
+    "                  smtp_mx_address_limit); each has its own TLSA\n"
+    "                  lookup, connection and verdict\n"
+    "  -r DELAY        after the handshake keep the TLS session, QUIT,\n"
+    "                  reconnect after DELAY seconds offering it, and\n"
+    "                  report whether the server resumed it\n"
     "  --implicit-tls  TLS from the first byte (port 465)\n"
     "  -w              write the server's chain as PEM to stdout\n"
     "\n"
     "DNS uses dns_resolver_addresses and dnssec_trust_anchor_file.\n"
-    "Exit status: 0 the level's requirements were met, 1 they were\n"
-    "not (or the server could not be reached), 2 usage.\n";
+    "Exit status: 0 every probed address met the level's requirements\n"
+    "(on the reconnection too, with -r; a session that is not resumed\n"
+    "is reported, not a failure), 1 one did not (or could not be\n"
+    "reached), 2 usage.\n";
 
 struct probe {
         int fd;
@@ -171,37 +182,88 @@ static int p_connect(const char *addr, unsigned port, int timeout)
         return fd;
 }
 
-/* first_addr - the first A (then AAAA) address of host */
-static char *first_addr(struct dns_resolver *dns, const char *host,
-                        bool *secure)
+/* One address the SMTP client would try, in its order. */
+struct finger_addr {
+        char *host;      /* the MX host (or the next hop itself) */
+        char *addr;      /* "192.0.2.1" */
+        char *canonical; /* a secure CNAME target of host, or NULL */
+        bool mx_secure;  /* the MX answer (without MX: the address
+                            answer) was DNSSEC-secure */
+        bool addr_secure;
+};
+
+/* is_literal - whether host is a numeric IPv4 or IPv6 address */
+static bool is_literal(const char *host)
 {
-        static const int types[] = {DNS_T_A, DNS_T_AAAA};
-        char *found = NULL;
         unsigned char tmp[16];
 
-        if (inet_pton(AF_INET, host, tmp) == 1 ||
-            inet_pton(AF_INET6, host, tmp) == 1) {
-                *secure = false;
-                return xstrdup(host);
+        return inet_pton(AF_INET, host, tmp) == 1 ||
+               inet_pton(AF_INET6, host, tmp) == 1;
+}
+
+/* want_family - whether inet_protocols allows A (v4) or AAAA records, as
+ * the SMTP client decides */
+static bool want_family(const struct conf *cf, bool v4)
+{
+        const char *p = cf->inet_protocols ? cf->inet_protocols : "all";
+
+        if (*p == 0 || strstr(p, "all"))
+                return true;
+        return strstr(p, v4 ? "ipv4" : "ipv6") != NULL;
+}
+
+/* host_addrs - append host's A, then AAAA, addresses to *v (at most
+ * limit in all), with the DNSSEC status of each answer */
+static void host_addrs(const struct conf *cf, struct dns_resolver *dns,
+                       const char *host, bool mx_secure, bool from_mx,
+                       size_t limit, struct finger_addr **v, size_t *n)
+{
+        static const int types[] = {DNS_T_A, DNS_T_AAAA};
+
+        if (is_literal(host)) {
+                *v = xreallocarray(*v, *n + 1, sizeof(**v));
+                (*v)[(*n)++] = (struct finger_addr){
+                    .host = xstrdup(host),
+                    .addr = xstrdup(host),
+                    .mx_secure = mx_secure,
+                };
+                return;
         }
-        for (size_t t = 0; t < 2 && found == NULL; t++) {
+        for (size_t t = 0; t < 2 && dns && *n < limit; t++) {
                 struct dns_answer *ans = NULL;
                 char *err = NULL;
-                if (dns == NULL ||
-                    dns_query_sync(dns, host, types[t], &ans, &err) < 0) {
+                if (!want_family(cf, t == 0))
+                        continue;
+                if (dns_query_sync(dns, host, types[t], &ans, &err) < 0) {
+                        say("%s %s: %s", host, t ? "AAAA" : "A", err);
                         free(err);
                         continue;
                 }
                 say("%s %s: %s (%s)", host, t ? "AAAA" : "A",
                     dns_result_name(ans->result),
                     dns_security_name(ans->security));
-                if (ans->result == DNS_OK && ans->n > 0 && ans->rr[0].addr) {
-                        found = xstrdup(ans->rr[0].addr);
-                        *secure = ans->security == DNS_SEC_SECURE;
+                bool sec = ans->security == DNS_SEC_SECURE;
+                for (size_t i = 0;
+                     ans->result == DNS_OK && i < ans->n && *n < limit; i++) {
+                        if (ans->rr[i].addr == NULL)
+                                continue;
+                        *v = xreallocarray(*v, *n + 1, sizeof(**v));
+                        (*v)[(*n)++] = (struct finger_addr){
+                            .host = xstrdup(host),
+                            .addr = xstrdup(ans->rr[i].addr),
+                            .canonical =
+                                sec && ans->canonical &&
+                                        strcasecmp(ans->canonical, host) != 0
+                                    ? xstrdup(ans->canonical)
+                                    : NULL,
+                            /* without MX the address answer is the one
+                             * that must be secure (RFC 7672 2.2.1) */
+                            .mx_secure = mx_secure || (!from_mx && sec),
+                            .addr_secure = sec,
+                        };
                 }
                 dns_answer_free(ans);
         }
-        return found;
 }
 
 /* print_chain - depth, subject, issuer and fingerprints */
@@ -247,15 +309,18 @@ static void print_chain(const struct tls_conn *tls, const char *relay,
 struct finger_opts {
         const char *level, *cafile, *capath, *protocols;
         int ctimeout, timeout;
+        int max_probes; /* -m: addresses to probe */
+        int reconnect;  /* -r: seconds before reconnecting; < 0 off */
         bool implicit, write_pem;
         struct strlist match;
 };
 
 /* lookup_tlsa - the usable records of _port._tcp.host; returns the
- * number of records kept, -1 on a failed or bogus lookup */
+ * number of records kept, -1 on a failed or bogus lookup; *absent (may
+ * be NULL) tells whether the name had no TLSA records at all */
 static int lookup_tlsa(struct dns_resolver *dns, const char *host,
                        unsigned port, struct tls_tlsa_rr **out,
-                       struct dns_answer **keep)
+                       struct dns_answer **keep, bool *absent)
 {
         char *owner = xasprintf("_%u._tcp.%s", port, host);
         char *err = NULL;
@@ -272,6 +337,9 @@ static int lookup_tlsa(struct dns_resolver *dns, const char *host,
         }
         say("%s TLSA: %s (%s)", owner, dns_result_name(ans->result),
             dns_security_name(ans->security));
+        if (absent)
+                *absent =
+                    ans->result == DNS_NXDOMAIN || ans->result == DNS_NODATA;
         if (ans->security == DNS_SEC_BOGUS || ans->result == DNS_SERVFAIL ||
             ans->result == DNS_TIMEOUT || ans->result == DNS_ERROR) {
                 free(owner);
@@ -306,11 +374,14 @@ static int lookup_tlsa(struct dns_resolver *dns, const char *host,
         return n;
 }
 
-/* The destination a probe talks to. */
+/* The destination a probe talks to: every address the SMTP client would
+ * try, and the one being probed now (target_select). */
 struct target {
         struct smtp_nexthop nh;
         struct dns_resolver *dns;
-        char *host, *addr;
+        struct finger_addr *v;
+        size_t n;
+        const char *host, *addr; /* borrowed from v[cur] */
         bool mx_secure, addr_secure;
         char relay[512];
 };
@@ -319,18 +390,99 @@ struct target {
 static void target_clear(struct target *t)
 {
         dns_resolver_free(t->dns);
-        free(t->host);
-        free(t->addr);
+        for (size_t i = 0; i < t->n; i++) {
+                free(t->v[i].host);
+                free(t->v[i].addr);
+                free(t->v[i].canonical);
+        }
+        free(t->v);
         smtp_nexthop_clear(&t->nh);
 }
 
-/* target_resolve - the first MX host (or the host) and its first address,
- * with the DNSSEC status of both answers; 0, -1 (said why), 2 usage */
+/* target_select - make address i the one probed */
+static void target_select(struct target *t, size_t i)
+{
+        const struct finger_addr *a = &t->v[i];
+
+        t->host = a->host;
+        t->addr = a->addr;
+        t->mx_secure = a->mx_secure;
+        t->addr_secure = a->addr_secure;
+        snprintf(t->relay, sizeof(t->relay), "%s[%s]:%u", a->host, a->addr,
+                 t->nh.port);
+}
+
+/* mx_hosts - append the MX hosts of a domain to hosts by preference (ties
+ * in DNS order); 0 (hosts stays empty when the domain has no MX: the
+ * domain itself is the host), or -1 when the lookup failed or the domain
+ * has a null MX (said why) */
+static int mx_hosts(struct target *t, struct strlist *hosts, bool *secure)
+{
+        struct dns_answer *mx = NULL;
+        char *err = NULL;
+        size_t *order = NULL, n = 0;
+        bool null_mx = false;
+
+        if (dns_query_sync(t->dns, t->nh.host, DNS_T_MX, &mx, &err) < 0) {
+                say("%s MX: %s", t->nh.host, err);
+                free(err);
+                return 0; /* as before: fall back to the address */
+        }
+        say("%s MX: %s (%s)", t->nh.host, dns_result_name(mx->result),
+            dns_security_name(mx->security));
+        *secure = mx->security == DNS_SEC_SECURE;
+        if (mx->security == DNS_SEC_BOGUS || mx->result == DNS_SERVFAIL ||
+            mx->result == DNS_TIMEOUT || mx->result == DNS_ERROR) {
+                dns_answer_free(mx);
+                say("MX lookup failed: not probing");
+                return -1;
+        }
+        if (mx->result == DNS_OK) {
+                order = xreallocarray(NULL, mx->n + 1, sizeof(*order));
+                for (size_t i = 0; i < mx->n; i++) {
+                        const char *h = mx->rr[i].host;
+                        say("  MX %u %s", mx->rr[i].pref, h ? h : "?");
+                        if (h == NULL)
+                                continue;
+                        if (*h == 0 || strcmp(h, ".") == 0) {
+                                null_mx = true;
+                                continue;
+                        }
+                        /* insertion: equal preferences keep DNS order */
+                        size_t j = n++;
+                        while (j > 0 &&
+                               mx->rr[order[j - 1]].pref > mx->rr[i].pref) {
+                                order[j] = order[j - 1];
+                                j--;
+                        }
+                        order[j] = i;
+                }
+                for (size_t i = 0; i < n; i++)
+                        strlist_push(hosts, mx->rr[order[i]].host);
+        }
+        free(order);
+        dns_answer_free(mx);
+        if (null_mx && n == 0) {
+                /* RFC 7505: the domain accepts no mail; its own
+                 * addresses are never tried */
+                say("%s: no address: null MX, the domain does not accept "
+                    "mail (nullMX)",
+                    t->nh.host);
+                return -1;
+        }
+        return 0;
+}
+
+/* target_resolve - the addresses the SMTP client would try (at most
+ * limit), with the DNSSEC status of the answers, the first one selected;
+ * 0, -1 (said why), 2 usage */
 static int target_resolve(const struct conf *cf, const char *dest, int timeout,
-                          struct target *t)
+                          size_t limit, struct target *t)
 {
         const char *errstr;
         char *err = NULL;
+        struct strlist hosts = {0};
+        bool mx_secure = false, from_mx = false;
 
         memset(t, 0, sizeof(*t));
         if (smtp_nexthop_parse(dest, &t->nh, &errstr) < 0) {
@@ -348,46 +500,26 @@ static int target_resolve(const struct conf *cf, const char *dest, int timeout,
                 free(err);
                 t->dns = NULL;
         }
-        t->host = xstrdup(t->nh.host);
-        if (!t->nh.no_mx && t->dns) {
-                struct dns_answer *mx = NULL;
-                if (dns_query_sync(t->dns, t->nh.host, DNS_T_MX, &mx, &err) ==
-                    0) {
-                        say("%s MX: %s (%s)", t->nh.host,
-                            dns_result_name(mx->result),
-                            dns_security_name(mx->security));
-                        t->mx_secure = mx->security == DNS_SEC_SECURE;
-                        unsigned best = 65536;
-                        for (size_t i = 0; i < mx->n; i++) {
-                                say("  MX %u %s", mx->rr[i].pref,
-                                    mx->rr[i].host);
-                                if (mx->rr[i].pref < best && mx->rr[i].host &&
-                                    *mx->rr[i].host) {
-                                        best = mx->rr[i].pref;
-                                        free(t->host);
-                                        t->host = xstrdup(mx->rr[i].host);
-                                }
-                        }
-                        bool failed = mx->security == DNS_SEC_BOGUS ||
-                                      mx->result == DNS_SERVFAIL;
-                        dns_answer_free(mx);
-                        if (failed) {
-                                say("MX lookup failed: not probing");
-                                return -1;
-                        }
-                } else {
-                        free(err);
+        if (!t->nh.no_mx && t->dns && !is_literal(t->nh.host)) {
+                if (mx_hosts(t, &hosts, &mx_secure) < 0) {
+                        strlist_clear(&hosts);
+                        return -1;
                 }
+                from_mx = hosts.n > 0;
         }
-        t->addr = first_addr(t->dns, t->host, &t->addr_secure);
-        if (t->addr == NULL) {
-                say("%s: no address", t->host);
+        if (hosts.n == 0)
+                strlist_push(&hosts, t->nh.host);
+        for (size_t i = 0; i < hosts.n && t->n < limit; i++) {
+                size_t before = t->n;
+                host_addrs(cf, t->dns, hosts.v[i], mx_secure, from_mx, limit,
+                           &t->v, &t->n);
+                if (t->n == before)
+                        say("%s: no address", hosts.v[i]);
+        }
+        strlist_clear(&hosts);
+        if (t->n == 0)
                 return -1;
-        }
-        if (t->nh.no_mx)
-                t->mx_secure = t->addr_secure;
-        snprintf(t->relay, sizeof(t->relay), "%s[%s]:%u", t->host, t->addr,
-                 t->nh.port);
+        target_select(t, 0);
         return 0;
 }
 
@@ -406,7 +538,8 @@ static struct tls_ctx *client_ctx(const struct conf *cf,
             .ciphers = cf->smtp_tls_mandatory_ciphers,
             .dane_digests = cf->tls_dane_digests,
             .loglevel = 1,
-            .session_cache_timeout = 0,
+            /* resumption only when -r asks for it */
+            .session_cache_timeout = o->reconnect > 0 ? -1 : 0,
         };
         struct tls_ctx *ctx = tls_client_ctx_new(&ts, &terr);
 
@@ -478,20 +611,30 @@ out:
         return rc;
 }
 
-/* close_session - EHLO again (as the client would), QUIT, free */
+/* close_session - EHLO again (as the client would; after implicit TLS the
+ * greeting first), QUIT, free.  With sess, the resumable session is
+ * exported into *sess / *sess_len once the EHLO reply is read (TLS 1.3
+ * tickets arrive after the handshake); NULL when there is none. */
 static void close_session(const struct conf *cf, const struct finger_opts *o,
-                          struct probe *p)
+                          struct probe *p, unsigned char **sess,
+                          size_t *sess_len)
 {
+        if (sess) {
+                *sess = NULL;
+                *sess_len = 0;
+        }
         if (p->tls && tls_conn_info(p->tls)) {
                 struct smtp_reply r;
+                char ehlo[300];
                 smtp_reply_init(&r);
-                if (!o->implicit) {
-                        char ehlo[300];
+                if (!o->implicit || p_reply(p, &r) == 0) {
                         snprintf(ehlo, sizeof(ehlo), "EHLO %s",
                                  cf->smtp_helo_name);
-                        (void)p_send(p, ehlo);
-                        (void)p_reply(p, &r);
+                        if (p_send(p, ehlo) == 0)
+                                (void)p_reply(p, &r);
                 }
+                if (sess && tls_conn_session_export(p->tls, sess, sess_len) < 0)
+                        *sess = NULL;
                 (void)p_send(p, "QUIT");
                 smtp_reply_clear(&r);
         }
@@ -502,45 +645,124 @@ static void close_session(const struct conf *cf, const struct finger_opts *o,
         p->fd = -1;
 }
 
-/* probe - the whole conversation; the exit status */
-static int probe(const struct conf *cf, const struct finger_opts *o,
-                 const char *dest)
+/* One host's TLSA records, looked up once for all of its addresses. */
+struct host_tlsa {
+        char *host;             /* whose records these are */
+        const char *base;       /* TLSA base domain (borrowed from the
+                                   target) */
+        int n;                  /* usable records, -1 lookup failed */
+        struct tls_tlsa_rr *rr; /* data borrowed from ans */
+        struct dns_answer *ans;
+};
+
+/* host_tlsa_clear - release */
+static void host_tlsa_clear(struct host_tlsa *h)
 {
-        struct target t;
-        enum smtp_tls_level level;
-        struct tls_tlsa_rr *tlsa = NULL;
-        struct dns_answer *tlsa_ans = NULL;
-        struct tls_ctx *ctx = NULL;
+        free(h->host);
+        free(h->rr);
+        dns_answer_free(h->ans);
+        memset(h, 0, sizeof(*h));
+}
+
+/* host_tlsa_lookup - the records of the selected address's host: those
+ * of its secure CNAME target, else of the host name (RFC 7672 2.2.2) */
+static void host_tlsa_lookup(struct target *t, const struct finger_addr *a,
+                             struct host_tlsa *h)
+{
+        bool absent = false;
+
+        if (h->host && strcasecmp(h->host, a->host) == 0)
+                return; /* another address of the same host */
+        host_tlsa_clear(h);
+        h->host = xstrdup(a->host);
+        if (a->canonical) {
+                h->base = a->canonical;
+                h->n = lookup_tlsa(t->dns, a->canonical, t->nh.port, &h->rr,
+                                   &h->ans, &absent);
+                if (h->n != 0 || !absent)
+                        return;
+        }
+        h->base = a->host;
+        h->n = lookup_tlsa(t->dns, a->host, t->nh.port, &h->rr, &h->ans, NULL);
+}
+
+/* reconnect - -r: offer the saved session to the same address after the
+ * delay; 0 when the reconnection met the requirements (resumed or not),
+ * 1 when not */
+static int reconnect(const struct conf *cf, const struct finger_opts *o,
+                     const struct target *t, struct tls_ctx *ctx,
+                     struct tls_start *st, bool auth, const unsigned char *sess,
+                     size_t sess_len)
+{
+        struct probe p = {.fd = -1};
+        int status = 1;
+
+        if (sess == NULL) {
+                say("Server declined session caching. Done reconnecting.");
+                return 0;
+        }
+        say("%s: save session to memory cache (%zu bytes)", t->relay, sess_len);
+        say("Reconnecting after %d seconds", o->reconnect);
+        sleep((unsigned)o->reconnect);
+        st->session = sess;
+        st->session_len = sess_len;
+        int rc = open_session(cf, o, t, ctx, st, &p);
+        st->session = NULL;
+        st->session_len = 0;
+        if (rc == 0) {
+                const struct tls_info *in = tls_conn_info(p.tls);
+                struct strbuf sum;
+                say(in->reused ? "%s: Reusing old session"
+                               : "%s: session not reused: full handshake",
+                    t->relay);
+                strbuf_init(&sum);
+                tls_conn_summary(p.tls, &sum);
+                say("%s", strbuf_cstr(&sum));
+                strbuf_clear(&sum);
+                status = !auth || in->verified ? 0 : 1;
+        } else if (rc == 1) {
+                status = 1; /* STARTTLS offered before, not now */
+        }
+        close_session(cf, o, &p, NULL, NULL);
+        return status;
+}
+
+/* probe_one - the selected address: its TLSA records, the connection, the
+ * chain and what matched; 0 when the level's requirements were met, 1
+ * when not */
+static int probe_one(const struct conf *cf, const struct finger_opts *o,
+                     struct target *t, const struct finger_addr *a,
+                     enum smtp_tls_level level, struct tls_ctx *ctx,
+                     struct host_tlsa *ht)
+{
         struct probe p = {.fd = -1};
         struct strbuf ml;
         int ntlsa = 0, status = 1, rc;
+        const char *base = t->host;
+        const struct tls_tlsa_rr *tlsa = NULL;
+        unsigned char *sess = NULL;
+        size_t sess_len = 0;
 
-        if (smtp_tls_level_parse(o->level, &level) < 0) {
-                fprintf(stderr, "postern finger: unknown level %s\n", o->level);
-                return 2;
-        }
         strbuf_init(&ml);
-        if ((rc = target_resolve(cf, dest, o->timeout, &t)) != 0) {
-                status = rc == 2 ? 2 : 1;
-                goto out;
-        }
+
         /* DANE: records only from secure MX, address and TLSA answers */
-        if ((level == SMTP_TLS_DANE || level == SMTP_TLS_DANE_ONLY) && t.dns &&
-            t.mx_secure && t.addr_secure) {
-                ntlsa = lookup_tlsa(t.dns, t.host, t.nh.port, &tlsa, &tlsa_ans);
-                if (ntlsa < 0) {
+        if ((level == SMTP_TLS_DANE || level == SMTP_TLS_DANE_ONLY) && t->dns &&
+            t->mx_secure && t->addr_secure) {
+                host_tlsa_lookup(t, a, ht);
+                if (ht->n < 0) {
                         say("TLSA lookup failed: a DANE client defers");
-                        goto out;
+                        goto verdict;
                 }
+                ntlsa = ht->n;
+                tlsa = ht->rr;
+                base = ht->base;
         }
         if (level == SMTP_TLS_DANE && ntlsa == 0)
                 level = SMTP_TLS_SECURE; /* as posttls-finger */
         if (level == SMTP_TLS_DANE_ONLY && ntlsa == 0) {
                 say("no usable TLSA records: dane-only cannot be met");
-                goto out;
+                goto verdict;
         }
-        if ((ctx = client_ctx(cf, o)) == NULL)
-                goto out;
         for (size_t i = 0; i < o->match.n; i++)
                 strbuf_printf(&ml, "%s%s", i ? ":" : "", o->match.v[i]);
         struct tls_match m = {
@@ -548,40 +770,85 @@ static int probe(const struct conf *cf, const struct finger_opts *o,
                      : level == SMTP_TLS_VERIFY
                          ? cf->smtp_tls_verify_cert_match
                          : cf->smtp_tls_secure_cert_match,
-            .nexthop = t.nh.host,
-            .hostname = t.host,
+            .nexthop = t->nh.host,
+            .hostname = t->host,
             .single_label_wildcards = !cf->tls_wildcard_matches_multiple_labels,
         };
         bool auth = level >= SMTP_TLS_VERIFY ||
                     (level == SMTP_TLS_DANE && ntlsa > 0) ||
                     level == SMTP_TLS_DANE_ONLY;
         struct tls_start st = {
-            .sni = ntlsa > 0 ? t.host : NULL,
+            .sni = ntlsa > 0 ? base : NULL, /* RFC 7672 section 8.1 */
             .match = level >= SMTP_TLS_VERIFY ? &m : NULL,
             .tlsa = tlsa,
-            .ntlsa = (size_t)(ntlsa > 0 ? ntlsa : 0),
-            .dane_base = t.host,
-            .dane_hostname = t.host,
+            .ntlsa = (size_t)ntlsa,
+            .dane_base = base,
+            .dane_hostname = t->host,
             .loglevel = -1,
         };
-        rc = open_session(cf, o, &t, ctx, &st, &p);
+        rc = open_session(cf, o, t, ctx, &st, &p);
         if (rc == 1) {
                 status = level <= SMTP_TLS_MAY ? 0 : 1;
         } else if (rc == 0) {
                 struct strbuf sum;
-                print_chain(p.tls, t.relay, o->write_pem);
+                print_chain(p.tls, t->relay, o->write_pem);
                 strbuf_init(&sum);
                 tls_conn_summary(p.tls, &sum);
                 say("%s", strbuf_cstr(&sum));
                 strbuf_clear(&sum);
                 status = !auth || tls_conn_info(p.tls)->verified ? 0 : 1;
         }
-        close_session(cf, o, &p);
-out:
+        close_session(cf, o, &p, o->reconnect > 0 && rc == 0 ? &sess : NULL,
+                      &sess_len);
+        if (o->reconnect > 0 && rc == 0 &&
+            reconnect(cf, o, t, ctx, &st, auth, sess, sess_len) != 0)
+                status = 1;
+        free(sess);
+verdict:
+        say("%s: %s level requirements %s", t->relay,
+            smtp_tls_level_name(level), status == 0 ? "met" : "NOT met");
         strbuf_clear(&ml);
+        return status;
+}
+
+/* probe - every address asked for (-m); the exit status */
+static int probe(const struct conf *cf, const struct finger_opts *o,
+                 const char *dest)
+{
+        struct target t;
+        enum smtp_tls_level level;
+        struct tls_ctx *ctx = NULL;
+        struct host_tlsa ht = {0};
+        size_t limit = (size_t)o->max_probes, met = 0;
+        int status = 1, rc;
+
+        if (smtp_tls_level_parse(o->level, &level) < 0) {
+                fprintf(stderr, "postern finger: unknown level %s\n", o->level);
+                return 2;
+        }
+        if (cf->smtp_mx_address_limit > 0 &&
+            (long long)limit > cf->smtp_mx_address_limit)
+                limit = (size_t)cf->smtp_mx_address_limit;
+        if ((rc = target_resolve(cf, dest, o->timeout, limit, &t)) != 0) {
+                status = rc == 2 ? 2 : 1;
+                goto out;
+        }
+        if ((ctx = client_ctx(cf, o)) == NULL)
+                goto out;
+        for (size_t i = 0; i < t.n; i++) {
+                target_select(&t, i);
+                if (t.n > 1)
+                        say("probe %zu of %zu: %s", i + 1, t.n, t.relay);
+                if (probe_one(cf, o, &t, &t.v[i], level, ctx, &ht) == 0)
+                        met++;
+        }
+        if (t.n > 1)
+                say("%zu of %zu probed addresses met the level's requirements",
+                    met, t.n);
+        status = met == t.n ? 0 : 1;
+out:
+        host_tlsa_clear(&ht);
         tls_ctx_free(ctx);
-        free(tlsa);
-        dns_answer_free(tlsa_ans);
         target_clear(&t);
         return status;
 }
@@ -640,6 +907,8 @@ int cli_tlsa_check(const struct cli_common *common, const char *dest,
         struct finger_opts o = {.level = "dane",
                                 .ctimeout = timeout,
                                 .timeout = timeout,
+                                .max_probes = 1,
+                                .reconnect = -1,
                                 .implicit = implicit};
         struct conf *cf = NULL;
         struct target t;
@@ -655,7 +924,7 @@ int cli_tlsa_check(const struct cli_common *common, const char *dest,
                 free(err);
                 return 2;
         }
-        if ((rc = target_resolve(cf, dest, timeout, &t)) != 0) {
+        if ((rc = target_resolve(cf, dest, timeout, 1, &t)) != 0) {
                 status = rc == 2 ? 2 : 1;
                 goto out;
         }
@@ -663,7 +932,8 @@ int cli_tlsa_check(const struct cli_common *common, const char *dest,
                 say("warning: the %s lookup of %s is not DNSSEC-secure: DANE "
                     "clients ignore its TLSA records",
                     t.mx_secure ? "address" : "MX", t.host);
-        ntlsa = t.dns ? lookup_tlsa(t.dns, t.host, t.nh.port, &tlsa, &ans) : -1;
+        ntlsa = t.dns ? lookup_tlsa(t.dns, t.host, t.nh.port, &tlsa, &ans, NULL)
+                      : -1;
         if (ntlsa <= 0) {
                 say(ntlsa < 0 ? "TLSA lookup failed: DANE clients defer mail "
                                 "to %s"
@@ -748,7 +1018,7 @@ int cli_tlsa_check(const struct cli_common *common, const char *dest,
         }
         tls_certlist_free(served);
 out_session:
-        close_session(cf, &o, &p);
+        close_session(cf, &o, &p, NULL, NULL);
 out:
         tls_ctx_free(ctx);
         free(tlsa);
@@ -756,6 +1026,20 @@ out:
         target_clear(&t);
         conf_free(cf);
         return status;
+}
+
+/* finger_count - a decimal number >= min (and <= 3600) from an option */
+static int finger_count(const char *arg, int min, int *out)
+{
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(arg, &end, 10);
+        if (errno || end == arg || *end || v < min || v > 3600)
+                return -1;
+        *out = (int)v;
+        return 0;
 }
 
 /* cmd_finger - the subcommand */
@@ -766,7 +1050,11 @@ int cmd_finger(int argc, char **argv)
             {NULL, 0, NULL, 0},
         };
         struct cli_common common;
-        struct finger_opts o = {.level = "dane", .ctimeout = 30, .timeout = 30};
+        struct finger_opts o = {.level = "dane",
+                                .ctimeout = 30,
+                                .timeout = 30,
+                                .max_probes = 1,
+                                .reconnect = -1};
         struct conf *cf = NULL;
         char *err = NULL;
         int ch, bad = 0, rc;
@@ -777,8 +1065,8 @@ int cmd_finger(int argc, char **argv)
         }
         cli_common_init(&common);
         optind = 1;
-        while ((ch = getopt_long(argc, argv, "c:o:l:F:P:p:t:T:wL:", longopts,
-                                 NULL)) != -1) {
+        while ((ch = getopt_long(argc, argv, "c:o:l:F:P:p:t:T:wL:m:r:",
+                                 longopts, NULL)) != -1) {
                 switch (ch) {
                 case 'l':
                         o.level = optarg;
@@ -800,6 +1088,22 @@ int cmd_finger(int argc, char **argv)
                         break;
                 case 'w':
                         o.write_pem = true;
+                        break;
+                case 'm':
+                        if (finger_count(optarg, 1, &o.max_probes) < 0) {
+                                cli_common_clear(&common);
+                                return cli_usage("finger", finger_usage,
+                                                 "-m needs a count of 1 or "
+                                                 "more");
+                        }
+                        break;
+                case 'r':
+                        if (finger_count(optarg, 0, &o.reconnect) < 0) {
+                                cli_common_clear(&common);
+                                return cli_usage("finger", finger_usage,
+                                                 "-r needs a delay in "
+                                                 "seconds");
+                        }
                         break;
                 case 'L':
                         break; /* posttls-finger compatibility: accepted */

@@ -126,12 +126,12 @@ int tls_conn_start(const struct tls_start *st, struct tls_conn **out,
                         const unsigned char *p = st->session;
                         SSL_SESSION *s =
                             d2i_SSL_SESSION(NULL, &p, (long)st->session_len);
-                        /* A stale or damaged cache entry means a full
+                        /* A stale or damaged cache entry, or one the
+                         * DANE records no longer vouch for, means a full
                          * handshake, not an error. */
-                        if (s) {
+                        if (s && (!c->dane || tls_dane_resumable(c, s, st)))
                                 SSL_set_session(c->ssl, s);
-                                SSL_SESSION_free(s);
-                        }
+                        SSL_SESSION_free(s);
                         ERR_clear_error();
                 }
         }

@@ -106,28 +106,13 @@ int tls_dane_conn_init(struct tls_conn *c, const struct tls_start *st,
         return 0;
 }
 
-/* tls_dane_collect - the DANE outcome after the handshake */
-void tls_dane_collect(struct tls_conn *c, struct tls_info *i)
+/* match_text - "end entity public-key sha256 digest AB:..." as
+ * posttls-finger prints a match (heap) */
+static char *match_text(uint8_t usage, uint8_t selector, uint8_t mtype,
+                        const unsigned char *data, size_t dlen)
 {
-        uint8_t usage = 0, selector = 0, mtype = 0;
-        const unsigned char *data = NULL;
-        size_t dlen = 0;
-        int depth;
-
-        i->dane = c->dane;
-        i->dane_usable = c->dane_usable;
-        i->dane_depth = -1;
-        i->dane_match = "";
-        if (!c->dane || c->dane_usable == 0)
-                return;
-        depth =
-            SSL_get0_dane_tlsa(c->ssl, &usage, &selector, &mtype, &data, &dlen);
-        if (depth < 0 || SSL_get_verify_result(c->ssl) != X509_V_OK)
-                return;
-        i->dane_depth = depth;
-        i->trusted = i->verified = true;
-
         struct strbuf sb;
+
         strbuf_init(&sb);
         strbuf_printf(&sb, "%s %s ", usage == 3 ? "end entity" : "trust anchor",
                       selector == 0 ? "certificate" : "public-key");
@@ -145,5 +130,76 @@ void tls_dane_collect(struct tls_conn *c, struct tls_info *i)
                 for (size_t k = 0; k < dlen; k++)
                         strbuf_printf(&sb, "%s%02X", k ? ":" : "", data[k]);
         }
-        i->dane_match = tls_conn_keep_own(c, strbuf_detach(&sb));
+        return strbuf_detach(&sb);
+}
+
+/* tls_dane_resumable - whether a cached session may be offered under
+ * DANE: OpenSSL does not run the DANE verifier again on a resumed
+ * session, so the session's server certificate must match one of the
+ * current DANE-EE records (the match is kept for tls_dane_collect).
+ * DANE-TA needs the chain, which a serialized session does not keep:
+ * those sessions get a full handshake. */
+bool tls_dane_resumable(struct tls_conn *c, SSL_SESSION *sess,
+                        const struct tls_start *st)
+{
+        X509 *peer = SSL_SESSION_get0_peer(sess);
+        struct tls_cert cert = {.x509 = peer};
+
+        c->dane_resume_match = NULL;
+        if (peer == NULL)
+                return false;
+        for (size_t i = 0; i < st->ntlsa; i++) {
+                const struct tls_tlsa_rr *r = &st->tlsa[i];
+                unsigned char *data = NULL;
+                size_t len = 0;
+                const char *err;
+                if (r->usage != 3 || tls_tlsa_data(&cert, r->selector, r->mtype,
+                                                   &data, &len, &err) < 0)
+                        continue;
+                bool same = len == r->len && memcmp(data, r->data, len) == 0;
+                free(data);
+                if (same) {
+                        c->dane_resume_match = tls_conn_keep_own(
+                            c, match_text(r->usage, r->selector, r->mtype,
+                                          r->data, r->len));
+                        return true;
+                }
+        }
+        ERR_clear_error();
+        return false;
+}
+
+/* tls_dane_collect - the DANE outcome after the handshake */
+void tls_dane_collect(struct tls_conn *c, struct tls_info *i)
+{
+        uint8_t usage = 0, selector = 0, mtype = 0;
+        const unsigned char *data = NULL;
+        size_t dlen = 0;
+        int depth;
+
+        i->dane = c->dane;
+        i->dane_usable = c->dane_usable;
+        i->dane_depth = -1;
+        i->dane_match = "";
+        if (!c->dane || c->dane_usable == 0)
+                return;
+        if (SSL_session_reused(c->ssl) == 1) {
+                /* no DANE verification ran: the session was offered only
+                 * when its certificate matched a DANE-EE record */
+                if (c->dane_resume_match == NULL ||
+                    SSL_get_verify_result(c->ssl) != X509_V_OK)
+                        return;
+                i->dane_depth = 0;
+                i->trusted = i->verified = true;
+                i->dane_match = c->dane_resume_match;
+                return;
+        }
+        depth =
+            SSL_get0_dane_tlsa(c->ssl, &usage, &selector, &mtype, &data, &dlen);
+        if (depth < 0 || SSL_get_verify_result(c->ssl) != X509_V_OK)
+                return;
+        i->dane_depth = depth;
+        i->trusted = i->verified = true;
+        i->dane_match = tls_conn_keep_own(
+            c, match_text(usage, selector, mtype, data, dlen));
 }

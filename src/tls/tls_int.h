@@ -108,6 +108,9 @@ struct tls_conn {
         bool name_mismatch; /* chain trusted, no name of the match list */
         bool dane;          /* DANE records were given (client) */
         int dane_usable;    /* of which OpenSSL accepted */
+        const char *dane_resume_match; /* the DANE-EE record the offered
+                                          session's certificate matches
+                                          (tls_dane_resumable), or NULL */
 };
 
 /* tls_conn_new_session - SSL_CTX_sess_set_new_cb for client contexts. */
@@ -133,6 +136,11 @@ int tls_dane_ctx_init(SSL_CTX *, const char *digests, const char **errstr);
 /* tls_dane_conn_init - the TLSA records and names of one session. */
 int tls_dane_conn_init(struct tls_conn *, const struct tls_start *,
                        const char **errstr);
+/* tls_dane_resumable - whether a cached session may be offered to a DANE
+ * server: its certificate matches a current DANE-EE record (OpenSSL does
+ * not verify a resumed session again). */
+bool tls_dane_resumable(struct tls_conn *, SSL_SESSION *,
+                        const struct tls_start *);
 /* tls_dane_collect - after the handshake: match, depth; sets trusted and
  * verified when a usable record matched. */
 void tls_dane_collect(struct tls_conn *, struct tls_info *);
