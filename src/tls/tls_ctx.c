@@ -1103,7 +1103,7 @@ struct tls_ctx *tls_client_ctx_new(const struct tls_client_settings *s,
         if (tls_apply_ciphers(ctx, NULL, s->ciphers, s->exclude_ciphers,
                               errstr) < 0)
                 goto bad;
-        if (tls_dane_ctx_init(ctx, s->dane_digests, errstr) < 0)
+        if (tls_dane_ctx_init(tc, s->dane_digests, errstr) < 0)
                 goto bad;
         tc->grade = xstrdup(empty(s->ciphers) ? "medium" : s->ciphers);
         tc->exclude = xstrdup(s->exclude_ciphers ? s->exclude_ciphers : "");

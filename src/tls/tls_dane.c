@@ -23,10 +23,16 @@
 
 /* tls_dane_ctx_init - enable DANE on a client context; digests is the
  * tls_dane_digests list, strongest first ("name" or "name:mtype") */
-int tls_dane_ctx_init(SSL_CTX *ctx, const char *digests, const char **errstr)
+int tls_dane_ctx_init(struct tls_ctx *tc, const char *digests,
+                      const char **errstr)
 {
+        SSL_CTX *ctx = tc->ssl_ctx;
         struct strlist l = {0};
         bool seen[3] = {true, false, false}; /* mtype 0 is always usable */
+
+        for (size_t m = 0; m < ARRAY_SIZE(tc->dane_mord); m++)
+                tc->dane_mord[m] = -1;
+        tc->dane_mord[0] = 0;
 
         if (SSL_CTX_dane_enable(ctx) <= 0)
                 return tls_ctx_seterr(errstr, "cannot enable DANE");
@@ -63,6 +69,7 @@ int tls_dane_ctx_init(SSL_CTX *ctx, const char *digests, const char **errstr)
                 }
                 if (mtype < 3)
                         seen[mtype] = true;
+                tc->dane_mord[mtype] = (short)(l.n - i);
         }
         strlist_clear(&l);
         /* the standard matching types not listed are not trusted */
@@ -136,37 +143,58 @@ static char *match_text(uint8_t usage, uint8_t selector, uint8_t mtype,
 /* tls_dane_resumable - whether a cached session may be offered under
  * DANE: OpenSSL does not run the DANE verifier again on a resumed
  * session, so the session's server certificate must match one of the
- * current DANE-EE records (the match is kept for tls_dane_collect).
- * DANE-TA needs the chain, which a serialized session does not keep:
- * those sessions get a full handshake. */
+ * current DANE-EE records, with digest agility as in a full handshake:
+ * per selector only the records of the strongest usable matching type
+ * count (the match is kept for tls_dane_collect).  DANE-TA needs the
+ * chain, which a serialized session does not keep: those sessions get a
+ * full handshake. */
 bool tls_dane_resumable(struct tls_conn *c, SSL_SESSION *sess,
                         const struct tls_start *st)
 {
         X509 *peer = SSL_SESSION_get0_peer(sess);
         struct tls_cert cert = {.x509 = peer};
+        const short *mord = c->ctx->dane_mord;
+        short best[2] = {-1, -1};
+        size_t n = st->ntlsa;
+        unsigned char **got = xcalloc(n ? n : 1, sizeof(*got));
+        size_t *glen = xcalloc(n ? n : 1, sizeof(*glen));
+        bool found = false;
 
         c->dane_resume_match = NULL;
-        if (peer == NULL)
-                return false;
-        for (size_t i = 0; i < st->ntlsa; i++) {
+        /* the usable DANE-EE records: a known matching type whose data has
+         * the length of its digest (OpenSSL drops the others before
+         * choosing the strongest type) */
+        for (size_t i = 0; peer != NULL && i < n; i++) {
                 const struct tls_tlsa_rr *r = &st->tlsa[i];
-                unsigned char *data = NULL;
-                size_t len = 0;
                 const char *err;
-                if (r->usage != 3 || tls_tlsa_data(&cert, r->selector, r->mtype,
-                                                   &data, &len, &err) < 0)
+                if (r->usage != 3 || r->selector > 1 || mord[r->mtype] < 0 ||
+                    tls_tlsa_data(&cert, r->selector, r->mtype, &got[i],
+                                  &glen[i], &err) < 0)
                         continue;
-                bool same = len == r->len && memcmp(data, r->data, len) == 0;
-                free(data);
-                if (same) {
+                if (r->mtype != 0 && glen[i] != r->len) {
+                        free(got[i]);
+                        got[i] = NULL;
+                        continue;
+                }
+                if (mord[r->mtype] > best[r->selector])
+                        best[r->selector] = mord[r->mtype];
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct tls_tlsa_rr *r = &st->tlsa[i];
+                if (!found && got[i] != NULL &&
+                    mord[r->mtype] == best[r->selector] && glen[i] == r->len &&
+                    memcmp(got[i], r->data, r->len) == 0) {
                         c->dane_resume_match = tls_conn_keep_own(
                             c, match_text(r->usage, r->selector, r->mtype,
                                           r->data, r->len));
-                        return true;
+                        found = true;
                 }
+                free(got[i]);
         }
+        free(got);
+        free(glen);
         ERR_clear_error();
-        return false;
+        return found;
 }
 
 /* tls_dane_collect - the DANE outcome after the handshake */

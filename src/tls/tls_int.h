@@ -86,8 +86,11 @@ struct tls_ctx {
         int loglevel;
         struct tls_ticket_keys *keys; /* server, may be NULL */
         EVP_CIPHER *ticket_aes;       /* AES-256-CBC fetched once, with keys */
-        char *grade;                  /* client: default cipher grade */
-        char *exclude;                /* client: default exclusions */
+        /* client DANE: matching type -> order in tls_dane_digests, higher
+         * is stronger; 0 full data, -1 not used */
+        short dane_mord[256];
+        char *grade;   /* client: default cipher grade */
+        char *exclude; /* client: default exclusions */
 };
 
 struct tls_conn {
@@ -132,7 +135,8 @@ int tls_apply_ciphers(SSL_CTX *, SSL *, const char *grade, const char *exclude,
                       const char **errstr);
 /* tls_dane_ctx_init - DANE on a client context with the digest order of
  * tls_dane_digests (tls_dane.c). */
-int tls_dane_ctx_init(SSL_CTX *, const char *digests, const char **errstr);
+int tls_dane_ctx_init(struct tls_ctx *, const char *digests,
+                      const char **errstr);
 /* tls_dane_conn_init - the TLSA records and names of one session. */
 int tls_dane_conn_init(struct tls_conn *, const struct tls_start *,
                        const char **errstr);

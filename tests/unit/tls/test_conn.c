@@ -824,6 +824,109 @@ static void test_dane(void **state)
         tls_ctx_free(c256);
 }
 
+/* dane_resume - a verified DANE session with the records first, then a
+ * second offering its ticket with the records rr: whether that one was
+ * resumed, and whether it was verified */
+static void dane_resume(struct tls_ctx *s, struct tls_ctx *c,
+                        const struct tls_tlsa_rr *first,
+                        const struct tls_tlsa_rr *rr, size_t n, bool *reused,
+                        bool *verified)
+{
+        struct pair p;
+        unsigned char *sess = NULL;
+        size_t len = 0;
+
+        pair_open(&p);
+        handshake(&p, s, c,
+                  &(struct tls_start){.tlsa = first,
+                                      .ntlsa = 1,
+                                      .dane_base = "mx.example.org",
+                                      .loglevel = -1});
+        assert_int_equal(p.rc, TLS_IO_DONE);
+        assert_true(tls_conn_info(p.c)->verified);
+        exchange(&p);
+        assert_int_equal(tls_conn_session_export(p.c, &sess, &len), 0);
+        pair_close(&p);
+
+        pair_open(&p);
+        handshake(&p, s, c,
+                  &(struct tls_start){.tlsa = rr,
+                                      .ntlsa = n,
+                                      .dane_base = "mx.example.org",
+                                      .session = sess,
+                                      .session_len = len,
+                                      .loglevel = -1});
+        assert_int_equal(p.rc, TLS_IO_DONE);
+        *reused = tls_conn_info(p.c)->reused;
+        *verified = tls_conn_info(p.c)->verified;
+        pair_close(&p);
+        free(sess);
+}
+
+/* test_dane_resumption - OpenSSL does not check DANE on a resumed
+ * session: a session is offered only when its certificate matches the
+ * current DANE-EE records, strongest digest first, never for DANE-TA */
+static void test_dane_resumption(void **state)
+{
+        (void)state;
+        unsigned char b1[64], b2[64], wrong[64];
+        bool reused, verified;
+        struct tls_ticket_keys *k = tls_ticket_keys_new();
+        struct tls_server_settings ss = {.cert_file = P("srv.pem"),
+                                         .key_file = P("srv.key"),
+                                         .ticket_keys = k,
+                                         .session_cache_timeout = -1};
+        struct tls_ctx *rsa = srv(&ss);
+        ss.cert_file = P("ecchain.pem");
+        ss.key_file = P("ec.key");
+        struct tls_ctx *ecchain = srv(&ss);
+        struct tls_ctx *c =
+            cli(&(struct tls_client_settings){.session_cache_timeout = -1});
+        struct tls_ctx *c256 = cli(&(struct tls_client_settings){
+            .dane_digests = "sha256", .session_cache_timeout = -1});
+
+        memset(wrong, 0xA5, sizeof(wrong));
+        struct tls_tlsa_rr ee = tlsa(3, 1, 1, "srv.spki256", b1);
+        dane_resume(rsa, c, &ee, &ee, 1, &reused, &verified);
+        assert_true(reused);
+        assert_true(verified);
+
+        /* the records changed to another key: no resumption, no trust */
+        struct tls_tlsa_rr bad = {3, 1, 1, wrong, 32};
+        dane_resume(rsa, c, &ee, &bad, 1, &reused, &verified);
+        assert_false(reused);
+        assert_false(verified);
+
+        /* a SHA-512 record was added that does not match: it outranks the
+         * matching SHA-256 one, as in a full handshake */
+        struct tls_tlsa_rr two[2] = {ee, {3, 1, 2, wrong, 64}};
+        dane_resume(rsa, c, &ee, two, 2, &reused, &verified);
+        assert_false(reused);
+        assert_false(verified);
+        /* unless SHA-512 is not among tls_dane_digests */
+        dane_resume(rsa, c256, &ee, two, 2, &reused, &verified);
+        assert_true(reused);
+        assert_true(verified);
+        /* a SHA-512 record of the wrong length is unusable and ranks
+         * nothing */
+        two[1] = (struct tls_tlsa_rr){3, 1, 2, wrong, 32};
+        dane_resume(rsa, c, &ee, two, 2, &reused, &verified);
+        assert_true(reused);
+        assert_true(verified);
+
+        /* DANE-TA: never resumed, verified by a full handshake */
+        struct tls_tlsa_rr ta = tlsa(2, 1, 1, "int.spki256", b2);
+        dane_resume(ecchain, c, &ta, &ta, 1, &reused, &verified);
+        assert_false(reused);
+        assert_true(verified);
+
+        tls_ctx_free(rsa);
+        tls_ctx_free(ecchain);
+        tls_ctx_free(c);
+        tls_ctx_free(c256);
+        tls_ticket_keys_free(k);
+}
+
 static void test_garbage_client_hello(void **state)
 {
         static const char *junk[] = {
@@ -878,6 +981,7 @@ int main(void)
             cmocka_unit_test(test_resumption),
             cmocka_unit_test(test_rotating_keys),
             cmocka_unit_test(test_dane),
+            cmocka_unit_test(test_dane_resumption),
             cmocka_unit_test(test_garbage_client_hello),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
