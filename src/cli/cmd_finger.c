@@ -31,7 +31,7 @@
 static const char finger_usage[] =
     "postern finger [-c DIR] [-o name=value] [-l LEVEL] [-F CAfile]\n"
     "       [-P CApath] [-p protocols] [-t seconds] [-T seconds]\n"
-    "       [-m count] [-r delay] [--implicit-tls] [-w]\n"
+    "       [-L names] [-m count] [-r delay] [--implicit-tls] [-w]\n"
     "       DESTINATION [MATCH...]";
 
 static const char finger_help[] =
@@ -48,6 +48,12 @@ static const char finger_help[] =
     "  -F / -P         CAfile / CApath (default smtp_tls_CAfile/CApath)\n"
     "  -p PROTOCOLS    TLS protocols, Postfix syntax\n"
     "  -t / -T         connect / command timeout (default 30 s)\n"
+    "  -L NAMES        what to print, posttls-finger's names:\n"
+    "                  summary (or routine) the established line,\n"
+    "                  peercert the certificate's names and\n"
+    "                  fingerprints, certmatch the chain and what\n"
+    "                  matched (and peercert), verbose all, none;\n"
+    "                  default routine,certmatch\n"
     "  -m COUNT        probe the first COUNT addresses (default 1) in the\n"
     "                  order the SMTP client tries them: MX preference,\n"
     "                  then each host's addresses (at most\n"
@@ -266,16 +272,69 @@ static void host_addrs(const struct conf *cf, struct dns_resolver *dns,
         }
 }
 
-/* print_chain - depth, subject, issuer and fingerprints */
+/* -L names, as posttls-finger's: what is printed besides the probe's
+ * progress and verdict */
+#define FLOG_SUMMARY 0x1u   /* the "... TLS connection established" line */
+#define FLOG_PEERCERT 0x2u  /* subject_CN, issuer_CN, fingerprints */
+#define FLOG_CERTMATCH 0x4u /* the chain, DANE records, what matched */
+#define FLOG_DEFAULT (FLOG_SUMMARY | FLOG_CERTMATCH | FLOG_PEERCERT)
+
+static const struct {
+        const char *name;
+        unsigned bits;
+} flog_names[] = {
+    {"none", 0},
+    {"routine", FLOG_SUMMARY},
+    {"summary", FLOG_SUMMARY},
+    {"peercert", FLOG_PEERCERT},
+    {"certmatch", FLOG_CERTMATCH | FLOG_PEERCERT},
+    {"verbose", FLOG_DEFAULT},
+    /* accepted for posttls-finger command lines; nothing more to show */
+    {"untrusted", 0},
+    {"cache", 0},
+    {"dane", 0},
+    {"ssl-debug", 0},
+    {"ssl-handshake-packet-dump", 0},
+    {"ssl-session-packet-dump", 0},
+};
+
+/* finger_log_parse - a -L list ("routine,certmatch"); -1 names the
+ * unknown word in *bad */
+static int finger_log_parse(const char *arg, unsigned *out, char **bad)
+{
+        struct strlist l = {0};
+        int rc = 0;
+
+        *out = 0;
+        str_split(arg, ", \t:", &l);
+        for (size_t i = 0; i < l.n && rc == 0; i++) {
+                size_t k = 0;
+                while (k < ARRAY_SIZE(flog_names) &&
+                       strcasecmp(l.v[i], flog_names[k].name) != 0)
+                        k++;
+                if (k == ARRAY_SIZE(flog_names)) {
+                        *bad = xstrdup(l.v[i]);
+                        rc = -1;
+                } else {
+                        *out |= flog_names[k].bits;
+                }
+        }
+        strlist_clear(&l);
+        return rc;
+}
+
+/* print_chain - depth, subject, issuer and fingerprints (certmatch), the
+ * peer certificate's summary (peercert) */
 static void print_chain(const struct tls_conn *tls, const char *relay,
-                        bool write_pem)
+                        bool write_pem, unsigned log)
 {
         struct tls_certlist *chain = tls_conn_peer_chain(tls);
         const struct tls_info *in = tls_conn_info(tls);
 
         if (chain == NULL)
                 return;
-        for (size_t i = 0; i < tls_certlist_count(chain); i++) {
+        for (size_t i = 0;
+             (log & FLOG_CERTMATCH) && i < tls_certlist_count(chain); i++) {
                 const struct tls_cert *c = tls_certlist_get(chain, i);
                 char *subj = tls_cert_subject(c), *iss = tls_cert_issuer(c);
                 char *fp = NULL, *pk = NULL;
@@ -291,13 +350,14 @@ static void print_chain(const struct tls_conn *tls, const char *relay,
                 free(fp);
                 free(pk);
         }
-        if (in->dane && in->dane_depth >= 0)
+        if ((log & FLOG_CERTMATCH) && in->dane && in->dane_depth >= 0)
                 say("%s: depth=%d matched %s", relay, in->dane_depth,
                     in->dane_match);
-        say("%s: subject_CN=%s, issuer_CN=%s, fingerprint=%s, "
-            "pkey_fingerprint=%s",
-            relay, in->peer_CN, in->issuer_CN, in->cert_fprint,
-            in->pkey_fprint);
+        if (log & FLOG_PEERCERT)
+                say("%s: subject_CN=%s, issuer_CN=%s, fingerprint=%s, "
+                    "pkey_fingerprint=%s",
+                    relay, in->peer_CN, in->issuer_CN, in->cert_fprint,
+                    in->pkey_fprint);
         if (write_pem) {
                 char *pem = tls_certlist_pem(chain);
                 fputs(pem, stdout);
@@ -312,6 +372,7 @@ struct finger_opts {
         int max_probes; /* -m: addresses to probe */
         int reconnect;  /* -r: seconds before reconnecting; < 0 off */
         bool implicit, write_pem;
+        unsigned log; /* -L: FLOG_* */
         struct strlist match;
 };
 
@@ -717,7 +778,8 @@ static int reconnect(const struct conf *cf, const struct finger_opts *o,
                     t->relay);
                 strbuf_init(&sum);
                 tls_conn_summary(p.tls, &sum);
-                say("%s", strbuf_cstr(&sum));
+                if (o->log & FLOG_SUMMARY)
+                        say("%s", strbuf_cstr(&sum));
                 strbuf_clear(&sum);
                 status = !auth || in->verified ? 0 : 1;
         } else if (rc == 1) {
@@ -791,10 +853,11 @@ static int probe_one(const struct conf *cf, const struct finger_opts *o,
                 status = level <= SMTP_TLS_MAY ? 0 : 1;
         } else if (rc == 0) {
                 struct strbuf sum;
-                print_chain(p.tls, t->relay, o->write_pem);
+                print_chain(p.tls, t->relay, o->write_pem, o->log);
                 strbuf_init(&sum);
                 tls_conn_summary(p.tls, &sum);
-                say("%s", strbuf_cstr(&sum));
+                if (o->log & FLOG_SUMMARY)
+                        say("%s", strbuf_cstr(&sum));
                 strbuf_clear(&sum);
                 status = !auth || tls_conn_info(p.tls)->verified ? 0 : 1;
         }
@@ -1054,7 +1117,8 @@ int cmd_finger(int argc, char **argv)
                                 .ctimeout = 30,
                                 .timeout = 30,
                                 .max_probes = 1,
-                                .reconnect = -1};
+                                .reconnect = -1,
+                                .log = FLOG_DEFAULT};
         struct conf *cf = NULL;
         char *err = NULL;
         int ch, bad = 0, rc;
@@ -1105,8 +1169,17 @@ int cmd_finger(int argc, char **argv)
                                                  "seconds");
                         }
                         break;
-                case 'L':
-                        break; /* posttls-finger compatibility: accepted */
+                case 'L': {
+                        char *word = NULL;
+                        if (finger_log_parse(optarg, &o.log, &word) < 0) {
+                                cli_common_clear(&common);
+                                rc = cli_usage("finger", finger_usage,
+                                               "-L: unknown name \"%s\"", word);
+                                free(word);
+                                return rc;
+                        }
+                        break;
+                }
                 case 'I':
                         o.implicit = true;
                         break;

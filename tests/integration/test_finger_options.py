@@ -303,6 +303,37 @@ class FingerManyMX(unittest.TestCase):
             self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         r = self.finger("-r", "soon")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        r = self.finger("-L", "summary,chatty")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn('unknown name "chatty"', r.stderr)
+
+    def test_log_names_choose_the_lines(self):
+        """-L as posttls-finger's: summary (routine), peercert, certmatch
+        (chain, match, and the peercert line), none; the verdict and exit
+        status stay."""
+        est = "Verified TLS connection established to " + self.relay("fm-ok")
+        lines = {"est": est, "chain": ": depth=0 subject=",
+                 "match": ": depth=0 matched end entity",
+                 "peer": ": subject_CN="}
+        want = {
+            (): {"est", "chain", "match", "peer"},
+            ("-L", "routine,certmatch"): {"est", "chain", "match", "peer"},
+            ("-L", "summary"): {"est"},
+            ("-L", "routine"): {"est"},
+            ("-L", "peercert"): {"peer"},
+            ("-L", "certmatch"): {"chain", "match", "peer"},
+            ("-L", "summary peercert"): {"est", "peer"},
+            ("-L", "verbose"): {"est", "chain", "match", "peer"},
+            ("-L", "none"): set(),
+            ("-L", "cache,untrusted"): set(),
+        }
+        for args, shown in want.items():
+            r = self.finger(*args)
+            self.assertEqual(r.returncode, 0, r.stdout)
+            self.assertEqual(self.verdicts(r.stdout),
+                             [(self.relay("fm-ok"), "dane", True)], args)
+            got = {k for k, v in lines.items() if v in r.stdout}
+            self.assertEqual(got, shown, args)
 
 
 @unittest.skipUnless(POSTTLS_FINGER and pt.have("postfix"),
