@@ -41,6 +41,12 @@
 #define CONN_BUCKETS 65536
 /* Bytes read per wake-up before other sessions get their turn. */
 #define READ_BUDGET (64 * 1024)
+/* Group commit: how long a finished message may wait for the messages
+ * other sessions are receiving, so that one sync covers them all.  Never
+ * applied when no other session is in the middle of a message. */
+#ifndef COMMIT_GATHER_MS
+#define COMMIT_GATHER_MS 2
+#endif
 /* Pause before accepting again when out of file descriptors. */
 #define ACCEPT_BACKOFF_MS 100
 
@@ -82,6 +88,8 @@ struct smtpd_server {
         size_t npending, cappending;
         struct event_timer *commit_timer;
         bool commit_armed;
+        bool commit_gathering; /* waiting COMMIT_GATHER_MS for more */
+        size_t nreceiving;     /* sessions with a message being received */
         struct event_timer *sig_term, *sig_usr1;
 };
 
@@ -102,6 +110,7 @@ struct conn {
         struct smtpd_tls_info tinfo;
         struct queue_msg *msg;
         const char *msg_id;
+        bool receiving; /* counted in srv->nreceiving */
         unsigned bucket;
         bool counted, in_mynetworks;
         bool connect_logged; /* by conn_new, before the TLS handshake */
@@ -338,6 +347,19 @@ static char *conn_received(void *ctx, const struct smtpd_info *info)
         return strbuf_detach(&sb);
 }
 
+/* receiving_set - whether c is in the middle of a message, for the group
+ * commit's decision to wait */
+static void receiving_set(struct conn *c, bool on)
+{
+        if (c->receiving == on)
+                return;
+        c->receiving = on;
+        if (on)
+                c->srv->nreceiving++;
+        else
+                c->srv->nreceiving--;
+}
+
 /* conn_msg_begin - a new queue file */
 static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
 {
@@ -351,6 +373,7 @@ static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
                 return -1;
         }
         c->msg_id = queue_msg_id(c->msg);
+        receiving_set(c, true);
         log_info("%s: client=%s", c->msg_id, c->namaddr);
         return 0;
 }
@@ -434,6 +457,16 @@ static void commit_pending(void *arg)
         size_t n = 0;
         int rc = 0;
 
+        /* other sessions are in the middle of a message: wait a moment so
+         * that theirs share this batch's syncs (conn_msg_end ends the wait
+         * when the last of them finishes).  A lone session is never
+         * delayed. */
+        if (!srv->commit_gathering && srv->nreceiving > 0) {
+                srv->commit_gathering = true;
+                event_timer_add(srv->commit_timer, COMMIT_GATHER_MS);
+                return;
+        }
+        srv->commit_gathering = false;
         srv->commit_armed = false;
         for (size_t i = 0; i < srv->npending; i++) {
                 if (srv->pending_conn[i] == NULL) {
@@ -490,6 +523,7 @@ static enum smtpd_commit conn_msg_end(void *ctx, char *qid, size_t qsz)
 
         (void)qid;
         (void)qsz;
+        receiving_set(c, false);
         if (c->msg == NULL)
                 return SMTPD_COMMIT_FAIL;
         fill_env(c, &env);
@@ -516,6 +550,8 @@ static enum smtpd_commit conn_msg_end(void *ctx, char *qid, size_t qsz)
         if (!srv->commit_armed) {
                 srv->commit_armed = true;
                 event_timer_add(srv->commit_timer, 0);
+        } else if (srv->commit_gathering && srv->nreceiving == 0) {
+                event_timer_add(srv->commit_timer, 0); /* all are in */
         }
         return SMTPD_COMMIT_PENDING;
 }
@@ -525,6 +561,7 @@ static void conn_msg_abort(void *ctx)
 {
         struct conn *c = ctx;
 
+        receiving_set(c, false);
         if (c->msg == NULL)
                 return;
         for (size_t i = 0; i < c->srv->npending; i++)
@@ -823,6 +860,7 @@ static void conn_close(struct conn *c)
 {
         struct smtpd_server *srv = c->srv;
 
+        receiving_set(c, false);
         for (size_t i = 0; i < srv->npending; i++)
                 if (srv->pending_conn[i] == c)
                         srv->pending_conn[i] = NULL;
