@@ -25,48 +25,27 @@ once it answers a query; stop() terminates it and removes the directory
 (when it made it).
 """
 import os
-import random
 import shutil
-import signal
-import socket
-import struct
 import subprocess
 import tempfile
-import time
+
+from world import Daemon, query
 
 UNBOUND = shutil.which("unbound", path=os.environ.get("PATH", "") +
                        ":/usr/sbin")
 
 
 def ask(addr, port, name, rtype, timeout=1.0):
-    """One recursive UDP query with the DO bit set; returns (rcode, ad,
-    ancount) or None without a reply.  Independent of the code under
-    test."""
-    types = {"A": 1, "SOA": 6, "MX": 15, "TLSA": 52}
-    qid = random.randrange(65536)
-    # RD and AD set in the query, one question, one additional (OPT, DO)
-    msg = struct.pack("!HHHHHH", qid, 0x0120, 1, 0, 0, 1)
-    for label in name.rstrip(".").split("."):
-        msg += bytes([len(label)]) + label.encode()
-    msg += b"\0" + struct.pack("!HH", types[rtype], 1)
-    msg += b"\0" + struct.pack("!HHIH", 41, 1232, 0x8000, 0)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        try:
-            s.sendto(msg, (addr, port))
-            while True:
-                data, _ = s.recvfrom(4096)
-                if len(data) >= 12 and struct.unpack("!H", data[:2])[0] == qid:
-                    break
-        except (socket.timeout, ConnectionRefusedError):
-            return None
-    flags, = struct.unpack("!H", data[2:4])
-    return flags & 0xF, bool(flags & 0x0020), struct.unpack("!H",
-                                                             data[6:8])[0]
+    """One recursive query with the DO bit set; returns (rcode, ad,
+    ancount) or None without a reply (world.query)."""
+    return query(addr, port, name, rtype, timeout=timeout, recursive=True)
 
 
-class Unbound:
+class Unbound(Daemon):
     """A validating unbound for one World; see the module documentation."""
+
+    NAME = "unbound"
+    LOGS = ("unbound.log", "unbound.out")
 
     def __init__(self, world, addr="127.0.0.1", port=53, tmp=None,
                  validate="yes"):
@@ -131,48 +110,10 @@ remote-control:
         if check.returncode != 0:
             raise RuntimeError("unbound-checkconf: %s%s" %
                                (check.stdout, check.stderr))
-        self.out = open(os.path.join(self.dir, "unbound.out"), "w")
-        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", self.conf],
-                                     stdout=self.out, stderr=self.out)
-        deadline = time.monotonic() + bound
-        step = 0.02
-        while ask(self.addr, self.port, ".", "SOA", timeout=0.5) is None:
-            if self.proc.poll() is not None:
-                raise RuntimeError("unbound exited %d: %s" %
-                                   (self.proc.returncode, self.log()))
-            if time.monotonic() > deadline:
-                raise RuntimeError("unbound not answering: " + self.log())
-            time.sleep(step)
-            step = min(step * 1.5, 0.3)
+        self.spawn([UNBOUND, "-d", "-c", self.conf], "unbound.out")
+        self.wait_ready(lambda: ask(self.addr, self.port, ".", "SOA",
+                                    timeout=0.5) is not None, bound)
         return self
 
     def log(self):
-        out = ""
-        for name in ("unbound.log", "unbound.out"):
-            try:
-                with open(os.path.join(self.dir, name)) as f:
-                    out += f.read()
-            except OSError:
-                pass
-        return out
-
-    def stop(self):
-        """Terminate unbound; remove the directory when we made it."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            self.proc = None
-            self.out.close()
-        if self.own_tmp:
-            shutil.rmtree(self.dir, True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        return self.logs()

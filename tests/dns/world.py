@@ -97,13 +97,18 @@ def _wire_name(name):
     return out + b"\0"
 
 
-def query(addr, port, name, rtype, timeout=1.0):
-    """One UDP query (RD off); returns (rcode, aa, ancount) or None when no
-    reply came within timeout.  Small and independent of the code under
-    test: used to tell when the server is up."""
+def query(addr, port, name, rtype, timeout=1.0, recursive=False):
+    """One UDP query; returns (rcode, flag, ancount) or None when no reply
+    came within timeout.  Plain (RD off): flag is AA, to tell when an
+    authoritative server is up.  recursive: RD and AD set and an OPT
+    record with the DO bit, flag is the reply's AD bit, to ask a
+    validating resolver.  Small and independent of the code under test."""
     qid = random.randrange(65536)
-    msg = struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0)
+    msg = struct.pack("!HHHHHH", qid, 0x0120 if recursive else 0, 1, 0, 0,
+                      1 if recursive else 0)
     msg += _wire_name(name) + struct.pack("!HH", TYPES[rtype], 1)
+    if recursive:
+        msg += b"\0" + struct.pack("!HHIH", 41, 1232, 0x8000, 0)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
         try:
@@ -115,7 +120,68 @@ def query(addr, port, name, rtype, timeout=1.0):
         except (socket.timeout, ConnectionRefusedError):
             return None
     flags, = struct.unpack("!H", data[2:4])
-    return flags & 0xF, bool(flags & 0x0400), struct.unpack("!H", data[6:8])[0]
+    flag = flags & (0x0020 if recursive else 0x0400)
+    return flags & 0xF, bool(flag), struct.unpack("!H", data[6:8])[0]
+
+
+class Daemon:
+    """A server process with its own directory (self.dir, removed by stop
+    when self.own_tmp): the start-up wait, log reading and stop shared by
+    World (knotd) and tests/dns/unbound.py (unbound)."""
+
+    NAME = "server"
+    LOGS = ()  # files in self.dir that hold its output
+
+    def spawn(self, argv, outname):
+        """Start argv with stdout and stderr into self.dir/outname."""
+        self.out = open(os.path.join(self.dir, outname), "w")
+        self.proc = subprocess.Popen(argv, stdout=self.out, stderr=self.out)
+
+    def wait_ready(self, ready, bound, what=""):
+        """Poll ready() until true; fail when the process exits or after
+        bound seconds (a hung server, not a performance limit)."""
+        deadline = time.monotonic() + bound
+        step = 0.02
+        while not ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited %d: %s" % (
+                    self.NAME, self.proc.returncode, self.logs()))
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s not answering%s: %s" % (
+                    self.NAME, what, self.logs()))
+            time.sleep(step)
+            step = min(step * 1.5, 0.3)
+
+    def logs(self):
+        out = ""
+        for name in self.LOGS:
+            try:
+                with open(os.path.join(self.dir, name)) as f:
+                    out += f.read()
+            except OSError:
+                pass
+        return out
+
+    def stop(self):
+        """Terminate the process; remove the directory when we made it."""
+        if getattr(self, "proc", None) is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+            self.out.close()
+        if self.own_tmp:
+            shutil.rmtree(self.dir, True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def free_addr_port():
@@ -156,9 +222,11 @@ def tlsa_rdata(cert_file, usage=3, selector=1, mtype=1):
     return "%d %d %d %s" % (usage, selector, mtype, data.upper())
 
 
-class World:
+class World(Daemon):
     """The signed test hierarchy; see the module documentation."""
 
+    NAME = "knotd"
+    LOGS = ("knot.log", "knotd.out")
     ZONES = [".", "example.", "secure.example.", "nsec3.example.",
              "insecure.example.", "bogus.example.", "badds.example."]
 
@@ -303,57 +371,30 @@ zone:
             raise RuntimeError("knotd not installed (package knot)")
         if not self.stub:
             self.build()
-        self.log = open(os.path.join(self.dir, "knotd.out"), "w")
-        self.proc = subprocess.Popen([KNOTD, "-c", self.conf],
-                                     stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + bound
+        self.spawn([KNOTD, "-c", self.conf], "knotd.out")
         pending = list(self.ZONES)
-        step = 0.02
-        while pending:
-            if self.proc.poll() is not None:
-                raise RuntimeError("knotd exited %d: %s" %
-                                   (self.proc.returncode, self.server_log()))
-            r = query(self.addr, self.port, pending[0], "SOA", timeout=0.5)
-            if r and r[0] == 0 and r[1] and r[2] > 0:
+
+        def all_up():
+            while pending:
+                r = query(self.addr, self.port, pending[0], "SOA",
+                          timeout=0.5)
+                if not (r and r[0] == 0 and r[1] and r[2] > 0):
+                    return False
                 pending.pop(0)
-                continue
-            if time.monotonic() > deadline:
-                raise RuntimeError("knotd not answering for %s: %s" %
-                                   (pending[0], self.server_log()))
-            time.sleep(step)
-            step = min(step * 1.5, 0.3)
+            return True
+        self.wait_ready(all_up, bound, " for every zone")
         return self
 
     def server_log(self):
-        out = ""
-        for name in ("knot.log", "knotd.out"):
-            try:
-                with open(os.path.join(self.dir, name)) as f:
-                    out += f.read()
-            except OSError:
-                pass
-        return out
+        return self.logs()
 
-    def stop(self):
-        """Terminate knotd and remove the directory (when we made it)."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            self.proc = None
-            self.log.close()
-        if self.own_tmp:
-            shutil.rmtree(self.dir, True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+    def resolver_settings(self):
+        """main.cf lines pointing postern's resolver at this world: knot
+        serves every zone, so it works as the forwarder, and postern
+        validates from the world's trust anchor."""
+        return ("dns_resolver_addresses = %s@%d\n"
+                "dnssec_trust_anchor_file = %s\n"
+                % (self.addr, self.port, self.trust_anchor))
 
     # ---- helpers ----------------------------------------------------
     def drill(self, name, rtype, dnssec=True):

@@ -47,6 +47,15 @@ def read_reply(f):
             return lines
 
 
+def stop_all(servers):
+    """Stop every server; their problems() together."""
+    problems = []
+    for s in servers:
+        s.stop()
+        problems += s.problems()
+    return problems
+
+
 class Server:
 
     def __init__(self, d, main_cf, services, workers=2, extra_files=None,

@@ -173,21 +173,15 @@ class DaneDelivery(unittest.TestCase):
             dnssec_trust_anchor_file=cls.world.trust_anchor,
             smtp_tls_security_level="dane", smtp_tls_loglevel="2")
 
-        # postern finger reads DNS through dns_resolver_addresses: knot
-        # serves every zone of the world, so it works as a forwarder
+        # postern finger reads DNS through dns_resolver_addresses
         cls.finger_conf = os.path.join(cls.tmp, "finger")
         os.makedirs(cls.finger_conf)
         with open(os.path.join(cls.finger_conf, "main.cf"), "w") as f:
-            f.write("dns_resolver_addresses = %s@%d\n"
-                    "dnssec_trust_anchor_file = %s\n" %
-                    (cls.world.addr, cls.world.port, cls.world.trust_anchor))
+            f.write(cls.world.resolver_settings())
 
     @classmethod
     def tearDownClass(cls):
-        problems = []
-        for s in cls.servers:
-            s.stop()
-            problems += s.problems()
+        problems = srv.stop_all(cls.servers)
         cls.world.stop()
         pt.shutil.rmtree(cls.tmp, True)
         if problems:

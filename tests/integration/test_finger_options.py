@@ -132,21 +132,14 @@ class FingerManyMX(unittest.TestCase):
         except Exception:
             cls.tearDownClass()
             raise
-        # postern validates DNSSEC itself; knot serves every zone of the
-        # world, so it works as the forwarder
         cls.conf = os.path.join(cls.tmp, "finger")
         os.makedirs(cls.conf)
         with open(os.path.join(cls.conf, "main.cf"), "w") as f:
-            f.write("dns_resolver_addresses = %s@%d\n"
-                    "dnssec_trust_anchor_file = %s\n" %
-                    (cls.world.addr, cls.world.port, cls.world.trust_anchor))
+            f.write(cls.world.resolver_settings())
 
     @classmethod
     def tearDownClass(cls):
-        problems = []
-        for s in cls.servers:
-            s.stop()
-            problems += s.problems()
+        problems = srv.stop_all(cls.servers)
         cls.world.stop()
         pt.shutil.rmtree(cls.tmp, True)
         if problems:
@@ -262,12 +255,9 @@ class FingerManyMX(unittest.TestCase):
             "transport_maps = inline:{ fm.secure.example="
             "smtp:fm.secure.example:%d }\n"
             "smtp_dns_support_level = dnssec\n"
-            "dns_resolver_addresses = %s@%d\n"
-            "dnssec_trust_anchor_file = %s\n"
             "smtp_tls_security_level = dane\n"
-            "smtp_tls_loglevel = 1\n" % (self.port, self.world.addr,
-                                          self.world.port,
-                                          self.world.trust_anchor)))
+            "smtp_tls_loglevel = 1\n" % self.port)
+            + self.world.resolver_settings())
         relay.start()
         receiver = self.servers[0]
         try:
@@ -380,12 +370,9 @@ class FingerResumption(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        problems = []
         for pf in cls.postfix.values():
             pf.stop()
-        for s in cls.servers.values():
-            s.stop()
-            problems += s.problems()
+        problems = srv.stop_all(cls.servers.values())
         pt.shutil.rmtree(cls.tmp, True)
         if problems:
             raise AssertionError("\n".join(problems))
