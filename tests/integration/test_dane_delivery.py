@@ -115,6 +115,11 @@ class DaneDelivery(unittest.TestCase):
             "d-full MX 10 mx-full", "mx-full A 127.0.0.44",
             "_%d._tcp.mx-full TLSA 3 1 1 %s" % (
                 PORT, cert_sha256(cls.certs["mx-full"][0])),
+            # d-sel: the other selector mistake, the key's digest
+            # published as 3 0 1 (whole certificate); mx-sel is mx-ok's
+            # server under another name (DANE-EE ignores names)
+            "d-sel MX 10 mx-sel", "mx-sel A 127.0.0.41",
+            "_%d._tcp.mx-sel TLSA 3 0 1 %s" % (PORT, ok),
             # d-pkix: only PKIX-EE, unusable for SMTP: encrypt, no auth
             "d-pkix MX 10 mx-pkix", "mx-pkix A 127.0.0.45",
             "_%d._tcp.mx-pkix TLSA 1 1 1 %s" % (
@@ -216,6 +221,12 @@ class DaneDelivery(unittest.TestCase):
         st, text, log = self.deliver("d-full.secure.example")
         self.assertEqual(st, "deferred", log)
         self.assertIn("Server certificate not verified", text)
+
+    def test_key_digest_as_3_0_1_does_not_match(self):
+        st, text, log = self.deliver("d-sel.secure.example")
+        self.assertEqual(st, "deferred", log)
+        self.assertIn("Server certificate not verified", text)
+        self.assertNotIn("Verified TLS", log)
 
     def test_next_mx_after_a_mismatch(self):
         st, text, log = self.deliver("d-two.secure.example")
