@@ -5,7 +5,8 @@
  * behaviour; the crash-safety rule is simple: an outcome is synced into
  * the queue file (queue_file_set_rcpt + queue_file_sync) before anything
  * depends on it, so a delivered recipient is never tried again and one
- * whose outcome was not synced is.
+ * whose outcome was not synced is.  A file deleted once its DSNs are
+ * committed needs no sync of its last outcomes (msg_finish).
  */
 #include "qmgr/qmgr.h"
 #include "conf/conf.h"
@@ -18,16 +19,17 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#define QMGR_ACTIVE_LIMIT 1000   /* messages in memory at once */
 #define QMGR_READY_SCAN_MS 5000  /* periodic scan of ready/ */
 #define QMGR_TMP_MAX_AGE 86400   /* tmp/ files older than this go */
 #define QMGR_TMP_SCAN_MS 3600000 /* how often tmp/ is cleaned */
@@ -79,7 +81,9 @@ struct qmsg {
         size_t njobs_all;
         size_t njobs;
         enum qafter after;
-        struct qmsg *next;
+        bool unsynced;            /* outcomes recorded but not synced */
+        struct qmsg *next, *prev; /* in the active list */
+        struct qmsg *hnext;       /* in the active hash chain */
 };
 
 struct qmgr {
@@ -97,6 +101,13 @@ struct qmgr {
         struct qmgr_routes *routes;
         struct qmsg *active;
         size_t nactive;
+        size_t active_limit; /* qmgr_message_active_limit, clamped */
+        size_t active_low;   /* resume a truncated scan below this */
+        struct qmsg **htab;  /* active messages by queue ID */
+        size_t hmask;        /* htab has hmask + 1 buckets */
+        bool more_ready;     /* the last scan of ready/ left files */
+        bool more_deferred;  /* the last scan of deferred/ left files */
+        bool resume_ready;   /* on_ready runs because room freed */
         struct qdest *dests;
         bool pump_armed;
         bool pumping;
@@ -108,13 +119,68 @@ static long long now_s(void)
         return (long long)time(NULL);
 }
 
+/* id_hash - FNV-1a of a queue ID */
+static size_t id_hash(const char *id)
+{
+        uint32_t h = 2166136261u;
+
+        for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+                h = (h ^ *p) * 16777619u;
+        return h;
+}
+
 /* msg_find - an active message by ID */
 static struct qmsg *msg_find(struct qmgr *q, const char *id)
 {
-        for (struct qmsg *m = q->active; m; m = m->next)
+        for (struct qmsg *m = q->htab[id_hash(id) & q->hmask]; m; m = m->hnext)
                 if (strcmp(m->id, id) == 0)
                         return m;
         return NULL;
+}
+
+/* msg_link - add a message to the active list and hash */
+static void msg_link(struct qmgr *q, struct qmsg *m)
+{
+        struct qmsg **b = &q->htab[id_hash(m->id) & q->hmask];
+
+        m->hnext = *b;
+        *b = m;
+        m->prev = NULL;
+        m->next = q->active;
+        if (q->active)
+                q->active->prev = m;
+        q->active = m;
+        q->nactive++;
+}
+
+/* msg_unlink - remove a message from the active list and hash; a scan
+ * that stopped at the active limit resumes once there is room again */
+static void msg_unlink(struct qmgr *q, struct qmsg *m)
+{
+        for (struct qmsg **pp = &q->htab[id_hash(m->id) & q->hmask]; *pp;
+             pp = &(*pp)->hnext)
+                if (*pp == m) {
+                        *pp = m->hnext;
+                        break;
+                }
+        if (m->prev)
+                m->prev->next = m->next;
+        else
+                q->active = m->next;
+        if (m->next)
+                m->next->prev = m->prev;
+        q->nactive--;
+        if (q->nactive >= q->active_low)
+                return;
+        if (q->more_ready) {
+                q->more_ready = false;
+                q->resume_ready = true;
+                event_timer_add(q->t_ready, 0);
+        }
+        if (q->more_deferred) {
+                q->more_deferred = false;
+                event_timer_add(q->t_deferred, 0);
+        }
 }
 
 /* pump_soon - run the dispatcher from the loop */
@@ -203,6 +269,7 @@ static void record(struct qmsg *m, size_t i, enum queue_rcpt_state st,
 
         if (queue_file_set_rcpt(m->qf, i, st, reason, 0, &err) < 0)
                 log_warnx("%s: recipient %zu: %s", m->id, i, err);
+        m->unsynced = true;
         snprintf(ri->dsn, sizeof(ri->dsn), "%s", dsn);
         free(ri->diag);
         ri->diag = reason ? xstrdup(reason) : NULL;
@@ -218,6 +285,7 @@ static void sync_file(struct qmsg *m)
 
         if (queue_file_sync(m->qf, &err) < 0)
                 log_warnx("%s: cannot record delivery status: %s", m->id, err);
+        m->unsynced = false;
 }
 
 static void msg_finish(struct qmsg *m);
@@ -266,7 +334,11 @@ static void job_done(struct qjob *j)
                         break;
                 }
         }
-        sync_file(m);
+        /* the last job's outcomes are synced by msg_finish, after the
+         * DSNs they cause are committed, and not at all when the file is
+         * deleted */
+        if (m->njobs > 1)
+                sync_file(m);
         if (j->d)
                 j->d->active--;
         job_free(j);
@@ -378,12 +450,7 @@ static void msg_free(struct qmsg *m)
         struct qmgr *q = m->q;
         const struct queue_env *env = queue_file_env(m->qf);
 
-        for (struct qmsg **pp = &q->active; *pp; pp = &(*pp)->next)
-                if (*pp == m) {
-                        *pp = m->next;
-                        q->nactive--;
-                        break;
-                }
+        msg_unlink(q, m);
         for (size_t i = 0; m->ri && i < env->nrcpt; i++)
                 free(m->ri[i].diag);
         for (size_t i = 0; i < m->njobs_all; i++)
@@ -491,7 +558,12 @@ static void notify_sender(struct qmsg *m)
 }
 
 /* msg_finish - every job of this activation is done: expire, notify,
- * then delete the file, or defer it with its next attempt time */
+ * then delete the file, or defer it with its next attempt time.  The
+ * outcomes not yet synced are synced after the DSNs are committed (a
+ * crash in between sends a DSN twice, never not at all), and not at all
+ * before the file is deleted: a crash can then only bring the file back
+ * with older recipient states, a duplicate delivery
+ * (docs/queue-format.md, "delete") */
 static void msg_finish(struct qmsg *m)
 {
         struct qmgr *q = m->q;
@@ -501,7 +573,7 @@ static void msg_finish(struct qmsg *m)
         bool null_sender = env->sender == NULL || *env->sender == 0;
         long long life =
             null_sender ? c->bounce_queue_lifetime : c->maximal_queue_lifetime;
-        bool deferred = false, changed = false;
+        bool deferred = false;
         const char *err;
 
         for (size_t i = 0; i < env->nrcpt; i++) {
@@ -524,10 +596,7 @@ static void msg_finish(struct qmsg *m)
                             why);
                 record(m, i, QUEUE_RCPT_FAILED, dsn, why, smtp);
                 free(why);
-                changed = true;
         }
-        if (changed)
-                sync_file(m);
         notify_sender(m);
         if (deferred) {
                 unsigned att = env->attempts + 1;
@@ -553,10 +622,13 @@ static void msg_finish(struct qmsg *m)
                         log_info("%s: placed on hold", m->id);
         }
         if (!deferred || m->after == QAFTER_DELETE) {
-                if (queue_delete(q->queue, m->state, m->id, &err) < 0)
+                if (queue_delete(q->queue, m->state, m->id, &err) < 0) {
                         log_warnx("%s: delete: %s", m->id, err);
-                else
+                        if (m->unsynced)
+                                sync_file(m); /* the file stays */
+                } else {
                         log_info("%s: removed", m->id);
+                }
         }
         msg_free(m);
 }
@@ -592,7 +664,7 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
         struct queue_file *qf;
         const char *err;
 
-        if (msg_find(q, id) || q->nactive >= QMGR_ACTIVE_LIMIT)
+        if (msg_find(q, id) || q->nactive >= q->active_limit)
                 return;
         if (queue_file_open(q->queue, st, id, QUEUE_OPEN_RDWR, &qf, &err) < 0) {
                 if (str_has_prefix(err, "corrupt queue file")) {
@@ -614,9 +686,7 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
         m->state = st;
         m->qf = qf;
         m->ri = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*m->ri));
-        m->next = q->active;
-        q->active = m;
-        q->nactive++;
+        msg_link(q, m);
         log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id,
                  env->sender ? env->sender : "", (unsigned long long)env->size,
                  env->nrcpt);
@@ -624,7 +694,6 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
         struct qjob **jobs =
             xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*jobs));
         size_t njobs = 0;
-        bool changed = false;
         for (size_t i = 0; i < env->nrcpt; i++) {
                 const struct queue_rcpt *r = &env->rcpt[i];
                 struct qmgr_route rt;
@@ -637,7 +706,6 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
                         log_outcome(m, i, "none", "4.3.0", "deferred", rerr);
                         record(m, i, QUEUE_RCPT_DEFERRED, "4.3.0", rerr, false);
                         free(rerr);
-                        changed = true;
                         continue;
                 }
                 switch (rt.transport) {
@@ -647,13 +715,11 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
                                 snprintf(dsn, sizeof(dsn), "5.0.0");
                         log_outcome(m, i, "none", dsn, "bounced", rt.text);
                         record(m, i, QUEUE_RCPT_FAILED, dsn, rt.text, false);
-                        changed = true;
                         break;
                 case QMGR_T_RETRY:
                         dsn_of(rt.text, "4.0.0", dsn);
                         log_outcome(m, i, "none", dsn, "deferred", rt.text);
                         record(m, i, QUEUE_RCPT_DEFERRED, dsn, rt.text, false);
-                        changed = true;
                         break;
                 case QMGR_T_DISCARD:
                         log_outcome(m, i, "none", "2.0.0", "sent",
@@ -661,7 +727,6 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
                         record(m, i, QUEUE_RCPT_DELIVERED, "2.0.0", NULL,
                                false);
                         m->ri[i].final_local = true;
-                        changed = true;
                         break;
                 default: {
                         struct qjob *j = job_for(m, jobs, &njobs, &rt);
@@ -680,8 +745,8 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
                 }
                 qmgr_route_clear(&rt);
         }
-        if (changed)
-                sync_file(m);
+        /* what was decided here is synced with the first job's outcomes,
+         * or by msg_finish */
         m->njobs = njobs;
         m->njobs_all = njobs;
         m->jobs = jobs;
@@ -719,18 +784,25 @@ static void maildrop_pickup(struct qmgr *q)
         strlist_clear(&ids);
 }
 
-/* scan - activate the messages of a state directory */
+/* scan - activate the messages of a state directory, up to the active
+ * limit; when it stops there with files left, msg_unlink scans again as
+ * soon as the active set falls below its low-water mark */
 static void scan(struct qmgr *q, enum queue_state st)
 {
+        bool *more = st == QUEUE_DEFERRED ? &q->more_deferred : &q->more_ready;
         struct strlist ids = {0};
         const char *err;
+        size_t i;
 
+        *more = false;
         if (queue_list(q->queue, st, &ids, &err) < 0) {
                 log_warnx("scan %s: %s", queue_state_name(st), err);
                 return;
         }
-        for (size_t i = 0; i < ids.n && q->nactive < QMGR_ACTIVE_LIMIT; i++)
+        for (i = 0; i < ids.n && q->nactive < q->active_limit; i++)
                 msg_activate(q, st, ids.v[i], st == QUEUE_DEFERRED);
+        for (; i < ids.n && !*more; i++)
+                *more = msg_find(q, ids.v[i]) == NULL;
         strlist_clear(&ids);
 }
 
@@ -739,6 +811,11 @@ static void on_ready(void *arg)
 {
         struct qmgr *q = arg;
 
+        if (q->resume_ready)
+                log_info("active queue below its limit (%zu of %zu "
+                         "messages): scanning ready again",
+                         q->nactive, q->active_limit);
+        q->resume_ready = false;
         maildrop_pickup(q);
         scan(q, QUEUE_READY);
         event_timer_add(q->t_ready, QMGR_READY_SCAN_MS);
@@ -909,6 +986,31 @@ static void start_smtp(struct qmgr *q)
         }
 }
 
+/* active_setup - the active limit (qmgr_message_active_limit, at most
+ * half the descriptor limit: every active message holds its file open),
+ * its low-water mark and the hash of active messages */
+static void active_setup(struct qmgr *q)
+{
+        long long want = q->conf->qmgr_message_active_limit;
+        size_t lim = want > 0 ? (size_t)want : 1;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+            rl.rlim_cur != RLIM_INFINITY && lim > rl.rlim_cur / 2) {
+                size_t fd_lim = rl.rlim_cur / 2 > 0 ? rl.rlim_cur / 2 : 1;
+                log_debug("qmgr_message_active_limit %lld: only %zu messages "
+                          "fit half of the open files limit %llu",
+                          want, fd_lim, (unsigned long long)rl.rlim_cur);
+                lim = fd_lim;
+        }
+        q->active_limit = lim;
+        q->active_low = lim - lim / 4;
+        q->hmask = 63;
+        while (q->hmask < lim && q->hmask < (1u << 20) - 1)
+                q->hmask = q->hmask * 2 + 1;
+        q->htab = xcalloc(q->hmask + 1, sizeof(*q->htab));
+}
+
 /* qmgr_new - what needs privileges */
 int qmgr_new(const struct conf *c, uid_t uid, gid_t gid, struct qmgr **out,
              char **err)
@@ -919,6 +1021,7 @@ int qmgr_new(const struct conf *c, uid_t uid, gid_t gid, struct qmgr **out,
         q->conf = c;
         q->nfd = -1;
         *out = NULL;
+        active_setup(q);
         if (queue_open(c->queue_directory, &q->queue, &qerr) < 0 ||
             queue_notify_listen(q->queue, &q->nfd, &qerr) < 0) {
                 *err = xasprintf("queue_directory %s: %s", c->queue_directory,
@@ -1012,8 +1115,10 @@ void qmgr_free(struct qmgr *q)
                 return;
         smtp_client_free(q->smtp);
         dns_resolver_free(q->dns);
+        q->more_ready = q->more_deferred = false; /* no more scans */
         while (q->active)
                 msg_free(q->active); /* with their jobs */
+        free(q->htab);
         for (struct qdest *d = q->dests, *dn; d; d = dn) {
                 dn = d->next;
                 free(d->key);

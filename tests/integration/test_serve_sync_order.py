@@ -19,10 +19,8 @@ acknowledged ID, in the trace of the process that sent the 250:
 Any reordering (syncing after the rename, acknowledging before the
 directory fsync) or a missing sync fails.  The test needs strace.
 """
-import glob
 import os
 import re
-import shutil
 import smtplib
 import sys
 import threading
@@ -31,38 +29,20 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import pt  # noqa: E402
 import srv  # noqa: E402
+import stracefix  # noqa: E402
+from stracefix import fd_path, parse, traces, wrap  # noqa: E402
 
 CLIENTS = 6
 ROUNDS = 4
 
-CALL = re.compile(r"^(\w+)\((.*)\)\s+=\s+(-?\d+)")
-FDPATH = re.compile(r"^-?\d+<([^>]*)>")
 QUEUED = re.compile(r"250 2\.0\.0 Ok: queued as ([0-9A-Z]+)")
-
-
-def fd_path(arg):
-    """The path strace -y printed for a descriptor argument."""
-    m = FDPATH.match(arg.strip())
-    return m.group(1) if m else ""
-
-
-def parse(trace):
-    """[(index, call, args, result)] of one process's trace."""
-    out = []
-    with open(trace, errors="replace") as f:
-        for line in f:
-            m = CALL.match(line)
-            if m:
-                out.append((len(out), m.group(1), m.group(2),
-                            int(m.group(3))))
-    return out
 
 
 class SyncOrder(pt.TempDirTest):
 
     def setUp(self):
         super().setUp()
-        if not pt.have("strace"):
+        if not stracefix.available():
             self.skipTest("strace is not installed")
 
     def send_together(self, port):
@@ -109,15 +89,9 @@ class SyncOrder(pt.TempDirTest):
         server = srv.Server(
             os.path.join(self.tmp, "srv"), "mynetworks = 127.0.0.0/8\n",
             [("smtp", port, [])], workers=1,
-            # LeakSanitizer cannot run under ptrace; the other serve
-            # tests check for leaks
-            wrap=["env", "ASAN_OPTIONS=" + ":".join(
-                filter(None, [os.environ.get("ASAN_OPTIONS"),
-                              "detect_leaks=0"])),
-                  shutil.which("strace"), "-ff", "-y", "-qq", "-s", "200",
-                  "-o", os.path.join(tdir, "t"), "-e",
-                  "trace=pwrite64,pwritev,fdatasync,syncfs,fsync,"
-                  "renameat2,sendto,write"]).start()
+            wrap=wrap(os.path.join(tdir, "t"),
+                      "pwrite64,pwritev,fdatasync,syncfs,fsync,renameat2,"
+                      "sendto,write", strsize=200)).start()
         try:
             acked = self.send_together(port)
         finally:
@@ -129,7 +103,7 @@ class SyncOrder(pt.TempDirTest):
         ready = os.path.realpath(os.path.join(server.queue, "ready"))
         checked = set()
         syncfs_batches = 0
-        for trace in glob.glob(os.path.join(tdir, "t.*")):
+        for trace in traces(os.path.join(tdir, "t")):
             calls = parse(trace)
             last_write = {}   # tmp path -> index
             synced = {}       # tmp path -> index of the sync after it
