@@ -73,7 +73,10 @@ struct smtp_attempt {
         char *last_relay; /* the last server that answered */
         bool reused;      /* the connection came from the idle cache */
         bool tls_active;
-        bool tx_started; /* MAIL sent: no other server may be tried */
+        bool tx_started;   /* MAIL sent: no other server may be tried */
+        bool rset_pending; /* RSET pipelined before MAIL: its reply is
+                              still to come, nothing can be delivered
+                              yet */
 
         struct smtp_conn *conn;
         enum smtp_state st;
@@ -324,7 +327,9 @@ static long stage_timeout(struct smtp_attempt *a)
                 t = cf->smtp_starttls_timeout;
                 break;
         case SMTP_ST_TRANSACTION:
-                if (a->recv_cur == 0)
+                if (a->rset_pending)
+                        t = cf->smtp_quit_timeout; /* as RSET alone */
+                else if (a->recv_cur == 0)
                         t = cf->smtp_mail_timeout;
                 else if (a->recv_cur <= a->ntx)
                         t = cf->smtp_rcpt_timeout;
@@ -363,6 +368,8 @@ static const char *stage_text(struct smtp_attempt *a)
         case SMTP_ST_RSET:
                 return "sending RSET";
         case SMTP_ST_TRANSACTION:
+                if (a->rset_pending)
+                        return "sending RSET";
                 if (a->recv_cur == 0)
                         return "sending MAIL FROM";
                 if (a->recv_cur <= a->ntx)
@@ -857,6 +864,11 @@ static void attempt_connect_next(struct smtp_attempt *a)
         socklen_t sslen;
         int fd;
 
+        /* a pipelined RSET not yet answered: no transaction started */
+        if (a->rset_pending) {
+                a->rset_pending = false;
+                a->tx_started = false;
+        }
         /* called after a soft failure of the current connection too */
         if (a->conn) {
                 attempt_drop_conn(a, false);
@@ -1035,12 +1047,17 @@ static void send_tx_cmd(struct smtp_attempt *a, size_t i)
         strbuf_clear(&p);
 }
 
-/* start_transaction - MAIL, RCPT..., DATA: all at once with PIPELINING;
- * STEP_STOP when the attempt ended (the attempt is then freed) */
+/* start_transaction - MAIL, RCPT..., DATA: all at once with PIPELINING,
+ * after the RSET of a reused connection when rset_pending is set (RFC
+ * 2920 allows RSET anywhere in a group); STEP_STOP when the attempt
+ * ended (the attempt is then freed) */
 static enum step start_transaction(struct smtp_attempt *a)
 {
         struct smtp_conn *c = a->conn;
         const struct queue_env *env = a->env;
+        bool rset = a->rset_pending;
+
+        a->rset_pending = false; /* sent below, or never */
 
         a->t_tx = smtp_now();
         if (env->smtputf8 && !(c->features & SMTP_FEATURE_SMTPUTF8)) {
@@ -1079,6 +1096,10 @@ static enum step start_transaction(struct smtp_attempt *a)
         a->send_cur = a->recv_cur = 0;
         a->tx_started = true;
         enter(a, SMTP_ST_TRANSACTION);
+        if (rset) {
+                conn_cmd(c, "RSET");
+                a->rset_pending = true;
+        }
         if (c->features & SMTP_FEATURE_PIPELINING) {
                 for (; a->send_cur < a->ntx + 2; a->send_cur++)
                         send_tx_cmd(a, a->send_cur);
@@ -1101,66 +1122,70 @@ static void tx_end(struct smtp_attempt *a, bool reusable)
         attempt_finish(a);
 }
 
-/* body_fill - the next chunk of the body, dot-stuffed, CR LF ends; then
- * the final "." only when the whole body was read and its checksum
- * verified */
+/* body_fill - the next chunks of the body, dot-stuffed, CR LF ends, up
+ * to SMTP_BODY_CHUNK bytes or the end; then the final "." (in the same
+ * write as the end of the body) only when the whole body was read and
+ * its checksum verified */
 static enum step body_fill(struct smtp_attempt *a)
 {
         struct smtp_conn *c = a->conn;
         char buf[SMTP_BODY_CHUNK];
-        size_t got = 0;
-        const char *errstr = NULL;
-
-        if (queue_file_read_body(a->job->qf, buf, sizeof(buf), &got, &errstr) <
-            0) {
-                /* Never end the DATA: the server must not get a truncated
-                 * or corrupt message.  Closing without "." aborts it. */
-                log_warnx("%s: error reading message body: %s",
-                          a->env->id ? a->env->id : "NOQUEUE",
-                          errstr ? errstr : "unknown");
-                set_last_err(a, "4.3.0",
-                             "error reading the queue file: %s; delivery to "
-                             "%s aborted",
-                             errstr ? errstr : "unknown", c->namaddr);
-                attempt_drop_conn(a, false);
-                attempt_finish(a);
-                return STEP_STOP;
-        }
-        if (got == 0) {
-                if (!a->line_start)
-                        strbuf_adds(&c->wbuf, "\r\n");
-                strbuf_adds(&c->wbuf, ".\r\n");
-                enter(a, SMTP_ST_DOT);
-                return STEP_GO_ON;
-        }
         long long limit = a->client->conf->smtp_line_length_limit;
-        for (size_t i = 0; i < got; i++) {
-                char ch = buf[i];
-                /* smtp_line_length_limit: longer lines are broken with
-                 * CR LF SPACE, as Postfix does */
-                if (limit > 0 && ch != '\n' && ch != '\r' &&
-                    a->line_len >= (size_t)limit) {
-                        strbuf_adds(&c->wbuf, "\r\n ");
-                        a->line_len = 1;
+
+        while (c->wbuf.len < SMTP_BODY_CHUNK) {
+                size_t got = 0;
+                const char *errstr = NULL;
+                if (queue_file_read_body(a->job->qf, buf, sizeof(buf), &got,
+                                         &errstr) < 0) {
+                        /* Never end the DATA: the server must not get a
+                         * truncated or corrupt message.  Closing without
+                         * "." aborts it. */
+                        log_warnx("%s: error reading message body: %s",
+                                  a->env->id ? a->env->id : "NOQUEUE",
+                                  errstr ? errstr : "unknown");
+                        set_last_err(a, "4.3.0",
+                                     "error reading the queue file: %s; "
+                                     "delivery to %s aborted",
+                                     errstr ? errstr : "unknown", c->namaddr);
+                        attempt_drop_conn(a, false);
+                        attempt_finish(a);
+                        return STEP_STOP;
+                }
+                if (got == 0) {
+                        if (!a->line_start)
+                                strbuf_adds(&c->wbuf, "\r\n");
+                        strbuf_adds(&c->wbuf, ".\r\n");
+                        enter(a, SMTP_ST_DOT);
+                        return STEP_GO_ON;
+                }
+                for (size_t i = 0; i < got; i++) {
+                        char ch = buf[i];
+                        /* smtp_line_length_limit: longer lines are broken
+                         * with CR LF SPACE, as Postfix does */
+                        if (limit > 0 && ch != '\n' && ch != '\r' &&
+                            a->line_len >= (size_t)limit) {
+                                strbuf_adds(&c->wbuf, "\r\n ");
+                                a->line_len = 1;
+                                a->line_start = false;
+                        }
+                        if (a->line_start && ch == '.')
+                                strbuf_addc(&c->wbuf, '.');
+                        if (ch == '\n') {
+                                /* a bare LF becomes CR LF */
+                                if (!a->prev_cr)
+                                        strbuf_addc(&c->wbuf, '\r');
+                                strbuf_addc(&c->wbuf, '\n');
+                                a->line_start = true;
+                                a->prev_cr = false;
+                                a->line_len = 0;
+                                continue;
+                        }
+                        strbuf_addc(&c->wbuf, ch);
+                        if (ch != '\r')
+                                a->line_len++;
                         a->line_start = false;
+                        a->prev_cr = ch == '\r';
                 }
-                if (a->line_start && ch == '.')
-                        strbuf_addc(&c->wbuf, '.');
-                if (ch == '\n') {
-                        /* a bare LF becomes CR LF */
-                        if (!a->prev_cr)
-                                strbuf_addc(&c->wbuf, '\r');
-                        strbuf_addc(&c->wbuf, '\n');
-                        a->line_start = true;
-                        a->prev_cr = false;
-                        a->line_len = 0;
-                        continue;
-                }
-                strbuf_addc(&c->wbuf, ch);
-                if (ch != '\r')
-                        a->line_len++;
-                a->line_start = false;
-                a->prev_cr = ch == '\r';
         }
         return STEP_GO_ON;
 }
@@ -1529,6 +1554,17 @@ static enum step on_reply(struct smtp_attempt *a)
                 attempt_connect_next(a);
                 return STEP_STOP;
         case SMTP_ST_TRANSACTION: {
+                if (a->rset_pending) {
+                        a->rset_pending = false;
+                        if (cls == 2)
+                                return STEP_GO_ON;
+                        set_last_err(a, "4.4.2",
+                                     "cached connection to %s failed RSET",
+                                     c->namaddr);
+                        a->tx_started = false; /* start afresh */
+                        attempt_connect_next(a);
+                        return STEP_STOP;
+                }
                 size_t i = a->recv_cur++;
                 if (i == 0) {
                         if (cls != 2) {
@@ -1631,7 +1667,7 @@ static bool expecting(const struct smtp_attempt *a)
         case SMTP_ST_DOT:
                 return true;
         case SMTP_ST_TRANSACTION:
-                return a->recv_cur < a->send_cur;
+                return a->rset_pending || a->recv_cur < a->send_cur;
         default:
                 return false;
         }
@@ -1878,10 +1914,18 @@ static void attempt_start(void *arg)
                 a->reused = true;
                 a->tls_active = c->tls != NULL;
                 a->plain_retry = c->tls == NULL;
-                conn_cmd(c, "RSET");
-                enter(a, SMTP_ST_RSET);
                 log_debug("%s: reusing cached connection to %s",
                           a->env->id ? a->env->id : "NOQUEUE", c->relay);
+                if (c->features & SMTP_FEATURE_PIPELINING) {
+                        /* RSET, MAIL, RCPT..., DATA in one write */
+                        a->t_start = smtp_now();
+                        a->rset_pending = true;
+                        if (start_transaction(a) == STEP_STOP)
+                                return;
+                } else {
+                        conn_cmd(c, "RSET");
+                        enter(a, SMTP_ST_RSET);
+                }
                 (void)attempt_pump(a);
                 return;
         }
