@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -92,6 +93,10 @@ void str_split(const char *, const char *, struct strlist *);
 bool str_has_prefix(const char *, const char *);
 /* str_eq_ci - ASCII case-insensitive equality. */
 bool str_eq_ci(const char *, const char *);
+
+/* base_getpid - this process's ID, cached (one system call per process,
+ * not per use), right in children of fork(). */
+pid_t base_getpid(void);
 
 /* The separators of Postfix parameter lists. */
 #define LIST_SEPS " \t\r\n,"

@@ -286,7 +286,8 @@ static int maildir_write(struct local *l, const char *dir,
                         *h = '_';
         clock_gettime(CLOCK_REALTIME, &ts);
         tmpf = xasprintf("%s/%lld.M%ldP%ldQ%u.%s", tmpd, (long long)ts.tv_sec,
-                         ts.tv_nsec / 1000, (long)getpid(), ++l->counter, host);
+                         ts.tv_nsec / 1000, (long)base_getpid(), ++l->counter,
+                         host);
         fd = open(tmpf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
                 result_set(r, LOCAL_DEFER, "4.2.0",
@@ -316,7 +317,7 @@ static int maildir_write(struct local *l, const char *dir,
                 goto out;
         }
         newf = xasprintf("%s/%lld.M%ldP%ldI%llu.%s", newd, (long long)ts.tv_sec,
-                         ts.tv_nsec / 1000, (long)getpid(),
+                         ts.tv_nsec / 1000, (long)base_getpid(),
                          (unsigned long long)st.st_ino, host);
         if (rename(tmpf, newf) < 0 || fsync_dir(newd) < 0) {
                 result_set(r, LOCAL_DEFER, "4.2.0",

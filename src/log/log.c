@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,29 +105,6 @@ static void write_all(int fd, const char *p, size_t n)
         }
 }
 
-static pid_t log_pid; /* cached getpid(), 0 when unknown */
-
-/* log_forked - a child has another pid */
-static void log_forked(void)
-{
-        log_pid = 0;
-}
-
-/* log_getpid - getpid() once per process rather than once per line (a
- * system call each time: glibc no longer caches it) */
-static pid_t log_getpid(void)
-{
-        static bool hooked;
-
-        if (!hooked) {
-                (void)pthread_atfork(NULL, NULL, log_forked);
-                hooked = true;
-        }
-        if (log_pid == 0)
-                log_pid = getpid();
-        return log_pid;
-}
-
 /* log_vmsg - format and emit one line */
 void log_vmsg(const char *prefix, const char *fmt, va_list ap)
 {
@@ -157,7 +133,7 @@ void log_vmsg(const char *prefix, const char *fmt, va_list ap)
                 strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
                 strbuf_init(&line);
                 strbuf_printf(&line, "%s %s %s[%ld]: %s\n", when, log_host,
-                              log_ident, (long)log_getpid(),
+                              log_ident, (long)base_getpid(),
                               strbuf_cstr(&text));
                 write_all(log_fd, line.s, line.len);
                 strbuf_clear(&line);

@@ -514,8 +514,8 @@ int queue_file_compact(struct queue_file *f, const char **errstr)
                 return -1;
         }
         for (int tries = 0;; tries++) {
-                snprintf(tmpname, sizeof(tmpname), "c%ld.%u", (long)getpid(),
-                         q->counter++);
+                snprintf(tmpname, sizeof(tmpname), "c%ld.%u",
+                         (long)base_getpid(), q->counter++);
                 fd = openat(q->tmpfd, tmpname,
                             O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
                 if (fd >= 0)

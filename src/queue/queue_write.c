@@ -64,7 +64,7 @@ int queue_msg_new(struct queue *q, struct queue_msg **out, const char **errstr)
         m->fd = -1;
         for (int tries = 0; m->fd < 0; tries++) {
                 snprintf(m->tmpname, sizeof(m->tmpname), "t%ld.%u",
-                         (long)getpid(), q->counter++);
+                         (long)base_getpid(), q->counter++);
                 m->fd = openat(q->tmpfd, m->tmpname,
                                O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
                 if (m->fd < 0 && (errno != EEXIST || tries > 1000)) {

@@ -905,7 +905,6 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                      const struct sockaddr_storage *sa)
 {
         struct conn *c = xcalloc(1, sizeof(*c));
-        int one = 1;
 
         c->srv = srv;
         c->lc = lc;
@@ -923,8 +922,7 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                         memmove(c->addr, c->addr + 7, strlen(c->addr + 7) + 1);
         }
         snprintf(c->namaddr, sizeof(c->namaddr), "unknown[%s]", c->addr);
-        /* replies go out in one write each; no Nagle delay behind them */
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* TCP_NODELAY comes from the listener (smtpd_server_run) */
         c->io = event_io_new_armed(srv->loop, fd, on_io, c);
         c->delay = event_timer_new(srv->loop, on_delay, c);
         c->in_mynetworks = smtpd_checks_mynetworks(lc->checks, c->addr);
@@ -1069,6 +1067,12 @@ int smtpd_server_run(struct smtpd_server *srv, int slot)
         sigprocmask(SIG_UNBLOCK, &sigs, NULL);
         for (size_t i = 0; i < srv->nlc; i++) {
                 acc[i] = (struct accept_ctx){.srv = srv, .lc = &srv->lc[i]};
+                /* replies go out in one write each, with no Nagle delay
+                 * behind them: set on the listener, Linux copies it to
+                 * every accepted socket (one system call per worker, not
+                 * per connection) */
+                (void)setsockopt(srv->lc[i].fd, IPPROTO_TCP, TCP_NODELAY,
+                                 &(int){1}, sizeof(int));
                 srv->lc[i].io = event_io_new_armed(srv->loop, srv->lc[i].fd,
                                                    on_accept_ctx, &acc[i]);
                 event_io_want(srv->lc[i].io, true, false, 0);
