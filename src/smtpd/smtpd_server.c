@@ -7,10 +7,11 @@
  * small state machine of its own: TLS handshake (wrapper mode or after
  * STARTTLS) or SMTP; the engine decides everything about the protocol and
  * this file moves bytes.  Replies to a pipelined group leave in one write.
- * Messages are committed in groups: msg_end finishes (fdatasync) the file
- * and parks the session; a zero-delay timer then renames every finished
- * message of this loop iteration into the queue with one directory fsync,
- * and only then do the sessions get their "250 2.0.0 Ok: queued as ID".
+ * Messages are committed in groups: msg_end finishes the file and parks
+ * the session; a zero-delay timer (up to COMMIT_GATHER_MS later while other
+ * sessions are mid-message) then syncs every finished message of the
+ * batch, renames them into the queue with one directory fsync, and only
+ * then do the sessions get their "250 2.0.0 Ok: queued as ID".
  */
 #include "smtpd/smtpd.h"
 #include "conf/conf.h"
