@@ -941,8 +941,8 @@ void qf_hdr_encode(char *out, uint64_t body_len, uint32_t env_len,
         memcpy(out, tmp, QF_HDR_LEN);
 }
 
-/* hex_field - exactly n lowercase hex digits */
-static int hex_field(const char *p, int n, uint64_t *out)
+/* qf_hex_field - exactly n lowercase hex digits */
+int qf_hex_field(const char *p, int n, uint64_t *out)
 {
         uint64_t v = 0;
 
@@ -973,11 +973,11 @@ int qf_hdr_decode(const char *h, uint64_t *body_len, uint32_t *env_len,
                         *why = "not a queue file (bad magic)";
                 return -1;
         }
-        if (hex_field(h + 16, 16, &bl) < 0 || h[32] != ' ' ||
-            hex_field(h + 33, 8, &el) < 0 || h[41] != ' ' ||
-            hex_field(h + 42, 8, &bc) < 0 || h[50] != ' ' ||
-            hex_field(h + 51, 8, &ec) < 0 || h[59] != ' ' ||
-            hex_field(h + 60, 8, &hc) < 0 || h[68] != '\n') {
+        if (qf_hex_field(h + 16, 16, &bl) < 0 || h[32] != ' ' ||
+            qf_hex_field(h + 33, 8, &el) < 0 || h[41] != ' ' ||
+            qf_hex_field(h + 42, 8, &bc) < 0 || h[50] != ' ' ||
+            qf_hex_field(h + 51, 8, &ec) < 0 || h[59] != ' ' ||
+            qf_hex_field(h + 60, 8, &hc) < 0 || h[68] != '\n') {
                 *why = "malformed header";
                 return -1;
         }

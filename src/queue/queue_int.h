@@ -85,6 +85,9 @@ void qf_upd_attempts(struct strbuf *, unsigned, long long);
 /* qf_hdr_encode - the 69 header bytes into out. */
 void qf_hdr_encode(char *out, uint64_t body_len, uint32_t env_len,
                    uint32_t body_crc, uint32_t env_crc);
+/* qf_hex_field - the value of exactly n lowercase hex digits at p; 0, or
+ * -1 when one is not (the fixed-width fields of headers and records). */
+int qf_hex_field(const char *p, int n, uint64_t *out);
 /* qf_hdr_decode - check and parse the 69 header bytes. */
 int qf_hdr_decode(const char *, uint64_t *body_len, uint32_t *env_len,
                   uint32_t *body_crc, uint32_t *env_crc, const char **why);

@@ -69,25 +69,13 @@ static const char *corrupt(const struct queue_file *f, const char *why)
 /* upd_parse - one update record header; its payload length and CRC */
 static int upd_parse(const char *h, uint32_t *len, uint32_t *crc)
 {
-        uint32_t v[2] = {0, 0};
+        uint64_t l, c;
 
-        if (memcmp(h, "UPD ", 4) != 0 || h[12] != ' ' || h[21] != '\n')
+        if (memcmp(h, "UPD ", 4) != 0 || h[12] != ' ' || h[21] != '\n' ||
+            qf_hex_field(h + 4, 8, &l) < 0 || qf_hex_field(h + 13, 8, &c) < 0)
                 return -1;
-        for (int k = 0; k < 2; k++) {
-                const char *p = h + 4 + 9 * k;
-                for (int i = 0; i < 8; i++) {
-                        int d;
-                        if (p[i] >= '0' && p[i] <= '9')
-                                d = p[i] - '0';
-                        else if (p[i] >= 'a' && p[i] <= 'f')
-                                d = p[i] - 'a' + 10;
-                        else
-                                return -1;
-                        v[k] = v[k] << 4 | (uint32_t)d;
-                }
-        }
-        *len = v[0];
-        *crc = v[1];
+        *len = (uint32_t)l;
+        *crc = (uint32_t)c;
         return 0;
 }
 
