@@ -198,26 +198,6 @@ struct finger_addr {
         bool addr_secure;
 };
 
-/* is_literal - whether host is a numeric IPv4 or IPv6 address */
-static bool is_literal(const char *host)
-{
-        unsigned char tmp[16];
-
-        return inet_pton(AF_INET, host, tmp) == 1 ||
-               inet_pton(AF_INET6, host, tmp) == 1;
-}
-
-/* want_family - whether inet_protocols allows A (v4) or AAAA records, as
- * the SMTP client decides */
-static bool want_family(const struct conf *cf, bool v4)
-{
-        const char *p = cf->inet_protocols ? cf->inet_protocols : "all";
-
-        if (*p == 0 || strstr(p, "all"))
-                return true;
-        return strstr(p, v4 ? "ipv4" : "ipv6") != NULL;
-}
-
 /* host_addrs - append host's A, then AAAA, addresses to *v (at most
  * limit in all), with the DNSSEC status of each answer */
 static void host_addrs(const struct conf *cf, struct dns_resolver *dns,
@@ -226,7 +206,7 @@ static void host_addrs(const struct conf *cf, struct dns_resolver *dns,
 {
         static const int types[] = {DNS_T_A, DNS_T_AAAA};
 
-        if (is_literal(host)) {
+        if (smtp_host_is_literal(host)) {
                 *v = xreallocarray(*v, *n + 1, sizeof(**v));
                 (*v)[(*n)++] = (struct finger_addr){
                     .host = xstrdup(host),
@@ -238,7 +218,7 @@ static void host_addrs(const struct conf *cf, struct dns_resolver *dns,
         for (size_t t = 0; t < 2 && dns && *n < limit; t++) {
                 struct dns_answer *ans = NULL;
                 char *err = NULL;
-                if (!want_family(cf, t == 0))
+                if (!smtp_family_wanted(cf, t == 0 ? AF_INET : AF_INET6))
                         continue;
                 if (dns_query_sync(dns, host, types[t], &ans, &err) < 0) {
                         say("%s %s: %s", host, t ? "AAAA" : "A", err);
@@ -561,7 +541,7 @@ static int target_resolve(const struct conf *cf, const char *dest, int timeout,
                 free(err);
                 t->dns = NULL;
         }
-        if (!t->nh.no_mx && t->dns && !is_literal(t->nh.host)) {
+        if (!t->nh.no_mx && t->dns && !smtp_host_is_literal(t->nh.host)) {
                 if (mx_hosts(t, &hosts, &mx_secure) < 0) {
                         strlist_clear(&hosts);
                         return -1;

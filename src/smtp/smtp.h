@@ -190,4 +190,18 @@ int smtp_nexthop_parse(const char *, struct smtp_nexthop *,
 /* smtp_nexthop_clear - NULL-safe release of the strings. */
 void smtp_nexthop_clear(struct smtp_nexthop *);
 
+/* smtp_host_is_literal - whether a host name is a numeric IPv4 or IPv6
+ * address ("ipv6:" prefix allowed): used as is, never looked up. */
+bool smtp_host_is_literal(const char *host);
+/* smtp_family_wanted - whether inet_protocols lets the client use an
+ * address family (AF_INET, AF_INET6). */
+bool smtp_family_wanted(const struct conf *, int family);
+
+/* smtp_host_is_literal - whether a host name is a numeric IPv4 or IPv6
+ * address ("ipv6:" prefix allowed): used as is, never looked up. */
+bool smtp_host_is_literal(const char *host);
+/* smtp_family_wanted - whether inet_protocols lets the client use an
+ * address family (AF_INET, AF_INET6). */
+bool smtp_family_wanted(const struct conf *, int family);
+
 #endif

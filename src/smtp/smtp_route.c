@@ -126,8 +126,8 @@ int smtp_nexthop_parse(const char *s, struct smtp_nexthop *nh,
         return 0;
 }
 
-/* want_family - whether inet_protocols allows this address family */
-static bool want_family(const struct conf *conf, int family)
+/* smtp_family_wanted - whether inet_protocols allows this address family */
+bool smtp_family_wanted(const struct conf *conf, int family)
 {
         const char *p = conf->inet_protocols ? conf->inet_protocols : "all";
 
@@ -138,8 +138,8 @@ static bool want_family(const struct conf *conf, int family)
         return strstr(p, "ipv6") != NULL;
 }
 
-/* is_literal - whether host is a numeric IPv4 or IPv6 address */
-static bool is_literal(const char *host)
+/* smtp_host_is_literal - whether host is a numeric IPv4 or IPv6 address */
+bool smtp_host_is_literal(const char *host)
 {
         unsigned char buf[16];
         const char *h = host;
@@ -185,7 +185,7 @@ static void route_native(struct smtp_attempt *a, const char *host)
                                    ->sin6_addr;
                 else
                         continue;
-                if (!want_family(c->conf, ai->ai_family))
+                if (!smtp_family_wanted(c->conf, ai->ai_family))
                         continue;
                 if (inet_ntop(ai->ai_family, src, buf, sizeof(buf)) == NULL)
                         continue;
@@ -226,6 +226,18 @@ static void route_free(struct smtp_route_state *r)
         free(r);
 }
 
+/* route_advance - after a host's A (phase 0), its AAAA; after that, the
+ * next host's A */
+static void route_advance(struct smtp_route_state *r)
+{
+        if (r->phase == 0) {
+                r->phase = 1;
+        } else {
+                r->phase = 0;
+                r->cur++;
+        }
+}
+
 /* on_addr - an A or AAAA answer for mx[cur] */
 static void on_addr(void *arg, const struct dns_answer *ans)
 {
@@ -263,12 +275,7 @@ static void on_addr(void *arg, const struct dns_answer *ans)
         } else if (ans->result != DNS_NXDOMAIN && ans->result != DNS_NODATA) {
                 r->any_temp = true;
         }
-        if (r->phase == 0) {
-                r->phase = 1;
-        } else {
-                r->phase = 0;
-                r->cur++;
-        }
+        route_advance(r);
         route_next_query(r);
 }
 
@@ -281,16 +288,11 @@ static void route_next_query(struct smtp_route_state *r)
 
         while (r->cur < r->nmx && (limit <= 0 || (long long)r->naddr < limit)) {
                 int family = r->phase == 0 ? AF_INET : AF_INET6;
-                if (!want_family(c->conf, family)) {
-                        if (r->phase == 0) {
-                                r->phase = 1;
-                        } else {
-                                r->phase = 0;
-                                r->cur++;
-                        }
+                if (!smtp_family_wanted(c->conf, family)) {
+                        route_advance(r);
                         continue;
                 }
-                if (is_literal(r->mx[r->cur].host)) {
+                if (smtp_host_is_literal(r->mx[r->cur].host)) {
                         /* An MX or nexthop that is an address literal. */
                         if (r->phase == 0)
                                 smtp_attempt_add_addr(a, r->mx[r->cur].host,
@@ -307,12 +309,7 @@ static void route_next_query(struct smtp_route_state *r)
                         return;
                 r->pending = false;
                 r->any_temp = true;
-                if (r->phase == 0) {
-                        r->phase = 1;
-                } else {
-                        r->phase = 0;
-                        r->cur++;
-                }
+                route_advance(r);
         }
         /* Done with lookups: hand the addresses over. */
         route_detach(r);
@@ -434,7 +431,7 @@ void smtp_route_start(struct smtp_attempt *a)
         const struct smtp_nexthop *nh = smtp_attempt_nexthop(a);
         struct smtp_route_state *r;
 
-        if (is_literal(nh->host)) {
+        if (smtp_host_is_literal(nh->host)) {
                 const char *h = nh->host;
                 if (str_has_prefix(h, "ipv6:"))
                         h += 5;
