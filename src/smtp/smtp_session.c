@@ -212,7 +212,18 @@ static void copy_dsn(char *dst, size_t size, const char *src)
         dst[n] = 0;
 }
 
-/* set_last_err - the site-level error that pending recipients get */
+/* set_last_errv - the site-level error that pending recipients get */
+static void set_last_errv(struct smtp_attempt *a, const char *dsn,
+                          const char *fmt, va_list ap) VPRINTFLIKE(3);
+static void set_last_errv(struct smtp_attempt *a, const char *dsn,
+                          const char *fmt, va_list ap)
+{
+        copy_dsn(a->last_dsn, sizeof(a->last_dsn), dsn);
+        strbuf_reset(&a->last_err);
+        strbuf_vprintf(&a->last_err, fmt, ap);
+}
+
+/* set_last_err - set_last_errv with arguments */
 static void set_last_err(struct smtp_attempt *a, const char *dsn,
                          const char *fmt, ...) PRINTFLIKE(3, 4);
 static void set_last_err(struct smtp_attempt *a, const char *dsn,
@@ -220,10 +231,8 @@ static void set_last_err(struct smtp_attempt *a, const char *dsn,
 {
         va_list ap;
 
-        copy_dsn(a->last_dsn, sizeof(a->last_dsn), dsn);
-        strbuf_reset(&a->last_err);
         va_start(ap, fmt);
-        strbuf_vprintf(&a->last_err, fmt, ap);
+        set_last_errv(a, dsn, fmt, ap);
         va_end(ap);
 }
 
@@ -1845,10 +1854,8 @@ void smtp_route_failed(struct smtp_attempt *a, const char *dsn, const char *fmt,
 {
         va_list ap;
 
-        copy_dsn(a->last_dsn, sizeof(a->last_dsn), dsn);
-        strbuf_reset(&a->last_err);
         va_start(ap, fmt);
-        strbuf_vprintf(&a->last_err, fmt, ap);
+        set_last_errv(a, dsn, fmt, ap);
         va_end(ap);
         attempt_finish(a);
 }
