@@ -641,10 +641,11 @@ static bool is_pem(const char *buf, size_t len)
         return mem_find_line(buf, len, 0, "-----BEGIN ") < len;
 }
 
-/* parse_any - certificates and a key from any supported format */
+/* parse_any - certificates and a key from any supported format;
+ * *encrypted (may be NULL) tells whether a passphrase was asked for */
 static int parse_any(const void *buf, size_t len, const char *name,
                      const struct tls_pass *pass, struct tls_certlist **out,
-                     const char **errstr)
+                     bool *encrypted, const char **errstr)
 {
         struct pwctx pw = {.pass = pass, .name = name};
         struct tls_certlist *l = tls_certlist_new(TLS_FILE_PEM);
@@ -659,6 +660,8 @@ static int parse_any(const void *buf, size_t len, const char *name,
                 r = parse_pem(buf, len, name, &pw, l, errstr);
         else
                 r = parse_der(buf, len, name, &pw, l, errstr);
+        if (encrypted)
+                *encrypted = pw.called;
         pw_done(&pw);
         ERR_clear_error();
         if (r < 0) {
@@ -676,7 +679,7 @@ int tls_certlist_parse(const void *buf, size_t len, const char *name,
 {
         struct tls_certlist *l;
 
-        if (parse_any(buf, len, name, pass, &l, errstr) < 0)
+        if (parse_any(buf, len, name, pass, &l, NULL, errstr) < 0)
                 return -1;
         if (l->n == 0 && l->key == NULL) {
                 tls_certlist_free(l);
@@ -708,24 +711,14 @@ int tls_key_parse(const void *buf, size_t len, const char *name,
                   const struct tls_pass *pass, struct tls_key **out,
                   bool *encrypted, const char **errstr)
 {
-        struct pwctx pw = {.pass = pass, .name = name};
-        struct tls_certlist *l = tls_certlist_new(TLS_FILE_PEM);
-        int r;
+        struct tls_certlist *l;
+        int r = 0;
 
-        ERR_clear_error();
-        if (len == 0)
-                r = tls_cert_seterr(errstr, "%s: empty file", name);
-        else if (is_pem(buf, len))
-                r = parse_pem(buf, len, name, &pw, l, errstr);
-        else
-                r = parse_der(buf, len, name, &pw, l, errstr);
-        if (encrypted)
-                *encrypted = pw.called;
-        pw_done(&pw);
-        ERR_clear_error();
-        if (r == 0 && l->key == NULL)
+        if (parse_any(buf, len, name, pass, &l, encrypted, errstr) < 0)
+                return -1;
+        if (l->key == NULL)
                 r = tls_cert_seterr(errstr, "%s: no private key found", name);
-        if (r == 0) {
+        else {
                 *out = l->key;
                 l->key = NULL;
         }

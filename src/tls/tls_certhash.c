@@ -57,6 +57,24 @@ struct rh_state {
         int errs;
 };
 
+/* rh_say - one "error: ..." (counted) or "warning: ..." message */
+static void PRINTFLIKE(3, 4)
+    rh_say(struct rh_state *st, bool error, const char *fmt, ...)
+{
+        struct strbuf sb;
+        va_list ap;
+
+        strbuf_init(&sb);
+        strbuf_adds(&sb, error ? "error: " : "warning: ");
+        va_start(ap, fmt);
+        strbuf_vprintf(&sb, fmt, ap);
+        va_end(ap);
+        strlist_push(st->msgs, strbuf_cstr(&sb));
+        strbuf_clear(&sb);
+        if (error)
+                st->errs++;
+}
+
 /* rh_bucket_get - the bucket for type and hash, created when missing */
 static struct rh_bucket *rh_bucket_get(struct rh_state *st, int type,
                                        unsigned long hash)
@@ -84,11 +102,8 @@ static void rh_add(struct rh_state *st, int type, unsigned long hash,
                 struct rh_entry *ep = &bp->v[i];
                 if (digest && ep->need_link &&
                     memcmp(digest, ep->digest, 20) == 0) {
-                        char *m = xasprintf(
-                            "warning: skipping duplicate %s in %s",
-                            type == 0 ? "certificate" : "CRL", filename);
-                        strlist_push(st->msgs, m);
-                        free(m);
+                        rh_say(st, false, "skipping duplicate %s in %s",
+                               type == 0 ? "certificate" : "CRL", filename);
                         return;
                 }
                 if (strcmp(filename, ep->filename) == 0) {
@@ -99,11 +114,8 @@ static void rh_add(struct rh_state *st, int type, unsigned long hash,
         }
         if (found == NULL) {
                 if (bp->num_needed >= REHASH_MAX_COLLISIONS) {
-                        char *m = xasprintf("error: hash table overflow for %s",
-                                            filename);
-                        strlist_push(st->msgs, m);
-                        free(m);
-                        st->errs++;
+                        rh_say(st, true, "hash table overflow for %s",
+                               filename);
                         return;
                 }
                 bp->v = xreallocarray(bp->v, bp->n + 1, sizeof(*bp->v));
@@ -171,11 +183,7 @@ static void rh_file(struct rh_state *st, const char *name, const char *path)
         if (!ok)
                 return;
         if ((b = BIO_new_file(path, "r")) == NULL) {
-                char *m =
-                    xasprintf("error: skipping %s, cannot open file", name);
-                strlist_push(st->msgs, m);
-                free(m);
-                st->errs++;
+                rh_say(st, true, "skipping %s, cannot open file", name);
                 ERR_clear_error();
                 return;
         }
@@ -185,11 +193,10 @@ static void rh_file(struct rh_state *st, const char *name, const char *path)
         if (inf == NULL)
                 return;
         if (sk_X509_INFO_num(inf) != 1) {
-                char *m = xasprintf("warning: skipping %s, it does not contain "
-                                    "exactly one certificate or CRL",
-                                    name);
-                strlist_push(st->msgs, m);
-                free(m);
+                rh_say(st, false,
+                       "skipping %s, it does not contain exactly one "
+                       "certificate or CRL",
+                       name);
                 sk_X509_INFO_pop_free(inf, X509_INFO_free);
                 return;
         }
@@ -251,36 +258,20 @@ static void rh_apply(struct rh_state *st, const char *dir, struct rh_bucket *bp)
                                 nextid++;
                         path = xasprintf("%s/%08lx.%s%u", dir, bp->hash, sfx,
                                          nextid);
-                        if (unlink(path) < 0 && errno != ENOENT) {
-                                char *m = xasprintf("error: cannot unlink "
-                                                    "%s: %s",
-                                                    path, strerror(errno));
-                                strlist_push(st->msgs, m);
-                                free(m);
-                                st->errs++;
-                        }
-                        if (symlink(ep->filename, path) < 0) {
-                                char *m = xasprintf("error: cannot link %s "
-                                                    "to %s: %s",
-                                                    path, ep->filename,
-                                                    strerror(errno));
-                                strlist_push(st->msgs, m);
-                                free(m);
-                                st->errs++;
-                        }
+                        if (unlink(path) < 0 && errno != ENOENT)
+                                rh_say(st, true, "cannot unlink %s: %s", path,
+                                       strerror(errno));
+                        if (symlink(ep->filename, path) < 0)
+                                rh_say(st, true, "cannot link %s to %s: %s",
+                                       path, ep->filename, strerror(errno));
                         used[nextid / 8] |= (unsigned char)(1u << (nextid % 8));
                         free(path);
                 } else {
                         path = xasprintf("%s/%08lx.%s%u", dir, bp->hash, sfx,
                                          ep->old_id);
-                        if (unlink(path) < 0 && errno != ENOENT) {
-                                char *m = xasprintf("error: cannot unlink "
-                                                    "%s: %s",
-                                                    path, strerror(errno));
-                                strlist_push(st->msgs, m);
-                                free(m);
-                                st->errs++;
-                        }
+                        if (unlink(path) < 0 && errno != ENOENT)
+                                rh_say(st, true, "cannot unlink %s: %s", path,
+                                       strerror(errno));
                         free(path);
                 }
         }
