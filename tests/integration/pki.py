@@ -4,6 +4,7 @@
 Everything is generated at test time in a temporary directory, so no key
 material is checked in and expiry dates never bite.
 """
+import hashlib
 import os
 import subprocess
 
@@ -62,3 +63,20 @@ class PKI:
         out = _run(["openssl", "x509", "-noout", "-fingerprint",
                     "-" + digest, "-in", crt], os.path.dirname(crt))
         return out.strip().split("=", 1)[1]
+
+
+def spki_sha256(crt):
+    """SHA-256 of a certificate's SubjectPublicKeyInfo (TLSA x 1 1), hex,
+    computed with openssl."""
+    pub = subprocess.run(["openssl", "x509", "-noout", "-pubkey", "-in", crt],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                         input=pub, capture_output=True, check=True).stdout
+    return hashlib.sha256(der).hexdigest()
+
+
+def cert_sha256(crt):
+    """SHA-256 of the whole DER certificate (TLSA x 0 1), hex."""
+    der = subprocess.run(["openssl", "x509", "-outform", "DER", "-in", crt],
+                         capture_output=True, check=True).stdout
+    return hashlib.sha256(der).hexdigest()

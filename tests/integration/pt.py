@@ -19,6 +19,14 @@ SRC = os.environ.get("POSTERN_SRC") or os.path.abspath(
 BIN = os.environ.get("POSTERN_BIN") or os.path.join(SRC, "build", "postern")
 SANITIZE = os.environ.get("POSTERN_SANITIZE", "OFF") in ("ON", "1", "TRUE")
 
+# What ASan, UBSan and LSan print when they find something.
+SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
+
+
+def sanitizer_report(text):
+    """Whether text holds a sanitizer report."""
+    return any(m in text for m in SANITIZER_MARKERS)
+
 
 def have(program):
     """Whether a program is on PATH (or /usr/sbin, where Postfix lives)."""

@@ -6,6 +6,7 @@ foreground, waits until every listener accepts, and stops it with SIGTERM.
 Its log (maillog_file) is read by the tests.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,6 +46,27 @@ def read_reply(f):
         lines.append(line)
         if line[3:4] != b"-":
             return lines
+
+
+def stop_and_clean(server, tmp):
+    """A test class's end: stop server, remove tmp, and fail on a non-zero
+    exit or any of server.problems()."""
+    rc = server.stop()
+    problems = server.problems()
+    shutil.rmtree(tmp, True)
+    if rc != 0 or problems:
+        raise AssertionError("postern serve exit %s: %s" %
+                             (rc, "\n".join(problems)))
+
+
+def raw_session(test, port, timeout=120):
+    """A plain socket to port past its 220 greeting, closed at the end of
+    the test: (socket, binary file for reading)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    test.addCleanup(sock.close)
+    f = sock.makefile("rb")
+    test.assertTrue(f.readline().startswith(b"220 "))
+    return sock, f
 
 
 def stop_all(servers):
@@ -139,11 +161,8 @@ class Server:
         leave behind.  Call after stop()."""
         found = []
         err = self.stderr() if self.proc else ""
-        for marker in ("AddressSanitizer", "runtime error:",
-                       "LeakSanitizer"):
-            if marker in err:
-                found.append(err)
-                break
+        if pt.sanitizer_report(err):
+            found.append(err)
         for line in self.logtext().splitlines():
             if "killed by signal" in line or "panic:" in line:
                 found.append(line)

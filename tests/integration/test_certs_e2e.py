@@ -66,11 +66,7 @@ smtpd_relay_restrictions = permit_mynetworks permit_tls_clientcerts
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.server.stop()
-        problems = cls.server.problems()
-        pt.shutil.rmtree(cls.tmp, True)
-        if rc != 0 or problems:
-            raise AssertionError("postern serve: %s %s" % (rc, problems))
+        srv.stop_and_clean(cls.server, cls.tmp)
 
     def session(self, cert=None, key=None):
         ctx = ssl.create_default_context(

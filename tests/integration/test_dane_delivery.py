@@ -21,24 +21,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "dns"))
 import pt  # noqa: E402
 import smtpsend  # noqa: E402
 import srv  # noqa: E402
-from pki import PKI  # noqa: E402
+from pki import PKI, cert_sha256, spki_sha256  # noqa: E402
 from world import World  # noqa: E402
 
 PORT = None
-
-
-def spki_sha256(crt):
-    pub = subprocess.run(["openssl", "x509", "-noout", "-pubkey", "-in", crt],
-                         capture_output=True, check=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
-                         input=pub, capture_output=True, check=True).stdout
-    return hashlib.sha256(der).hexdigest()
-
-
-def cert_sha256(crt):
-    der = subprocess.run(["openssl", "x509", "-outform", "DER", "-in", crt],
-                         capture_output=True, check=True).stdout
-    return hashlib.sha256(der).hexdigest()
 
 
 # host name -> 127.0.0.x of its receiving server

@@ -70,22 +70,12 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.server.stop()
-        problems = cls.server.problems()
-        pt.shutil.rmtree(cls.tmp, True)
-        if rc != 0 or problems:
-            raise AssertionError("postern serve exit %s: %s" %
-                                 (rc, "\n".join(problems)))
+        srv.stop_and_clean(cls.server, cls.tmp)
 
     # -- helpers -------------------------------------------------------------
 
     def raw(self, port="smtp"):
-        sock = socket.create_connection(("127.0.0.1", self.ports[port]),
-                                        timeout=120)
-        self.addCleanup(sock.close)
-        f = sock.makefile("rb")
-        self.assertTrue(f.readline().startswith(b"220 "))
-        return sock, f
+        return srv.raw_session(self, self.ports[port], timeout=120)
 
     @staticmethod
     def reply(f):

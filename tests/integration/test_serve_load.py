@@ -59,12 +59,7 @@ class Load(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.server.stop()
-        problems = cls.server.problems()
-        pt.shutil.rmtree(cls.tmp, True)
-        if rc != 0 or problems:
-            raise AssertionError("postern serve exit %s: %s" %
-                                 (rc, "\n".join(problems)))
+        srv.stop_and_clean(cls.server, cls.tmp)
 
     def connect(self, port):
         sock = socket.create_connection(("127.0.0.1", self.ports[port]),

@@ -12,7 +12,6 @@ message lands in postern's queue; without it Postfix gets "554 5.7.1 ...
 Relay access denied" and bounces.
 """
 import os
-import shutil
 import smtplib
 import sys
 import tempfile
@@ -62,12 +61,7 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.server.stop()
-        problems = cls.server.problems()
-        shutil.rmtree(cls.tmp, True)
-        if rc != 0 or problems:
-            raise AssertionError("postern serve exit %s: %s" %
-                                 (rc, "\n".join(problems)))
+        srv.stop_and_clean(cls.server, cls.tmp)
 
     # -- a private Postfix instance ------------------------------------------
 

@@ -65,12 +65,7 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.server.stop()
-        problems = cls.server.problems()
-        pt.shutil.rmtree(cls.tmp, True)
-        if rc != 0 or problems:
-            raise AssertionError("postern serve exit %s: %s" %
-                                 (rc, "\n".join(problems)))
+        srv.stop_and_clean(cls.server, cls.tmp)
 
     def client_ctx(self, cert=None, key=None):
         ctx = ssl.create_default_context(cafile=self.pki.ca_crt)
@@ -266,12 +261,7 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
     # -- hostile clients ---------------------------------------------------
 
     def raw(self, port="smtp"):
-        sock = socket.create_connection(("127.0.0.1", self.ports[port]),
-                                        timeout=60)
-        self.addCleanup(sock.close)
-        f = sock.makefile("rb")
-        self.assertTrue(f.readline().startswith(b"220 "))
-        return sock, f
+        return srv.raw_session(self, self.ports[port], timeout=60)
 
     @staticmethod
     def reply(f):
