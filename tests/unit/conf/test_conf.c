@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../capture.h"
 #include "conf/conf.h"
 #include "log/log.h"
 
@@ -42,38 +43,6 @@ static struct conf *load(const char *text, char **err)
         if (conf_load(dir, NULL, &c, err) < 0)
                 return NULL;
         return c;
-}
-
-static int saved_stderr = -1;
-
-/* capture_begin - send stderr (where log lines go) to a file */
-static void capture_begin(void)
-{
-        int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-        assert_true(fd >= 0);
-        fflush(stderr);
-        saved_stderr = dup(2);
-        dup2(fd, 2);
-        close(fd);
-}
-
-/* capture_end - restore stderr; returns what was written meanwhile */
-static char *capture_end(void)
-{
-        static char buf[65536];
-        FILE *fp;
-        size_t n;
-
-        fflush(stderr);
-        dup2(saved_stderr, 2);
-        close(saved_stderr);
-        fp = fopen(errfile, "r");
-        assert_non_null(fp);
-        n = fread(buf, 1, sizeof(buf) - 1, fp);
-        buf[n] = 0;
-        fclose(fp);
-        return buf;
 }
 
 static int setup(void **state)
@@ -196,7 +165,7 @@ static void test_expansion_forms(void **state)
         struct conf *c;
 
         (void)state;
-        capture_begin();
+        capture_begin(errfile);
         c = load("myhostname = h.example\n"
                  "mine = /d\n"
                  "smtpd_banner = $myhostname ${mine}/x $(mine) "
@@ -211,7 +180,9 @@ static void test_expansion_forms(void **state)
                             "h.example /d/x /d set  dflt  A B");
         assert_string_equal(c->smtp_helo_name, "y");
         assert_string_equal(c->smtp_bind_address, "");
-        assert_non_null(strstr(capture_end(), "undefined parameter: nothere"));
+        char *e = capture_end(errfile);
+        assert_non_null(strstr(e, "undefined parameter: nothere"));
+        free(e);
         conf_free(c);
 }
 
@@ -366,7 +337,7 @@ static void test_unknown_and_duplicate(void **state)
         struct conf *c;
 
         (void)state;
-        capture_begin();
+        capture_begin(errfile);
         c = load("myhostname = a.example\n"
                  "smtpd_tls_ask_cert = yes\n"
                  "used_elsewhere = /x\n"
@@ -374,7 +345,7 @@ static void test_unknown_and_duplicate(void **state)
                  "myhostname = b.example\n",
                  &err);
         assert_non_null(c);
-        const char *e = capture_end();
+        char *e = capture_end(errfile);
         assert_non_null(strstr(e, "main.cf, line 2: unknown parameter: "
                                   "smtpd_tls_ask_cert=yes (did you mean "
                                   "smtpd_tls_ask_ccert?)"));
@@ -392,6 +363,7 @@ static void test_unknown_and_duplicate(void **state)
         }
         assert_int_equal(found, 1);
         strlist_clear(&names);
+        free(e);
         conf_free(c);
 }
 

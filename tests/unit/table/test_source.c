@@ -13,13 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../capture.h"
 #include "log/log.h"
 #include "table/table.h"
 #include "table/table_int.h"
 
 static char dir[256];
 static char errfile[300];
-static int saved_stderr = -1;
 
 /* path_of - DIR/name in a static buffer */
 static const char *path_of(const char *name)
@@ -40,31 +40,6 @@ static const char *write_file(const char *name, const char *data, size_t len)
         assert_int_equal(fwrite(data, 1, len, fp), len);
         fclose(fp);
         return path;
-}
-
-/* capture_begin - send stderr (where warnings go) to a file */
-static void capture_begin(void)
-{
-        int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-        assert_true(fd >= 0);
-        fflush(stderr);
-        saved_stderr = dup(2);
-        dup2(fd, 2);
-        close(fd);
-}
-
-/* capture_end - restore stderr; returns what was written (caller frees) */
-static char *capture_end(void)
-{
-        char *buf;
-        size_t len;
-
-        fflush(stderr);
-        dup2(saved_stderr, 2);
-        close(saved_stderr);
-        assert_int_equal(table_read_file(errfile, &buf, &len, NULL), 0);
-        return buf;
 }
 
 /* open_text - texthash: table of text; NULL with *err on failure */
@@ -131,9 +106,9 @@ static void test_warnings_name_file_and_line(void **state)
         struct table *t;
 
         (void)state;
-        capture_begin();
+        capture_begin(errfile);
         t = open_text(text, sizeof(text) - 1, &err);
-        out = capture_end();
+        out = capture_end(errfile);
         assert_non_null(t);
         expect(t, "k", "first");
         expect(t, "novalue", NULL);
@@ -457,9 +432,9 @@ static void test_walk_order(void **state)
         int n = 0;
 
         (void)state;
-        capture_begin();
+        capture_begin(errfile);
         t = open_text(text, sizeof(text) - 1, &err);
-        out = capture_end();
+        out = capture_end(errfile);
         free(out);
         assert_non_null(t);
         assert_int_equal(table_walk(t, count_entry, &n, &err), 0);
