@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../capture.h"
+#include "../scratch.h"
 #include "conf/conf.h"
 #include "log/log.h"
 
@@ -56,13 +57,11 @@ static int setup(void **state)
         return 0;
 }
 
+/* teardown - remove the scratch directory (stderr went into it) */
 static int teardown(void **state)
 {
-        char cmd[700];
-
         (void)state;
-        snprintf(cmd, sizeof(cmd), "cat %s/stderr >&2; rm -rf '%s'", dir, dir);
-        return system(cmd);
+        return scratch_remove(dir);
 }
 
 static void test_continuation_and_comments(void **state)

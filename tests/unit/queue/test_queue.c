@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../scratch.h"
 #include "base/base.h"
 #include "queue/queue.h"
 
@@ -32,16 +33,6 @@ struct fixture {
         char dir[128];
         struct queue *q;
 };
-
-/* rm_one - nftw callback removing everything */
-static int rm_one(const char *path, const struct stat *sb, int flag,
-                  struct FTW *ftw)
-{
-        (void)sb;
-        (void)flag;
-        (void)ftw;
-        return remove(path);
-}
 
 /* setup - a fresh queue in a temporary directory */
 static int setup(void **state)
@@ -71,7 +62,7 @@ static int teardown(void **state)
         struct fixture *fx = *state;
 
         queue_close(fx->q);
-        nftw(fx->top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        (void)scratch_remove(fx->top);
         free(fx);
         return 0;
 }

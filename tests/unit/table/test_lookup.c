@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../scratch.h"
 #include "log/log.h"
 #include "table/table.h"
 
@@ -326,13 +327,8 @@ static int setup(void **state)
 /* teardown - remove it */
 static int teardown(void **state)
 {
-        char *cmd = xasprintf("rm -rf '%s'", dir);
-        int rc;
-
         (void)state;
-        rc = system(cmd);
-        free(cmd);
-        return rc == 0 ? 0 : -1;
+        return scratch_remove(dir);
 }
 
 int main(void)

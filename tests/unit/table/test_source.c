@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../scratch.h"
 #include "../capture.h"
 #include "log/log.h"
 #include "table/table.h"
@@ -457,13 +458,8 @@ static int setup(void **state)
 /* teardown - remove the scratch directory */
 static int teardown(void **state)
 {
-        char *cmd = xasprintf("rm -rf '%s'", dir);
-        int rc;
-
         (void)state;
-        rc = system(cmd);
-        free(cmd);
-        return rc == 0 ? 0 : -1;
+        return scratch_remove(dir);
 }
 
 int main(void)

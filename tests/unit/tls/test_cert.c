@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../scratch.h"
 #include "tls/tls.h"
 
 static char dir[64];
@@ -72,12 +73,8 @@ static int setup(void **state)
 /* teardown - remove the directory */
 static int teardown(void **state)
 {
-        char *cmd = xasprintf("rm -rf '%s'", dir);
-        int r = system(cmd);
-
         (void)state;
-        free(cmd);
-        return r == 0 ? 0 : -1;
+        return scratch_remove(dir);
 }
 
 /* path - dir/name (static buffer) */
