@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* queue_env.c - envelope records, header, CRC-32, names and queue IDs */
+/* queue_env.c - envelope records, header, names and queue IDs */
 #include "queue/queue_int.h"
 
 #include <errno.h>
@@ -79,59 +79,6 @@ const char *queue_rcpt_state_name(enum queue_rcpt_state st)
         if ((unsigned)st >= ARRAY_SIZE(rcpt_state_names))
                 return "?";
         return rcpt_state_names[st];
-}
-
-/* ---- CRC-32 (reflected polynomial 0xEDB88320, as zlib) ---- */
-
-/* Slicing-by-8: crc_table[k][b] is the CRC of byte b followed by k zero
- * bytes, so eight bytes fold into the CRC with eight lookups and no
- * dependency between them. */
-static uint32_t crc_table[8][256];
-static bool crc_ready;
-
-/* crc_init - build the tables once */
-static void crc_init(void)
-{
-        for (uint32_t i = 0; i < 256; i++) {
-                uint32_t c = i;
-                for (int k = 0; k < 8; k++)
-                        c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-                crc_table[0][i] = c;
-        }
-        for (int k = 1; k < 8; k++)
-                for (int i = 0; i < 256; i++)
-                        crc_table[k][i] =
-                            (crc_table[k - 1][i] >> 8) ^
-                            crc_table[0][crc_table[k - 1][i] & 0xff];
-        crc_ready = true;
-}
-
-/* le32 - four bytes as a little-endian number, whatever the host order */
-static uint32_t le32(const unsigned char *p)
-{
-        return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-               (uint32_t)p[3] << 24;
-}
-
-/* queue_crc32 - continue a CRC-32 over len bytes */
-uint32_t queue_crc32(uint32_t crc, const void *buf, size_t len)
-{
-        const unsigned char *p = buf;
-        const uint32_t(*t)[256] = crc_table;
-
-        if (!crc_ready)
-                crc_init();
-        crc = ~crc;
-        for (; len >= 8; p += 8, len -= 8) {
-                uint32_t lo = crc ^ le32(p), hi = le32(p + 4);
-                crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^
-                      t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
-                      t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^
-                      t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
-        }
-        while (len--)
-                crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-        return ~crc;
 }
 
 /* ---- queue IDs ---- */

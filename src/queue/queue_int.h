@@ -99,4 +99,11 @@ int qf_rename_noreplace(int fromfd, const char *from, int tofd, const char *to);
 /* qf_fsync_dir - fsync a directory descriptor. */
 int qf_fsync_dir(int fd);
 
+/* queue_crc32_table - queue_crc32 computed by the portable table code
+ * even where a faster one exists; for tests that compare the two. */
+uint32_t queue_crc32_table(uint32_t, const void *, size_t);
+/* queue_crc32_accelerated - whether queue_crc32 uses the PCLMULQDQ
+ * folding code on this CPU (x86-64 with PCLMULQDQ and SSE4.1). */
+bool queue_crc32_accelerated(void);
+
 #endif
