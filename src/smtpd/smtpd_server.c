@@ -318,19 +318,12 @@ static enum smtpd_verdict conn_rcpt_check(void *ctx,
             .cert_fprint = ti ? ti->cert_fprint : NULL,
             .pkey_fprint = ti ? ti->pkey_fprint : NULL,
         };
-        enum smtpd_verdict v;
 
         (void)vrfy;
-        v = smtpd_checks_rcpt(c->lc->checks, &cl, rcpt, reply);
-        if (v != SMTPD_ACCEPT)
-                log_info("NOQUEUE: reject: RCPT from %s: %s; from=<%s> "
-                         "to=<%s> proto=%s helo=<%s>",
-                         c->namaddr, strbuf_cstr(reply),
-                         info->env && info->env->sender ? info->env->sender
-                                                        : "",
-                         rcpt, info->protocol ? info->protocol : "SMTP",
-                         info->helo ? info->helo : "");
-        return v;
+        (void)info;
+        /* the session logs the refusal ("NOQUEUE: reject: RCPT" or
+         * "... VRFY"), once, as Postfix does */
+        return smtpd_checks_rcpt(c->lc->checks, &cl, rcpt, reply);
 }
 
 /* conn_received - the Received: header */
