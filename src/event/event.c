@@ -8,6 +8,8 @@
 
 struct event_loop {
         struct event_base *base;
+        void (*turn_cb)(void *); /* after each turn's callbacks */
+        void *turn_arg;
 };
 
 struct event_io {
@@ -49,10 +51,29 @@ void event_loop_free(struct event_loop *l)
         free(l);
 }
 
-/* event_loop_run - dispatch */
+/* event_loop_on_turn - call cb once after the callbacks of each turn */
+void event_loop_on_turn(struct event_loop *l, void (*cb)(void *), void *arg)
+{
+        l->turn_cb = cb;
+        l->turn_arg = arg;
+}
+
+/* event_loop_run - dispatch, one turn (a wait and the callbacks of what
+ * it found) at a time */
 int event_loop_run(struct event_loop *l)
 {
-        return event_base_dispatch(l->base) < 0 ? -1 : 0;
+        for (;;) {
+                int rc = event_base_loop(l->base, EVLOOP_ONCE);
+
+                if (rc == 1) /* nothing was left to wait for */
+                        return 0;
+                if (l->turn_cb)
+                        l->turn_cb(l->turn_arg);
+                if (rc < 0)
+                        return -1;
+                if (event_base_got_break(l->base))
+                        return 0;
+        }
 }
 
 /* event_loop_exit - stop dispatching */

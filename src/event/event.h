@@ -24,6 +24,11 @@ void event_loop_free(struct event_loop *);
 /* event_loop_run - run until event_loop_exit or nothing is left to wait
  * for; 0, or -1 on a libevent error. */
 int event_loop_run(struct event_loop *);
+/* event_loop_on_turn - have event_loop_run call cb(arg) after each turn:
+ * once the callbacks of everything one wait found have run, before it
+ * waits again (NULL: none).  For work that is cheaper once per turn than
+ * once per callback, like writing held log lines. */
+void event_loop_on_turn(struct event_loop *, void (*cb)(void *), void *arg);
 /* event_loop_exit - make event_loop_run return after this callback. */
 void event_loop_exit(struct event_loop *);
 /* event_loop_reinit - after fork(), in the child. */

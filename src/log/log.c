@@ -19,10 +19,16 @@ static enum log_dest log_dest = DEST_STDERR;
 static int log_fd = -1;
 static bool log_stderr_copy;
 static int log_level_verbose;
+/* log_hold: file lines wait in held until log_flush (one write for all) */
+static bool log_holding;
+static struct strbuf held;
+static unsigned prefix_gen; /* bumped when ident or host change */
+#define HELD_MAX 16384      /* flush early beyond this */
 
 /* log_init - set the program name */
 void log_init(const char *program)
 {
+        prefix_gen++;
         if (program && *program)
                 snprintf(log_ident, sizeof(log_ident), "postern/%s", program);
         else
@@ -42,6 +48,8 @@ const char *log_program(void)
 /* log_open - choose destination */
 int log_open(const char *file, const char *host, const char **errstr)
 {
+        log_flush(); /* held lines belong to the old destination */
+        prefix_gen++;
         if (host && *host)
                 snprintf(log_host, sizeof(log_host), "%s", host);
         if (file == NULL || *file == 0) {
@@ -90,7 +98,8 @@ int log_verbose(void)
         return log_level_verbose;
 }
 
-/* write_all - one write per line so concurrent writers never interleave */
+/* write_all - whole lines in one write: O_APPEND writers (other
+ * processes) never interleave inside a line */
 static void write_all(int fd, const char *p, size_t n)
 {
         while (n > 0) {
@@ -105,13 +114,59 @@ static void write_all(int fd, const char *p, size_t n)
         }
 }
 
+/* log_hold - keep file lines in memory until log_flush */
+void log_hold(bool on)
+{
+        if (!on)
+                log_flush();
+        log_holding = on;
+}
+
+/* log_flush - write the held lines */
+void log_flush(void)
+{
+        if (held.len == 0)
+                return;
+        if (log_fd >= 0)
+                write_all(log_fd, held.s, held.len);
+        strbuf_reset(&held);
+}
+
+/* file_prefix - "Mon DD HH:MM:SS host ident[pid]: ", formatted once a
+ * second (and again after a fork or a new ident) */
+static const struct strbuf *file_prefix(void)
+{
+        static struct strbuf prefix;
+        static time_t prefix_sec = -1;
+        static pid_t prefix_pid;
+        static unsigned prefix_made_gen;
+        time_t now = time(NULL);
+        pid_t pid = base_getpid();
+
+        if (now != prefix_sec || pid != prefix_pid ||
+            prefix_made_gen != prefix_gen) {
+                char when[32];
+                struct tm tm;
+
+                localtime_r(&now, &tm);
+                strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+                strbuf_reset(&prefix);
+                strbuf_printf(&prefix, "%s %s %s[%ld]: ", when, log_host,
+                              log_ident, (long)pid);
+                prefix_sec = now;
+                prefix_pid = pid;
+                prefix_made_gen = prefix_gen;
+        }
+        return &prefix;
+}
+
 /* log_vmsg - format and emit one line */
 void log_vmsg(const char *prefix, const char *fmt, va_list ap)
 {
-        struct strbuf text;
+        static struct strbuf text; /* kept: no allocation per line */
         int saved = errno;
 
-        strbuf_init(&text);
+        strbuf_reset(&text);
         if (prefix)
                 strbuf_printf(&text, "%s: ", prefix);
         strbuf_vprintf(&text, fmt, ap);
@@ -124,19 +179,15 @@ void log_vmsg(const char *prefix, const char *fmt, va_list ap)
         if (log_dest == DEST_SYSLOG) {
                 syslog(LOG_MAIL | LOG_INFO, "%s", strbuf_cstr(&text));
         } else if (log_dest == DEST_FILE) {
-                struct strbuf line;
-                char when[32];
-                time_t now = time(NULL);
-                struct tm tm;
+                const struct strbuf *head = file_prefix();
 
-                localtime_r(&now, &tm);
-                strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
-                strbuf_init(&line);
-                strbuf_printf(&line, "%s %s %s[%ld]: %s\n", when, log_host,
-                              log_ident, (long)base_getpid(),
-                              strbuf_cstr(&text));
-                write_all(log_fd, line.s, line.len);
-                strbuf_clear(&line);
+                if (!log_holding)
+                        log_flush(); /* whatever was held comes first */
+                strbuf_add(&held, head->s, head->len);
+                strbuf_add(&held, text.s, text.len);
+                strbuf_addc(&held, '\n');
+                if (!log_holding || held.len >= HELD_MAX)
+                        log_flush();
         }
         if (log_dest == DEST_STDERR || log_stderr_copy) {
                 struct strbuf line;
@@ -146,7 +197,6 @@ void log_vmsg(const char *prefix, const char *fmt, va_list ap)
                 write_all(2, line.s, line.len);
                 strbuf_clear(&line);
         }
-        strbuf_clear(&text);
         errno = saved;
 }
 
@@ -223,6 +273,7 @@ void fatalx(const char *fmt, ...)
         va_start(ap, fmt);
         log_vmsg("fatal", fmt, ap);
         va_end(ap);
+        log_flush();
         exit(1);
 }
 
@@ -234,6 +285,7 @@ void fatal(const char *fmt, ...)
         va_start(ap, fmt);
         with_errno("fatal", fmt, ap);
         va_end(ap);
+        log_flush();
         exit(1);
 }
 
@@ -245,5 +297,6 @@ void log_panic(const char *fmt, ...)
         va_start(ap, fmt);
         log_vmsg("panic", fmt, ap);
         va_end(ap);
+        log_flush();
         abort();
 }

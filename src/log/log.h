@@ -34,6 +34,16 @@ void log_set_verbose(int);
 /* log_verbose - the level set by log_set_verbose. */
 int log_verbose(void);
 
+/* log_hold - with on, lines for a log file wait in memory until log_flush
+ * (or until 16 KB are held), so that an event loop writes the lines of one
+ * turn with one system call; off flushes.  syslog and stderr lines are
+ * never held.  fatal, fatalx and log_panic flush before they end the
+ * process; whoever holds must flush before _exit or before telling a peer
+ * something the log should already show. */
+void log_hold(bool on);
+/* log_flush - write the held lines now (nothing held: nothing done). */
+void log_flush(void);
+
 /* log_info - an informational line, no prefix. */
 void log_info(const char *, ...) PRINTFLIKE(1, 2);
 /* log_debug - like log_info, only when verbose. */

@@ -477,6 +477,8 @@ static void commit_pending(void *arg)
         rc = queue_commit(srv->queue, srv->pending_msg, n, &err);
         if (rc < 0)
                 log_warnx("queue commit of %zu message(s): %s", n, err);
+        /* the log shows each message before its client hears 250 */
+        log_flush();
         /* sessions may finish more messages while this runs: work on a
          * copy of the batch */
         struct conn **conns = xreallocarray(NULL, n, sizeof(*conns));
@@ -626,6 +628,13 @@ static void on_io(int fd, int what, void *arg)
         struct conn *c = arg;
 
         (void)fd;
+        if (c->phase == PHASE_SMTP &&
+            smtpd_session_action(c->s) == SMTPD_ACTION_WAIT) {
+                /* input (or the old timeout) while the session waits for
+                 * its commit: stop watching until it is done */
+                event_io_want(c->io, false, false, 0);
+                return;
+        }
         if (what & EVENT_TIMEOUT && !(what & (EVENT_READ | EVENT_WRITE))) {
                 if (c->phase == PHASE_HANDSHAKE) {
                         log_info("timeout during TLS handshake from %s",
@@ -840,7 +849,10 @@ static void conn_pump(struct conn *c)
                         break;
                 }
                 case SMTPD_ACTION_WAIT:
-                        event_io_want(c->io, false, false, 0);
+                        /* the socket watch stays as it is: a client
+                         * waiting for the reply sends nothing, and on_io
+                         * drops the watch if one does (no epoll_ctl pair
+                         * per message) */
                         return;
                 case SMTPD_ACTION_CLOSE:
                         conn_close(c);
@@ -1030,6 +1042,13 @@ static void on_drain(void *arg)
                 event_loop_exit(srv->loop);
 }
 
+/* on_turn - the end of a loop turn: the turn's log lines in one write */
+static void on_turn(void *arg)
+{
+        (void)arg;
+        log_flush();
+}
+
 /* smtpd_server_run - the worker's loop */
 int smtpd_server_run(struct smtpd_server *srv, int slot)
 {
@@ -1071,6 +1090,10 @@ int smtpd_server_run(struct smtpd_server *srv, int slot)
                                                    on_accept_ctx, &acc[i]);
                 event_io_want(srv->lc[i].io, true, false, 0);
         }
+        /* log lines wait for the end of their turn (or a commit): a busy
+         * worker writes its log once per turn, not once per line */
+        log_hold(true);
+        event_loop_on_turn(srv->loop, on_turn, NULL);
         event_loop_run(srv->loop);
         /* freeing the signal events restores the default actions: a late
          * SIGUSR1 or SIGTERM must not kill the worker while it finishes */
@@ -1087,5 +1110,6 @@ int smtpd_server_run(struct smtpd_server *srv, int slot)
         free(srv->pending_msg);
         free(srv->pending_conn);
         free(acc);
+        log_hold(false); /* the caller _exits */
         return 0;
 }

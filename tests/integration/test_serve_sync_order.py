@@ -17,7 +17,13 @@ acknowledged ID, in the trace of the process that sent the 250:
   5. then the 250 reply naming ID.
 
 Any reordering (syncing after the rename, acknowledging before the
-directory fsync) or a missing sync fails.  The test needs strace.
+directory fsync) or a missing sync fails.
+
+The same trace shows two things the worker leaves out to stay cheap:
+while a session waits for its commit it keeps its socket watch (no
+EPOLL_CTL_DEL and re-add per message), and log lines of one loop turn go
+to the log file in one write (test_log_lines_of_a_turn_share_one_write).
+The test needs strace.
 """
 import os
 import re
@@ -91,7 +97,7 @@ class SyncOrder(pt.TempDirTest):
             [("smtp", port, [])], workers=1,
             wrap=wrap(os.path.join(tdir, "t"),
                       "pwrite64,pwritev,fdatasync,syncfs,fsync,renameat2,"
-                      "sendto,write", strsize=200)).start()
+                      "sendto,write,epoll_ctl", strsize=200)).start()
         try:
             acked = self.send_together(port)
         finally:
@@ -103,8 +109,12 @@ class SyncOrder(pt.TempDirTest):
         ready = os.path.realpath(os.path.join(server.queue, "ready"))
         checked = set()
         syncfs_batches = 0
+        watch_drops = 0
         for trace in traces(os.path.join(tdir, "t")):
             calls = parse(trace)
+            watch_drops += sum(1 for _, call, args, _ in calls
+                               if call == "epoll_ctl"
+                               and "EPOLL_CTL_DEL" in args)
             last_write = {}   # tmp path -> index
             synced = {}       # tmp path -> index of the sync after it
             renamed = {}      # ID -> (index, tmp path)
@@ -151,6 +161,57 @@ class SyncOrder(pt.TempDirTest):
         # the batch path ran (single messages may or may not occur)
         self.assertGreater(syncfs_batches, 0,
                            "no batch of several messages was committed")
+        # a watch is dropped when its connection closes (CLIENTS) and at
+        # the stop (the listener, the signal pipe), not once per message
+        # while the session waits for its commit
+        self.assertLessEqual(watch_drops, CLIENTS + 2,
+                             "socket watches dropped per message")
+
+    def test_log_lines_of_a_turn_share_one_write(self):
+        """Three refused recipients pipelined in one packet are handled in
+        one loop turn: their three log lines (one each, as Postfix logs
+        them) reach maillog in one write."""
+        port = pt.free_port()
+        tdir = os.path.join(self.tmp, "trace")
+        os.makedirs(tdir)
+        server = srv.Server(
+            os.path.join(self.tmp, "srv"), "mynetworks = 192.0.2.0/24\n",
+            [("smtp", port, [])], workers=1,
+            wrap=wrap(os.path.join(tdir, "t"), "sendto,write",
+                      strsize=4000)).start()
+        try:
+            sock, rf = srv.raw_session(self, port)
+            sock.sendall(b"EHLO turn.test\r\n")
+            while not rf.readline().startswith(b"250 "):
+                pass
+            sock.sendall(b"MAIL FROM:<a@turn.test>\r\n"
+                         b"RCPT TO:<r1@elsewhere.test>\r\n"
+                         b"RCPT TO:<r2@elsewhere.test>\r\n"
+                         b"RCPT TO:<r3@elsewhere.test>\r\n")
+            replies = [rf.readline() for _ in range(4)]
+            self.assertTrue(replies[0].startswith(b"250"), replies)
+            for r in replies[1:]:
+                self.assertIn(b"Relay access denied", r, replies)
+            sock.sendall(b"QUIT\r\n")
+            rf.readline()
+        finally:
+            server.stop()
+        self.assertEqual(server.problems(), [])
+        with open(server.log) as f:
+            rejects = [ln for ln in f if "reject: RCPT" in ln]
+        self.assertEqual(len(rejects), 3, rejects)
+        found = False
+        for trace in traces(os.path.join(tdir, "t")):
+            calls = parse(trace)
+            for _, call, args, _ in calls:
+                if call != "write" or "reject: RCPT" not in args:
+                    continue
+                # all three lines in this one write, whole lines only
+                self.assertEqual(args.count("reject: RCPT"), 3, args)
+                data = args.split(', "', 1)[1].rsplit('", ', 1)[0]
+                self.assertTrue(data.endswith("\\n"), args)
+                found = True
+        self.assertTrue(found, "no write with the reject lines")
 
 
 if __name__ == "__main__":

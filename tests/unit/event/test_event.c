@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_event.c - one-shot and armed watchers on a real socket pair */
+/* test_event.c - one-shot and armed watchers on a real socket pair, and
+ * the end-of-turn hook */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,6 +147,106 @@ static void test_armed_drops_timeout(void **state)
         close(sv[1]);
 }
 
+/* A turn log: which timers had run each time the turn hook was called. */
+struct turns {
+        struct event_loop *loop;
+        struct event_timer *t[3];
+        int fired;   /* timer callbacks so far */
+        int hooks;   /* turn hook calls so far */
+        int seen[8]; /* fired at each hook call */
+        bool chain;  /* the first timer starts the third */
+};
+
+/* on_timer - count; the first may start the third for a later turn */
+static void on_timer(void *arg)
+{
+        struct turns *tu = arg;
+
+        if (tu->fired++ == 0 && tu->chain)
+                assert_int_equal(event_timer_add(tu->t[2], 0), 0);
+}
+
+/* on_turn_hook - record how many timers had run by the end of the turn */
+static void on_turn_hook(void *arg)
+{
+        struct turns *tu = arg;
+
+        if (tu->hooks < 8)
+                tu->seen[tu->hooks] = tu->fired;
+        tu->hooks++;
+}
+
+/* run_turns - two timers due at once, then the loop runs dry */
+static void run_turns(struct turns *tu)
+{
+        tu->loop = event_loop_new();
+        assert_non_null(tu->loop);
+        for (int i = 0; i < 3; i++) {
+                tu->t[i] = event_timer_new(tu->loop, on_timer, tu);
+                assert_non_null(tu->t[i]);
+        }
+        event_loop_on_turn(tu->loop, on_turn_hook, tu);
+        assert_int_equal(event_timer_add(tu->t[0], 0), 0);
+        assert_int_equal(event_timer_add(tu->t[1], 0), 0);
+        assert_int_equal(event_loop_run(tu->loop), 0);
+        for (int i = 0; i < 3; i++)
+                event_timer_free(tu->t[i]);
+        event_loop_free(tu->loop);
+}
+
+/* test_turn_hook_once - two timers due together are one turn: the hook
+ * runs once, after both */
+static void test_turn_hook_once(void **state)
+{
+        struct turns tu = {0};
+
+        (void)state;
+        run_turns(&tu);
+        assert_int_equal(tu.fired, 2);
+        assert_int_equal(tu.hooks, 1);
+        assert_int_equal(tu.seen[0], 2);
+}
+
+/* test_turn_hook_later_turn - a timer started by a callback runs in the
+ * next turn, after the hook of the first */
+static void test_turn_hook_later_turn(void **state)
+{
+        struct turns tu = {.chain = true};
+
+        (void)state;
+        run_turns(&tu);
+        assert_int_equal(tu.fired, 3);
+        assert_int_equal(tu.hooks, 2);
+        assert_int_equal(tu.seen[0], 2);
+        assert_int_equal(tu.seen[1], 3);
+}
+
+/* test_turn_hook_exit - event_loop_exit ends the run after the turn,
+ * and the hook still runs for it */
+static void test_turn_hook_exit(void **state)
+{
+        struct probe p = {.stop_after = 1, .rewant = 0};
+        struct turns tu = {0};
+        int sv[2];
+
+        (void)state;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        assert_int_equal(write(sv[1], "x", 1), 1);
+        p.loop = event_loop_new();
+        assert_non_null(p.loop);
+        p.io = event_io_new_armed(p.loop, sv[0], on_io, &p);
+        assert_int_equal(event_io_want(p.io, true, false, 0), 0);
+        event_loop_on_turn(p.loop, on_turn_hook, &tu);
+        /* armed and readable forever: only the exit ends this run */
+        assert_int_equal(event_loop_run(p.loop), 0);
+        assert_int_equal(p.calls, 1);
+        assert_int_equal(tu.hooks, 1);
+        event_io_free(p.io);
+        event_loop_free(p.loop);
+        close(sv[0]);
+        close(sv[1]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -154,6 +255,9 @@ int main(void)
             cmocka_unit_test(test_armed_idle),
             cmocka_unit_test(test_armed_timeout),
             cmocka_unit_test(test_armed_drops_timeout),
+            cmocka_unit_test(test_turn_hook_once),
+            cmocka_unit_test(test_turn_hook_later_turn),
+            cmocka_unit_test(test_turn_hook_exit),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* test_log_file.c - maillog_file lines: shape and the process ID after a
- * fork (the ID is cached per process) */
+/* test_log_file.c - maillog_file lines: shape, the process ID after a
+ * fork (the ID is cached per process), held lines and their flushes */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,10 +64,144 @@ static void test_pid_after_fork(void **state)
         unlink(path);
 }
 
+/* file_lines - lines in path */
+static int file_lines(const char *path)
+{
+        char line[1024];
+        int n = 0;
+        FILE *f = fopen(path, "r");
+
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f))
+                n++;
+        fclose(f);
+        return n;
+}
+
+/* line_at - line k (0-based) of path contains text */
+static bool line_at(const char *path, int k, const char *text)
+{
+        char line[1024];
+        bool ok = false;
+        FILE *f = fopen(path, "r");
+
+        assert_non_null(f);
+        for (int i = 0; fgets(line, sizeof(line), f); i++)
+                if (i == k)
+                        ok = strstr(line, text) != NULL;
+        fclose(f);
+        return ok;
+}
+
+/* open_temp_log - a fresh log file in *path (a mkstemp template) */
+static void open_temp_log(char *path, const char *ident)
+{
+        const char *err = NULL;
+        int fd = mkstemp(path);
+
+        assert_true(fd >= 0);
+        close(fd);
+        log_init(ident);
+        assert_int_equal(log_open(path, "host.test", &err), 0);
+}
+
+/* test_hold_until_flush - held lines reach the file at log_flush, whole
+ * and in order; log_hold(false) writes what is left */
+static void test_hold_until_flush(void **state)
+{
+        char path[] = "/tmp/postern-log-XXXXXX";
+
+        (void)state;
+        open_temp_log(path, "test");
+        log_hold(true);
+        log_info("one");
+        log_warnx("two");
+        assert_int_equal(file_lines(path), 0);
+        log_flush();
+        assert_int_equal(file_lines(path), 2);
+        assert_true(line_at(path, 0, "postern/test["));
+        assert_true(line_at(path, 0, "]: one"));
+        assert_true(line_at(path, 1, "]: warning: two"));
+        log_info("three");
+        assert_int_equal(file_lines(path), 2);
+        log_hold(false);
+        assert_int_equal(file_lines(path), 3);
+        log_info("four"); /* not holding: written at once */
+        assert_int_equal(file_lines(path), 4);
+        assert_true(line_at(path, 3, "]: four"));
+        unlink(path);
+}
+
+/* test_hold_bounded - a turn that logs a lot does not grow without end:
+ * past 16 KB the held lines are written */
+static void test_hold_bounded(void **state)
+{
+        char path[] = "/tmp/postern-log-XXXXXX";
+        char pad[200];
+
+        (void)state;
+        memset(pad, 'x', sizeof(pad) - 1);
+        pad[sizeof(pad) - 1] = 0;
+        open_temp_log(path, "test");
+        log_hold(true);
+        for (int i = 0; i < 100; i++)
+                log_info("%d %s", i, pad);
+        int written = file_lines(path);
+        assert_true(written > 0 && written < 100);
+        log_hold(false);
+        assert_int_equal(file_lines(path), 100);
+        assert_true(line_at(path, 99, "]: 99 x"));
+        unlink(path);
+}
+
+/* test_fatal_flushes - a process that holds lines and dies through
+ * fatalx leaves them in the file, before its fatal line */
+static void test_fatal_flushes(void **state)
+{
+        char path[] = "/tmp/postern-log-XXXXXX";
+        pid_t child;
+        int status;
+
+        (void)state;
+        open_temp_log(path, "test");
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                log_hold(true);
+                log_info("held line");
+                fatalx("the end");
+        }
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+        assert_int_equal(file_lines(path), 2);
+        assert_true(line_at(path, 0, "]: held line"));
+        assert_true(line_at(path, 1, "]: fatal: the end"));
+        unlink(path);
+}
+
+/* test_ident_change - the cached line prefix follows log_init */
+static void test_ident_change(void **state)
+{
+        char path[] = "/tmp/postern-log-XXXXXX";
+
+        (void)state;
+        open_temp_log(path, "first");
+        log_info("a");
+        log_init("second");
+        log_info("b");
+        assert_true(line_at(path, 0, "postern/first["));
+        assert_true(line_at(path, 1, "postern/second["));
+        unlink(path);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_pid_after_fork),
+            cmocka_unit_test(test_hold_until_flush),
+            cmocka_unit_test(test_hold_bounded),
+            cmocka_unit_test(test_fatal_flushes),
+            cmocka_unit_test(test_ident_change),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
