@@ -628,6 +628,8 @@ static void on_io(int fd, int what, void *arg)
         struct conn *c = arg;
 
         (void)fd;
+        if ((what & EVENT_READ) && c->tls)
+                tls_conn_readable(c->tls);
         if (c->phase == PHASE_SMTP &&
             smtpd_session_action(c->s) == SMTPD_ACTION_WAIT) {
                 /* input (or the old timeout) while the session waits for
@@ -653,9 +655,12 @@ static void on_delay(void *arg)
         conn_pump(arg);
 }
 
-/* conn_wait - wait for the socket */
+/* conn_wait - wait for the socket, once what TLS holds is sent (or the
+ * socket is full: then wait until it can take more) */
 static void conn_wait(struct conn *c, bool rd, bool wr, long ms)
 {
+        if (c->tls && tls_conn_flush(c->tls) == TLS_IO_WANT_WRITE)
+                wr = true; /* a failed send shows up as an error on read */
         if (event_io_want(c->io, rd, wr, ms) < 0) {
                 log_warn("event_io_want");
                 conn_close(c);
@@ -819,6 +824,8 @@ static void conn_pump(struct conn *c)
                 }
                 unsigned delay = smtpd_session_delay(c->s);
                 if (delay > 0) {
+                        if (c->tls)
+                                (void)tls_conn_flush(c->tls);
                         event_io_want(c->io, false, false, 0);
                         event_timer_add(c->delay, (long)delay * 1000);
                         return;
@@ -836,7 +843,8 @@ static void conn_pump(struct conn *c)
                         struct tls_start ts = {.ctx = c->lc->tls,
                                                .fd = c->fd,
                                                .namaddr = c->namaddr,
-                                               .loglevel = -1};
+                                               .loglevel = -1,
+                                               .coalesce = true};
                         if (c->lc->tls == NULL ||
                             tls_conn_start(&ts, &c->tls, &err) < 0) {
                                 log_warnx("%s: cannot start TLS: %s",
@@ -852,7 +860,10 @@ static void conn_pump(struct conn *c)
                         /* the socket watch stays as it is: a client
                          * waiting for the reply sends nothing, and on_io
                          * drops the watch if one does (no epoll_ctl pair
-                         * per message) */
+                         * per message).  Replies TLS holds go out now, or
+                         * with the 250 when the socket was full. */
+                        if (c->tls)
+                                (void)tls_conn_flush(c->tls);
                         return;
                 case SMTPD_ACTION_CLOSE:
                         conn_close(c);
@@ -965,7 +976,8 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                 struct tls_start ts = {.ctx = lc->tls,
                                        .fd = fd,
                                        .namaddr = c->namaddr,
-                                       .loglevel = -1};
+                                       .loglevel = -1,
+                                       .coalesce = true};
                 log_info("connect from %s", c->namaddr);
                 c->connect_logged = true;
                 if (tls_conn_start(&ts, &c->tls, &err) < 0) {

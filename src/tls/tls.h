@@ -498,12 +498,28 @@ struct tls_start {
         const char *dane_base;     /* TLSA base domain; also the SNI */
         const char *dane_hostname; /* the MX host name, for DANE-TA */
         int loglevel;              /* 0 = the ctx's; > 0 overrides it */
+        /* coalesce: what the session writes waits in a buffer (at most
+         * about 16 KB) and goes out in one send before the session next
+         * reads, at tls_conn_flush and at tls_conn_shutdown: a handshake
+         * flight, a session ticket and a reply share a packet.  A read
+         * that found the socket drained is not retried until
+         * tls_conn_readable says there is input.  The caller must call
+         * tls_conn_flush before waiting for anything but input. */
+        bool coalesce;
 };
 
 /* tls_conn_start - a new session on fd (no I/O yet).  Returns 0 with *out,
  * or -1 with *errstr (static) for bad per-session policy. */
 int tls_conn_start(const struct tls_start *, struct tls_conn **out,
                    const char **errstr);
+/* tls_conn_flush - send what a coalescing session holds: TLS_IO_DONE when
+ * nothing is left, TLS_IO_WANT_WRITE when the socket is full (call again
+ * when it is writable), TLS_IO_ERROR when it failed.  TLS_IO_DONE at once
+ * for other sessions. */
+enum tls_io tls_conn_flush(struct tls_conn *);
+/* tls_conn_readable - the caller's event loop saw the socket readable: a
+ * coalescing session reads it again. */
+void tls_conn_readable(struct tls_conn *);
 /* tls_conn_handshake - advance the handshake.  On TLS_IO_DONE the peer
  * info is available and, at loglevel >= 1, the Postfix "... TLS connection
  * established ..." line has been logged.  Garbage from the peer is

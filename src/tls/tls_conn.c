@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* keep - an owned copy of s ("" for NULL) that lives as long as c */
 static const char *keep(struct tls_conn *c, const char *s)
@@ -62,6 +63,190 @@ int tls_conn_new_session(SSL *ssl, SSL_SESSION *sess)
         return 1;
 }
 
+/* ---- the coalescing socket BIO (tls_start.coalesce) ---- */
+
+#define OUT_MAX 16384 /* held bytes before a write must send first */
+
+/* out_send - send what is held; 1 all sent, 0 the socket is full, -1
+ * failed (errno set) */
+static int out_send(struct tls_conn *c)
+{
+        size_t off = 0;
+        int rc = 1;
+
+        while (off < c->out_len) {
+                ssize_t n =
+                    send(c->fd, c->out + off, c->out_len - off, MSG_NOSIGNAL);
+                if (n > 0) {
+                        off += (size_t)n;
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n == 0)
+                        errno = EPIPE;
+                rc =
+                    n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+                break;
+        }
+        c->out_len -= off;
+        if (c->out_len > 0) {
+                memmove(c->out, c->out + off, c->out_len);
+        } else {
+                /* an idle session keeps no buffer */
+                free(c->out);
+                c->out = NULL;
+                c->out_cap = 0;
+        }
+        return rc;
+}
+
+/* bio_write - hold the bytes; past OUT_MAX, send first */
+static int bio_write(BIO *b, const char *data, int len)
+{
+        struct tls_conn *c = BIO_get_data(b);
+
+        BIO_clear_retry_flags(b);
+        if (len <= 0)
+                return 0;
+        if (c->out_len >= OUT_MAX) {
+                int rc = out_send(c);
+                if (rc < 0)
+                        return -1;
+                if (c->out_len >= OUT_MAX) {
+                        BIO_set_retry_write(b);
+                        return -1;
+                }
+        }
+        if (c->out_len + (size_t)len > c->out_cap) {
+                size_t cap = c->out_cap ? c->out_cap : 4096;
+                while (cap < c->out_len + (size_t)len)
+                        cap *= 2;
+                c->out = xrealloc(c->out, cap);
+                c->out_cap = cap;
+        }
+        memcpy(c->out + c->out_len, data, (size_t)len);
+        c->out_len += (size_t)len;
+        return len;
+}
+
+/* bio_read - send what is held (the peer may be waiting for it), then
+ * read; a socket found drained is not asked again until
+ * tls_conn_readable */
+static int bio_read(BIO *b, char *buf, int len)
+{
+        struct tls_conn *c = BIO_get_data(b);
+
+        BIO_clear_retry_flags(b);
+        if (len <= 0)
+                return 0;
+        if (c->out_len > 0) {
+                int rc = out_send(c);
+                if (rc < 0)
+                        return -1;
+                if (rc == 0) {
+                        BIO_set_retry_write(b);
+                        return -1;
+                }
+        }
+        if (c->rd_empty) {
+                BIO_set_retry_read(b);
+                return -1;
+        }
+        for (;;) {
+                ssize_t n = recv(c->fd, buf, (size_t)len, 0);
+                if (n > 0) {
+                        /* a short read emptied the receive queue: more
+                         * input shows up as a readable event */
+                        c->rd_empty = n < len;
+                        return (int)n;
+                }
+                if (n == 0)
+                        return 0;
+                if (errno == EINTR)
+                        continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                        c->rd_empty = true;
+                        BIO_set_retry_read(b);
+                }
+                return -1;
+        }
+}
+
+/* bio_ctrl - flushes wait for the next read: that is the coalescing */
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+        struct tls_conn *c = BIO_get_data(b);
+
+        (void)num;
+        switch (cmd) {
+        case BIO_CTRL_FLUSH:
+                return 1;
+        case BIO_CTRL_WPENDING:
+                return (long)c->out_len;
+        case BIO_C_GET_FD:
+                if (ptr)
+                        *(int *)ptr = c->fd;
+                return c->fd;
+        default:
+                return 0;
+        }
+}
+
+/* bio_create - nothing to set up: the data is the tls_conn */
+static int bio_create(BIO *b)
+{
+        BIO_set_init(b, 1);
+        return 1;
+}
+
+/* coalescing_bio - a BIO of the coalescing method for c */
+static BIO *coalescing_bio(struct tls_conn *c)
+{
+        static BIO_METHOD *m;
+        BIO *b;
+
+        if (m == NULL) {
+                m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                 "postern socket");
+                if (m == NULL || !BIO_meth_set_write(m, bio_write) ||
+                    !BIO_meth_set_read(m, bio_read) ||
+                    !BIO_meth_set_ctrl(m, bio_ctrl) ||
+                    !BIO_meth_set_create(m, bio_create)) {
+                        BIO_meth_free(m);
+                        m = NULL;
+                        return NULL;
+                }
+        }
+        b = BIO_new(m);
+        if (b)
+                BIO_set_data(b, c);
+        return b;
+}
+
+/* tls_conn_flush - send what a coalescing session holds */
+enum tls_io tls_conn_flush(struct tls_conn *c)
+{
+        if (!c->coalesce || c->out_len == 0)
+                return TLS_IO_DONE;
+        switch (out_send(c)) {
+        case 1:
+                return TLS_IO_DONE;
+        case 0:
+                return TLS_IO_WANT_WRITE;
+        default:
+                snprintf(c->err, sizeof(c->err), "TLS write error: %s",
+                         strerror(errno));
+                return TLS_IO_ERROR;
+        }
+}
+
+/* tls_conn_readable - input may be waiting again */
+void tls_conn_readable(struct tls_conn *c)
+{
+        c->rd_empty = false;
+}
+
 /* tls_conn_start - a new session on fd */
 int tls_conn_start(const struct tls_start *st, struct tls_conn **out,
                    const char **errstr)
@@ -82,7 +267,17 @@ int tls_conn_start(const struct tls_start *st, struct tls_conn **out,
                 return tls_ctx_seterr(errstr, "cannot create a TLS session");
         }
         SSL_set_app_data(c->ssl, c);
-        if (!SSL_set_fd(c->ssl, st->fd)) {
+        c->fd = st->fd;
+        c->coalesce = st->coalesce;
+        if (c->coalesce) {
+                BIO *b = coalescing_bio(c);
+                if (b == NULL) {
+                        tls_conn_free(c);
+                        return tls_ctx_seterr(errstr,
+                                              "cannot create a socket BIO");
+                }
+                SSL_set_bio(c->ssl, b, b); /* one reference, now the SSL's */
+        } else if (!SSL_set_fd(c->ssl, st->fd)) {
                 tls_conn_free(c);
                 return tls_ctx_seterr(errstr, "cannot attach fd %d", st->fd);
         }
@@ -485,6 +680,8 @@ enum tls_io tls_conn_shutdown(struct tls_conn *c)
         ERR_clear_error();
         errno = 0;
         ret = SSL_shutdown(c->ssl);
+        if (c->coalesce)
+                (void)out_send(c); /* the last reply and close_notify */
         if (ret >= 0)
                 return TLS_IO_DONE;
         return io_result(c, ret, "TLS shutdown error");
@@ -528,6 +725,7 @@ void tls_conn_free(struct tls_conn *c)
         if (c == NULL)
                 return;
         SSL_free(c->ssl);
+        free(c->out);
         SSL_SESSION_free(c->session);
         tls_ctx_free(c->ctx);
         free(c->namaddr);

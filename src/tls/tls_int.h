@@ -114,6 +114,13 @@ struct tls_conn {
         const char *dane_resume_match; /* the DANE-EE record the offered
                                           session's certificate matches
                                           (tls_dane_resumable), or NULL */
+        /* tls_start.coalesce: the session's own socket BIO */
+        int fd;
+        bool coalesce;
+        bool rd_empty;  /* the socket had no more input at the last read */
+        char *out;      /* records not yet sent */
+        size_t out_len; /* bytes in out */
+        size_t out_cap;
 };
 
 /* tls_conn_new_session - SSL_CTX_sess_set_new_cb for client contexts. */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "log/log.h"
@@ -46,6 +47,7 @@ struct pair {
         int fd[2]; /* [0] server, [1] client */
         struct tls_conn *s, *c;
         enum tls_io rs, rc;
+        bool coalesce; /* the server session's tls_start.coalesce */
 };
 
 /* pair_open - a non-blocking socketpair */
@@ -91,7 +93,8 @@ static void handshake(struct pair *p, struct tls_ctx *sctx,
                                                .fd = p->fd[0],
                                                .namaddr = "client.example.org"
                                                           "[127.0.0.1]",
-                                               .loglevel = -1},
+                                               .loglevel = -1,
+                                               .coalesce = p->coalesce},
                            &p->s, &err),
             0);
         cs.ctx = cctx;
@@ -101,8 +104,11 @@ static void handshake(struct pair *p, struct tls_ctx *sctx,
         assert_int_equal(tls_conn_start(&cs, &p->c, &err), 0);
         p->rs = p->rc = TLS_IO_WANT_READ;
         for (int i = 0; i < 200; i++) {
-                if (p->rs > 0)
+                if (p->rs > 0) {
+                        /* an event loop that was woken (level-triggered) */
+                        tls_conn_readable(p->s);
                         p->rs = tls_conn_handshake(p->s);
+                }
                 if (p->rc > 0)
                         p->rc = tls_conn_handshake(p->c);
                 if (p->rs <= 0 && p->rc <= 0)
@@ -971,6 +977,147 @@ static void test_garbage_client_hello(void **state)
         tls_ctx_free(s);
 }
 
+/* pending - bytes waiting to be read on fd */
+static int pending(int fd)
+{
+        int n = -1;
+
+        assert_int_equal(ioctl(fd, FIONREAD, &n), 0);
+        return n;
+}
+
+/* read_all - read len bytes from a session, waiting as needed */
+static void read_all(struct tls_conn *c, int fd, char *buf, size_t len)
+{
+        size_t have = 0;
+
+        for (int i = 0; have < len && i < 10000; i++) {
+                size_t n = 0;
+                tls_conn_readable(c);
+                enum tls_io r = tls_conn_read(c, buf + have, len - have, &n);
+                if (r == TLS_IO_DONE) {
+                        have += n;
+                        continue;
+                }
+                assert_true(r == TLS_IO_WANT_READ);
+                wait_io(fd, r, -1, 0);
+        }
+        assert_int_equal(have, len);
+}
+
+/* test_coalesce - a coalescing server session holds what it writes (the
+ * ticket, a reply) until it reads, flushes or shuts down, then sends it
+ * all; it does not read a drained socket again until told; and a peer
+ * that does not read makes it wait, not buffer without end */
+static void test_coalesce(void **state)
+{
+        struct pair p;
+        char buf[64];
+        size_t n = 0;
+        (void)state;
+        struct tls_ctx *s =
+            srv(&(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                              .key_file = P("srv.key"),
+                                              .session_cache_timeout = -1});
+        struct tls_ctx *c =
+            cli(&(struct tls_client_settings){.session_cache_timeout = -1});
+        unsigned char *sess = NULL;
+        size_t sess_len = 0;
+
+        pair_open(&p);
+        p.coalesce = true;
+        handshake(&p, s, c, &(struct tls_start){.loglevel = -1});
+        assert_int_equal(p.rs, TLS_IO_DONE);
+        assert_int_equal(p.rc, TLS_IO_DONE);
+        /* the session ticket is held: nothing reached the client yet */
+        assert_int_equal(pending(p.fd[1]), 0);
+        assert_int_equal(tls_conn_write(p.s, "220 hi\r\n", 8, &n), TLS_IO_DONE);
+        assert_int_equal(pending(p.fd[1]), 0);
+        /* the read that finds no input sends ticket and reply together */
+        tls_conn_readable(p.s);
+        assert_int_equal(tls_conn_read(p.s, buf, sizeof(buf), &n),
+                         TLS_IO_WANT_READ);
+        assert_true(pending(p.fd[1]) > 0);
+        read_all(p.c, p.fd[1], buf, 8);
+        assert_memory_equal(buf, "220 hi\r\n", 8);
+        assert_int_equal(tls_conn_session_export(p.c, &sess, &sess_len), 0);
+        free(sess);
+
+        /* drained: input that arrives later is read after
+         * tls_conn_readable, not before */
+        assert_int_equal(tls_conn_write(p.c, "EHLO x\r\n", 8, &n), TLS_IO_DONE);
+        assert_true(pending(p.fd[0]) > 0);
+        assert_int_equal(tls_conn_read(p.s, buf, sizeof(buf), &n),
+                         TLS_IO_WANT_READ);
+        read_all(p.s, p.fd[0], buf, 8);
+        assert_memory_equal(buf, "EHLO x\r\n", 8);
+
+        /* tls_conn_flush sends at once */
+        assert_int_equal(tls_conn_write(p.s, "250 ok\r\n", 8, &n), TLS_IO_DONE);
+        assert_int_equal(pending(p.fd[1]), 0);
+        assert_int_equal(tls_conn_flush(p.s), TLS_IO_DONE);
+        read_all(p.c, p.fd[1], buf, 8);
+        assert_memory_equal(buf, "250 ok\r\n", 8);
+
+        /* a client that does not read: the server must wait, and then
+         * everything arrives intact */
+        static char big[1 << 20], got[1 << 20];
+        size_t put = 0;
+        bool waited = false;
+        for (size_t i = 0; i < sizeof(big); i++)
+                big[i] = (char)(i * 7 + i / 4096);
+        while (put < sizeof(big)) {
+                enum tls_io r =
+                    tls_conn_write(p.s, big + put, sizeof(big) - put, &n);
+                if (r == TLS_IO_DONE) {
+                        put += n;
+                        continue;
+                }
+                assert_int_equal(r, TLS_IO_WANT_WRITE);
+                waited = true;
+                break;
+        }
+        assert_true(waited);
+        assert_true(put < sizeof(big));
+        size_t have = 0;
+        while (have < sizeof(big)) {
+                if (put < sizeof(big)) {
+                        enum tls_io r = tls_conn_write(p.s, big + put,
+                                                       sizeof(big) - put, &n);
+                        if (r == TLS_IO_DONE)
+                                put += n;
+                        else
+                                assert_int_equal(r, TLS_IO_WANT_WRITE);
+                } else {
+                        assert_true(tls_conn_flush(p.s) != TLS_IO_ERROR);
+                }
+                enum tls_io r =
+                    tls_conn_read(p.c, got + have, sizeof(got) - have, &n);
+                if (r == TLS_IO_DONE)
+                        have += n;
+                else
+                        assert_int_equal(r, TLS_IO_WANT_READ);
+        }
+        assert_memory_equal(big, got, sizeof(big));
+
+        /* shutdown sends the last reply with close_notify */
+        assert_int_equal(tls_conn_write(p.s, "221 by\r\n", 8, &n), TLS_IO_DONE);
+        assert_int_equal(pending(p.fd[1]), 0);
+        assert_int_equal(tls_conn_shutdown(p.s), TLS_IO_DONE);
+        read_all(p.c, p.fd[1], buf, 8);
+        assert_memory_equal(buf, "221 by\r\n", 8);
+        enum tls_io r = TLS_IO_WANT_READ;
+        for (int i = 0; i < 100 && r == TLS_IO_WANT_READ; i++) {
+                r = tls_conn_read(p.c, buf, sizeof(buf), &n);
+                if (r == TLS_IO_WANT_READ)
+                        wait_io(-1, 0, p.fd[1], r);
+        }
+        assert_int_equal(r, TLS_IO_CLOSED);
+        pair_close(&p);
+        tls_ctx_free(s);
+        tls_ctx_free(c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -983,6 +1130,7 @@ int main(void)
             cmocka_unit_test(test_dane),
             cmocka_unit_test(test_dane_resumption),
             cmocka_unit_test(test_garbage_client_hello),
+            cmocka_unit_test(test_coalesce),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
