@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -42,6 +43,10 @@
 #define CONN_BUCKETS 65536
 /* Bytes read per wake-up before other sessions get their turn. */
 #define READ_BUDGET (64 * 1024)
+/* TLS sessions idle for one to two of these give OpenSSL's record
+ * buffers (about 34 KB) back; busy ones keep them */
+#define TLS_IDLE_SWEEP_MS 250
+#define IDLE_TRIM_SESSIONS 32
 /* Group commit: how long a finished message may wait for the messages
  * other sessions are receiving, so that one sync covers them all.  Never
  * applied when no other session is in the middle of a message. */
@@ -92,6 +97,9 @@ struct smtpd_server {
         bool commit_gathering; /* waiting COMMIT_GATHER_MS for more */
         size_t nreceiving;     /* sessions with a message being received */
         struct event_timer *sig_term, *sig_usr1;
+        struct event_timer *idle_timer; /* TLS_IDLE_SWEEP_MS, while TLS
+                                           sessions exist */
+        bool idle_armed;
 };
 
 enum conn_phase { PHASE_HANDSHAKE, PHASE_SMTP };
@@ -115,6 +123,8 @@ struct conn {
         unsigned bucket;
         bool counted, in_mynetworks;
         bool connect_logged; /* by conn_new, before the TLS handshake */
+        bool busy;           /* I/O since the last idle sweep */
+        bool tls_buffers;    /* OpenSSL may hold record buffers */
         struct conn *next, *prev;
 };
 
@@ -285,6 +295,7 @@ void smtpd_server_free(struct smtpd_server *srv)
 
 static void conn_pump(struct conn *);
 static void conn_close(struct conn *);
+static void idle_sweep_arm(struct smtpd_server *);
 
 /* conn_log - the engine's log lines */
 static void conn_log(void *ctx, const char *line)
@@ -628,6 +639,7 @@ static void on_io(int fd, int what, void *arg)
         struct conn *c = arg;
 
         (void)fd;
+        c->busy = c->tls_buffers = true;
         if ((what & EVENT_READ) && c->tls)
                 tls_conn_readable(c->tls);
         if (c->phase == PHASE_SMTP &&
@@ -853,6 +865,7 @@ static void conn_pump(struct conn *c)
                                 conn_close(c);
                                 return;
                         }
+                        idle_sweep_arm(c->srv);
                         c->phase = PHASE_HANDSHAKE;
                         break;
                 }
@@ -985,6 +998,7 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                         conn_close(c);
                         return;
                 }
+                idle_sweep_arm(srv);
                 c->phase = PHASE_HANDSHAKE;
         } else {
                 c->phase = PHASE_SMTP;
@@ -1054,6 +1068,44 @@ static void on_drain(void *arg)
                 event_loop_exit(srv->loop);
 }
 
+/* idle_sweep - TLS sessions with no I/O since the last sweep give their
+ * record buffers back (OpenSSL allocates them again on the next record);
+ * the timer runs while there are TLS sessions */
+static void idle_sweep(void *arg)
+{
+        struct smtpd_server *srv = arg;
+        bool any = false;
+        size_t released = 0;
+
+        for (struct conn *c = srv->conns; c; c = c->next) {
+                if (c->tls == NULL)
+                        continue;
+                any = true;
+                if (!c->busy && c->tls_buffers) {
+                        tls_conn_release_buffers(c->tls);
+                        c->tls_buffers = false;
+                        released++;
+                }
+                c->busy = false;
+        }
+        /* many sessions went quiet together (a burst of connections that
+         * now idle): hand the freed pages back, or the heap keeps them */
+        if (released >= IDLE_TRIM_SESSIONS)
+                malloc_trim(0);
+        srv->idle_armed = any;
+        if (any)
+                event_timer_add(srv->idle_timer, TLS_IDLE_SWEEP_MS);
+}
+
+/* idle_sweep_arm - a TLS session started: make sure the sweep runs */
+static void idle_sweep_arm(struct smtpd_server *srv)
+{
+        if (srv->idle_armed || srv->idle_timer == NULL)
+                return;
+        srv->idle_armed = true;
+        event_timer_add(srv->idle_timer, TLS_IDLE_SWEEP_MS);
+}
+
 /* on_turn - the end of a loop turn: the turn's log lines in one write */
 static void on_turn(void *arg)
 {
@@ -1082,6 +1134,7 @@ int smtpd_server_run(struct smtpd_server *srv, int slot)
                 return -1;
         }
         srv->commit_timer = event_timer_new(srv->loop, commit_pending, srv);
+        srv->idle_timer = event_timer_new(srv->loop, idle_sweep, srv);
         srv->sig_term = event_signal_new(srv->loop, SIGTERM, on_term, srv);
         srv->sig_usr1 = event_signal_new(srv->loop, SIGUSR1, on_drain, srv);
         /* the supervisor forks with both blocked: handled from here on */
@@ -1116,6 +1169,7 @@ int smtpd_server_run(struct smtpd_server *srv, int slot)
         for (size_t i = 0; i < srv->nlc; i++)
                 event_io_free(srv->lc[i].io);
         event_timer_free(srv->commit_timer);
+        event_timer_free(srv->idle_timer);
         event_timer_free(srv->sig_term);
         event_timer_free(srv->sig_usr1);
         event_loop_free(srv->loop);

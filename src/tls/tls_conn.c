@@ -241,6 +241,12 @@ enum tls_io tls_conn_flush(struct tls_conn *c)
         }
 }
 
+/* tls_conn_release_buffers - an idle session's record buffers back */
+void tls_conn_release_buffers(struct tls_conn *c)
+{
+        (void)SSL_free_buffers(c->ssl); /* 0 while they hold data */
+}
+
 /* tls_conn_readable - input may be waiting again */
 void tls_conn_readable(struct tls_conn *c)
 {

@@ -920,7 +920,11 @@ static struct tls_ctx *ctx_alloc(bool server, const char *mdalg, int loglevel,
         SSL_CTX_set_options(ctx, SSL_OP_ALL | SSL_OP_NO_RENEGOTIATION |
                                      SSL_OP_NO_COMPRESSION |
                                      SSL_OP_IGNORE_UNEXPECTED_EOF);
-        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+        /* a server keeps its record buffers between records (allocating
+         * and freeing ~17 KB twice per reply cost 2 % of a message's CPU)
+         * and gives them back when a session goes idle
+         * (tls_conn_release_buffers); a client releases them at once */
+        SSL_CTX_set_mode(ctx, (server ? 0 : SSL_MODE_RELEASE_BUFFERS) |
                                   SSL_MODE_ENABLE_PARTIAL_WRITE |
                                   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         /* one read(2) per burst of records rather than two per record
