@@ -22,12 +22,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,6 +46,7 @@
 /* TLS sessions idle for one to two of these give OpenSSL's record
  * buffers (about 34 KB) back; busy ones keep them */
 #define TLS_IDLE_SWEEP_MS 250
+/* a sweep that released this many hands the freed pages to the system */
 #define IDLE_TRIM_SESSIONS 32
 /* Group commit: how long a finished message may wait for the messages
  * other sessions are receiving, so that one sync covers them all.  Never

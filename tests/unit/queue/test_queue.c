@@ -1350,44 +1350,6 @@ static void test_notify(void **state)
         close(fd);
 }
 
-/* crc_bitwise - CRC-32 one bit at a time, the definition itself */
-static uint32_t crc_bitwise(uint32_t crc, const unsigned char *p, size_t n)
-{
-        crc = ~crc;
-        while (n--) {
-                crc ^= *p++;
-                for (int k = 0; k < 8; k++)
-                        crc = (crc & 1) ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-        }
-        return ~crc;
-}
-
-/* test_crc32 - the table-driven CRC equals the definition for every
- * alignment, length and split (the 8-byte loop and the byte tail) */
-static void test_crc32(void **state)
-{
-        unsigned char buf[300];
-        uint32_t x = 12345;
-
-        (void)state;
-        assert_int_equal(queue_crc32(0, "123456789", 9), 0xCBF43926u);
-        assert_int_equal(queue_crc32(0, "", 0), 0);
-        for (size_t i = 0; i < sizeof(buf); i++) {
-                x = x * 1103515245u + 12345u;
-                buf[i] = (unsigned char)(x >> 16);
-        }
-        for (size_t off = 0; off < 8; off++)
-                for (size_t len = 0; len + off <= sizeof(buf); len += 7) {
-                        uint32_t want = crc_bitwise(0, buf + off, len);
-                        assert_int_equal(queue_crc32(0, buf + off, len), want);
-                        size_t cut = len / 3;
-                        uint32_t part = queue_crc32(0, buf + off, cut);
-                        assert_int_equal(
-                            queue_crc32(part, buf + off + cut, len - cut),
-                            want);
-                }
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1401,7 +1363,7 @@ int main(void)
             T(test_injection),        cmocka_unit_test(test_handmade_files),
             T(test_id_mismatch),      T(test_finish_refuses),
             T(test_compact),          T(test_commit_rollback),
-            T(test_notify),           cmocka_unit_test(test_crc32),
+            T(test_notify),
 #undef T
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
