@@ -13,28 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/queue.h"
+#include "queue/queue_int.h"
 
-#define HDR_LEN 69
-#define UPD_LEN 22
-
-/* hex - n lowercase hex digits, or -1 */
+/* hex - n lowercase hex digits at p, or -1 */
 static int hex(const uint8_t *p, int n, uint64_t *out)
 {
-        uint64_t v = 0;
-
-        for (int i = 0; i < n; i++) {
-                int d;
-                if (p[i] >= '0' && p[i] <= '9')
-                        d = p[i] - '0';
-                else if (p[i] >= 'a' && p[i] <= 'f')
-                        d = p[i] - 'a' + 10;
-                else
-                        return -1;
-                v = v << 4 | (uint64_t)d;
-        }
-        *out = v;
-        return 0;
+        return qf_hex_field((const char *)p, n, out);
 }
 
 /* put_crc - write 8 hex digits of a CRC at p */
@@ -52,23 +36,25 @@ static void fix_crcs(uint8_t *p, size_t size)
 {
         uint64_t bl, el, len;
 
-        if (size < HDR_LEN || hex(p + 16, 16, &bl) < 0 ||
+        if (size < QF_HDR_LEN || hex(p + 16, 16, &bl) < 0 ||
             hex(p + 33, 8, &el) < 0)
                 return;
-        if (bl <= size - HDR_LEN && el <= size - HDR_LEN - bl) {
-                put_crc(p + 42, queue_crc32(0, p + HDR_LEN, (size_t)bl));
-                put_crc(p + 51, queue_crc32(0, p + HDR_LEN + bl, (size_t)el));
-                size_t off = HDR_LEN + (size_t)bl + (size_t)el;
-                while (size - off >= UPD_LEN &&
+        if (bl <= size - QF_HDR_LEN && el <= size - QF_HDR_LEN - bl) {
+                put_crc(p + 42, queue_crc32(0, p + QF_HDR_LEN, (size_t)bl));
+                put_crc(p + 51,
+                        queue_crc32(0, p + QF_HDR_LEN + bl, (size_t)el));
+                size_t off = QF_HDR_LEN + (size_t)bl + (size_t)el;
+                while (size - off >= QF_UPD_LEN &&
                        memcmp(p + off, "UPD ", 4) == 0 &&
                        hex(p + off + 4, 8, &len) == 0 &&
-                       len <= size - off - UPD_LEN) {
-                        put_crc(p + off + 13,
-                                queue_crc32(0, p + off + UPD_LEN, (size_t)len));
-                        off += UPD_LEN + (size_t)len;
+                       len <= size - off - QF_UPD_LEN) {
+                        put_crc(
+                            p + off + 13,
+                            queue_crc32(0, p + off + QF_UPD_LEN, (size_t)len));
+                        off += QF_UPD_LEN + (size_t)len;
                 }
         }
-        put_crc(p + 60, queue_crc32(0, p, 60));
+        put_crc(p + QF_HDR_CRC_OFF, queue_crc32(0, p, QF_HDR_CRC_OFF));
 }
 
 /* exercise - open, look at everything, stream the body */
@@ -104,7 +90,7 @@ static void exercise(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         exercise(data, size);
-        if (size >= HDR_LEN) {
+        if (size >= QF_HDR_LEN) {
                 uint8_t *p = malloc(size);
                 if (p == NULL)
                         return 0;
