@@ -21,6 +21,16 @@ import srv
 QMGR_LINE = "qmgr unix n - n 300 1 qmgr\n"
 
 
+def relay_cf(port, extra=""):
+    """main.cf lines of a relay.postern.test that sends everything for
+    mx.postern.test in plaintext to the SMTP server on 127.0.0.1:port."""
+    return ("myhostname = relay.postern.test\n"
+            "mydestination = relay.postern.test\n" + extra +
+            "transport_maps = inline:{ mx.postern.test="
+            "smtp:[127.0.0.1]:%d }\n"
+            "smtp_tls_security_level = none\n" % port)
+
+
 class Mta(srv.Server):
 
     def __init__(self, d, main_cf="", port=None, qmgr=True, workers=1):

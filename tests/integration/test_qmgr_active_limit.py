@@ -38,12 +38,8 @@ class ActiveLimit(pt.TempDirTest):
         self.addCleanup(recv.stop)
         self.mta = qmgrfix.Mta(
             os.path.join(self.tmp, "send"),
-            "myhostname = relay.postern.test\n"
-            "mydestination = relay.postern.test\n"
-            "qmgr_message_active_limit = %d\n"
-            "transport_maps = inline:{ mx.postern.test="
-            "smtp:[127.0.0.1]:%d }\n"
-            "smtp_tls_security_level = none\n" % (LIMIT, recv.port))
+            qmgrfix.relay_cf(recv.port, "qmgr_message_active_limit = %d\n"
+                             % LIMIT))
         # the whole queue is there before the queue manager starts
         for i in range(N):
             p = self.mta.postern("send", "-f", "load@example.org",

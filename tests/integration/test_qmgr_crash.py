@@ -76,11 +76,7 @@ class QmgrCrash(pt.TempDirTest):
         self.addCleanup(recv.stop)
         self.mta = qmgrfix.Mta(
             os.path.join(self.tmp, "send"),
-            "myhostname = relay.postern.test\n"
-            "mydestination = relay.postern.test\n"
-            "transport_maps = inline:{ mx.postern.test="
-            "smtp:[127.0.0.1]:%d }\n"
-            "smtp_tls_security_level = none\n" % recv.port)
+            qmgrfix.relay_cf(recv.port))
         self.mta.start()
         killed = []
         marks = {n * k // 5 for k in range(1, 5)}

@@ -41,11 +41,7 @@ class QmgrSyncOrder(pt.TempDirTest):
         os.makedirs(tdir)
         self.mta = qmgrfix.Mta(
             os.path.join(self.tmp, "mta"),
-            "myhostname = relay.postern.test\n"
-            "mydestination = relay.postern.test\n"
-            "transport_maps = inline:{ mx.postern.test="
-            "smtp:[127.0.0.1]:%d }\n"
-            "smtp_tls_security_level = none\n" % peer.port)
+            qmgrfix.relay_cf(peer.port))
         self.mta.wrap = wrap(os.path.join(tdir, "t"),
                              "fdatasync,fsync,syncfs,renameat2,renameat,"
                              "unlinkat")
