@@ -116,6 +116,21 @@ static void conn_interest(struct conn *c)
                 die("epoll_ctl");
 }
 
+/* tls_wait - after an SSL call on c returned r <= 0: 0 when it must
+ * wait (want_write set when for writing), -1 on an error */
+static int tls_wait(struct conn *c, int r)
+{
+        switch (SSL_get_error(c->ssl, r)) {
+        case SSL_ERROR_WANT_READ:
+                return 0;
+        case SSL_ERROR_WANT_WRITE:
+                c->want_write = true;
+                return 0;
+        default:
+                return -1;
+        }
+}
+
 /* flush - write queued replies; 0 done or blocked, -1 error */
 static int flush(struct conn *c)
 {
@@ -276,16 +291,8 @@ static int conn_read(struct conn *c)
                 ssize_t n;
                 if (c->tls) {
                         int r = SSL_read(c->ssl, c->in + c->inlen, (int)room);
-                        if (r <= 0) {
-                                int e = SSL_get_error(c->ssl, r);
-                                if (e == SSL_ERROR_WANT_READ)
-                                        return 0;
-                                if (e == SSL_ERROR_WANT_WRITE) {
-                                        c->want_write = true;
-                                        return 0;
-                                }
-                                return -1;
-                        }
+                        if (r <= 0)
+                                return tls_wait(c, r);
                         n = r;
                 } else {
                         n = recv(c->fd, c->in + c->inlen, room, 0);
@@ -329,13 +336,8 @@ static int handshake(struct conn *c)
                         N.tls_full++;
                 return 0;
         }
-        int e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_READ)
+        if (tls_wait(c, r) == 0)
                 return 0;
-        if (e == SSL_ERROR_WANT_WRITE) {
-                c->want_write = true;
-                return 0;
-        }
         N.errors++;
         return -1;
 }

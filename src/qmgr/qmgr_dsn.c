@@ -39,8 +39,8 @@ static void rfc5322_date(long long t, char *buf, size_t len)
         strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
-/* add_line - text plus CRLF, with bare CR or LF in text made into
- * spaces (reasons come from remote servers) */
+/* add_clean - text with bare CR or LF made into spaces (reasons come
+ * from remote servers, and must not break the report's lines) */
 static void add_clean(struct strbuf *out, const char *s)
 {
         for (; *s; s++)
