@@ -521,10 +521,10 @@ enum tls_io tls_conn_flush(struct tls_conn *);
  * coalescing session reads it again. */
 void tls_conn_readable(struct tls_conn *);
 /* tls_conn_release_buffers - give OpenSSL's record buffers (about 34 KB)
- * back while the session is idle; the next record allocates them again.
- * Nothing happens while they hold data.  Server contexts keep the buffers
- * between records (client contexts release them after each), so a server
- * calls this for sessions that went quiet. */
+ * and an empty coalescing buffer back while the session is idle; the next
+ * record allocates them again.  Nothing happens while they hold data.  Server
+ * contexts keep the buffers between records (client contexts release them after
+ * each), so a server calls this for sessions that went quiet. */
 void tls_conn_release_buffers(struct tls_conn *);
 /* tls_conn_handshake - advance the handshake.  On TLS_IO_DONE the peer
  * info is available and, at loglevel >= 1, the Postfix "... TLS connection

@@ -90,14 +90,8 @@ static int out_send(struct tls_conn *c)
                 break;
         }
         c->out_len -= off;
-        if (c->out_len > 0) {
+        if (c->out_len > 0)
                 memmove(c->out, c->out + off, c->out_len);
-        } else {
-                /* an idle session keeps no buffer */
-                free(c->out);
-                c->out = NULL;
-                c->out_cap = 0;
-        }
         return rc;
 }
 
@@ -245,6 +239,11 @@ enum tls_io tls_conn_flush(struct tls_conn *c)
 void tls_conn_release_buffers(struct tls_conn *c)
 {
         (void)SSL_free_buffers(c->ssl); /* 0 while they hold data */
+        if (c->out_len == 0) {
+                free(c->out);
+                c->out = NULL;
+                c->out_cap = 0;
+        }
 }
 
 /* tls_conn_readable - input may be waiting again */
