@@ -479,9 +479,11 @@ static void read_original(struct qmsg *m, struct strbuf *sb)
         }
 }
 
-/* send_dsn - compose and enqueue a notification about some recipients */
-static void send_dsn(struct qmsg *m, enum qmgr_dsn_action a,
-                     const struct qmgr_dsn_rcpt *r, size_t n)
+/* send_dsn - compose and enqueue a notification about some recipients;
+ * 0 once it is committed, -1 (logged, the reason in why) if it is not */
+static int send_dsn(struct qmsg *m, enum qmgr_dsn_action a,
+                    const struct qmgr_dsn_rcpt *r, size_t n, char *why,
+                    size_t whylen)
 {
         struct qmgr *q = m->q;
         const struct queue_env *env = queue_file_env(m->qf);
@@ -489,6 +491,7 @@ static void send_dsn(struct qmsg *m, enum qmgr_dsn_action a,
         struct queue_msg *qm = NULL;
         struct queue_env denv;
         const char *err = NULL, *newid = NULL;
+        int rc = 0;
 
         strbuf_init(&orig);
         strbuf_init(&out);
@@ -505,8 +508,10 @@ static void send_dsn(struct qmsg *m, enum qmgr_dsn_action a,
             queue_msg_write(qm, out.s, out.len, &err) < 0 ||
             queue_msg_finish(qm, &denv, &newid, &err) < 0 ||
             queue_commit(q->queue, &qm, 1, &err) < 0) {
+                snprintf(why, whylen, "%s", err ? err : "unknown error");
                 log_warnx("%s: cannot queue delivery status notification: %s",
-                          m->id, err ? err : "unknown error");
+                          m->id, why);
+                rc = -1;
         } else {
                 log_info("%s: sender %s notification: %s", m->id,
                          a == QMGR_DSN_FAILED    ? "non-delivery"
@@ -520,18 +525,39 @@ static void send_dsn(struct qmsg *m, enum qmgr_dsn_action a,
         queue_env_clear(&denv);
         strbuf_clear(&orig);
         strbuf_clear(&out);
+        return rc;
 }
 
-/* notify_sender - DSNs for what this activation decided */
-static void notify_sender(struct qmsg *m)
+/* keep_for_bounce - a failed recipient whose bounce could not be queued
+ * goes back to deferred: the message stays, and the next attempt fails
+ * it again and bounces it then (Postfix does the same when its bounce
+ * service fails), so the sender is never left without the notice */
+static void keep_for_bounce(struct qmsg *m, size_t i, const char *why)
+{
+        const char *was = m->ri[i].diag ? m->ri[i].diag : "(no reason)";
+        char *text = xasprintf("cannot return a non-delivery notification "
+                               "to the sender: %s; the failure was: %s",
+                               why, was);
+
+        log_outcome(m, i, "none", "4.3.0", "deferred", text);
+        record(m, i, QUEUE_RCPT_DEFERRED, "4.3.0", text, false);
+        free(text);
+}
+
+/* notify_sender - DSNs for what this activation decided; true if a
+ * failed recipient had to be kept because its bounce could not be
+ * queued */
+static bool notify_sender(struct qmsg *m)
 {
         const struct queue_env *env = queue_file_env(m->qf);
         struct qmgr_dsn_rcpt *r = xcalloc(env->nrcpt, sizeof(*r));
+        char why[512];
+        bool kept = false;
         size_t n;
 
         if (env->sender == NULL || *env->sender == 0) {
                 free(r);
-                return; /* never bounce a bounce */
+                return false; /* never bounce a bounce */
         }
         n = 0;
         for (size_t i = 0; i < env->nrcpt; i++)
@@ -542,8 +568,11 @@ static void notify_sender(struct qmsg *m)
                                                    .status = m->ri[i].dsn,
                                                    .diag = m->ri[i].diag,
                                                    .smtp = m->ri[i].smtp_diag};
-        if (n)
-                send_dsn(m, QMGR_DSN_FAILED, r, n);
+        if (n && send_dsn(m, QMGR_DSN_FAILED, r, n, why, sizeof(why)) < 0) {
+                for (size_t k = 0; k < n; k++)
+                        keep_for_bounce(m, r[k].index, why);
+                kept = true;
+        }
         n = 0;
         for (size_t i = 0; i < env->nrcpt; i++)
                 if (m->ri[i].delivered_now && m->ri[i].final_local &&
@@ -552,9 +581,13 @@ static void notify_sender(struct qmsg *m)
                             .index = i,
                             .status = m->ri[i].dsn,
                             .diag = "delivered to mailbox"};
+        /* a success notice that cannot be queued is logged and dropped:
+         * the mail itself was delivered, and delivering it again to
+         * retry the notice would be a duplicate */
         if (n)
-                send_dsn(m, QMGR_DSN_DELIVERED, r, n);
+                (void)send_dsn(m, QMGR_DSN_DELIVERED, r, n, why, sizeof(why));
         free(r);
+        return kept;
 }
 
 /* msg_finish - every job of this activation is done: expire, notify,
@@ -597,7 +630,8 @@ static void msg_finish(struct qmsg *m)
                 record(m, i, QUEUE_RCPT_FAILED, dsn, why, smtp);
                 free(why);
         }
-        notify_sender(m);
+        if (notify_sender(m))
+                deferred = true;
         if (deferred) {
                 unsigned att = env->attempts + 1;
                 long long next =
