@@ -376,9 +376,12 @@ void local_deliver(struct local *l, struct queue_file *qf, size_t i,
         fmt_delay(before + took, d_all, sizeof(d_all));
         fmt_delay(before, d_before, sizeof(d_before));
         fmt_delay(took, d_took, sizeof(d_took));
+        /* as Postfix's local(8) and virtual(8) would log it */
+        const char *prev = log_service(virtual ? "virtual" : "local");
         log_info("%s: to=<%s>, relay=%s, delay=%s, delays=%s/0/0/%s, "
                  "dsn=%s, status=%s (%s)",
                  env->id, rcpt, virtual ? "virtual" : "local", d_all, d_before,
                  d_took, r->dsn, status, r->text);
+        (void)log_service(prev);
         free(dir);
 }

@@ -14,6 +14,8 @@
 enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE };
 
 static char log_ident[64] = "postern";
+static char log_own[64] = "postern"; /* log_init's; log_service may differ */
+static const char *log_svc;          /* log_service's program, or NULL */
 static char log_host[256] = "localhost";
 static enum log_dest log_dest = DEST_STDERR;
 static int log_fd = -1;
@@ -30,13 +32,33 @@ void log_init(const char *program)
 {
         prefix_gen++;
         if (program && *program)
-                snprintf(log_ident, sizeof(log_ident), "postern/%s", program);
+                snprintf(log_own, sizeof(log_own), "postern/%s", program);
         else
-                snprintf(log_ident, sizeof(log_ident), "postern");
+                snprintf(log_own, sizeof(log_own), "postern");
+        snprintf(log_ident, sizeof(log_ident), "%s", log_own);
+        log_svc = NULL;
         if (log_dest == DEST_SYSLOG) {
                 closelog();
                 openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
         }
+}
+
+/* log_service - lines from now on as postern/PROGRAM (NULL: our own) */
+const char *log_service(const char *program)
+{
+        const char *prev = log_svc;
+
+        if (program == prev || (program && prev && strcmp(program, prev) == 0))
+                return prev;
+        log_svc = program;
+        prefix_gen++;
+        if (program && *program)
+                snprintf(log_ident, sizeof(log_ident), "postern/%s", program);
+        else
+                snprintf(log_ident, sizeof(log_ident), "%s", log_own);
+        if (log_dest == DEST_SYSLOG) /* no new connection: a new tag */
+                openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+        return prev;
 }
 
 /* log_program - the ident */

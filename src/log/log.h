@@ -21,6 +21,13 @@
 void log_init(const char *program);
 /* log_program - the "postern/PROGRAM" ident in use (static storage). */
 const char *log_program(void);
+/* log_service - log the lines that follow as postern/PROGRAM instead of
+ * the name log_init gave this process, as Postfix's separate programs
+ * would (the queue manager's SMTP client logs as "smtp", its local
+ * delivery as "local"); NULL goes back to the process's own name.
+ * PROGRAM is kept, not copied (a string literal).  Returns the service
+ * in effect before (NULL: none), to restore it. */
+const char *log_service(const char *program);
 /* log_open - choose the destination from maillog_file: "" means syslog,
  * anything else is a file opened for append ("/dev/stdout" and
  * "/dev/stderr" work).  host is the name written in file lines.  Returns

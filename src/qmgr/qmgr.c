@@ -229,17 +229,21 @@ static size_t rcpt_limit(struct qmgr *q, enum qmgr_transport t)
         return n > 0 ? (size_t)n : 1;
 }
 
-/* log_outcome - a Postfix-shaped line for outcomes qmgr decides itself */
-static void log_outcome(struct qmsg *m, size_t i, const char *relay,
+/* log_outcome - a Postfix-shaped line for an outcome decided here;
+ * service: the Postfix program that would log it ("error", "retry",
+ * "discard"), NULL for the queue manager's own */
+static void log_outcome(struct qmsg *m, size_t i, const char *service,
                         const char *dsn, const char *status, const char *text)
 {
         const struct queue_env *env = queue_file_env(m->qf);
         long long d = now_s() - env->arrival;
+        const char *prev = log_service(service);
 
-        log_info("%s: to=<%s>, relay=%s, delay=%lld, delays=%lld/0/0/0, "
+        log_info("%s: to=<%s>, relay=none, delay=%lld, delays=%lld/0/0/0, "
                  "dsn=%s, status=%s (%s)",
-                 m->id, env->rcpt[i].addr, relay, d < 0 ? 0 : d, d < 0 ? 0 : d,
-                 dsn, status, text);
+                 m->id, env->rcpt[i].addr, d < 0 ? 0 : d, d < 0 ? 0 : d, dsn,
+                 status, text);
+        (void)log_service(prev);
 }
 
 /* dsn_of - "5.1.1" from the start of a text, or def */
@@ -347,11 +351,15 @@ static void job_done(struct qjob *j)
         pump_soon(q);
 }
 
-/* smtp_done - the SMTP client's callback */
+/* smtp_done - the SMTP client's callback; what follows is the queue
+ * manager's again, logged under its own name */
 static void smtp_done(void *arg, struct smtp_job *sj)
 {
+        const char *prev = log_service(NULL);
+
         (void)sj;
         job_done(arg);
+        (void)log_service(prev);
 }
 
 /* job_run_local - deliver a local/virtual job inline */
@@ -381,7 +389,7 @@ static void job_fail_all(struct qjob *j, const char *why)
                 snprintf(sr->dsn, sizeof(sr->dsn), "4.3.0");
                 strbuf_reset(&sr->text);
                 strbuf_adds(&sr->text, why);
-                log_outcome(j->m, sr->index, "none", "4.3.0", "deferred", why);
+                log_outcome(j->m, sr->index, NULL, "4.3.0", "deferred", why);
         }
         job_done(j);
 }
@@ -513,11 +521,13 @@ static int send_dsn(struct qmsg *m, enum qmgr_dsn_action a,
                           m->id, why);
                 rc = -1;
         } else {
+                const char *prev = log_service("bounce");
                 log_info("%s: sender %s notification: %s", m->id,
                          a == QMGR_DSN_FAILED    ? "non-delivery"
                          : a == QMGR_DSN_DELAYED ? "delay"
                                                  : "delivery status",
                          newid);
+                (void)log_service(prev);
                 pump_soon(q);
                 event_timer_add(q->t_ready, 0);
         }
@@ -539,7 +549,7 @@ static void keep_for_bounce(struct qmsg *m, size_t i, const char *why)
                                "to the sender: %s; the failure was: %s",
                                why, was);
 
-        log_outcome(m, i, "none", "4.3.0", "deferred", text);
+        log_outcome(m, i, NULL, "4.3.0", "deferred", text);
         record(m, i, QUEUE_RCPT_DEFERRED, "4.3.0", text, false);
         free(text);
 }
@@ -625,7 +635,7 @@ static void msg_finish(struct qmsg *m)
                 char dsn[16];
                 dsn_of(m->ri[i].dsn[0] ? m->ri[i].dsn : "4.4.7", "4.4.7", dsn);
                 bool smtp = m->ri[i].smtp_diag;
-                log_outcome(m, i, "none", dsn, "expired, returned to sender",
+                log_outcome(m, i, NULL, dsn, "expired, returned to sender",
                             why);
                 record(m, i, QUEUE_RCPT_FAILED, dsn, why, smtp);
                 free(why);
@@ -737,7 +747,7 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
                     r->state != QUEUE_RCPT_DEFERRED)
                         continue;
                 if (qmgr_route(q->routes, r->addr, &rt, &rerr) < 0) {
-                        log_outcome(m, i, "none", "4.3.0", "deferred", rerr);
+                        log_outcome(m, i, NULL, "4.3.0", "deferred", rerr);
                         record(m, i, QUEUE_RCPT_DEFERRED, "4.3.0", rerr, false);
                         free(rerr);
                         continue;
@@ -747,16 +757,16 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
                         dsn_of(rt.text, "5.0.0", dsn);
                         if (dsn[0] != '5')
                                 snprintf(dsn, sizeof(dsn), "5.0.0");
-                        log_outcome(m, i, "none", dsn, "bounced", rt.text);
+                        log_outcome(m, i, "error", dsn, "bounced", rt.text);
                         record(m, i, QUEUE_RCPT_FAILED, dsn, rt.text, false);
                         break;
                 case QMGR_T_RETRY:
                         dsn_of(rt.text, "4.0.0", dsn);
-                        log_outcome(m, i, "none", dsn, "deferred", rt.text);
+                        log_outcome(m, i, "retry", dsn, "deferred", rt.text);
                         record(m, i, QUEUE_RCPT_DEFERRED, dsn, rt.text, false);
                         break;
                 case QMGR_T_DISCARD:
-                        log_outcome(m, i, "none", "2.0.0", "sent",
+                        log_outcome(m, i, "discard", "2.0.0", "sent",
                                     rt.text ? rt.text : "discarded");
                         record(m, i, QUEUE_RCPT_DELIVERED, "2.0.0", NULL,
                                false);

@@ -87,8 +87,8 @@ static const char *hex(const unsigned char *p, size_t n)
         return buf;
 }
 
-/* on_tlsa - the TLSA answer of one host */
-static void on_tlsa(void *arg, const struct dns_answer *ans)
+/* tlsa_answered - the TLSA answer of one host */
+static void tlsa_answered(void *arg, const struct dns_answer *ans)
 {
         struct smtp_dane_state_s *d = arg;
         struct smtp_attempt *a = d->a;
@@ -169,6 +169,15 @@ static void on_tlsa(void *arg, const struct dns_answer *ans)
         d->host++;
         d->canonical_tried = false;
         dane_next(d);
+}
+
+/* on_tlsa - tlsa_answered, its lines logged as postern/smtp */
+static void on_tlsa(void *arg, const struct dns_answer *ans)
+{
+        const char *prev = log_service("smtp");
+
+        tlsa_answered(arg, ans);
+        (void)log_service(prev);
 }
 
 /* dane_next - decide the next host, or hand over */

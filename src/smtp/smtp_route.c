@@ -238,8 +238,8 @@ static void route_advance(struct smtp_route_state *r)
         }
 }
 
-/* on_addr - an A or AAAA answer for mx[cur] */
-static void on_addr(void *arg, const struct dns_answer *ans)
+/* addr_answered - an A or AAAA answer for mx[cur] */
+static void addr_answered(void *arg, const struct dns_answer *ans)
 {
         struct smtp_route_state *r = arg;
 
@@ -277,6 +277,15 @@ static void on_addr(void *arg, const struct dns_answer *ans)
         }
         route_advance(r);
         route_next_query(r);
+}
+
+/* on_addr - addr_answered, its lines logged as postern/smtp */
+static void on_addr(void *arg, const struct dns_answer *ans)
+{
+        const char *prev = log_service("smtp");
+
+        addr_answered(arg, ans);
+        (void)log_service(prev);
 }
 
 /* route_next_query - ask for the next A/AAAA, or finish */
@@ -347,8 +356,8 @@ static int mx_cmp(const void *x, const void *y)
         return 0;
 }
 
-/* on_mx - the MX answer of a domain */
-static void on_mx(void *arg, const struct dns_answer *ans)
+/* mx_answered - the MX answer of a domain */
+static void mx_answered(void *arg, const struct dns_answer *ans)
 {
         struct smtp_route_state *r = arg;
 
@@ -422,6 +431,15 @@ static void on_mx(void *arg, const struct dns_answer *ans)
                 return;
         }
         route_next_query(r);
+}
+
+/* on_mx - mx_answered, its lines logged as postern/smtp */
+static void on_mx(void *arg, const struct dns_answer *ans)
+{
+        const char *prev = log_service("smtp");
+
+        mx_answered(arg, ans);
+        (void)log_service(prev);
 }
 
 /* smtp_route_start - resolve the next hop of an attempt */

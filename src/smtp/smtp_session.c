@@ -626,13 +626,22 @@ void smtp_conn_close(struct smtp_conn *c)
         conn_close(c);
 }
 
-/* idle_timer_cb - an idle connection was not reused in time */
-static void idle_timer_cb(void *arg)
+/* idle_expired - an idle connection was not reused in time */
+static void idle_expired(void *arg)
 {
         struct smtp_conn *c = arg;
 
         list_remove(&c->client->idle, c);
         conn_quit(c);
+}
+
+/* idle_timer_cb - idle_expired, its lines logged as postern/smtp */
+static void idle_timer_cb(void *arg)
+{
+        const char *prev = log_service("smtp");
+
+        idle_expired(arg);
+        (void)log_service(prev);
 }
 
 /* idle_io - anything from an idle server (421, EOF) ends it */
@@ -643,8 +652,8 @@ static void idle_io(struct smtp_conn *c, int what)
         conn_close(c);
 }
 
-/* conn_io_cb - the one event callback of a connection */
-static void conn_io_cb(int fd, int what, void *arg)
+/* conn_io - the one event callback of a connection */
+static void conn_io(int fd, int what, void *arg)
 {
         struct smtp_conn *c = arg;
 
@@ -672,6 +681,15 @@ static void conn_io_cb(int fd, int what, void *arg)
         } else {
                 idle_io(c, what);
         }
+}
+
+/* conn_io_cb - conn_io, its lines logged as postern/smtp */
+static void conn_io_cb(int fd, int what, void *arg)
+{
+        const char *prev = log_service("smtp");
+
+        conn_io(fd, what, arg);
+        (void)log_service(prev);
 }
 
 /* conn_cache - keep a connection for the next message, or QUIT */
@@ -1860,8 +1878,8 @@ void smtp_route_failed(struct smtp_attempt *a, const char *dsn, const char *fmt,
         attempt_finish(a);
 }
 
-/* attempt_start - on the loop: a cached connection, or routing */
-static void attempt_start(void *arg)
+/* attempt_begin - on the loop: a cached connection, or routing */
+static void attempt_begin(void *arg)
 {
         struct smtp_attempt *a = arg;
         const char *errstr = NULL;
@@ -1938,6 +1956,15 @@ static void attempt_start(void *arg)
         }
         enter(a, SMTP_ST_RESOLVE);
         smtp_route_start(a);
+}
+
+/* attempt_start - attempt_begin, its lines logged as postern/smtp */
+static void attempt_start(void *arg)
+{
+        const char *prev = log_service("smtp");
+
+        attempt_begin(arg);
+        (void)log_service(prev);
 }
 
 /* smtp_deliver - start one attempt */

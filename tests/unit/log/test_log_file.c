@@ -194,6 +194,37 @@ static void test_ident_change(void **state)
         unlink(path);
 }
 
+/* test_service - log_service names the lines that follow, nests, and
+ * goes back to the process's own name; log_init resets it */
+static void test_service(void **state)
+{
+        char path[] = "/tmp/postern-log-XXXXXX";
+
+        (void)state;
+        open_temp_log(path, "qmgr");
+        log_hold(true);
+        log_info("a");
+        assert_null(log_service("smtp"));
+        log_info("b");
+        assert_string_equal(log_service("local"), "smtp");
+        log_info("c");
+        assert_string_equal(log_program(), "postern/local");
+        assert_string_equal(log_service(NULL), "local");
+        log_info("d");
+        (void)log_service("bounce");
+        log_init("qmgr");
+        log_info("e");
+        log_hold(false);
+        assert_int_equal(file_lines(path), 5);
+        assert_true(line_at(path, 0, "postern/qmgr["));
+        assert_true(line_at(path, 1, "postern/smtp["));
+        assert_true(line_at(path, 1, "]: b"));
+        assert_true(line_at(path, 2, "postern/local["));
+        assert_true(line_at(path, 3, "postern/qmgr["));
+        assert_true(line_at(path, 4, "postern/qmgr["));
+        unlink(path);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -202,6 +233,7 @@ int main(void)
             cmocka_unit_test(test_hold_bounded),
             cmocka_unit_test(test_fatal_flushes),
             cmocka_unit_test(test_ident_change),
+            cmocka_unit_test(test_service),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
