@@ -860,9 +860,11 @@ static void on_ready(void *arg)
                          "messages): scanning ready again",
                          q->nactive, q->active_limit);
         q->resume_ready = false;
+        /* armed first: a message queued during the scan (a bounce of a
+         * message it activated) sets it to 0 again, and that must win */
+        event_timer_add(q->t_ready, QMGR_READY_SCAN_MS);
         maildrop_pickup(q);
         scan(q, QUEUE_READY);
-        event_timer_add(q->t_ready, QMGR_READY_SCAN_MS);
 }
 
 /* on_deferred - scan deferred/ for messages whose time has come */
