@@ -600,6 +600,37 @@ static bool notify_sender(struct qmsg *m)
         return kept;
 }
 
+/* warn_delayed - once per message, when it has waited delay_warning_time
+ * and still has recipients to try: a "delayed" notice for those whose
+ * NOTIFY asks for it or was not given (as Postfix does).  Not marked as
+ * sent if it cannot be queued, so the next attempt tries again */
+static void warn_delayed(struct qmsg *m, long long now)
+{
+        const struct queue_env *env = queue_file_env(m->qf);
+        struct qmgr_dsn_rcpt *r = xcalloc(env->nrcpt, sizeof(*r));
+        char why[512];
+        const char *err;
+        size_t n = 0;
+
+        for (size_t i = 0; i < env->nrcpt; i++) {
+                const struct queue_rcpt *rc = &env->rcpt[i];
+                if ((rc->state == QUEUE_RCPT_DEFERRED ||
+                     rc->state == QUEUE_RCPT_PENDING) &&
+                    qmgr_dsn_wanted(rc->notify, QMGR_DSN_DELAYED))
+                        r[n++] = (struct qmgr_dsn_rcpt){
+                            .index = i,
+                            .status =
+                                m->ri[i].dsn[0] == '4' ? m->ri[i].dsn : "4.0.0",
+                            .diag = rc->reason,
+                            .smtp = m->ri[i].smtp_diag};
+        }
+        if (n == 0 ||
+            send_dsn(m, QMGR_DSN_DELAYED, r, n, why, sizeof(why)) == 0)
+                if (queue_file_set_warned(m->qf, now, &err) < 0)
+                        log_warnx("%s: %s", m->id, err);
+        free(r);
+}
+
 /* msg_finish - every job of this activation is done: expire, notify,
  * then delete the file, or defer it with its next attempt time.  The
  * outcomes not yet synced are synced after the DSNs are committed (a
@@ -642,6 +673,9 @@ static void msg_finish(struct qmsg *m)
         }
         if (notify_sender(m))
                 deferred = true;
+        if (deferred && !null_sender && c->delay_warning_time > 0 &&
+            env->warned == 0 && now - env->arrival >= c->delay_warning_time)
+                warn_delayed(m, now);
         if (deferred) {
                 unsigned att = env->attempts + 1;
                 long long next =

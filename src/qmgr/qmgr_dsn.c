@@ -70,7 +70,11 @@ void qmgr_dsn_compose(const struct conf *c, const struct queue_env *env,
         char date[64], arr[64];
         const char *host = c->myhostname;
         const char *id = env->id ? env->id : "unknown";
-        bool hdrs = env->ret == QUEUE_RET_HDRS || msglen > DSN_FULL_LIMIT;
+        /* the whole message only comes back with a failure (RFC 3461
+         * section 4.3; Postfix's delay and success notices carry the
+         * headers) */
+        bool hdrs = env->ret == QUEUE_RET_HDRS || msglen > DSN_FULL_LIMIT ||
+                    a != QMGR_DSN_FAILED;
         static const char *const action[] = {"failed", "delayed", "delivered"};
         static const char *const subject[] = {
             "Undelivered Mail Returned to Sender",
@@ -158,6 +162,12 @@ void qmgr_dsn_compose(const struct conf *c, const struct queue_env *env,
                 }
                 strbuf_printf(out, "Action: %s\r\n", action[a]);
                 strbuf_printf(out, "Status: %s\r\n", r[i].status);
+                if (a == QMGR_DSN_DELAYED && c->maximal_queue_lifetime > 0) {
+                        char until[64];
+                        rfc5322_date(env->arrival + c->maximal_queue_lifetime,
+                                     until, sizeof(until));
+                        strbuf_printf(out, "Will-Retry-Until: %s\r\n", until);
+                }
                 if (r[i].diag) {
                         const char *d = r[i].diag;
                         bool smtp = false;

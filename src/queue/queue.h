@@ -113,6 +113,9 @@ struct queue_env {
         unsigned attempts; /* delivery attempts so far */
         /* message: earliest next attempt (epoch s), 0 = now */
         long long next_try;
+        /* when the sender was told the message is delayed (epoch s), 0 =
+         * not yet (delay_warning_time) */
+        long long warned;
         char *client_name; /* reverse name or "unknown" */
         char *client_addr; /* "192.0.2.1" or "2001:db8::1" */
         unsigned client_port;
@@ -265,6 +268,9 @@ int queue_file_set_rcpt(struct queue_file *, size_t i, enum queue_rcpt_state,
 /* queue_file_set_attempts - message attempt count and next attempt time. */
 int queue_file_set_attempts(struct queue_file *, unsigned attempts,
                             long long next_try, const char **errstr);
+/* queue_file_set_warned - the delay notice went out at t (epoch s). */
+int queue_file_set_warned(struct queue_file *, long long t,
+                          const char **errstr);
 /* queue_file_sync - append the pending changes as one checksummed update
  * record and fdatasync.  All of them survive a crash after 0, none or all
  * of them before.  Needs QUEUE_OPEN_RDWR. */

@@ -455,6 +455,8 @@ void qf_env_encode(const struct queue_env *env, const char *id, uint64_t size,
         if (env->next_try > 0)
                 qf_rec_addnum(sb, "next-try",
                               (unsigned long long)env->next_try);
+        if (env->warned > 0)
+                qf_rec_addnum(sb, "warned", (unsigned long long)env->warned);
         qf_rec_adds(sb, "client-name", env->client_name);
         qf_rec_adds(sb, "client-addr", env->client_addr);
         if (env->client_port > 0)
@@ -560,6 +562,7 @@ enum {
         SEEN_TLSBITS = 1u << 9,
         SEEN_TLSALG = 1u << 10,
         SEEN_END = 1u << 11,
+        SEEN_WARNED = 1u << 12,
 };
 /* Bits for recipient records seen once per recipient. */
 enum {
@@ -660,6 +663,10 @@ static int msg_field(struct queue_env *env, unsigned *seen,
         } else if (qf_rec_is(r, "next-try")) {
                 bit = SEEN_NEXT;
                 if (set_time(&env->next_try, r) < 0)
+                        return -1;
+        } else if (qf_rec_is(r, "warned")) {
+                bit = SEEN_WARNED;
+                if (set_time(&env->warned, r) < 0)
                         return -1;
         } else if (qf_rec_is(r, "size")) {
                 bit = SEEN_SIZE;
@@ -803,10 +810,17 @@ void qf_upd_attempts(struct strbuf *sb, unsigned attempts, long long next)
         qf_rec_addnum(sb, "next-try", (unsigned long long)next);
 }
 
+/* qf_upd_warned - encode a delay notice's time */
+void qf_upd_warned(struct strbuf *sb, long long t)
+{
+        qf_rec_addnum(sb, "warned", (unsigned long long)t);
+}
+
 /*
  * qf_upd_apply - one update payload: a sequence of groups, each either
- * "ridx N" + "rstate" [+ "rreason"] [+ "rnext"], or "attempts" +
- * "next-try".  A group replaces the whole state of its recipient.
+ * "ridx N" + "rstate" [+ "rreason"] [+ "rnext"], "attempts" +
+ * "next-try", or "warned".  A group replaces the whole state of its
+ * recipient.
  */
 int qf_upd_apply(const char *buf, size_t len, struct queue_env *env,
                  const char **why)
@@ -843,6 +857,14 @@ int qf_upd_apply(const char *buf, size_t len, struct queue_env *env,
                         cur->reason = NULL;
                         cur->next_try = 0;
                         rseen = 0;
+                        continue;
+                }
+                if (qf_rec_is(&r, "warned")) {
+                        if (set_time(&env->warned, &r) < 0) {
+                                *why = "bad warned update";
+                                return -1;
+                        }
+                        cur = NULL;
                         continue;
                 }
                 if (qf_rec_is(&r, "attempts")) {

@@ -82,6 +82,8 @@ void qf_upd_rcpt(struct strbuf *, size_t i, enum queue_rcpt_state,
                  const char *reason, long long next_try);
 /* qf_upd_attempts - encode a message attempts change. */
 void qf_upd_attempts(struct strbuf *, unsigned, long long);
+/* qf_upd_warned - encode the time a delay notice went out. */
+void qf_upd_warned(struct strbuf *, long long);
 /* qf_hdr_encode - the 69 header bytes into out. */
 void qf_hdr_encode(char *out, uint64_t body_len, uint32_t env_len,
                    uint32_t body_crc, uint32_t env_crc);

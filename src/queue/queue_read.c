@@ -360,6 +360,19 @@ int queue_file_set_attempts(struct queue_file *f, unsigned attempts,
         return 0;
 }
 
+/* queue_file_set_warned - the delay notice's time */
+int queue_file_set_warned(struct queue_file *f, long long t,
+                          const char **errstr)
+{
+        if (t < 0) {
+                *errstr = queue_err("%s: bad delay notice time", f->name);
+                return -1;
+        }
+        f->env.warned = t;
+        qf_upd_warned(&f->pending, t);
+        return 0;
+}
+
 /* queue_file_sync - append one update record and fdatasync */
 int queue_file_sync(struct queue_file *f, const char **errstr)
 {

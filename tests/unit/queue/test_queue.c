@@ -579,6 +579,9 @@ static void test_updates_survive_reopen(void **state)
                                              "550 5.1.1 no such user", 0, &err),
                          0);
         assert_int_equal(queue_file_set_attempts(f, 4, 1764309999, &err), 0);
+        assert_int_equal(queue_file_env(f)->warned, 0);
+        assert_int_equal(queue_file_set_warned(f, -1, &err), -1);
+        assert_int_equal(queue_file_set_warned(f, 1764300000, &err), 0);
         assert_int_equal(queue_file_sync(f, &err), 0);
         /* An empty sync is a no-op. */
         assert_int_equal(queue_file_sync(f, &err), 0);
@@ -596,6 +599,7 @@ static void test_updates_survive_reopen(void **state)
         assert_string_equal(got->rcpt[2].reason, "451 4.7.1 try later");
         assert_int_equal(got->attempts, 4);
         assert_int_equal(got->next_try, 1764309999);
+        assert_int_equal(got->warned, 1764300000);
         assert_int_equal(queue_file_verify(f, &err), 0);
         queue_file_close(f);
 
@@ -1211,6 +1215,9 @@ static void test_compact(void **state)
                                                          1764400000 + round,
                                                          &err),
                                  0);
+                if (round == 10)
+                        assert_int_equal(
+                            queue_file_set_warned(f, 1764400010, &err), 0);
                 assert_int_equal(queue_file_sync(f, &err), 0);
         }
         assert_int_equal(
@@ -1240,6 +1247,7 @@ static void test_compact(void **state)
         assert_int_equal(got->rcpt[2].state, QUEUE_RCPT_FAILED);
         assert_int_equal(got->attempts, 50);
         assert_int_equal(got->next_try, 1764400049);
+        assert_int_equal(got->warned, 1764400010); /* in the new envelope */
         assert_string_equal(got->sender, env.sender);
         assert_string_equal(got->tls.peer_subject, env.tls.peer_subject);
         strbuf_init(&body);
