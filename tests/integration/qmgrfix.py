@@ -12,8 +12,11 @@ import email
 import email.policy
 import os
 import re
+import shutil
 import socket
+import tempfile
 import threading
+import unittest
 
 import pt
 import srv
@@ -93,6 +96,33 @@ class Mta(srv.Server):
         if problems:
             test.fail("postern serve left problems:\n" + "\n".join(problems))
         test.assertEqual(rc, 0, self.stderr())
+
+
+class PeerMtaTest(unittest.TestCase):
+    """A fresh postern with its queue manager per test (self.mta), whose
+    mail for peer.test goes in plaintext to a FakeSmtp (self.peer) that
+    answers every RCPT with self.answer(rcpt).  EXTRA_CF: more main.cf
+    lines.  tearDown fails the test on sanitizer reports or crashes."""
+
+    EXTRA_CF = ""
+
+    def answer(self, rcpt):
+        return "250 2.1.5 ok"
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="postern-qmgr-")
+        self.peer = FakeSmtp(answer=lambda rcpt: self.answer(rcpt))
+        self.mta = Mta(os.path.join(self.tmp, "mta"), self.EXTRA_CF + (
+            "transport_maps = inline:{ peer.test=smtp:[127.0.0.1]:%d }\n"
+            "smtp_tls_security_level = none\n" % self.peer.port))
+        self.mta.start()
+
+    def tearDown(self):
+        self.mta.stop()
+        self.peer.close()
+        problems = self.mta.problems()
+        shutil.rmtree(self.tmp, True)
+        self.assertEqual(problems, [])
 
 
 def parse(raw):

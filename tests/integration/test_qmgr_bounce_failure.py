@@ -11,32 +11,18 @@ files can be created again.  Before, the message was removed and the
 sender never heard of the failure.
 """
 import os
-import shutil
 import smtplib
-import tempfile
-import unittest
 
 import pt
 import qmgrfix
 
 
-class BounceFailure(unittest.TestCase):
+class BounceFailure(qmgrfix.PeerMtaTest):
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="postern-bouncefail-")
-        self.reply = "451 4.3.0 not yet"
-        self.peer = qmgrfix.FakeSmtp(answer=lambda rcpt: self.reply)
-        self.mta = qmgrfix.Mta(os.path.join(self.tmp, "mta"), (
-            "transport_maps = inline:{ peer.test=smtp:[127.0.0.1]:%d }\n"
-            "smtp_tls_security_level = none\n" % self.peer.port))
-        self.mta.start()
+    reply = "451 4.3.0 not yet"
 
-    def tearDown(self):
-        self.mta.stop()
-        self.peer.close()
-        problems = self.mta.problems()
-        shutil.rmtree(self.tmp, True)
-        self.assertEqual(problems, [])
+    def answer(self, rcpt):
+        return self.reply
 
     def test_bounce_waits_until_it_can_be_queued(self):
         with smtplib.SMTP("127.0.0.1", self.mta.port, timeout=60) as s:

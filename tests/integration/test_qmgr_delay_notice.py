@@ -10,35 +10,18 @@ gets none), with the message's headers only, and never a second
 one: the queue file records that it went out, and every attempt opens
 the file again, as does a restarted queue manager.
 """
-import os
-import re
-import shutil
 import smtplib
-import tempfile
-import unittest
 
 import pt
 import qmgrfix
 
 
-class DelayNotice(unittest.TestCase):
+class DelayNotice(qmgrfix.PeerMtaTest):
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="postern-delay-")
-        self.peer = qmgrfix.FakeSmtp(
-            answer=lambda rcpt: "451 4.3.0 <%s>: come back later" % rcpt)
-        self.mta = qmgrfix.Mta(os.path.join(self.tmp, "mta"), (
-            "delay_warning_time = 1s\n"
-            "transport_maps = inline:{ peer.test=smtp:[127.0.0.1]:%d }\n"
-            "smtp_tls_security_level = none\n" % self.peer.port))
-        self.mta.start()
+    EXTRA_CF = "delay_warning_time = 1s\n"
 
-    def tearDown(self):
-        self.mta.stop()
-        self.peer.close()
-        problems = self.mta.problems()
-        shutil.rmtree(self.tmp, True)
-        self.assertEqual(problems, [])
+    def answer(self, rcpt):
+        return "451 4.3.0 <%s>: come back later" % rcpt
 
     def deferrals(self, qid):
         return [ln for ln in self.mta.logtext().splitlines()
