@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "conf/conf.h"
 #include "master/master.h"
+#include "smtpd/smtpd.h"
 #include "table/table.h"
 #include "tls/tls.h"
 
@@ -739,6 +740,8 @@ static void check_restrictions(struct check_run *r)
             {"smtpd_data_restrictions", c->smtpd_data_restrictions},
         };
 
+        bool tables_ok = true;
+
         for (size_t p = 0; p < ARRAY_SIZE(lists); p++) {
                 const char *param = lists[p].param;
                 struct strlist v = {0};
@@ -750,14 +753,32 @@ static void check_restrictions(struct check_run *r)
                             strcmp(v.v[i] + strlen(v.v[i]) - 7, "_access") ==
                                 0) {
                                 char *what = xasprintf("%s: ", v.v[i]);
+                                struct table *t =
+                                    check_table(r, param, v.v[i + 1], what);
 
-                                table_close(
-                                    check_table(r, param, v.v[i + 1], what));
+                                tables_ok = tables_ok && t != NULL;
+                                table_close(t);
                                 free(what);
                                 i++;
                         }
                 }
                 strlist_clear(&v);
+        }
+
+        /* the lists as postern serve compiles them: unknown restrictions,
+         * what smtpd_data_restrictions cannot do, the open-relay guard
+         * (table errors were reported above) */
+        if (tables_ok) {
+                struct smtpd_checks *k = NULL;
+                char *e = NULL;
+
+                if (smtpd_checks_new(c, &k, &e) < 0) {
+                        check_add(r, CHECK_ERROR, "smtpd_*_restrictions",
+                                  conf_main_cf(c),
+                                  "%s; postern serve would not start", e);
+                        free(e);
+                }
+                smtpd_checks_free(k);
         }
 
         /* Postfix >= 2.10: smtpd_relay_restrictions are evaluated first;

@@ -299,11 +299,14 @@ int smtpd_server_run(struct smtpd_server *, int slot);
 /* smtpd_server_free - NULL ok. */
 void smtpd_server_free(struct smtpd_server *);
 
-struct smtpd_checks; /* compiled relay control of one listener */
+struct smtpd_checks; /* compiled access and relay control of a listener */
 
-/* What relay control knows of the client. */
+/* What access and relay control know of the client and the transaction. */
 struct smtpd_check_client {
         const char *addr;
+        const char *namaddr;     /* "name[addr]" for replies, or NULL */
+        const char *helo;        /* HELO/EHLO argument, or NULL */
+        const char *sender;      /* MAIL FROM ("" null sender), or NULL */
         bool mynetworks;         /* smtpd_checks_mynetworks(addr) */
         bool ccert_present;      /* a client certificate was presented */
         bool ccert_trusted;      /* and verified against the CAs */
@@ -312,10 +315,12 @@ struct smtpd_check_client {
 };
 
 /* smtpd_checks_new - compile mynetworks, mydestination, relay_domains,
- * virtual_mailbox_domains, relay_clientcerts and the restriction lists.
- * An unknown restriction, a bad network, a table that cannot be opened,
- * or lists without reject_unauth_destination / defer_unauth_destination /
- * reject / defer (an open relay) are errors: -1 with *err (caller frees). */
+ * virtual_mailbox_domains, relay_clientcerts and the restriction lists
+ * (client, HELO, sender, relay, recipient; data: only what needs no
+ * check at DATA).  An unknown restriction, a bad network, a table that
+ * cannot be opened, or lists without reject_unauth_destination /
+ * defer_unauth_destination / reject / defer (an open relay) are errors:
+ * -1 with *err (caller frees). */
 int smtpd_checks_new(const struct conf *, struct smtpd_checks **out,
                      char **err);
 /* smtpd_checks_free - NULL ok. */
@@ -326,9 +331,11 @@ bool smtpd_checks_mynetworks(struct smtpd_checks *, const char *addr);
  * smtpd_forbid_bare_newline_exclusions (default $mynetworks). */
 bool smtpd_checks_bare_newline_excluded(struct smtpd_checks *,
                                         const char *addr);
-/* smtpd_checks_rcpt - smtpd_relay_restrictions then
- * smtpd_recipient_restrictions for one recipient; on REJECT or DEFER the
- * whole reply ("554 5.7.1 <rcpt>: Relay access denied") is in reply. */
+/* smtpd_checks_rcpt - smtpd_client_restrictions, smtpd_helo_restrictions,
+ * smtpd_sender_restrictions, smtpd_relay_restrictions and
+ * smtpd_recipient_restrictions for one recipient (Postfix's
+ * smtpd_delay_reject = yes); on REJECT or DEFER the whole reply ("554
+ * 5.7.1 <rcpt>: Relay access denied") is in reply. */
 enum smtpd_verdict smtpd_checks_rcpt(struct smtpd_checks *,
                                      const struct smtpd_check_client *,
                                      const char *rcpt, struct strbuf *reply);

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtpd_check.c - relay control: mynetworks, mydestination, relay_domains,
- * smtpd_relay_restrictions and smtpd_recipient_restrictions with the
- * restrictions Postfix administrators use for TLS-authenticated relaying.
+ * smtpd_check.c - access and relay control: mynetworks, mydestination,
+ * relay_domains and the restriction lists smtpd_client_restrictions,
+ * smtpd_helo_restrictions, smtpd_sender_restrictions,
+ * smtpd_relay_restrictions and smtpd_recipient_restrictions, all applied
+ * at RCPT TO as with Postfix's default smtpd_delay_reject = yes, with the
+ * restrictions Postfix administrators use for TLS-authenticated relaying
+ * and the usual client, HELO and sender checks.
  *
  * Restriction lists are compiled once per listener at start-up; an unknown
  * restriction or a list that could make an open relay is a configuration
@@ -29,7 +33,13 @@
         X(PERMIT_TLS_ALL, "permit_tls_all_clientcerts", 0)                     \
         X(CHECK_CCERT, "check_ccert_access", 1)                                \
         X(CHECK_CLIENT, "check_client_access", 1)                              \
+        X(CHECK_HELO, "check_helo_access", 1)                                  \
+        X(CHECK_SENDER, "check_sender_access", 1)                              \
         X(CHECK_RCPT, "check_recipient_access", 1)                             \
+        X(REJECT_INVALID_HELO, "reject_invalid_helo_hostname", 0)              \
+        X(REJECT_NON_FQDN_HELO, "reject_non_fqdn_helo_hostname", 0)            \
+        X(REJECT_NON_FQDN_SENDER, "reject_non_fqdn_sender", 0)                 \
+        X(REJECT_NON_FQDN_RCPT, "reject_non_fqdn_recipient", 0)                \
         X(REJECT_UNAUTH_DEST, "reject_unauth_destination", 0)                  \
         X(DEFER_UNAUTH_DEST, "defer_unauth_destination", 0)                    \
         X(REJECT_UNAUTH_PIPELINING, "reject_unauth_pipelining", 0)
@@ -54,6 +64,15 @@ struct restriction {
         struct table_list *tables; /* for check_*_access */
 };
 
+/* The restriction lists, in the order they apply at RCPT TO. */
+enum rlist_id { RL_CLIENT, RL_HELO, RL_SENDER, RL_RELAY, RL_RCPT, RL_N };
+
+/* One compiled list. */
+struct rlist {
+        struct restriction *r;
+        size_t n;
+};
+
 /* An address range of mynetworks. */
 struct netrange {
         int family;
@@ -73,8 +92,7 @@ struct smtpd_checks {
         size_t nnets;
         struct table_list *net_tables;
         struct domlist mydest, relay, vmbox;
-        struct restriction *relay_r, *rcpt_r;
-        size_t nrelay_r, nrcpt_r;
+        struct rlist lists[RL_N];
         struct table_list *relay_clientcerts;
         bool allow_untrusted_routing;
         /* smtpd_forbid_bare_newline_exclusions: only nets and net_tables
@@ -277,17 +295,16 @@ static int load_restrictions(const char *param, const char *value,
                         if (!strcmp(w.v[i], restriction_names[k].name))
                                 break;
                 if (k == ARRAY_SIZE(restriction_names)) {
+                        struct strbuf known;
+                        strbuf_init(&known);
+                        for (size_t j = 0; j < ARRAY_SIZE(restriction_names);
+                             j++)
+                                strbuf_printf(&known, "%s%s", j ? ", " : "",
+                                              restriction_names[j].name);
                         *err = xasprintf("%s: unknown restriction \"%s\" "
-                                         "(postern knows: permit, reject, "
-                                         "defer, permit_mynetworks, "
-                                         "permit_tls_clientcerts, "
-                                         "permit_tls_all_clientcerts, "
-                                         "check_ccert_access, "
-                                         "check_client_access, "
-                                         "check_recipient_access, "
-                                         "reject_unauth_destination, "
-                                         "defer_unauth_destination)",
-                                         param, w.v[i]);
+                                         "(postern knows: %s)",
+                                         param, w.v[i], strbuf_cstr(&known));
+                        strbuf_clear(&known);
                         rc = -1;
                         break;
                 }
@@ -334,13 +351,59 @@ static bool has_working_relay_check(const struct restriction *r, size_t n)
         return false;
 }
 
-/* smtpd_checks_new - compile the relay control of one listener */
+/* free_restrictions - release one compiled list */
+static void free_restrictions(struct restriction *r, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                table_list_close(r[i].tables);
+        free(r);
+}
+
+/* load_data_restrictions - smtpd_data_restrictions: only what needs no
+ * DATA-time check is accepted (reject_unauth_pipelining is the engine's
+ * own), so that a list postern would not apply is an error, not silence */
+static int load_data_restrictions(const char *value, char **err)
+{
+        struct restriction *r = NULL;
+        size_t n = 0;
+        int rc =
+            load_restrictions("smtpd_data_restrictions", value, &r, &n, err);
+
+        for (size_t i = 0; rc == 0 && i < n; i++)
+                if (r[i].kind != R_REJECT_UNAUTH_PIPELINING &&
+                    r[i].kind != R_PERMIT && r[i].kind != R_PERMIT_MYNETWORKS) {
+                        *err = xasprintf("smtpd_data_restrictions: \"%s\" is "
+                                         "not supported there (postern "
+                                         "accepts permit, permit_mynetworks "
+                                         "and reject_unauth_pipelining)",
+                                         restriction_names[r[i].kind].name);
+                        rc = -1;
+                }
+        free_restrictions(r, n);
+        return rc;
+}
+
+/* smtpd_checks_new - compile the access and relay control of one
+ * listener */
 int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                      char **err)
 {
         struct smtpd_checks *k = xcalloc(1, sizeof(*k));
         bool relay_parent = strstr(c->parent_domain_matches_subdomains,
                                    "relay_domains") != NULL;
+        const struct {
+                const char *param, *value;
+        } lists[RL_N] = {
+            [RL_CLIENT] = {"smtpd_client_restrictions",
+                           c->smtpd_client_restrictions},
+            [RL_HELO] = {"smtpd_helo_restrictions", c->smtpd_helo_restrictions},
+            [RL_SENDER] = {"smtpd_sender_restrictions",
+                           c->smtpd_sender_restrictions},
+            [RL_RELAY] = {"smtpd_relay_restrictions",
+                          c->smtpd_relay_restrictions},
+            [RL_RCPT] = {"smtpd_recipient_restrictions",
+                         c->smtpd_recipient_restrictions},
+        };
 
         *out = NULL;
         k->allow_untrusted_routing = c->allow_untrusted_routing;
@@ -354,15 +417,17 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                          relay_parent, err) < 0 ||
             load_domains(&k->vmbox, "virtual_mailbox_domains",
                          c->virtual_mailbox_domains, false, err) < 0 ||
-            load_restrictions("smtpd_relay_restrictions",
-                              c->smtpd_relay_restrictions, &k->relay_r,
-                              &k->nrelay_r, err) < 0 ||
-            load_restrictions("smtpd_recipient_restrictions",
-                              c->smtpd_recipient_restrictions, &k->rcpt_r,
-                              &k->nrcpt_r, err) < 0)
+            load_data_restrictions(c->smtpd_data_restrictions, err) < 0)
                 goto bad;
-        if (!has_working_relay_check(k->relay_r, k->nrelay_r) &&
-            !has_working_relay_check(k->rcpt_r, k->nrcpt_r)) {
+        for (int l = 0; l < RL_N; l++)
+                if (load_restrictions(lists[l].param,
+                                      lists[l].value ? lists[l].value : "",
+                                      &k->lists[l].r, &k->lists[l].n, err) < 0)
+                        goto bad;
+        if (!has_working_relay_check(k->lists[RL_RELAY].r,
+                                     k->lists[RL_RELAY].n) &&
+            !has_working_relay_check(k->lists[RL_RCPT].r,
+                                     k->lists[RL_RCPT].n)) {
                 *err = xstrdup("in parameters smtpd_relay_restrictions or "
                                "smtpd_recipient_restrictions, specify at "
                                "least one working instance of: "
@@ -387,14 +452,6 @@ bad:
         return -1;
 }
 
-/* free_restrictions - release one compiled list */
-static void free_restrictions(struct restriction *r, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                table_list_close(r[i].tables);
-        free(r);
-}
-
 /* smtpd_checks_free - release */
 void smtpd_checks_free(struct smtpd_checks *k)
 {
@@ -407,8 +464,8 @@ void smtpd_checks_free(struct smtpd_checks *k)
                 strlist_clear(&d[i]->names);
                 table_list_close(d[i]->tables);
         }
-        free_restrictions(k->relay_r, k->nrelay_r);
-        free_restrictions(k->rcpt_r, k->nrcpt_r);
+        for (int l = 0; l < RL_N; l++)
+                free_restrictions(k->lists[l].r, k->lists[l].n);
         table_list_close(k->relay_clientcerts);
         smtpd_checks_free(k->bare_excl);
         free(k);
@@ -625,13 +682,91 @@ static bool ccert_listed(struct smtpd_checks *k,
         return false;
 }
 
-/* run_list - evaluate one restriction list; 1 when it decided */
-static int run_list(struct smtpd_checks *k, const struct restriction *r,
-                    size_t n, const struct smtpd_check_client *cl,
+/* What a generic reject or defer in a list names: Postfix's wording per
+ * list ("<unknown[192.0.2.1]>: Client host rejected: ..."). */
+struct stage {
+        const char *subject;
+        const char *cls;
+};
+
+/* valid_hostname - letters, digits, hyphens and dots, no empty label, or
+ * an address literal ("[192.0.2.1]", "[IPv6:...]") */
+static bool valid_hostname(const char *h)
+{
+        size_t n = strlen(h), label = 0;
+
+        if (n == 0 || n > 255)
+                return false;
+        if (h[0] == '[')
+                return n > 2 && h[n - 1] == ']';
+        for (const char *p = h; *p; p++) {
+                if (*p == '.') {
+                        if (label == 0)
+                                return false;
+                        label = 0;
+                } else if (isalnum((unsigned char)*p) ||
+                           (*p == '-' && label > 0) || *p == '_') {
+                        if (++label > 63)
+                                return false;
+                } else {
+                        return false;
+                }
+        }
+        return h[n - 1] == '.' || label > 0;
+}
+
+/* fqdn - a name with a dot inside, or an address literal */
+static bool fqdn(const char *h)
+{
+        const char *dot = strchr(h, '.');
+
+        return h[0] == '[' || (dot != NULL && dot != h && dot[1] != 0);
+}
+
+/* address_keys - the access(5) keys of an address: "user@domain",
+ * "domain", "user@" (lower case; free with free_keys) */
+static void address_keys(const char *addr, char *keys[3])
+{
+        char *lower = str_lower(xstrdup(addr));
+        const char *at = strrchr(lower, '@');
+
+        keys[0] = lower;
+        keys[1] = rcpt_domain(addr);
+        keys[2] = at ? xstrndup(lower, (size_t)(at - lower) + 1) : NULL;
+}
+
+/* free_keys - what address_keys made */
+static void free_keys(char *keys[3])
+{
+        for (int i = 0; i < 3; i++)
+                free(keys[i]);
+}
+
+/* non_fqdn_address - an address whose domain is missing or not fully
+ * qualified (the null sender is fine) */
+static bool non_fqdn_address(const char *addr)
+{
+        char *dom;
+        bool bad;
+
+        if (addr == NULL || *addr == 0)
+                return false;
+        dom = rcpt_domain(addr);
+        bad = *dom == 0 || !fqdn(dom);
+        free(dom);
+        return bad;
+}
+
+/* run_list - evaluate one restriction list for the stage st; 1 when it
+ * decided (the verdict in *verdict, the reply for REJECT/DEFER) */
+static int run_list(struct smtpd_checks *k, const struct rlist *l,
+                    const struct stage *st, const struct smtpd_check_client *cl,
                     const char *rcpt, enum smtpd_verdict *verdict,
                     struct strbuf *reply)
 {
-        for (size_t i = 0; i < n; i++) {
+        const struct restriction *r = l->r;
+
+        for (size_t i = 0; i < l->n; i++) {
                 switch (r[i].kind) {
                 case R_PERMIT:
                         *verdict = SMTPD_ACCEPT;
@@ -639,16 +774,16 @@ static int run_list(struct smtpd_checks *k, const struct restriction *r,
                 case R_REJECT:
                         *verdict = SMTPD_REJECT;
                         strbuf_printf(reply,
-                                      "554 5.7.1 <%s>: Recipient address "
-                                      "rejected: Access denied",
-                                      rcpt);
+                                      "554 5.7.1 <%s>: %s rejected: Access "
+                                      "denied",
+                                      st->subject, st->cls);
                         return 1;
                 case R_DEFER:
                         *verdict = SMTPD_DEFER;
                         strbuf_printf(reply,
-                                      "450 4.7.1 <%s>: Recipient address "
-                                      "rejected: Try again later",
-                                      rcpt);
+                                      "450 4.7.1 <%s>: %s rejected: Try "
+                                      "again later",
+                                      st->subject, st->cls);
                         return 1;
                 case R_PERMIT_MYNETWORKS:
                         if (cl->mynetworks) {
@@ -683,27 +818,84 @@ static int run_list(struct smtpd_checks *k, const struct restriction *r,
                         break;
                 case R_CHECK_CLIENT: {
                         const char *keys[] = {cl->addr};
-                        if (lookup_access(r[i].tables, keys, 1, cl->addr,
+                        if (lookup_access(r[i].tables, keys, 1,
+                                          cl->namaddr ? cl->namaddr : cl->addr,
                                           "Client host", verdict, reply))
                                 return 1;
                         break;
                 }
+                case R_CHECK_HELO:
+                        if (cl->helo && *cl->helo) {
+                                char *lower = str_lower(xstrdup(cl->helo));
+                                const char *keys[] = {lower};
+                                int d = lookup_access(r[i].tables, keys, 1,
+                                                      cl->helo, "Helo command",
+                                                      verdict, reply);
+                                free(lower);
+                                if (d)
+                                        return 1;
+                        }
+                        break;
+                case R_CHECK_SENDER:
                 case R_CHECK_RCPT: {
-                        char *lower = str_lower(xstrdup(rcpt));
-                        char *dom = rcpt_domain(rcpt);
-                        const char *at = strrchr(lower, '@');
-                        char *localpart_at =
-                            at ? xstrndup(lower, (size_t)(at - lower) + 1)
-                               : NULL;
-                        const char *keys[] = {lower, dom, localpart_at};
-                        int d =
-                            lookup_access(r[i].tables, keys, 3, rcpt,
-                                          "Recipient address", verdict, reply);
-                        free(lower);
-                        free(dom);
-                        free(localpart_at);
+                        bool snd = r[i].kind == R_CHECK_SENDER;
+                        const char *a = snd ? cl->sender : rcpt;
+                        char *keys[3];
+                        if (a == NULL)
+                                break; /* VRFY: no sender */
+                        if (*a == 0) {
+                                /* smtpd_null_access_lookup_key */
+                                const char *nk[] = {"<>"};
+                                if (lookup_access(r[i].tables, nk, 1, "",
+                                                  "Sender address", verdict,
+                                                  reply))
+                                        return 1;
+                                break;
+                        }
+                        address_keys(a, keys);
+                        int d = lookup_access(
+                            r[i].tables, (const char *const *)keys, 3, a,
+                            snd ? "Sender address" : "Recipient address",
+                            verdict, reply);
+                        free_keys(keys);
                         if (d)
                                 return 1;
+                        break;
+                }
+                case R_REJECT_INVALID_HELO:
+                        if (cl->helo && !valid_hostname(cl->helo)) {
+                                *verdict = SMTPD_REJECT;
+                                strbuf_printf(reply,
+                                              "501 5.5.2 <%s>: Helo command "
+                                              "rejected: Invalid name",
+                                              cl->helo);
+                                return 1;
+                        }
+                        break;
+                case R_REJECT_NON_FQDN_HELO:
+                        if (cl->helo && !fqdn(cl->helo)) {
+                                *verdict = SMTPD_REJECT;
+                                strbuf_printf(reply,
+                                              "504 5.5.2 <%s>: Helo command "
+                                              "rejected: need fully-qualified "
+                                              "hostname",
+                                              cl->helo);
+                                return 1;
+                        }
+                        break;
+                case R_REJECT_NON_FQDN_SENDER:
+                case R_REJECT_NON_FQDN_RCPT: {
+                        bool snd = r[i].kind == R_REJECT_NON_FQDN_SENDER;
+                        const char *a = snd ? cl->sender : rcpt;
+                        if (non_fqdn_address(a)) {
+                                *verdict = SMTPD_REJECT;
+                                strbuf_printf(reply,
+                                              "504 5.5.2 <%s>: %s address "
+                                              "rejected: need fully-qualified "
+                                              "address",
+                                              a, snd ? "Sender" : "Recipient");
+                                return 1;
+                        }
                         break;
                 }
                 case R_REJECT_UNAUTH_DEST:
@@ -722,20 +914,29 @@ static int run_list(struct smtpd_checks *k, const struct restriction *r,
         return 0;
 }
 
-/* smtpd_checks_rcpt - smtpd_relay_restrictions, then
- * smtpd_recipient_restrictions; permit when neither rejects */
+/* smtpd_checks_rcpt - the client, HELO, sender, relay and recipient
+ * lists in turn: a permit ends its own list, a reject or defer ends all;
+ * permit when none rejects */
 enum smtpd_verdict smtpd_checks_rcpt(struct smtpd_checks *k,
                                      const struct smtpd_check_client *cl,
                                      const char *rcpt, struct strbuf *reply)
 {
-        enum smtpd_verdict v = SMTPD_ACCEPT;
+        const struct stage stages[RL_N] = {
+            [RL_CLIENT] = {cl->namaddr ? cl->namaddr : cl->addr, "Client host"},
+            [RL_HELO] = {cl->helo ? cl->helo : "", "Helo command"},
+            [RL_SENDER] = {cl->sender ? cl->sender : "", "Sender address"},
+            [RL_RELAY] = {rcpt, "Recipient address"},
+            [RL_RCPT] = {rcpt, "Recipient address"},
+        };
 
-        if (run_list(k, k->relay_r, k->nrelay_r, cl, rcpt, &v, reply) &&
-            v != SMTPD_ACCEPT)
-                return v;
-        v = SMTPD_ACCEPT;
+        for (int l = 0; l < RL_N; l++) {
+                enum smtpd_verdict v = SMTPD_ACCEPT;
+                strbuf_reset(reply);
+                if (run_list(k, &k->lists[l], &stages[l], cl, rcpt, &v,
+                             reply) &&
+                    v != SMTPD_ACCEPT)
+                        return v;
+        }
         strbuf_reset(reply);
-        if (run_list(k, k->rcpt_r, k->nrcpt_r, cl, rcpt, &v, reply))
-                return v;
         return SMTPD_ACCEPT;
 }

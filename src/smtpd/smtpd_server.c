@@ -324,6 +324,9 @@ static enum smtpd_verdict conn_rcpt_check(void *ctx,
         const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
         struct smtpd_check_client cl = {
             .addr = c->addr,
+            .namaddr = info->namaddr,
+            .helo = info->helo,
+            .sender = info->env && !vrfy ? info->env->sender : NULL,
             .mynetworks = c->in_mynetworks,
             .ccert_present = ti && ti->peer_cert,
             .ccert_trusted = ti && ti->trusted,
@@ -331,8 +334,6 @@ static enum smtpd_verdict conn_rcpt_check(void *ctx,
             .pkey_fprint = ti ? ti->pkey_fprint : NULL,
         };
 
-        (void)vrfy;
-        (void)info;
         /* the session logs the refusal ("NOQUEUE: reject: RCPT" or
          * "... VRFY"), once, as Postfix does */
         return smtpd_checks_rcpt(c->lc->checks, &cl, rcpt, reply);

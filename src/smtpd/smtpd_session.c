@@ -534,11 +534,12 @@ static void set_helo(struct smtpd_session *s, const char *arg,
         mail_reset(s);
         free(s->helo);
         s->helo = xstrdup(arg);
-        /* Neuter characters that could break headers and logs. */
+        /* Neuter characters that could break headers and logs: control
+         * characters and Postfix's NEUTER_CHARACTERS; an address literal
+         * keeps its brackets ("from [192.0.2.1] (unknown [192.0.2.1])") */
         for (char *p = s->helo; *p; p++)
-                if ((unsigned char)*p < 32 || *p == 127 || *p == '<' ||
-                    *p == '>' || *p == '(' || *p == ')' || *p == '"' ||
-                    *p == '\\' || *p == ';' || *p == '[' || *p == ']')
+                if ((unsigned char)*p < 32 || *p == 127 ||
+                    strchr(" <>()\\\";@", *p) != NULL)
                         *p = '?';
         s->protocol = proto;
         s->tls_started = false;

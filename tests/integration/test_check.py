@@ -566,6 +566,25 @@ class CheckTest(pt.TempDirTest):
                        "permit_tls_clientcerts, reject_unauth_destination")
         self.assertEqual(self.lines(p), [], p.stdout)
 
+    def test_restrictions_serve_would_refuse(self):
+        main = os.path.join(self.cf, "main.cf")
+        p = self.check(smtpd_sender_restrictions="reject_non_fqdn_sender, "
+                       "reject_unknown_sender_domain")
+        self.assertFinding(p, "error", "smtpd_*_restrictions", main,
+                           "smtpd_sender_restrictions: unknown restriction "
+                           "\"reject_unknown_sender_domain\"",
+                           "postern serve would not start", status=2)
+        self.assertOnly(p, 1)
+        p = self.check(smtpd_data_restrictions="reject_unauth_pipelining, "
+                       "reject")
+        self.assertFinding(p, "error", "smtpd_*_restrictions", main,
+                           "smtpd_data_restrictions", "not supported there",
+                           status=2)
+        p = self.check(smtpd_helo_restrictions="reject_invalid_helo_hostname,"
+                       " reject_non_fqdn_helo_hostname",
+                       smtpd_data_restrictions="reject_unauth_pipelining")
+        self.assertEqual(self.lines(p), [], p.stdout)
+
     def test_clientcerts_without_ask_ccert(self):
         p = self.check(smtpd_tls_ask_ccert="no")
         self.assertFinding(p, "warning", "smtpd_tls_ask_ccert",

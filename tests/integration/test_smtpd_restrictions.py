@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""smtpd_client_restrictions, smtpd_helo_restrictions and
+smtpd_sender_restrictions are applied, at RCPT TO as Postfix does with
+its default smtpd_delay_reject = yes, before the relay and recipient
+lists; a permit ends only its own list.
+
+Before, these three lists were accepted and silently ignored: a main.cf
+carried over from Postfix would have looked protected and was not.  A
+restriction postern does not know, in any list, refuses the start with
+the parameter and the name, and so does one in smtpd_data_restrictions
+that would need a check at DATA.
+
+The client is Python's smtplib, from 127.0.0.1 and, to be refused by
+check_client_access, from 127.0.0.2.
+"""
+import os
+import smtplib
+import unittest
+
+import pt
+import srv
+
+MAIN_CF = """
+mynetworks = 192.0.2.0/24
+smtpd_client_restrictions =
+    check_client_access inline:{ { 127.0.0.2 = REJECT go away } }, permit
+smtpd_helo_restrictions = reject_invalid_helo_hostname,
+    reject_non_fqdn_helo_hostname,
+    check_helo_access inline:{ { bad.example = REJECT no thanks } }
+smtpd_sender_restrictions = reject_non_fqdn_sender,
+    check_sender_access inline:{ { spammer.example = REJECT not you } }
+"""
+
+
+class Restrictions(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = pt.tempfile.mkdtemp(prefix="postern-restr-")
+        cls.port = pt.free_port()
+        cls.server = srv.Server(os.path.join(cls.tmp, "conf"), MAIN_CF,
+                                [("smtp", cls.port, [])], workers=1)
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        srv.stop_and_clean(cls.server, cls.tmp)
+
+    def rcpt(self, helo, sender, source="127.0.0.1"):
+        """The RCPT reply for bob@mx.postern.test (code, text)."""
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=60,
+                          source_address=(source, 0)) as s:
+            code, msg = s.ehlo(helo)
+            self.assertEqual(code, 250, msg)
+            code, msg = s.mail(sender)
+            self.assertEqual(code, 250, msg)
+            return s.rcpt("bob@mx.postern.test")
+
+    def test_accepted(self):
+        self.assertEqual(self.rcpt("client.example.org",
+                                   "alice@example.org")[0], 250)
+        # the null sender has no domain to qualify
+        self.assertEqual(self.rcpt("client.example.org", "")[0], 250)
+        # an address literal is a fully qualified HELO
+        self.assertEqual(self.rcpt("[127.0.0.1]", "alice@example.org")[0],
+                         250)
+
+    def test_helo(self):
+        code, msg = self.rcpt("localhost", "alice@example.org")
+        self.assertEqual((code, msg.decode()), (
+            504, "5.5.2 <localhost>: Helo command rejected: need "
+                 "fully-qualified hostname"))
+        code, msg = self.rcpt("bad..example", "alice@example.org")
+        self.assertEqual((code, msg.decode()), (
+            501, "5.5.2 <bad..example>: Helo command rejected: Invalid name"))
+        code, msg = self.rcpt("bad.example", "alice@example.org")
+        self.assertEqual((code, msg.decode()), (
+            554, "5.7.1 <bad.example>: Helo command rejected: no thanks"))
+
+    def test_sender(self):
+        code, msg = self.rcpt("client.example.org", "alice@localhost")
+        self.assertEqual((code, msg.decode()), (
+            504, "5.5.2 <alice@localhost>: Sender address rejected: need "
+                 "fully-qualified address"))
+        # the client list ended with permit: the sender list still runs
+        code, msg = self.rcpt("client.example.org", "joe@Spammer.Example")
+        self.assertEqual((code, msg.decode()), (
+            554, "5.7.1 <joe@Spammer.Example>: Sender address rejected: "
+                 "not you"))
+        self.server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
+                             "554 5.7.1 <joe@Spammer.Example>: Sender address "
+                             "rejected: not you; from=<joe@Spammer.Example> "
+                             "to=<bob@mx.postern.test> proto=ESMTP "
+                             "helo=<client.example.org>")
+
+    def test_client_first(self):
+        # the client list comes first, before the bad HELO and sender
+        code, msg = self.rcpt("bad.example", "joe@spammer.example",
+                              source="127.0.0.2")
+        self.assertEqual((code, msg.decode()), (
+            554, "5.7.1 <unknown[127.0.0.2]>: Client host rejected: go away"))
+
+    def serve(self, main_cf):
+        conf = os.path.join(self.tmp, "c")
+        os.makedirs(conf, exist_ok=True)
+        with open(os.path.join(conf, "main.cf"), "w") as f:
+            f.write("queue_directory = %s/q\nmaillog_file = %s/log\n%s" %
+                    (self.tmp, self.tmp, main_cf))
+        with open(os.path.join(conf, "master.cf"), "w") as f:
+            f.write("127.0.0.1:%d inet n - n - - smtpd\n" % pt.free_port())
+        return pt.postern("serve", "-c", conf, timeout=120)
+
+    def test_unknown_restriction_refused(self):
+        r = self.serve("smtpd_sender_restrictions = "
+                       "reject_unknown_sender_domain\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("smtpd_sender_restrictions: unknown restriction "
+                      "\"reject_unknown_sender_domain\"", r.stderr)
+        self.assertIn("check_sender_access", r.stderr)  # what it knows
+
+    def test_data_restriction_refused(self):
+        r = self.serve("smtpd_data_restrictions = reject_unauth_pipelining, "
+                       "reject\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("smtpd_data_restrictions: \"reject\" is not supported "
+                      "there", r.stderr)
+        r = self.serve("smtpd_data_restrictions = reject_unauth_pipelining, "
+                       "reject_bogus\n")
+        self.assertIn("unknown restriction \"reject_bogus\"", r.stderr)
+
+
+if __name__ == "__main__":
+    pt.main()
