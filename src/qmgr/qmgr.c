@@ -673,8 +673,9 @@ static void msg_finish(struct qmsg *m)
         }
         if (notify_sender(m))
                 deferred = true;
-        if (deferred && !null_sender && c->delay_warning_time > 0 &&
-            env->warned == 0 && now - env->arrival >= c->delay_warning_time)
+        if (deferred && m->after != QAFTER_DELETE && !null_sender &&
+            c->delay_warning_time > 0 && env->warned == 0 &&
+            now - env->arrival >= c->delay_warning_time)
                 warn_delayed(m, now);
         if (deferred) {
                 unsigned att = env->attempts + 1;
