@@ -59,6 +59,20 @@ def stop_and_clean(server, tmp):
                              (rc, "\n".join(problems)))
 
 
+def serve_once(tmp, main_cf):
+    """postern serve on a one-listener configuration in tmp/c whose main.cf
+    is main_cf (queue and log under tmp), for a start that should be
+    refused: returns the finished process (returncode, stderr)."""
+    conf = os.path.join(tmp, "c")
+    os.makedirs(conf, exist_ok=True)
+    with open(os.path.join(conf, "main.cf"), "w") as f:
+        f.write("queue_directory = %s/q\nmaillog_file = %s/log\n%s" %
+                (tmp, tmp, main_cf))
+    with open(os.path.join(conf, "master.cf"), "w") as f:
+        f.write("127.0.0.1:%d inet n - n - - smtpd\n" % pt.free_port())
+    return pt.postern("serve", "-c", conf, timeout=120)
+
+
 def raw_session(test, port, timeout=120):
     """A plain socket to port past its 220 greeting, closed at the end of
     the test: (socket, binary file for reading)."""

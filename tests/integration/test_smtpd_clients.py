@@ -338,14 +338,7 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
 class StartupErrors(pt.TempDirTest):
 
     def serve(self, main_cf):
-        conf = os.path.join(self.tmp, "c")
-        os.makedirs(conf, exist_ok=True)
-        with open(os.path.join(conf, "main.cf"), "w") as f:
-            f.write("queue_directory = %s/q\nmaillog_file = %s/log\n%s" %
-                    (self.tmp, self.tmp, main_cf))
-        with open(os.path.join(conf, "master.cf"), "w") as f:
-            f.write("127.0.0.1:%d inet n - n - - smtpd\n" % pt.free_port())
-        return pt.postern("serve", "-c", conf, timeout=120)
+        return srv.serve_once(self.tmp, main_cf)
 
     def test_key_readable_by_others_is_refused(self):
         pki = PKI(os.path.join(self.tmp, "pki"))

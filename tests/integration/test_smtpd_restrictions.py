@@ -102,14 +102,7 @@ class Restrictions(unittest.TestCase):
             554, "5.7.1 <unknown[127.0.0.2]>: Client host rejected: go away"))
 
     def serve(self, main_cf):
-        conf = os.path.join(self.tmp, "c")
-        os.makedirs(conf, exist_ok=True)
-        with open(os.path.join(conf, "main.cf"), "w") as f:
-            f.write("queue_directory = %s/q\nmaillog_file = %s/log\n%s" %
-                    (self.tmp, self.tmp, main_cf))
-        with open(os.path.join(conf, "master.cf"), "w") as f:
-            f.write("127.0.0.1:%d inet n - n - - smtpd\n" % pt.free_port())
-        return pt.postern("serve", "-c", conf, timeout=120)
+        return srv.serve_once(self.tmp, main_cf)
 
     def test_unknown_restriction_refused(self):
         r = self.serve("smtpd_sender_restrictions = "
