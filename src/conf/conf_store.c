@@ -322,12 +322,21 @@ const char *conf_suggest(const char *name)
         return best;
 }
 
-/* conf_store_warn_unused - unknown names nothing refers to */
+/* conf_store_warn_unused - unknown names nothing refers to, and known
+ * ones postern accepts but does not implement, set to something else than
+ * their default (params.def: "Not implemented: ...") */
 void conf_store_warn_unused(struct conf_store *st)
 {
         for (size_t i = 0; i < st->n; i++) {
                 struct conf_entry *e = &st->v[i];
-                if (e->referenced || conf_param_find(e->name))
+                const struct conf_param *p = conf_param_find(e->name);
+                if (p && str_has_prefix(p->desc, "Not implemented") &&
+                    strcmp(e->value, p->def) != 0)
+                        log_warnx("%s: %s=%s: accepted for Postfix "
+                                  "compatibility but not implemented by "
+                                  "postern: the setting has no effect",
+                                  e->origin, e->name, e->value);
+                if (e->referenced || p)
                         continue;
                 const char *hint = conf_suggest(e->name);
                 if (hint)

@@ -173,6 +173,23 @@ class ConfErrors(pt.TempDirTest):
                       "smtpd_tls_ask_cert=yes", r.stderr)
         self.assertIn("smtpd_tls_ask_ccert", r.stderr)  # the suggestion
 
+    def test_unimplemented_parameter_warns_with_line(self):
+        d, r = self.conf("alias_maps = hash:/etc/aliases\n"
+                         "smtpd_sasl_auth_enable = no\n"
+                         "smtp_tls_per_site = hash:/etc/postfix/tls_per_site\n"
+                         "smtp_tls_session_cache_database = btree:/x\n", "-n")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("main.cf, line 1: alias_maps=hash:/etc/aliases: "
+                      "accepted for Postfix compatibility but not "
+                      "implemented by postern: the setting has no effect",
+                      r.stderr)
+        self.assertIn("line 3: smtp_tls_per_site=", r.stderr)
+        # the default value of one, and one whose purpose postern serves
+        # another way (tickets, a cache in memory): no warning
+        self.assertNotIn("smtpd_sasl_auth_enable", r.stderr)
+        self.assertNotIn("smtp_tls_session_cache_database", r.stderr)
+        self.assertEqual(r.stderr.count("not implemented"), 2, r.stderr)
+
     def test_missing_equals(self):
         d, r = self.conf("myhostname = x\ngarbage line\n", "-n")
         self.assertEqual(r.returncode, 1)
