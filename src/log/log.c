@@ -13,9 +13,11 @@
 
 enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE };
 
-static char log_ident[64] = "postern";
-static char log_own[64] = "postern"; /* log_init's; log_service may differ */
-static const char *log_svc;          /* log_service's program, or NULL */
+static char log_name[64] = "postern"; /* syslog_name */
+static char log_prog[64];             /* log_init's program, or "" */
+static char log_ident[160] = "postern";
+static char log_own[160] = "postern"; /* log_init's; log_service may differ */
+static const char *log_svc;           /* log_service's program, or NULL */
 static char log_host[256] = "localhost";
 static enum log_dest log_dest = DEST_STDERR;
 static int log_fd = -1;
@@ -27,20 +29,41 @@ static struct strbuf held;
 static unsigned prefix_gen; /* bumped when ident or host change */
 #define HELD_MAX 16384      /* flush early beyond this */
 
+/* make_ident - "NAME/PROGRAM", or NAME alone */
+static void make_ident(char *out, size_t len, const char *program)
+{
+        if (program && *program)
+                snprintf(out, len, "%s/%s", log_name, program);
+        else
+                snprintf(out, len, "%s", log_name);
+}
+
 /* log_init - set the program name */
 void log_init(const char *program)
 {
         prefix_gen++;
-        if (program && *program)
-                snprintf(log_own, sizeof(log_own), "postern/%s", program);
-        else
-                snprintf(log_own, sizeof(log_own), "postern");
+        snprintf(log_prog, sizeof(log_prog), "%s", program ? program : "");
+        make_ident(log_own, sizeof(log_own), log_prog);
         snprintf(log_ident, sizeof(log_ident), "%s", log_own);
         log_svc = NULL;
         if (log_dest == DEST_SYSLOG) {
                 closelog();
                 openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
         }
+}
+
+/* log_set_name - syslog_name */
+void log_set_name(const char *name)
+{
+        const char *svc = log_svc;
+        char prog[sizeof(log_prog)];
+
+        snprintf(log_name, sizeof(log_name), "%s",
+                 name && *name ? name : "postern");
+        memcpy(prog, log_prog, sizeof(prog)); /* log_init writes log_prog */
+        log_init(prog);
+        if (svc)
+                (void)log_service(svc);
 }
 
 /* log_service - lines from now on as postern/PROGRAM (NULL: our own) */
@@ -53,7 +76,7 @@ const char *log_service(const char *program)
         log_svc = program;
         prefix_gen++;
         if (program && *program)
-                snprintf(log_ident, sizeof(log_ident), "postern/%s", program);
+                make_ident(log_ident, sizeof(log_ident), program);
         else
                 snprintf(log_ident, sizeof(log_ident), "%s", log_own);
         if (log_dest == DEST_SYSLOG) /* no new connection: a new tag */

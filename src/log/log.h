@@ -19,6 +19,10 @@
 /* log_init - name this process ("smtpd" logs as postern/smtpd; NULL or ""
  * logs as plain "postern") and send lines to stderr until log_open. */
 void log_init(const char *program);
+/* log_set_name - the NAME of "NAME/PROGRAM" (main.cf syslog_name;
+ * "postern" until set; "" or NULL: "postern").  Applies to the name
+ * log_init gave and to the lines that follow. */
+void log_set_name(const char *name);
 /* log_program - the "postern/PROGRAM" ident in use (static storage). */
 const char *log_program(void);
 /* log_service - log the lines that follow as postern/PROGRAM instead of

@@ -752,6 +752,7 @@ int master_run(const struct master_opts *o)
                 generation_free(m.gen);
                 return 1;
         }
+        log_set_name(m.gen->main->syslog_name);
         log_init("master");
         if (o->foreground_stderr)
                 log_also_stderr(true);

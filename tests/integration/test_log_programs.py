@@ -17,8 +17,10 @@ is logged as the program Postfix would use, with the queue manager's pid:
   postern/qmgr[PID]:    from=<...> (queue active), removed
 
 Two postern instances: "relay" sends over TLS (encrypt, the test CA) to
-"mx", which delivers to a Maildir.  Then pflogsumm, the real one, reads
-the relay's log and files the deferral under smtp.
+"mx", which delivers to a Maildir.  The relay has syslog_name = postfix,
+as an administrator sets it for tools that look for postfix/ lines.  Then
+pflogsumm, the real one, with its defaults, reads the relay's log and
+files the deferral under smtp.
 """
 import os
 import re
@@ -61,7 +63,8 @@ class LogPrograms(pt.TempDirTest):
             "{ dead.test = error:5.1.2 this domain is gone } }\n"
             "smtp_tls_security_level = encrypt\n"
             "smtp_tls_CAfile = %s\n"
-            "smtp_tls_loglevel = 1\n" % (mx.port, closed, ca.ca_crt)))
+            "smtp_tls_loglevel = 1\n"
+            "syslog_name = postfix\n" % (mx.port, closed, ca.ca_crt)))
         relay.start()
         self.addCleanup(relay.stop)
 
@@ -78,11 +81,12 @@ class LogPrograms(pt.TempDirTest):
         relay.wait_mail("alice")  # the bounce
 
         log = relay.logtext()
-        pid = re.search(r"postern/qmgr\[(\d+)\]: queue manager started",
+        pid = re.search(r"postfix/qmgr\[(\d+)\]: queue manager started",
                         log).group(1)
+        self.assertNotIn("postern/", log)
 
         def line(program, rest):
-            pat = r"^.* postern/%s\[%s\]: %s" % (program, pid, rest)
+            pat = r"^.* postfix/%s\[%s\]: %s" % (program, pid, rest)
             self.assertRegex(log, re.compile(pat, re.M))
 
         line("smtp", r"Trusted TLS connection established to "
@@ -94,7 +98,7 @@ class LogPrograms(pt.TempDirTest):
              r"status=deferred \(connect to .*Connection refused\)" % q3)
         line("error", r"%s: to=<who@dead\.test>, relay=none, .*dsn=5\.1\.2, "
              r"status=bounced \(5\.1\.2 this domain is gone\)" % q2)
-        m = re.search(r"postern/bounce\[%s\]: %s: sender non-delivery "
+        m = re.search(r"postfix/bounce\[%s\]: %s: sender non-delivery "
                       r"notification: (%s)$" % (pid, q2, ID), log, re.M)
         self.assertIsNotNone(m, log)
         line("local", r"%s: to=<alice@relay\.postern\.test>, relay=local, "
@@ -103,7 +107,7 @@ class LogPrograms(pt.TempDirTest):
              r"nrcpt=1 \(queue active\)" % q1)
         line("qmgr", r"%s: removed" % q1)
         # no delivery line is left under the queue manager's own name
-        self.assertNotRegex(log, re.compile(r"postern/qmgr\[\d+\]: .*(status="
+        self.assertNotRegex(log, re.compile(r"postfix/qmgr\[\d+\]: .*(status="
                                             r"|TLS connection established)",
                                             re.M))
         mxlog = mx.logtext()
@@ -116,7 +120,7 @@ class LogPrograms(pt.TempDirTest):
         # pflogsumm, as an administrator runs it on this log
         if not pt.have("pflogsumm"):
             self.skipTest("pflogsumm not installed")
-        r = pt.run(["pflogsumm", "--syslog-name=postern", relay.log])
+        r = pt.run(["pflogsumm", relay.log])
         self.assertEqual(r.returncode, 0, r.stderr)
         out = r.stdout
         self.assertRegex(out, r"\n\s*2\s+delivered\n", out)

@@ -225,6 +225,29 @@ static void test_service(void **state)
         unlink(path);
 }
 
+/* test_syslog_name - log_set_name renames every ident, the service too,
+ * and "" or NULL goes back to "postern" */
+static void test_syslog_name(void **state)
+{
+        char path[] = "/tmp/postern-log-XXXXXX";
+
+        (void)state;
+        open_temp_log(path, "qmgr");
+        log_set_name("postfix-out");
+        log_info("a");
+        (void)log_service("smtp");
+        log_info("b");
+        log_set_name(NULL);
+        log_info("c");
+        (void)log_service(NULL);
+        log_info("d");
+        assert_true(line_at(path, 0, "postfix-out/qmgr["));
+        assert_true(line_at(path, 1, "postfix-out/smtp["));
+        assert_true(line_at(path, 2, "postern/smtp["));
+        assert_true(line_at(path, 3, "postern/qmgr["));
+        unlink(path);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -234,6 +257,7 @@ int main(void)
             cmocka_unit_test(test_fatal_flushes),
             cmocka_unit_test(test_ident_change),
             cmocka_unit_test(test_service),
+            cmocka_unit_test(test_syslog_name),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
