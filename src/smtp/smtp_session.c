@@ -73,10 +73,12 @@ struct smtp_attempt {
         char *last_relay; /* the last server that answered */
         bool reused;      /* the connection came from the idle cache */
         bool tls_active;
-        bool tx_started;   /* MAIL sent: no other server may be tried */
-        bool rset_pending; /* RSET pipelined before MAIL: its reply is
-                              still to come, nothing can be delivered
-                              yet */
+        bool wrapper;          /* smtp_tls_wrappermode: TLS from byte one */
+        bool wrapper_greeting; /* ... and the greeting comes after it */
+        bool tx_started;       /* MAIL sent: no other server may be tried */
+        bool rset_pending;     /* RSET pipelined before MAIL: its reply is
+                                  still to come, nothing can be delivered
+                                  yet */
 
         struct smtp_conn *conn;
         enum smtp_state st;
@@ -1404,6 +1406,11 @@ static enum step tls_done(struct smtp_attempt *a)
                 attempt_next_addr(a, true);
                 return STEP_STOP;
         }
+        if (a->wrapper_greeting) {
+                a->wrapper_greeting = false;
+                enter(a, SMTP_ST_GREETING);
+                return STEP_GO_ON;
+        }
         send_ehlo(a);
         return STEP_GO_ON;
 }
@@ -1730,6 +1737,15 @@ static enum step connected(struct smtp_attempt *a)
         int one = 1;
         a->sessions++;
         (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (a->wrapper) {
+                /* SMTPS (port 465): the handshake first, the greeting
+                 * inside TLS; nothing can fall back to plaintext, so an
+                 * opportunistic level is encrypt here */
+                if (a->level == SMTP_TLS_MAY)
+                        a->level = SMTP_TLS_ENCRYPT;
+                a->wrapper_greeting = true;
+                return start_tls(a);
+        }
         enter(a, SMTP_ST_GREETING);
         return STEP_GO_ON;
 }
@@ -1905,6 +1921,16 @@ static void attempt_begin(void *arg)
         }
         a->level = a->pol.level;
         a->dane_level = SMTP_TLS_NONE;
+        a->wrapper = a->client->conf->smtp_tls_wrappermode;
+        if (a->wrapper && a->level == SMTP_TLS_NONE) {
+                set_last_err(a, "4.7.5",
+                             "smtp_tls_wrappermode requires TLS, but the TLS "
+                             "security level for %s is none",
+                             a->nh.host);
+                log_warnx("%s", strbuf_cstr(&a->last_err));
+                attempt_finish(a);
+                return;
+        }
         if (a->level == SMTP_TLS_DANE || a->level == SMTP_TLS_DANE_ONLY) {
                 if (a->client->dns == NULL ||
                     strcmp(a->client->conf->smtp_dns_support_level, "dnssec") !=
