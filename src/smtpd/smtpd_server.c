@@ -212,6 +212,7 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
                         (long)c->smtpd_tls_session_cache_timeout,
                     .ticket_keys = srv->keys,
                     .loglevel = (int)c->smtpd_tls_loglevel,
+                    .preempt_ciphers = c->tls_preempt_cipherlist,
                 };
                 bool have_cert =
                     *ts.cert_file || *ts.eccert_file || *ts.chain_files;

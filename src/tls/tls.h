@@ -406,7 +406,9 @@ struct tls_server_settings {
                                                   negative = 3600 */
         struct tls_ticket_keys *ticket_keys;   /* shared keys; NULL = a
                                                   private random key */
-        int loglevel; /* smtpd_tls_loglevel: 1 logs the summary */
+        int loglevel;         /* smtpd_tls_loglevel: 1 logs the summary */
+        bool preempt_ciphers; /* tls_preempt_cipherlist: the server's
+                                 cipher order wins over the client's */
 };
 
 /* Client settings: Postfix's smtp_tls_* parameters. */

@@ -1035,6 +1035,8 @@ struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
                                            : s->exclude_ciphers,
                               errstr) < 0)
                 goto bad;
+        if (s->preempt_ciphers)
+                SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
         SSL_CTX_set_dh_auto(ctx, 1);
 
         /* Client certificates: ask (and maybe require), decide later. */
