@@ -69,6 +69,7 @@ static struct tls_ctx *client_tls_ctx(const struct conf *conf, int loglevel,
             .fingerprint_digest = conf->smtp_tls_fingerprint_digest,
             .session_cache_timeout = (long)conf->smtp_tls_session_cache_timeout,
             .loglevel = loglevel,
+            .groups = conf->tls_eecdh_auto_curves,
         };
         return tls_client_ctx_new(&s, errstr);
 }

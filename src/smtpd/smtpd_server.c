@@ -213,6 +213,7 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
                     .ticket_keys = srv->keys,
                     .loglevel = (int)c->smtpd_tls_loglevel,
                     .preempt_ciphers = c->tls_preempt_cipherlist,
+                    .groups = c->tls_eecdh_auto_curves,
                 };
                 bool have_cert =
                     *ts.cert_file || *ts.eccert_file || *ts.chain_files;

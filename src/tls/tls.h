@@ -409,6 +409,8 @@ struct tls_server_settings {
         int loglevel;         /* smtpd_tls_loglevel: 1 logs the summary */
         bool preempt_ciphers; /* tls_preempt_cipherlist: the server's
                                  cipher order wins over the client's */
+        const char *groups;   /* tls_eecdh_auto_curves; NULL or "" =
+                                 OpenSSL's */
 };
 
 /* Client settings: Postfix's smtp_tls_* parameters. */
@@ -432,6 +434,7 @@ struct tls_client_settings {
         long session_cache_timeout;     /* 0 disables resumption;
                                            negative = 3600 */
         int loglevel;                   /* smtp_tls_loglevel */
+        const char *groups; /* tls_eecdh_auto_curves; NULL or "" = OpenSSL's */
 };
 
 /* tls_server_ctx_new - a server context.  Every key and certificate

@@ -60,6 +60,37 @@ static bool empty(const char *s)
         return s == NULL || *s == 0;
 }
 
+/* apply_groups - tls_eecdh_auto_curves: the key-exchange groups in that
+ * order, skipping names this OpenSSL does not have (as Postfix does); 0,
+ * or -1 when none of them is usable */
+static int apply_groups(SSL_CTX *ctx, const char *list, const char **errstr)
+{
+        struct strbuf ok;
+        char *copy, *save = NULL;
+        int rc = 0;
+
+        if (empty(list))
+                return 0;
+        strbuf_init(&ok);
+        copy = xstrdup(list);
+        for (char *w = strtok_r(copy, " \t,:", &save); w;
+             w = strtok_r(NULL, " \t,:", &save)) {
+                if (SSL_CTX_set1_groups_list(ctx, w) != 1) {
+                        ERR_clear_error();
+                        continue;
+                }
+                strbuf_printf(&ok, "%s%s", ok.len ? ":" : "", w);
+        }
+        if (ok.len == 0 || SSL_CTX_set1_groups_list(ctx, ok.s) != 1)
+                rc = tls_ctx_seterr(errstr,
+                                    "tls_eecdh_auto_curves: no usable group in "
+                                    "\"%s\"",
+                                    list);
+        free(copy);
+        strbuf_clear(&ok);
+        return rc;
+}
+
 /* ---- reading key and certificate files ---- */
 
 /* One key with its certificate chain, as it will be handed to OpenSSL. */
@@ -1037,6 +1068,8 @@ struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
                 goto bad;
         if (s->preempt_ciphers)
                 SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+        if (apply_groups(ctx, s->groups, errstr) < 0)
+                goto bad;
         SSL_CTX_set_dh_auto(ctx, 1);
 
         /* Client certificates: ask (and maybe require), decide later. */
@@ -1108,6 +1141,8 @@ struct tls_ctx *tls_client_ctx_new(const struct tls_client_settings *s,
                 goto bad;
         if (tls_apply_ciphers(ctx, NULL, s->ciphers, s->exclude_ciphers,
                               errstr) < 0)
+                goto bad;
+        if (apply_groups(ctx, s->groups, errstr) < 0)
                 goto bad;
         if (tls_dane_ctx_init(tc, s->dane_digests, errstr) < 0)
                 goto bad;

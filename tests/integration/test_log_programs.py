@@ -69,7 +69,8 @@ class LogPrograms(pt.TempDirTest):
         self.addCleanup(relay.stop)
 
         q1 = self.submit(relay.port, "alice@relay.postern.test",
-                         "bob@mx.postern.test", b"Subject: 1\r\n\r\nover tls\r\n")
+                         "bob@mx.postern.test",
+                         b"Subject: 1\r\n\r\nover tls\r\n")
         q2 = self.submit(relay.port, "alice@relay.postern.test",
                          "who@dead.test", b"Subject: 2\r\n\r\ndoomed\r\n")
         q3 = self.submit(relay.port, "alice@relay.postern.test",

@@ -71,7 +71,8 @@ class BounceFailure(qmgrfix.PeerMtaTest):
         dsn = qmgrfix.parse(list(msgs.values())[0])
         self.assertIn("X-Postfix-Queue-ID: %s" % qid, dsn.as_string())
         _, groups = qmgrfix.dsn_fields(dsn)
-        self.assertEqual(groups[1]["final-recipient"], "rfc822; gone@peer.test")
+        self.assertEqual(groups[1]["final-recipient"],
+                         "rfc822; gone@peer.test")
         self.assertEqual(groups[1]["action"], "failed")
         self.assertEqual(groups[1]["status"], "5.1.1")
         self.assertIn("no such user", groups[1]["diagnostic-code"])

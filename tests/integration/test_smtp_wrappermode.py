@@ -56,7 +56,10 @@ class WrapperMode(pt.TempDirTest):
             "smtp_tls_security_level = may\n"
             "smtp_tls_wrappermode = yes\n"
             "smtp_tls_CAfile = %s\n"
-            "smtp_tls_loglevel = 1\n" % (smtps, plain, ca.ca_crt)))
+            "smtp_tls_loglevel = 1\n"
+            # the client's groups (tls_eecdh_auto_curves) decide too
+            "tls_eecdh_auto_curves = secp384r1\n" % (smtps, plain,
+                                                      ca.ca_crt)))
         relay.start()
         self.addCleanup(relay.stop)
 
@@ -67,9 +70,10 @@ class WrapperMode(pt.TempDirTest):
         relay.wait_log("%s: to=<carol@plain.test>" % q2)
         relay.wait_log("%s: to=<dave@none.test>" % q3)
         log = relay.logtext()
-        self.assertRegex(log, r"postern/smtp\[\d+\]: Trusted TLS connection "
-                         r"established to 127\.0\.0\.1\[127\.0\.0\.1\]:%d: "
-                         r"TLSv1\.3" % smtps)
+        self.assertRegex(
+            log, r"postern/smtp\[\d+\]: Trusted TLS connection established "
+            r"to 127\.0\.0\.1\[127\.0\.0\.1\]:%d: TLSv1\.3 .* "
+            r"key-exchange ECDHE \(secp384r1\)" % smtps)
         self.assertRegex(log, r"%s: to=<bob@mx\.postern\.test>, relay=127\."
                          r"0\.0\.1\[127\.0\.0\.1\]:%d, .*status=sent" %
                          (q1, smtps))

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""TLS settings of the server that openssl s_client can see.
+
+tls_preempt_cipherlist: s_client offers AES-128 before AES-256 (TLS 1.3
+suites, and TLS 1.2 ciphers).  With the default (no) postern follows the
+client and picks AES-128; with yes it uses its own order, which puts
+AES-256 first.
+
+tls_eecdh_auto_curves: with only secp384r1 (and a name OpenSSL does not
+have, which is skipped) the key exchange is P-384 although the client
+prefers X25519; a list with no usable name refuses the start.
+
+Before, both parameters were accepted and had no effect.
+"""
+import os
+import re
+
+import pki
+import pt
+import srv
+
+
+class ServerSettings(pt.TempDirTest):
+
+    def handshake(self, extra_cf, args):
+        """s_client's -brief report of a handshake with a fresh server."""
+        name = "s%d" % len(os.listdir(self.tmp))
+        ca = pki.PKI(os.path.join(self.tmp, name + "-pki"))
+        crt, key = ca.issue("mx.postern.test")
+        port = pt.free_port()
+        server = srv.Server(
+            os.path.join(self.tmp, name), (
+                "smtpd_tls_security_level = may\n"
+                "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
+                % (crt, key)) + extra_cf,
+            [("smtp", port, [])], workers=1)
+        server.start()
+        self.addCleanup(server.stop)
+        r = pt.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                    "-starttls", "smtp", "-brief"] + args,
+                   input="QUIT\n", timeout=60)
+        return r.stdout + r.stderr
+
+    def negotiated(self, preempt, tls12):
+        args = []
+        if tls12:
+            args += ["-tls1_2", "-cipher",
+                     "ECDHE-ECDSA-AES128-GCM-SHA256:"
+                     "ECDHE-ECDSA-AES256-GCM-SHA384"]
+        else:
+            args += ["-ciphersuites",
+                     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"]
+        out = self.handshake("tls_preempt_cipherlist = %s\n" % preempt, args)
+        m = re.search(r"Ciphersuite: (\S+)", out)
+        self.assertIsNotNone(m, out)
+        return m.group(1)
+
+    def test_client_order_by_default(self):
+        self.assertEqual(self.negotiated("no", False),
+                         "TLS_AES_128_GCM_SHA256")
+        self.assertEqual(self.negotiated("no", True),
+                         "ECDHE-ECDSA-AES128-GCM-SHA256")
+
+    def test_server_order_when_preempting(self):
+        self.assertEqual(self.negotiated("yes", False),
+                         "TLS_AES_256_GCM_SHA384")
+        self.assertEqual(self.negotiated("yes", True),
+                         "ECDHE-ECDSA-AES256-GCM-SHA384")
+
+
+    def test_groups(self):
+        out = self.handshake("tls_eecdh_auto_curves = no_such_curve "
+                             "secp384r1\n", ["-groups", "X25519:secp384r1"])
+        self.assertRegex(out, r"Server Temp Key: ECDH, secp384r1")
+        out = self.handshake("", ["-groups", "X25519:secp384r1"])
+        self.assertIn("Server Temp Key: X25519", out)
+
+    def test_no_usable_group_refused(self):
+        crt, key = pki.PKI(os.path.join(self.tmp, "pki")).issue(
+            "mx.postern.test")
+        r = srv.serve_once(self.tmp, "tls_eecdh_auto_curves = nope1 nope2\n"
+                           "smtpd_tls_security_level = may\n"
+                           "smtpd_tls_cert_file = %s\n"
+                           "smtpd_tls_key_file = %s\n" % (crt, key))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("tls_eecdh_auto_curves: no usable group in "
+                      "\"nope1 nope2\"", r.stderr)
+
+
+if __name__ == "__main__":
+    pt.main()
