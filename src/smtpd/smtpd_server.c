@@ -18,6 +18,7 @@
 #include "event/event.h"
 #include "log/log.h"
 #include "queue/queue.h"
+#include "table/table.h"
 #include "tls/tls.h"
 
 #include <arpa/inet.h>
@@ -64,7 +65,8 @@ struct lconf {
         int fd;
         struct smtpd_settings settings;
         struct smtpd_checks *checks;
-        struct tls_ctx *tls; /* NULL: no TLS on this listener */
+        struct tls_ctx *tls;    /* NULL: no TLS on this listener */
+        struct table_list *sni; /* tls_server_sni_maps, or NULL */
         bool wrapper;
         bool ask_ccert;
         bool req_ccert; /* smtpd_tls_req_ccert: a trusted certificate */
@@ -139,6 +141,58 @@ static enum smtpd_bare_newline bare_newline(const char *v)
         if (!strcasecmp(v, "normalize"))
                 return SMTPD_BARE_NEWLINE_NORMALIZE;
         return SMTPD_BARE_NEWLINE_REJECT;
+}
+
+/* sni_preload_one - table_walk: build one result's context */
+static int sni_preload_one(const char *key, const char *value, void *arg)
+{
+        struct tls_ctx *tc = ((void **)arg)[0];
+        char **err = ((void **)arg)[1];
+        const char *terr = NULL;
+
+        if (tls_server_ctx_sni_preload(tc, value, &terr) == 0)
+                return 0;
+        *err = xasprintf("tls_server_sni_maps: %s: %s", key, terr);
+        return -1;
+}
+
+/* sni_preload - every tls_server_sni_maps result, loaded while the key
+ * files can still be read: the workers run as mail_owner.  A table that
+ * cannot be listed (static:) is left to the lookups at run time. */
+static int sni_preload(struct lconf *lc, const char *service, char **err)
+{
+        for (size_t i = 0; i < table_list_count(lc->sni); i++) {
+                char *werr = NULL, *perr = NULL;
+                void *arg[2] = {lc->tls, &perr};
+                int rc = table_walk(table_list_get(lc->sni, i), sni_preload_one,
+                                    arg, &werr);
+                free(werr);
+                if (rc < 0 && perr) {
+                        *err = xasprintf("service %s: %s", service, perr);
+                        free(perr);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+/* sni_lookup - tls_server_sni_maps: the key and chain files for a name */
+static int sni_lookup(void *arg, const char *name, char **files)
+{
+        const char *v = NULL;
+        char *err = NULL;
+
+        switch (table_list_lookup(arg, name, &v, NULL, &err)) {
+        case TABLE_FOUND:
+                *files = xstrdup(v);
+                return 1;
+        case TABLE_ERROR:
+                log_warnx("tls_server_sni_maps lookup of %s: %s", name, err);
+                free(err);
+                return -1;
+        default:
+                return 0;
+        }
 }
 
 /* lconf_init - one listener's settings, checks and TLS context */
@@ -227,11 +281,26 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
                             lc->wrapper ? " with smtpd_tls_wrappermode" : "");
                         return -1;
                 }
+                if (*c->tls_server_sni_maps) {
+                        char *e = NULL;
+                        if (table_list_open(c->tls_server_sni_maps, &lc->sni,
+                                            &e) < 0) {
+                                *err = xasprintf("service %s: "
+                                                 "tls_server_sni_maps: %s",
+                                                 l->service, e);
+                                free(e);
+                                return -1;
+                        }
+                        ts.sni_lookup = sni_lookup;
+                        ts.sni_arg = lc->sni;
+                }
                 lc->tls = tls_server_ctx_new(&ts, &terr);
                 if (lc->tls == NULL) {
                         *err = xasprintf("service %s: %s", l->service, terr);
                         return -1;
                 }
+                if (lc->sni && sni_preload(lc, l->service, err) < 0)
+                        return -1;
         }
         return 0;
 }
@@ -283,6 +352,7 @@ void smtpd_server_free(struct smtpd_server *srv)
         for (size_t i = 0; i < srv->nlc; i++) {
                 smtpd_checks_free(srv->lc[i].checks);
                 tls_ctx_free(srv->lc[i].tls);
+                table_list_close(srv->lc[i].sni);
         }
         free(srv->lc);
         if (srv->queue)

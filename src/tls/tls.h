@@ -411,6 +411,16 @@ struct tls_server_settings {
                                  cipher order wins over the client's */
         const char *groups;   /* tls_eecdh_auto_curves; NULL or "" =
                                  OpenSSL's */
+        /* tls_server_sni_maps: the key and chain files (a list, as in
+         * smtpd_tls_chain_files) for a name a client sends by SNI, looked
+         * up as the name, then ".parent" for each parent domain; 1 found
+         * (*files is the caller's to free), 0 not found (the default
+         * certificate), -1 a table error (logged; the default).  NULL: no
+         * SNI selection.  arg and the settings' strings must outlive the
+         * context: contexts for other names are built from them when a
+         * name is first seen. */
+        int (*sni_lookup)(void *arg, const char *name, char **files);
+        void *sni_arg;
 };
 
 /* Client settings: Postfix's smtp_tls_* parameters. */
@@ -445,6 +455,12 @@ struct tls_client_settings {
  * (static storage, valid until the next call into tls_ctx). */
 struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *,
                                    const char **errstr);
+/* tls_server_ctx_sni_preload - build now the context of one
+ * tls_server_sni_maps result (key and chain files), while the files can
+ * still be read (before privileges are dropped); a name that maps to them
+ * later uses it.  0, or -1 with *errstr naming the file. */
+int tls_server_ctx_sni_preload(struct tls_ctx *, const char *files,
+                               const char **errstr);
 /* tls_client_ctx_new - a client context, same error conventions.  Without
  * CAfile/CApath no chain is ever trusted (Untrusted at best). */
 struct tls_ctx *tls_client_ctx_new(const struct tls_client_settings *,

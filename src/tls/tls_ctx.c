@@ -16,6 +16,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/rand.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <time.h>
@@ -978,6 +979,12 @@ void tls_ctx_free(struct tls_ctx *tc)
 {
         if (tc == NULL || --tc->refs > 0)
                 return;
+        for (size_t i = 0; i < tc->nsni_ctx; i++) {
+                free(tc->sni_ctx[i].files);
+                tls_ctx_free(tc->sni_ctx[i].tc);
+        }
+        free(tc->sni_ctx);
+        free(tc->sni);
         SSL_CTX_free(tc->ssl_ctx);
         tls_ticket_keys_free(tc->keys);
         EVP_CIPHER_free(tc->ticket_aes);
@@ -1037,6 +1044,106 @@ out:
 }
 
 /* tls_server_ctx_new - server context from settings */
+/* sni_build - the context of one tls_server_sni_maps result: the
+ * listener's settings with these key and chain files; remembered, also
+ * when the files do not load (NULL, *err says why) */
+static struct tls_ctx *sni_build(struct tls_ctx *tc, const char *files,
+                                 const char **err)
+{
+        struct tls_server_settings ss = *tc->sni;
+        struct tls_ctx *child;
+
+        ss.cert_file = ss.key_file = ss.eccert_file = ss.eckey_file = "";
+        ss.chain_files = files;
+        ss.sni_lookup = NULL;
+        child = tls_server_ctx_new(&ss, err);
+        tc->sni_ctx =
+            xreallocarray(tc->sni_ctx, tc->nsni_ctx + 1, sizeof(*tc->sni_ctx));
+        tc->sni_ctx[tc->nsni_ctx++] =
+            (struct tls_sni_ctx){.files = xstrdup(files), .tc = child};
+        return child;
+}
+
+/* sni_find - the entry built for these files, or NULL */
+static const struct tls_sni_ctx *sni_find(const struct tls_ctx *tc,
+                                          const char *files)
+{
+        for (size_t i = 0; i < tc->nsni_ctx; i++)
+                if (strcmp(tc->sni_ctx[i].files, files) == 0)
+                        return &tc->sni_ctx[i];
+        return NULL;
+}
+
+/* tls_server_ctx_sni_preload - one result's context, built now */
+int tls_server_ctx_sni_preload(struct tls_ctx *tc, const char *files,
+                               const char **errstr)
+{
+        const struct tls_sni_ctx *e;
+
+        if (tc->sni == NULL)
+                return tls_ctx_seterr(errstr, "no tls_server_sni_maps");
+        if ((e = sni_find(tc, files)) != NULL)
+                return e->tc
+                           ? 0
+                           : tls_ctx_seterr(errstr, "%s: did not load", files);
+        return sni_build(tc, files, errstr) ? 0 : -1;
+}
+
+/* sni_ctx_for - the context of a result at run time: built at start, or
+ * now (a table changed since; the files may be unreadable after the
+ * privileges were dropped: logged once, then the default certificate) */
+static struct tls_ctx *sni_ctx_for(struct tls_ctx *tc, const char *files)
+{
+        const struct tls_sni_ctx *e = sni_find(tc, files);
+        const char *err = NULL;
+        struct tls_ctx *child;
+
+        if (e)
+                return e->tc;
+        child = sni_build(tc, files, &err);
+        if (child == NULL)
+                log_warnx("tls_server_sni_maps: %s: %s", files,
+                          err ? err : "cannot load");
+        return child;
+}
+
+/* sni_cb - a client named a server by SNI: the certificate for that name
+ * from tls_server_sni_maps (the name, then ".parent" domains), or the
+ * default one */
+static int sni_cb(SSL *ssl, int *alert, void *arg)
+{
+        struct tls_ctx *tc = arg;
+        const char *sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        char name[256], *files = NULL;
+        size_t n;
+        int found = 0;
+
+        (void)alert;
+        if (sent == NULL || (n = strlen(sent)) == 0 || n >= sizeof(name))
+                return SSL_TLSEXT_ERR_OK;
+        for (size_t i = 0; i <= n; i++) {
+                unsigned char ch = (unsigned char)sent[i];
+                if (ch && !isalnum(ch) && ch != '-' && ch != '.' && ch != '_')
+                        return SSL_TLSEXT_ERR_OK; /* not a host name */
+                name[i] = (char)tolower(ch);
+        }
+        for (const char *k = name; k && *k && found == 0;) {
+                char key[258];
+                snprintf(key, sizeof(key), "%s%s", k == name ? "" : ".", k);
+                found = tc->sni->sni_lookup(tc->sni->sni_arg, key, &files);
+                k = strchr(k, '.');
+                if (k)
+                        k++;
+        }
+        if (found == 1 && files && *files) {
+                struct tls_ctx *child = sni_ctx_for(tc, files);
+                if (child)
+                        SSL_set_SSL_CTX(ssl, child->ssl_ctx);
+        }
+        free(files);
+        return SSL_TLSEXT_ERR_OK;
+}
+
 struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
                                    const char **errstr)
 {
@@ -1111,6 +1218,12 @@ struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
                  * look the cipher up in its provider store per ticket */
                 tc->ticket_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
                 SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+        }
+        if (s->sni_lookup) {
+                tc->sni = xmalloc(sizeof(*tc->sni));
+                *tc->sni = *s;
+                SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+                SSL_CTX_set_tlsext_servername_arg(ctx, tc);
         }
         return tc;
 bad:

@@ -91,6 +91,17 @@ struct tls_ctx {
         short dane_mord[256];
         char *grade;   /* client: default cipher grade */
         char *exclude; /* client: default exclusions */
+        /* server: tls_server_sni_maps (the settings to build a context
+         * for other key and chain files, and those built so far) */
+        struct tls_server_settings *sni;
+        struct tls_sni_ctx *sni_ctx;
+        size_t nsni_ctx;
+};
+
+/* One context of tls_server_sni_maps: for these files. */
+struct tls_sni_ctx {
+        char *files;
+        struct tls_ctx *tc; /* NULL: the files did not load (logged once) */
 };
 
 struct tls_conn {
