@@ -40,6 +40,7 @@
         X(REJECT_NON_FQDN_HELO, "reject_non_fqdn_helo_hostname", 0)            \
         X(REJECT_NON_FQDN_SENDER, "reject_non_fqdn_sender", 0)                 \
         X(REJECT_NON_FQDN_RCPT, "reject_non_fqdn_recipient", 0)                \
+        X(REJECT_UNLISTED_RCPT, "reject_unlisted_recipient", 0)                \
         X(REJECT_UNAUTH_DEST, "reject_unauth_destination", 0)                  \
         X(DEFER_UNAUTH_DEST, "defer_unauth_destination", 0)                    \
         X(REJECT_UNAUTH_PIPELINING, "reject_unauth_pipelining", 0)
@@ -93,6 +94,8 @@ struct smtpd_checks {
         struct table_list *net_tables;
         struct domlist mydest, relay, vmbox;
         struct rlist lists[RL_N];
+        struct table_list *vmaps; /* virtual_mailbox_maps, or NULL */
+        bool reject_unlisted;     /* smtpd_reject_unlisted_recipient */
         struct table_list *relay_clientcerts;
         bool allow_untrusted_routing;
         /* smtpd_forbid_bare_newline_exclusions: only nets and net_tables
@@ -436,6 +439,16 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                                "(otherwise this is an open relay)");
                 goto bad;
         }
+        k->reject_unlisted = c->smtpd_reject_unlisted_recipient;
+        if (*c->virtual_mailbox_maps) {
+                char *e = NULL;
+                if (table_list_open(c->virtual_mailbox_maps, &k->vmaps, &e) <
+                    0) {
+                        *err = xasprintf("virtual_mailbox_maps: %s", e);
+                        free(e);
+                        goto bad;
+                }
+        }
         if (*c->relay_clientcerts) {
                 char *e = NULL;
                 if (table_list_open(c->relay_clientcerts, &k->relay_clientcerts,
@@ -467,6 +480,7 @@ void smtpd_checks_free(struct smtpd_checks *k)
         for (int l = 0; l < RL_N; l++)
                 free_restrictions(k->lists[l].r, k->lists[l].n);
         table_list_close(k->relay_clientcerts);
+        table_list_close(k->vmaps);
         smtpd_checks_free(k->bare_excl);
         free(k);
 }
@@ -680,6 +694,51 @@ static bool ccert_listed(struct smtpd_checks *k,
                         return true;
         }
         return false;
+}
+
+/* unlisted - a recipient in a virtual mailbox domain that
+ * virtual_mailbox_maps does not list (neither the address nor its
+ * "@domain" catch-all): 1 with the reply (550, or 451 for a table error),
+ * 0 when it is listed or not in such a domain */
+static int unlisted(struct smtpd_checks *k, const char *rcpt,
+                    enum smtpd_verdict *verdict, struct strbuf *reply)
+{
+        char *dom = rcpt_domain(rcpt);
+        int d = 0;
+
+        if (k->vmaps && *dom && domlist_match(&k->vmbox, dom)) {
+                char *addr = str_lower(xstrdup(rcpt));
+                char *catchall = xasprintf("@%s", dom);
+                const char *keys[] = {addr, catchall};
+                const char *v;
+                char *err = NULL;
+                enum table_status st = TABLE_NOTFOUND;
+                for (size_t i = 0; i < 2 && st == TABLE_NOTFOUND; i++)
+                        st = table_list_lookup(k->vmaps, keys[i], &v, NULL,
+                                               &err);
+                if (st == TABLE_ERROR) {
+                        log_warnx("virtual_mailbox_maps lookup: %s", err);
+                        free(err);
+                        *verdict = SMTPD_DEFER;
+                        strbuf_printf(reply,
+                                      "451 4.3.0 <%s>: Temporary lookup "
+                                      "failure",
+                                      rcpt);
+                        d = 1;
+                } else if (st == TABLE_NOTFOUND) {
+                        *verdict = SMTPD_REJECT;
+                        strbuf_printf(reply,
+                                      "550 5.1.1 <%s>: Recipient address "
+                                      "rejected: User unknown in virtual "
+                                      "mailbox table",
+                                      rcpt);
+                        d = 1;
+                }
+                free(addr);
+                free(catchall);
+        }
+        free(dom);
+        return d;
 }
 
 /* What a generic reject or defer in a list names: Postfix's wording per
@@ -898,6 +957,10 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         }
                         break;
                 }
+                case R_REJECT_UNLISTED_RCPT:
+                        if (unlisted(k, rcpt, verdict, reply))
+                                return 1;
+                        break;
                 case R_REJECT_UNAUTH_DEST:
                 case R_DEFER_UNAUTH_DEST:
                         if (!auth_destination(k, rcpt)) {
@@ -938,5 +1001,9 @@ enum smtpd_verdict smtpd_checks_rcpt(struct smtpd_checks *k,
                         return v;
         }
         strbuf_reset(reply);
+        /* smtpd_reject_unlisted_recipient: after the lists, as Postfix */
+        enum smtpd_verdict v = SMTPD_ACCEPT;
+        if (k->reject_unlisted && unlisted(k, rcpt, &v, reply))
+                return v;
         return SMTPD_ACCEPT;
 }
