@@ -159,6 +159,7 @@ struct smtp_tls_policy {
         char *ciphers;    /* ciphers= */
         char *exclude;    /* exclude= */
         char *servername; /* servername= */
+        char *tafile;     /* tafile=: trust anchors (verify, secure) */
 };
 
 /* smtp_tls_policy_parse - a policy table value ("secure match=a:b

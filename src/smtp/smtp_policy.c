@@ -41,6 +41,7 @@ void smtp_tls_policy_clear(struct smtp_tls_policy *p)
         free(p->ciphers);
         free(p->exclude);
         free(p->servername);
+        free(p->tafile);
         memset(p, 0, sizeof(*p));
 }
 
@@ -104,12 +105,16 @@ int smtp_tls_policy_parse(const char *value, struct smtp_tls_policy *p,
                         set_attr(&p->exclude, v);
                 } else if (n == 10 && strncasecmp(w, "servername", 10) == 0) {
                         set_attr(&p->servername, v);
-                } else if ((n == 6 && strncasecmp(w, "tafile", 6) == 0) ||
-                           (n == 16 &&
-                            strncasecmp(w, "connection_reuse", 16) == 0)) {
-                        /* Accepted for compatibility; tafile belongs to
-                         * DANE (later), connection_reuse to Postfix's
-                         * scache (postern always reuses by policy). */
+                } else if (n == 6 && strncasecmp(w, "tafile", 6) == 0) {
+                        /* several tafile= accumulate, as in Postfix */
+                        char *all = p->tafile ? xasprintf("%s %s", p->tafile, v)
+                                              : xstrdup(v);
+                        free(p->tafile);
+                        p->tafile = all;
+                } else if (n == 16 &&
+                           strncasecmp(w, "connection_reuse", 16) == 0) {
+                        /* Accepted for compatibility: Postfix's scache
+                         * (postern always reuses by policy). */
                 } else {
                         *err = xasprintf("invalid TLS policy attribute "
                                          "\"%.*s\"",
@@ -133,4 +138,5 @@ void smtp_tls_policy_key(const struct smtp_tls_policy *p, struct strbuf *out)
             p->match ? p->match : "", p->protocols ? p->protocols : "",
             p->ciphers ? p->ciphers : "", p->exclude ? p->exclude : "");
         strbuf_adds(out, p->servername ? p->servername : "");
+        strbuf_printf(out, "&t=%s", p->tafile ? p->tafile : "");
 }

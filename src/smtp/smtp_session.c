@@ -1302,6 +1302,11 @@ static enum step start_tls(struct smtp_attempt *a)
             .match = m.match ? &m : NULL,
             .session = cached ? cached->data : NULL,
             .session_len = cached ? cached->len : 0,
+            /* trust anchors replace the CAs for the levels that verify */
+            .tafile = a->level == SMTP_TLS_VERIFY || a->level == SMTP_TLS_SECURE
+                          ? (a->pol.tafile ? a->pol.tafile
+                                           : cf->smtp_tls_trust_anchor_file)
+                          : NULL,
         };
         if (a->level == SMTP_TLS_DANE) {
                 const struct smtp_addr *ad = &a->addrs[a->cur];

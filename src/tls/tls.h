@@ -509,6 +509,12 @@ struct tls_start {
                                           no name check (Trusted at best) */
         const void *session;           /* tls_conn_session_export() bytes */
         size_t session_len;
+        /* trust anchors (smtp_tls_trust_anchor_file, policy tafile=): PEM
+         * files, space or comma separated, whose certificates alone are
+         * trusted for this session instead of CAfile/CApath; any of them
+         * may be an intermediate or the server's own certificate.  NULL or
+         * "" = the ctx's CAs.  A file without a certificate is an error. */
+        const char *tafile;
         /* DANE (RFC 7672): the TLSA records of the server, all from a
          * DNSSEC-secure answer.  ntlsa > 0 turns DANE authentication on:
          * usages 0 and 1 are skipped (unusable for SMTP), DANE-EE(3)

@@ -309,6 +309,23 @@ int tls_conn_start(const struct tls_start *st, struct tls_conn **out,
                         tls_conn_free(c);
                         return -1;
                 }
+                if (st->tafile && *st->tafile) {
+                        X509_STORE *ta;
+                        if (tls_ctx_ta_store(tc, st->tafile, &ta, errstr) < 0) {
+                                tls_conn_free(c);
+                                return -1;
+                        }
+                        if (!SSL_set1_verify_cert_store(c->ssl, ta)) {
+                                tls_conn_free(c);
+                                return tls_ctx_seterr(errstr,
+                                                      "cannot use the trust "
+                                                      "anchors of %s",
+                                                      st->tafile);
+                        }
+                        X509_VERIFY_PARAM_set_flags(SSL_get0_param(c->ssl),
+                                                    X509_V_FLAG_PARTIAL_CHAIN);
+                        c->have_ta = true;
+                }
                 if (st->match) {
                         c->have_match = true;
                         c->match.match = keep(c, st->match->match);
@@ -550,7 +567,8 @@ static void collect_info(struct tls_conn *c)
         i->peer_cert = true;
         i->verify_result = SSL_get_verify_result(ssl);
         i->verify_error = X509_verify_cert_error_string(i->verify_result);
-        i->trusted = c->ctx->have_ca && i->verify_result == X509_V_OK;
+        i->trusted =
+            (c->ctx->have_ca || c->have_ta) && i->verify_result == X509_V_OK;
         i->peer_CN = keep_own(
             c, name_entry(X509_get_subject_name(peer), NID_commonName));
         char *icn = name_entry(X509_get_issuer_name(peer), NID_commonName);

@@ -683,6 +683,79 @@ static int load_trust(SSL_CTX *ctx, const char *CAfile, const char *CApath,
         return 0;
 }
 
+/* ta_load - one trust-anchor store from PEM files: their certificates
+ * are the only trust anchors, intermediates and end-entity certificates
+ * included (X509_V_FLAG_PARTIAL_CHAIN); NULL with *errstr */
+static X509_STORE *ta_load(const char *files, const char **errstr)
+{
+        X509_STORE *store = X509_STORE_new();
+        char *copy = xstrdup(files), *save = NULL;
+        int certs = 0;
+
+        for (char *f = strtok_r(copy, " \t,", &save); f && store;
+             f = strtok_r(NULL, " \t,", &save)) {
+                if (access(f, R_OK) < 0) {
+                        tls_ctx_seterr(errstr,
+                                       "cannot open trust anchor "
+                                       "file %s: %s",
+                                       f, strerror(errno));
+                        X509_STORE_free(store);
+                        store = NULL;
+                } else if (X509_STORE_load_file(store, f) != 1) {
+                        char what[1200];
+                        snprintf(what, sizeof(what),
+                                 "cannot load trust anchor file %s (PEM "
+                                 "certificates; bare public keys are not "
+                                 "supported)",
+                                 f);
+                        seterr_ssl(errstr, what);
+                        X509_STORE_free(store);
+                        store = NULL;
+                }
+        }
+        if (store) {
+                STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+                for (int i = 0; i < sk_X509_OBJECT_num(objs); i++)
+                        if (X509_OBJECT_get_type(
+                                sk_X509_OBJECT_value(objs, i)) == X509_LU_X509)
+                                certs++;
+                if (certs == 0) {
+                        tls_ctx_seterr(errstr,
+                                       "no certificate in trust anchor "
+                                       "file(s) %s (bare public keys are not "
+                                       "supported: use the certificate)",
+                                       files);
+                        X509_STORE_free(store);
+                        store = NULL;
+                } else {
+                        X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+                }
+        }
+        free(copy);
+        ERR_clear_error();
+        return store;
+}
+
+/* tls_ctx_ta_store - a tafile's store, loaded once */
+int tls_ctx_ta_store(struct tls_ctx *tc, const char *files, X509_STORE **out,
+                     const char **errstr)
+{
+        X509_STORE *store;
+
+        for (size_t i = 0; i < tc->nta; i++)
+                if (strcmp(tc->ta[i].files, files) == 0) {
+                        *out = tc->ta[i].store;
+                        return 0;
+                }
+        if ((store = ta_load(files, errstr)) == NULL)
+                return -1;
+        tc->ta = xreallocarray(tc->ta, tc->nta + 1, sizeof(*tc->ta));
+        tc->ta[tc->nta++] =
+            (struct tls_ta_store){.files = xstrdup(files), .store = store};
+        *out = store;
+        return 0;
+}
+
 /* verify_accept - record, never abort: trust is decided after the
  * handshake, so "may" and "encrypt" sessions still complete. */
 static int verify_accept(int ok, X509_STORE_CTX *store)
@@ -985,6 +1058,11 @@ void tls_ctx_free(struct tls_ctx *tc)
         }
         free(tc->sni_ctx);
         free(tc->sni);
+        for (size_t i = 0; i < tc->nta; i++) {
+                free(tc->ta[i].files);
+                X509_STORE_free(tc->ta[i].store);
+        }
+        free(tc->ta);
         SSL_CTX_free(tc->ssl_ctx);
         tls_ticket_keys_free(tc->keys);
         EVP_CIPHER_free(tc->ticket_aes);

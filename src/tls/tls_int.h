@@ -96,6 +96,15 @@ struct tls_ctx {
         struct tls_server_settings *sni;
         struct tls_sni_ctx *sni_ctx;
         size_t nsni_ctx;
+        /* client: trust anchor stores by tafile text (tls_start.tafile) */
+        struct tls_ta_store *ta;
+        size_t nta;
+};
+
+/* The trust anchors of one tls_start.tafile text. */
+struct tls_ta_store {
+        char *files;
+        X509_STORE *store;
 };
 
 /* One context of tls_server_sni_maps: for these files. */
@@ -121,6 +130,7 @@ struct tls_conn {
         char err[512];
         bool name_mismatch; /* chain trusted, no name of the match list */
         bool dane;          /* DANE records were given (client) */
+        bool have_ta;       /* trust anchors replace the CAs (client) */
         int dane_usable;    /* of which OpenSSL accepted */
         const char *dane_resume_match; /* the DANE-EE record the offered
                                           session's certificate matches
@@ -173,5 +183,11 @@ const char *tls_conn_keep_own(struct tls_conn *, char *);
 char *tls_digest_hex(const char *mdalg, const unsigned char *, size_t);
 
 /* ---- end contexts, sessions and handshakes ---- */
+
+/* tls_ctx_ta_store - the trust-anchor store of a tafile text (loaded
+ * once per context, then shared; the caller takes no reference): 0, or -1
+ * with *errstr naming the file. */
+int tls_ctx_ta_store(struct tls_ctx *, const char *files, X509_STORE **out,
+                     const char **errstr);
 
 #endif
