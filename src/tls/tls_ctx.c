@@ -1121,7 +1121,6 @@ out:
         return rc;
 }
 
-/* tls_server_ctx_new - server context from settings */
 /* sni_build - the context of one tls_server_sni_maps result: the
  * listener's settings with these key and chain files; remembered, also
  * when the files do not load (NULL, *err says why) */
@@ -1222,6 +1221,7 @@ static int sni_cb(SSL *ssl, int *alert, void *arg)
         return SSL_TLSEXT_ERR_OK;
 }
 
+/* tls_server_ctx_new - server context from settings */
 struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
                                    const char **errstr)
 {
