@@ -628,12 +628,15 @@ static int check_policy_entry(const char *key, const char *value, void *arg)
                           key, errstr);
                 return 0;
         }
-        if (info.needs_ca &&
+        if (info.needs_ca && !info.has_tafile &&
             (c->smtp_tls_CAfile == NULL || *c->smtp_tls_CAfile == 0) &&
-            (c->smtp_tls_CApath == NULL || *c->smtp_tls_CApath == 0))
+            (c->smtp_tls_CApath == NULL || *c->smtp_tls_CApath == 0) &&
+            (c->smtp_tls_trust_anchor_file == NULL ||
+             *c->smtp_tls_trust_anchor_file == 0))
                 check_add(w->r, CHECK_ERROR, w->param, w->file,
-                          "key %s: level %s needs smtp_tls_CAfile or "
-                          "smtp_tls_CApath, and neither is set",
+                          "key %s: level %s needs smtp_tls_CAfile, "
+                          "smtp_tls_CApath, smtp_tls_trust_anchor_file or "
+                          "tafile=, and none is set",
                           key, info.level);
         return 0;
 }
@@ -864,12 +867,31 @@ static void check_client_level(struct check_run *r)
         if (level &&
             (strcmp(level, "verify") == 0 || strcmp(level, "secure") == 0) &&
             (c->smtp_tls_CAfile == NULL || *c->smtp_tls_CAfile == 0) &&
-            (c->smtp_tls_CApath == NULL || *c->smtp_tls_CApath == 0))
+            (c->smtp_tls_CApath == NULL || *c->smtp_tls_CApath == 0) &&
+            (c->smtp_tls_trust_anchor_file == NULL ||
+             *c->smtp_tls_trust_anchor_file == 0))
                 check_add(r, CHECK_ERROR, "smtp_tls_security_level",
                           conf_main_cf(c),
-                          "level %s needs smtp_tls_CAfile or smtp_tls_CApath, "
-                          "and neither is set: no server would be trusted",
+                          "level %s needs smtp_tls_CAfile, smtp_tls_CApath "
+                          "or smtp_tls_trust_anchor_file, and none is set: "
+                          "no server would be trusted",
                           level);
+}
+
+/* check_trust_anchors - smtp_tls_trust_anchor_file: each file is there
+ * and holds certificates (the SMTP client would defer the mail) */
+static void check_trust_anchors(struct check_run *r)
+{
+        struct strlist files = {0};
+
+        conf_split_list(r->c->smtp_tls_trust_anchor_file
+                            ? r->c->smtp_tls_trust_anchor_file
+                            : "",
+                        &files);
+        for (size_t i = 0; i < files.n; i++)
+                tls_certlist_free(
+                    check_cafile(r, "smtp_tls_trust_anchor_file", files.v[i]));
+        strlist_clear(&files);
 }
 
 /* check_conf - every check of one configuration */
@@ -885,6 +907,7 @@ static void check_conf(struct check_run *r)
         check_capath(r, "smtpd_tls_CApath", c->smtpd_tls_CApath);
         r->smtp_ca = check_cafile(r, "smtp_tls_CAfile", c->smtp_tls_CAfile);
         check_capath(r, "smtp_tls_CApath", c->smtp_tls_CApath);
+        check_trust_anchors(r);
 
         check_pair(r, "smtpd_tls_cert_file", c->smtpd_tls_cert_file,
                    "smtpd_tls_key_file", c->smtpd_tls_key_file, true);

@@ -651,6 +651,7 @@ struct tls_policy_info {
         const char *level; /* "verify" (static storage) */
         bool needs_ca;     /* verify, secure: a CAfile or CApath is needed */
         bool has_match;    /* a match= attribute was given */
+        bool has_tafile;   /* a tafile= attribute: its own trust anchors */
 };
 
 /* tls_policy_check - check a policy table value "level [name=value ...]"

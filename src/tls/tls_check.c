@@ -70,6 +70,10 @@ static int tls_check_attr(const char *tok, struct tls_policy_info *out,
                 if (*val == 0)
                         rc = tls_check_fail(errstr, "empty match= attribute");
                 out->has_match = true;
+        } else if (str_eq_ci(name, "tafile")) {
+                if (*val == 0)
+                        rc = tls_check_fail(errstr, "empty tafile= attribute");
+                out->has_tafile = true;
         } else if (str_eq_ci(name, "protocols")) {
                 struct tls_protocols p;
                 const char *why = NULL;

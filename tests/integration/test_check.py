@@ -490,6 +490,32 @@ class CheckTest(pt.TempDirTest):
                            os.path.join(self.cf, "main.cf"),
                            "level secure needs smtp_tls_CAfile", status=2)
 
+    def test_policy_tafile_is_a_trust_source(self):
+        self.write("etc/tls_policy", "example.org secure tafile=%s\n"
+                   "example.net verify\n" % self.params["smtp_tls_CAfile"])
+        pt.postern("map", "lmdb:" + self.policy, check=True)
+        p = self.check(smtp_tls_CAfile=None)
+        self.assertFinding(p, "error", "smtp_tls_policy_maps", self.policy,
+                           "key example.net", "needs smtp_tls_CAfile",
+                           status=2)
+        self.assertNotIn("key example.org", p.stdout)
+
+    def test_trust_anchor_file(self):
+        ca = self.params["smtp_tls_CAfile"]
+        # anchors alone are enough for secure: no "needs smtp_tls_CAfile"
+        p = self.check(smtp_tls_security_level="secure", smtp_tls_CAfile=None,
+                       smtp_tls_policy_maps=None,
+                       smtp_tls_trust_anchor_file=ca)
+        self.assertEqual(self.lines(p), [], p.stdout)
+        missing = os.path.join(self.tmp, "no-such-ta.pem")
+        p = self.check(smtp_tls_security_level="secure", smtp_tls_CAfile=None,
+                       smtp_tls_policy_maps=None,
+                       smtp_tls_trust_anchor_file="%s %s" % (ca, missing))
+        self.assertFinding(p, "error", "smtp_tls_trust_anchor_file", missing,
+                           "does not exist", status=2)
+        self.assertNotIn("needs smtp_tls_CAfile", p.stdout)
+        self.assertOnly(p, 1)
+
     # -- relay_clientcerts ----------------------------------------------
 
     def test_clientcerts_digest_length(self):
