@@ -26,8 +26,8 @@ static int log_level_verbose;
 /* log_hold: file lines wait in held until log_flush (one write for all) */
 static bool log_holding;
 static struct strbuf held;
-static unsigned prefix_gen; /* bumped when ident or host change */
-#define HELD_MAX 16384      /* flush early beyond this */
+static unsigned host_gen; /* bumped when log_open changes the host */
+#define HELD_MAX 16384    /* flush early beyond this */
 
 /* make_ident - "NAME/PROGRAM", or NAME alone */
 static void make_ident(char *out, size_t len, const char *program)
@@ -41,7 +41,6 @@ static void make_ident(char *out, size_t len, const char *program)
 /* log_init - set the program name */
 void log_init(const char *program)
 {
-        prefix_gen++;
         snprintf(log_prog, sizeof(log_prog), "%s", program ? program : "");
         make_ident(log_own, sizeof(log_own), log_prog);
         snprintf(log_ident, sizeof(log_ident), "%s", log_own);
@@ -74,7 +73,6 @@ const char *log_service(const char *program)
         if (program == prev || (program && prev && strcmp(program, prev) == 0))
                 return prev;
         log_svc = program;
-        prefix_gen++;
         if (program && *program)
                 make_ident(log_ident, sizeof(log_ident), program);
         else
@@ -94,7 +92,7 @@ const char *log_program(void)
 int log_open(const char *file, const char *host, const char **errstr)
 {
         log_flush(); /* held lines belong to the old destination */
-        prefix_gen++;
+        host_gen++;
         if (host && *host)
                 snprintf(log_host, sizeof(log_host), "%s", host);
         if (file == NULL || *file == 0) {
@@ -177,32 +175,38 @@ void log_flush(void)
         strbuf_reset(&held);
 }
 
-/* file_prefix - "Mon DD HH:MM:SS host ident[pid]: ", formatted once a
- * second (and again after a fork or a new ident) */
-static const struct strbuf *file_prefix(void)
+/* file_prefix - append "Mon DD HH:MM:SS host ident[pid]: " to out.  The
+ * date and host are formatted once a second (and after log_open), the
+ * pid part once per process; the ident is copied as it is, so switching
+ * it (log_service, per SMTP client callback) costs nothing. */
+static void file_prefix(struct strbuf *out)
 {
-        static struct strbuf prefix;
-        static time_t prefix_sec = -1;
-        static pid_t prefix_pid;
-        static unsigned prefix_made_gen;
+        static struct strbuf head, tail;
+        static time_t head_sec = -1;
+        static unsigned head_gen;
+        static pid_t tail_pid;
         time_t now = time(NULL);
         pid_t pid = base_getpid();
 
-        if (now != prefix_sec || pid != prefix_pid ||
-            prefix_made_gen != prefix_gen) {
+        if (now != head_sec || head_gen != host_gen) {
                 char when[32];
                 struct tm tm;
 
                 localtime_r(&now, &tm);
                 strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
-                strbuf_reset(&prefix);
-                strbuf_printf(&prefix, "%s %s %s[%ld]: ", when, log_host,
-                              log_ident, (long)pid);
-                prefix_sec = now;
-                prefix_pid = pid;
-                prefix_made_gen = prefix_gen;
+                strbuf_reset(&head);
+                strbuf_printf(&head, "%s %s ", when, log_host);
+                head_sec = now;
+                head_gen = host_gen;
         }
-        return &prefix;
+        if (pid != tail_pid || tail.len == 0) {
+                strbuf_reset(&tail);
+                strbuf_printf(&tail, "[%ld]: ", (long)pid);
+                tail_pid = pid;
+        }
+        strbuf_add(out, head.s, head.len);
+        strbuf_adds(out, log_ident);
+        strbuf_add(out, tail.s, tail.len);
 }
 
 /* log_vmsg - format and emit one line */
@@ -224,11 +228,9 @@ void log_vmsg(const char *prefix, const char *fmt, va_list ap)
         if (log_dest == DEST_SYSLOG) {
                 syslog(LOG_MAIL | LOG_INFO, "%s", strbuf_cstr(&text));
         } else if (log_dest == DEST_FILE) {
-                const struct strbuf *head = file_prefix();
-
                 if (!log_holding)
                         log_flush(); /* whatever was held comes first */
-                strbuf_add(&held, head->s, head->len);
+                file_prefix(&held);
                 strbuf_add(&held, text.s, text.len);
                 strbuf_addc(&held, '\n');
                 if (!log_holding || held.len >= HELD_MAX)
