@@ -396,6 +396,14 @@ zone:
                 "dnssec_trust_anchor_file = %s\n"
                 % (self.addr, self.port, self.trust_anchor))
 
+    def write_resolver_conf(self, d):
+        """A configuration directory d whose main.cf is resolver_settings()
+        (for postern finger and tlsa --check); returns d."""
+        os.makedirs(d)
+        with open(os.path.join(d, "main.cf"), "w") as f:
+            f.write(self.resolver_settings())
+        return d
+
     # ---- helpers ----------------------------------------------------
     def drill(self, name, rtype, dnssec=True):
         """drill (ldnsutils) asks the server directly; returns the answer

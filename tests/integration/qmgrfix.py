@@ -125,6 +125,16 @@ class PeerMtaTest(unittest.TestCase):
         self.assertEqual(problems, [])
 
 
+def token_counts(mta, user):
+    """How many times each N of a "token-N-end" body line is in user's
+    Maildir (the relay load tests number their messages so)."""
+    seen = {}
+    for raw in mta.maildir(user).values():
+        for t in re.findall(rb"token-(\d+)-end", raw):
+            seen[int(t)] = seen.get(int(t), 0) + 1
+    return seen
+
+
 def parse(raw):
     return email.message_from_bytes(raw, policy=email.policy.compat32)
 

@@ -73,6 +73,16 @@ def serve_once(tmp, main_cf):
     return pt.postern("serve", "-c", conf, timeout=120)
 
 
+def stop_with_world(servers, world, tmp):
+    """A DNS-world test class's end: stop the servers and the world,
+    remove tmp, and fail on any of the servers' problems."""
+    problems = stop_all(servers)
+    world.stop()
+    shutil.rmtree(tmp, True)
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
 def raw_session(test, port, timeout=120):
     """A plain socket to port past its 220 greeting, closed at the end of
     the test: (socket, binary file for reading)."""

@@ -165,18 +165,12 @@ class DaneDelivery(unittest.TestCase):
             smtp_tls_security_level="dane", smtp_tls_loglevel="2")
 
         # postern finger reads DNS through dns_resolver_addresses
-        cls.finger_conf = os.path.join(cls.tmp, "finger")
-        os.makedirs(cls.finger_conf)
-        with open(os.path.join(cls.finger_conf, "main.cf"), "w") as f:
-            f.write(cls.world.resolver_settings())
+        cls.finger_conf = cls.world.write_resolver_conf(
+            os.path.join(cls.tmp, "finger"))
 
     @classmethod
     def tearDownClass(cls):
-        problems = srv.stop_all(cls.servers)
-        cls.world.stop()
-        pt.shutil.rmtree(cls.tmp, True)
-        if problems:
-            raise AssertionError("\n".join(problems))
+        srv.stop_with_world(cls.servers, cls.world, cls.tmp)
 
     def deliver(self, domain, level=None):
         extra = ["-D", self.world.stub]

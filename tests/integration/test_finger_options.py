@@ -116,18 +116,12 @@ class FingerManyMX(unittest.TestCase):
         except Exception:
             cls.tearDownClass()
             raise
-        cls.conf = os.path.join(cls.tmp, "finger")
-        os.makedirs(cls.conf)
-        with open(os.path.join(cls.conf, "main.cf"), "w") as f:
-            f.write(cls.world.resolver_settings())
+        cls.conf = cls.world.write_resolver_conf(
+            os.path.join(cls.tmp, "finger"))
 
     @classmethod
     def tearDownClass(cls):
-        problems = srv.stop_all(cls.servers)
-        cls.world.stop()
-        pt.shutil.rmtree(cls.tmp, True)
-        if problems:
-            raise AssertionError("\n".join(problems))
+        srv.stop_with_world(cls.servers, cls.world, cls.tmp)
 
     def finger(self, *args, dest="fm.secure.example"):
         r = pt.postern("finger", "-c", self.conf, "-t", "20", "-T", "20",

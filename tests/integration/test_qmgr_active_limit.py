@@ -51,11 +51,7 @@ class ActiveLimit(pt.TempDirTest):
         self.mta.start()
 
         def delivered():
-            seen = {}
-            for raw in recv.maildir("sink").values():
-                for t in re.findall(rb"token-(\d+)-end", raw):
-                    seen[int(t)] = seen.get(int(t), 0) + 1
-            return seen
+            return qmgrfix.token_counts(recv, "sink")
 
         pt.wait_for(lambda: len(delivered()) == N and
                     self.mta.queue_empty() and recv.queue_empty(),

@@ -26,11 +26,7 @@ class QmgrCrash(pt.TempDirTest):
         return int(pids[-1]) if pids else None
 
     def tokens(self):
-        seen = {}
-        for raw in self.mta.maildir("sink").values():
-            for t in re.findall(rb"token-(\d+)-end", raw):
-                seen[int(t)] = seen.get(int(t), 0) + 1
-        return seen
+        return qmgrfix.token_counts(self.mta, "sink")
 
     def test_kill_qmgr_during_run(self):
         self.mta = qmgrfix.Mta(os.path.join(self.tmp, "mta"))
@@ -94,11 +90,7 @@ class QmgrCrash(pt.TempDirTest):
                                     "the restarted queue manager")
 
         def delivered():
-            seen = {}
-            for raw in recv.maildir("sink").values():
-                for t in re.findall(rb"token-(\d+)-end", raw):
-                    seen[int(t)] = seen.get(int(t), 0) + 1
-            return seen
+            return qmgrfix.token_counts(recv, "sink")
 
         pt.wait_for(lambda: len(delivered()) == n and
                     self.mta.queue_empty() and recv.queue_empty(),
