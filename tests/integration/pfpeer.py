@@ -9,6 +9,7 @@ Postfix is never touched.
 """
 import os
 import shutil
+import tempfile
 
 import pt
 
@@ -35,6 +36,16 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 # A whole master.cf with one smtpd on 127.0.0.1:{port}.
 MASTER = "127.0.0.1:{port} inet n - n - - smtpd\n" + MASTER_SERVICES
+
+
+def tmpdir(prefix):
+    """A new directory below /tmp that Postfix's unprivileged processes
+    can walk (world-searchable; maillog_file must also lie below a
+    maillog_file_prefixes entry): the place for an instance's base and
+    the files it reads.  The caller removes it."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(d, 0o755)
+    return d
 
 
 class Postfix:

@@ -311,10 +311,7 @@ class FingerResumption(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        # below /tmp and world-searchable: Postfix's unprivileged
-        # processes walk it
-        cls.tmp = tempfile.mkdtemp(prefix="postern-fingerr-", dir="/tmp")
-        os.chmod(cls.tmp, 0o755)
+        cls.tmp = pfpeer.tmpdir("postern-fingerr-")
         cls.pki = PKI(os.path.join(cls.tmp, "pki"))
         os.chmod(cls.pki.d, 0o755)
         cls.crt, cls.key = cls.pki.issue("mx.finger.test")

@@ -14,7 +14,6 @@ Relay access denied" and bounces.
 import os
 import smtplib
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -29,11 +28,7 @@ class PostfixRelaysToPostern(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        # under /tmp and world-searchable: Postfix's maillog_file must be
-        # below a maillog_file_prefixes entry, and its unprivileged
-        # processes walk these directories
-        cls.tmp = tempfile.mkdtemp(prefix="postern-pfpeer-", dir="/tmp")
-        os.chmod(cls.tmp, 0o755)
+        cls.tmp = pfpeer.tmpdir("postern-pfpeer-")
         cls.pki = PKI(os.path.join(cls.tmp, "pki"))
         os.chmod(cls.pki.d, 0o755)
         cls.crt, cls.key = cls.pki.issue("mx.postern.test",

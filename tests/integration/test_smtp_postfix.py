@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -107,8 +106,7 @@ class SmtpVsPostfix(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="postern-smtp-pf-", dir="/tmp")
-        os.chmod(cls.tmp, 0o755)
+        cls.tmp = pfpeer.tmpdir("postern-smtp-pf-")
         cls.pki = pki.PKI(os.path.join(cls.tmp, "pki"))
         cls.other = pki.PKI(os.path.join(cls.tmp, "other"), "Other CA")
         certs = {

@@ -19,7 +19,6 @@ import shutil
 import smtplib
 import ssl
 import sys
-import tempfile
 import unittest
 import xml.etree.ElementTree as ET
 
@@ -86,8 +85,7 @@ class PosternLog(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="postern-stats-", dir="/tmp")
-        os.chmod(cls.tmp, 0o755)
+        cls.tmp = pfpeer.tmpdir("postern-stats-")
         pki = PKI(os.path.join(cls.tmp, "pki"))
         cls.pki = pki
         crt, key = pki.issue("mx.postern.test", ["mx.postern.test",
@@ -261,9 +259,8 @@ class PostfixLog(unittest.TestCase):
     """Postfix's own maillog_file, read by postern stats."""
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="postern-stats-pf-", dir="/tmp")
+        self.tmp = pfpeer.tmpdir("postern-stats-pf-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        os.chmod(self.tmp, 0o755)
         pki = PKI(os.path.join(self.tmp, "pki"))
         crt, key = pki.issue("postfix.test", ["postfix.test", "127.0.0.1"])
         ccrt, ckey = pki.issue("client.test", client=True)

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import unittest
 
@@ -54,9 +53,8 @@ class PostfixLogShapeTest(unittest.TestCase):
             self.skipTest("tls_echo not built")
         # /tmp: Postfix's default maillog_file_prefixes includes it only
         # when told, and data_directory must belong to the postfix user.
-        self.tmp = tempfile.mkdtemp(prefix="postern-pflog-", dir="/tmp")
+        self.tmp = pfpeer.tmpdir("postern-pflog-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        os.chmod(self.tmp, 0o755)
         pt.run(["sh", "-c", PKI], cwd=self.tmp, check=True)
         self.conf = os.path.join(self.tmp, "conf")
         self.log = os.path.join(self.tmp, "maillog")
