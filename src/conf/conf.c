@@ -578,6 +578,47 @@ void conf_split_list(const char *v, struct strlist *out)
         }
 }
 
+/* origin_value - myorigin as Debian's Postfix reads it: a value starting
+ * with "/" names a file (/etc/mailname) whose first line, trimmed, is the
+ * domain; either way it must be one word */
+static int origin_value(struct conf *c, const char *v, const char **kept,
+                        const char **why)
+{
+        static char buf[300];
+
+        *kept = v;
+        if (*v == '/') {
+                FILE *f = fopen(v, "r");
+                char line[256];
+                if (f == NULL) {
+                        snprintf(buf, sizeof(buf), "cannot read %.200s: %s", v,
+                                 strerror(errno));
+                        *why = buf;
+                        return -1;
+                }
+                if (fgets(line, sizeof(line), f) == NULL)
+                        line[0] = 0;
+                fclose(f);
+                char *b = line, *e;
+                while (isspace((unsigned char)*b))
+                        b++;
+                for (e = b + strlen(b); e > b && isspace((unsigned char)e[-1]);)
+                        *--e = 0;
+                if (*b == 0) {
+                        snprintf(buf, sizeof(buf), "file %.200s is empty", v);
+                        *why = buf;
+                        return -1;
+                }
+                strlist_push(&c->store->expanded, b);
+                *kept = c->store->expanded.v[c->store->expanded.n - 1];
+        }
+        if ((*kept)[strcspn(*kept, ", \t\r\n")] != 0) {
+                *why = "must be one domain, not a list";
+                return -1;
+        }
+        return 0;
+}
+
 /* set_field - type one expanded value into the struct conf field */
 static int set_field(struct conf *c, int idx, const char *v, const char **why)
 {
@@ -613,6 +654,8 @@ static int set_field(struct conf *c, int idx, const char *v, const char **why)
                         return -1;
                 break;
         }
+        if (idx == CONF_ID_myorigin && origin_value(c, v, &kept, why) < 0)
+                return -1;
 
         switch (idx) {
 #define P(name, type, def, desc)                                               \

@@ -204,9 +204,27 @@ static int fsync_dir(const char *dir)
         return rc;
 }
 
-/* write_all - write everything or fail */
-static int write_all(int fd, const char *p, size_t n)
+/* A Maildir file being written and what it may still take: the local
+ * and virtual mailbox size limits apply to each file, as in Postfix. */
+struct mfile {
+        int fd;
+        bool limited;
+        bool overflow; /* a write went past the limit */
+        unsigned long long room;
+};
+
+/* write_all - write everything or fail; EFBIG past the file's limit */
+static int write_all(struct mfile *f, const char *p, size_t n)
 {
+        if (f->limited) {
+                if (n > f->room) {
+                        f->overflow = true;
+                        errno = EFBIG;
+                        return -1;
+                }
+                f->room -= n;
+        }
+        int fd = f->fd;
         while (n > 0) {
                 ssize_t w = write(fd, p, n);
                 if (w < 0) {
@@ -221,7 +239,7 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* copy_body - the message with CRLF turned into LF; -1 with *why */
-static int copy_body(struct queue_file *qf, int fd, const char **why)
+static int copy_body(struct queue_file *qf, struct mfile *f, const char **why)
 {
         char in[65536], out[65536];
         size_t got;
@@ -241,19 +259,19 @@ static int copy_body(struct queue_file *qf, int fd, const char **why)
                         if (!cr)
                                 out[o++] = in[i];
                         if (o >= sizeof(out) - 2) {
-                                if (write_all(fd, out, o) < 0) {
+                                if (write_all(f, out, o) < 0) {
                                         *why = strerror(errno);
                                         return -1;
                                 }
                                 o = 0;
                         }
                 }
-                if (o && write_all(fd, out, o) < 0) {
+                if (o && write_all(f, out, o) < 0) {
                         *why = strerror(errno);
                         return -1;
                 }
         }
-        if (cr && write_all(fd, "\r", 1) < 0) {
+        if (cr && write_all(f, "\r", 1) < 0) {
                 *why = strerror(errno);
                 return -1;
         }
@@ -262,7 +280,7 @@ static int copy_body(struct queue_file *qf, int fd, const char **why)
 
 /* maildir_write - one message into a Maildir, tmp/ then new/ */
 static int maildir_write(struct local *l, const char *dir,
-                         struct queue_file *qf, const char *rcpt,
+                         struct queue_file *qf, const char *rcpt, bool virtual,
                          struct local_result *r)
 {
         const struct queue_env *env = queue_file_env(qf);
@@ -289,6 +307,11 @@ static int maildir_write(struct local *l, const char *dir,
                          ts.tv_nsec / 1000, (long)base_getpid(), ++l->counter,
                          host);
         fd = open(tmpf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        long long limit = virtual ? l->conf->virtual_mailbox_limit
+                                  : l->conf->mailbox_size_limit;
+        struct mfile mf = {.fd = fd,
+                           .limited = limit > 0,
+                           .room = limit > 0 ? (unsigned long long)limit : 0};
         if (fd < 0) {
                 result_set(r, LOCAL_DEFER, "4.2.0",
                            "create maildir file %s: %s", tmpf, strerror(errno));
@@ -299,17 +322,29 @@ static int maildir_write(struct local *l, const char *dir,
         strbuf_printf(&h, "Return-Path: <%s>\n",
                       env->sender ? env->sender : "");
         strbuf_printf(&h, "Delivered-To: %s\n", rcpt);
-        int wrc = write_all(fd, h.s, h.len);
+        int wrc = write_all(&mf, h.s, h.len);
         strbuf_clear(&h);
         if (wrc < 0) {
                 why = strerror(errno);
-        } else if (copy_body(qf, fd, &why) == 0) {
+        } else if (copy_body(qf, &mf, &why) == 0) {
                 if (fsync(fd) < 0 || fstat(fd, &st) < 0)
                         why = strerror(errno);
         }
         if (close(fd) < 0 && why == NULL)
                 why = strerror(errno);
         fd = -1;
+        if (why && mf.overflow) {
+                /* Postfix: a permanent "mailbox full" (mbox_dsn) */
+                result_set(r, LOCAL_BOUNCE, "5.2.2",
+                           "maildir delivery failed: error writing message: "
+                           "%s (%s %lld)",
+                           strerror(EFBIG),
+                           virtual ? "virtual_mailbox_limit"
+                                   : "mailbox_size_limit",
+                           limit);
+                unlink(tmpf);
+                goto out;
+        }
         if (why) {
                 result_set(r, LOCAL_DEFER, "4.2.0", "write maildir file %s: %s",
                            tmpf, why);
@@ -361,7 +396,7 @@ void local_deliver(struct local *l, struct queue_file *qf, size_t i,
 
         clock_gettime(CLOCK_REALTIME, &t0);
         if (local_maildir(l, rcpt, virtual, &dir, r) == 0)
-                (void)maildir_write(l, dir, qf, rcpt, r);
+                (void)maildir_write(l, dir, qf, rcpt, virtual, r);
         clock_gettime(CLOCK_REALTIME, &t1);
         double before =
             (double)t0.tv_sec + t0.tv_nsec / 1e9 - (double)env->arrival;

@@ -222,6 +222,7 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
                 : SMTPD_STARTTLS_PIPE_CLOSE;
         lc->settings.smtputf8_enable = c->smtputf8_enable;
         lc->settings.helo_required = c->smtpd_helo_required;
+        lc->settings.disable_vrfy = c->disable_vrfy_command;
         lc->settings.forbid_unauth_pipelining =
             c->smtpd_forbid_unauth_pipelining;
         lc->settings.discard_ehlo_keywords = c->smtpd_discard_ehlo_keywords;
