@@ -383,13 +383,23 @@ static int notify_addr(struct queue *q, struct sockaddr_un *sun)
         return 0;
 }
 
-/* queue_notify - wake the queue manager, best effort */
+/* queue_notify - wake the queue manager, best effort.  The socket is
+ * named through the queue's open directory (/proc/self/fd/N/qmgr.sock),
+ * so that a worker that dropped privileges reaches it even when a parent
+ * of queue_directory is closed to mail_owner; the full path where /proc
+ * is not mounted. */
 void queue_notify(struct queue *q)
 {
-        struct sockaddr_un sun;
+        static int have_proc = -1;
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
         int saved = errno;
 
-        if (notify_addr(q, &sun) < 0)
+        if (have_proc < 0)
+                have_proc = access("/proc/self/fd", X_OK) == 0;
+        if (have_proc)
+                snprintf(sun.sun_path, sizeof(sun.sun_path),
+                         "/proc/self/fd/%d/%s", q->dirfd, QUEUE_NOTIFY_SOCKET);
+        else if (notify_addr(q, &sun) < 0)
                 return;
         if (q->notifyfd < 0)
                 q->notifyfd = socket(
