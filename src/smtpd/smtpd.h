@@ -156,6 +156,13 @@ struct smtpd_info {
 
 enum smtpd_verdict { SMTPD_ACCEPT, SMTPD_REJECT, SMTPD_DEFER };
 
+/* Client events that the embedder may rate-limit (event_limit). */
+enum smtpd_event {
+        SMTPD_EVENT_MAIL,     /* a MAIL FROM: counts one */
+        SMTPD_EVENT_RCPT,     /* a RCPT TO: counts one */
+        SMTPD_EVENT_STARTTLS, /* only looks: may the client start TLS? */
+};
+
 /* Results of msg_end. */
 enum smtpd_commit {
         SMTPD_COMMIT_OK,      /* durable; queue_id filled */
@@ -178,6 +185,13 @@ struct smtpd_ops {
         enum smtpd_verdict (*rcpt_check)(void *ctx, const struct smtpd_info *,
                                          const char *rcpt, bool vrfy,
                                          struct strbuf *reply);
+        /* event_limit - client rate control (Postfix's anvil): true when
+         * the client is over its limit, with the whole reply ("450 4.7.1
+         * Error: too much mail from ADDR") in reply; the command is then
+         * refused without a "reject:" log line (the embedder logs its
+         * warning).  Asked before the command's address is parsed, as
+         * Postfix does.  NULL: no limits. */
+        bool (*event_limit)(void *ctx, enum smtpd_event, struct strbuf *reply);
         /* received_header - text of a Received: header (lines separated by
          * "\r\n", no final CRLF), heap-allocated; the engine frees it and
          * writes it first.  See smtpd_received_format. */
@@ -331,6 +345,10 @@ bool smtpd_checks_mynetworks(struct smtpd_checks *, const char *addr);
  * smtpd_forbid_bare_newline_exclusions (default $mynetworks). */
 bool smtpd_checks_bare_newline_excluded(struct smtpd_checks *,
                                         const char *addr);
+/* smtpd_checks_limit_exempt - whether a client address is in
+ * smtpd_client_event_limit_exceptions (default $mynetworks): no
+ * connection count or rate limits for it. */
+bool smtpd_checks_limit_exempt(struct smtpd_checks *, const char *addr);
 /* smtpd_checks_rcpt - smtpd_client_restrictions, smtpd_helo_restrictions,
  * smtpd_sender_restrictions, smtpd_relay_restrictions and
  * smtpd_recipient_restrictions for one recipient (Postfix's

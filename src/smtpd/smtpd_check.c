@@ -101,6 +101,8 @@ struct smtpd_checks {
         /* smtpd_forbid_bare_newline_exclusions: only nets and net_tables
          * of this inner object are used */
         struct smtpd_checks *bare_excl;
+        /* smtpd_client_event_limit_exceptions, the same way */
+        struct smtpd_checks *limit_excl;
 };
 
 /* parse_net - "a.b.c.d/n", "[v6]/n", "v6/n", a bare address */
@@ -411,9 +413,12 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
         *out = NULL;
         k->allow_untrusted_routing = c->allow_untrusted_routing;
         k->bare_excl = xcalloc(1, sizeof(*k->bare_excl));
+        k->limit_excl = xcalloc(1, sizeof(*k->limit_excl));
         if (load_nets(k, "mynetworks", c->mynetworks, err) < 0 ||
             load_nets(k->bare_excl, "smtpd_forbid_bare_newline_exclusions",
                       c->smtpd_forbid_bare_newline_exclusions, err) < 0 ||
+            load_nets(k->limit_excl, "smtpd_client_event_limit_exceptions",
+                      c->smtpd_client_event_limit_exceptions, err) < 0 ||
             load_domains(&k->mydest, "mydestination", c->mydestination, false,
                          err) < 0 ||
             load_domains(&k->relay, "relay_domains", c->relay_domains,
@@ -482,6 +487,7 @@ void smtpd_checks_free(struct smtpd_checks *k)
         table_list_close(k->relay_clientcerts);
         table_list_close(k->vmaps);
         smtpd_checks_free(k->bare_excl);
+        smtpd_checks_free(k->limit_excl);
         free(k);
 }
 
@@ -520,6 +526,13 @@ bool smtpd_checks_bare_newline_excluded(struct smtpd_checks *k,
                                         const char *addr)
 {
         return k->bare_excl && smtpd_checks_mynetworks(k->bare_excl, addr);
+}
+
+/* smtpd_checks_limit_exempt - whether a client address is in
+ * smtpd_client_event_limit_exceptions */
+bool smtpd_checks_limit_exempt(struct smtpd_checks *k, const char *addr)
+{
+        return k->limit_excl && smtpd_checks_mynetworks(k->limit_excl, addr);
 }
 
 /* domlist_match - whether a lower-case domain is in a list */

@@ -28,6 +28,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,10 @@
  * row, which its successor zeroes: a worker that dies (kill -9) cannot
  * leave counts behind that would lock clients out. */
 #define CONN_BUCKETS 65536
+/* Buckets of the client event rates (anvil's connection, message,
+ * recipient and new TLS session rates), shared by all workers: one 64-bit
+ * word per bucket, the start of its time unit and the count in it. */
+#define RATE_BUCKETS 16384
 /* Bytes read per wake-up before other sessions get their turn. */
 #define READ_BUDGET (64 * 1024)
 /* TLS sessions idle for one to two of these give OpenSSL's record
@@ -57,6 +62,16 @@
 #endif
 /* Pause before accepting again when out of file descriptors. */
 #define ACCEPT_BACKOFF_MS 100
+
+/* The client events whose rates are limited, as Postfix's anvil counts
+ * them. */
+enum rate_event {
+        RATE_CONN,   /* smtpd_client_connection_rate_limit */
+        RATE_MAIL,   /* smtpd_client_message_rate_limit */
+        RATE_RCPT,   /* smtpd_client_recipient_rate_limit */
+        RATE_NEWTLS, /* smtpd_client_new_tls_session_rate_limit */
+        RATE_NEVENTS
+};
 
 /* Per-listener configuration, built once in the supervisor. */
 struct lconf {
@@ -74,6 +89,9 @@ struct lconf {
         long timeout_ms;
         long tls_timeout_ms;
         int conn_limit;
+        /* smtpd_client_*_rate_limit per anvil_rate_time_unit; 0 = none */
+        unsigned rate_limit[RATE_NEVENTS];
+        unsigned rate_unit;  /* seconds */
         struct event_io *io; /* in the worker */
 };
 
@@ -87,6 +105,7 @@ struct smtpd_server {
         _Atomic unsigned *conn_count; /* shared, nrows * CONN_BUCKETS */
         size_t nrows;                 /* worker slots */
         _Atomic unsigned *row;        /* this worker's counts */
+        _Atomic uint64_t *rates;      /* shared, RATE_NEVENTS * RATE_BUCKETS */
         /* worker state */
         struct event_loop *loop;
         struct conn *conns;
@@ -125,6 +144,7 @@ struct conn {
         bool receiving; /* counted in srv->nreceiving */
         unsigned bucket;
         bool counted, in_mynetworks;
+        bool limit_exempt;   /* smtpd_client_event_limit_exceptions */
         bool connect_logged; /* by conn_new, before the TLS handshake */
         bool busy;           /* I/O since the last idle sweep */
         bool tls_buffers;    /* OpenSSL may hold record buffers */
@@ -236,6 +256,17 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
         lc->timeout_ms = c->smtpd_timeout * 1000;
         lc->tls_timeout_ms = c->smtpd_starttls_timeout * 1000;
         lc->conn_limit = (int)c->smtpd_client_connection_count_limit;
+        lc->rate_limit[RATE_CONN] =
+            (unsigned)c->smtpd_client_connection_rate_limit;
+        lc->rate_limit[RATE_MAIL] =
+            (unsigned)c->smtpd_client_message_rate_limit;
+        lc->rate_limit[RATE_RCPT] =
+            (unsigned)c->smtpd_client_recipient_rate_limit;
+        lc->rate_limit[RATE_NEWTLS] =
+            (unsigned)c->smtpd_client_new_tls_session_rate_limit;
+        lc->rate_unit = c->anvil_rate_time_unit > 0
+                            ? (unsigned)c->anvil_rate_time_unit
+                            : 60;
         lc->ask_ccert = c->smtpd_tls_ask_ccert || c->smtpd_tls_req_ccert;
         lc->req_ccert = c->smtpd_tls_req_ccert;
         lc->received_tls = c->smtpd_tls_received_header;
@@ -338,6 +369,14 @@ int smtpd_server_new(const struct smtpd_listen *l, size_t n, int workers,
                 *err = xasprintf("mmap: %s", strerror(errno));
                 goto bad;
         }
+        srv->rates =
+            mmap(NULL, RATE_NEVENTS * RATE_BUCKETS * sizeof(uint64_t),
+                 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (srv->rates == MAP_FAILED) {
+                srv->rates = NULL;
+                *err = xasprintf("mmap: %s", strerror(errno));
+                goto bad;
+        }
         *out = srv;
         return 0;
 bad:
@@ -362,6 +401,9 @@ void smtpd_server_free(struct smtpd_server *srv)
         if (srv->conn_count)
                 munmap((void *)srv->conn_count,
                        srv->nrows * CONN_BUCKETS * sizeof(unsigned));
+        if (srv->rates)
+                munmap((void *)srv->rates,
+                       RATE_NEVENTS * RATE_BUCKETS * sizeof(uint64_t));
         free(srv);
 }
 
@@ -385,6 +427,116 @@ static void conn_log(void *ctx, const char *line)
                 log_warnx("%s", line + 9);
         else
                 log_info("%s", line);
+}
+
+/* rate_count - anvil's rate of one event of c's client: the events
+ * counted since the first one of the current time unit (a unit starts with
+ * the first event after the previous unit ended).  count: this is an event
+ * (counted, then the rate returned); otherwise only look. */
+static unsigned rate_count(struct conn *c, enum rate_event ev, bool count)
+{
+        _Atomic uint64_t *slot =
+            &c->srv
+                 ->rates[(size_t)ev * RATE_BUCKETS + c->bucket % RATE_BUCKETS];
+        struct timespec ts;
+        uint64_t old = atomic_load(slot), next;
+        uint32_t start, n;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint32_t now = (uint32_t)ts.tv_sec;
+        do {
+                start = (uint32_t)(old >> 32);
+                n = (uint32_t)old;
+                if (old == 0 || now - start >= c->lc->rate_unit) {
+                        start = now;
+                        n = 0;
+                }
+                if (!count)
+                        return n;
+                if (n < UINT32_MAX)
+                        n++;
+                next = (uint64_t)start << 32 | n;
+        } while (!atomic_compare_exchange_weak(slot, &old, next));
+        return n;
+}
+
+/* rate_over - c's rate of ev when this listener limits it and the client
+ * is over the limit (the event counted when count), else 0 */
+static unsigned rate_over(struct conn *c, enum rate_event ev, bool count)
+{
+        unsigned limit = c->lc->rate_limit[ev], r;
+
+        if (limit == 0 || c->limit_exempt)
+                return 0;
+        r = rate_count(c, ev, count);
+        return r > limit ? r : 0;
+}
+
+/* conn_event_limit - the engine asks before MAIL, RCPT and STARTTLS; the
+ * replies and warnings are Postfix's */
+static bool conn_event_limit(void *ctx, enum smtpd_event ev,
+                             struct strbuf *reply)
+{
+        struct conn *c = ctx;
+        const char *service = c->lc->service;
+        unsigned r;
+
+        switch (ev) {
+        case SMTPD_EVENT_MAIL:
+                if ((r = rate_over(c, RATE_MAIL, true)) == 0)
+                        return false;
+                strbuf_printf(reply, "450 4.7.1 Error: too much mail from %s",
+                              c->addr);
+                log_warnx("Message delivery request rate limit exceeded: %u "
+                          "from %s for service %s",
+                          r, c->namaddr, service);
+                return true;
+        case SMTPD_EVENT_RCPT:
+                if ((r = rate_over(c, RATE_RCPT, true)) == 0)
+                        return false;
+                strbuf_printf(reply,
+                              "450 4.7.1 Error: too many recipients from %s",
+                              c->addr);
+                log_warnx("Recipient address rate limit exceeded: %u from %s "
+                          "for service %s",
+                          r, c->namaddr, service);
+                return true;
+        case SMTPD_EVENT_STARTTLS:
+                if (rate_over(c, RATE_NEWTLS, false) == 0)
+                        return false;
+                strbuf_printf(reply,
+                              "454 4.7.0 Error: too many new TLS sessions "
+                              "from %s",
+                              c->namaddr);
+                log_warnx("Refusing STARTTLS request from %s for service %s",
+                          c->namaddr, service);
+                return true;
+        }
+        return false;
+}
+
+/* newtls_over - after a full handshake: count it; true (the client told,
+ * the session to be closed) when the client is over its new TLS session
+ * rate.  Resumed sessions cost no public-key operations and do not
+ * count. */
+static bool newtls_over(struct conn *c)
+{
+        const struct tls_info *ti = tls_conn_info(c->tls);
+        unsigned r;
+
+        if (ti->reused || (r = rate_over(c, RATE_NEWTLS, true)) == 0)
+                return false;
+        char msg[300];
+        size_t put;
+        int n = snprintf(msg, sizeof(msg),
+                         "421 4.7.0 %s Error: too many new TLS sessions "
+                         "from %s\r\n",
+                         c->lc->conf->myhostname, c->namaddr);
+        log_warnx("New TLS session rate limit exceeded: %u from %s for "
+                  "service %s",
+                  r, c->namaddr, c->lc->service);
+        (void)tls_conn_write(c->tls, msg, (size_t)n, &put);
+        return true;
 }
 
 /* conn_rcpt_check - relay control */
@@ -656,6 +808,7 @@ static void conn_msg_abort(void *ctx)
 
 static const struct smtpd_ops conn_ops = {
     .rcpt_check = conn_rcpt_check,
+    .event_limit = conn_event_limit,
     .received_header = conn_received,
     .msg_begin = conn_msg_begin,
     .msg_write = conn_msg_write,
@@ -775,6 +928,12 @@ static int do_handshake(struct conn *c)
                                      ? "client certificate not trusted"
                                      : "no client certificate");
                         (void)tls_conn_write(c->tls, msg, (size_t)n, &put);
+                        if (c->s)
+                                smtpd_session_eof(c->s);
+                        conn_close(c);
+                        return -1;
+                }
+                if (newtls_over(c)) {
                         if (c->s)
                                 smtpd_session_eof(c->s);
                         conn_close(c);
@@ -1044,7 +1203,8 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                 now +=
                     atomic_load(&srv->conn_count[r * CONN_BUCKETS + c->bucket]);
         c->counted = true;
-        if (lc->conn_limit > 0 && !c->in_mynetworks &&
+        c->limit_exempt = smtpd_checks_limit_exempt(lc->checks, c->addr);
+        if (lc->conn_limit > 0 && !c->limit_exempt &&
             now > (unsigned)lc->conn_limit) {
                 char msg[256];
                 int len = snprintf(msg, sizeof(msg),
@@ -1056,6 +1216,29 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                           now, c->namaddr, lc->service);
                 if (!lc->wrapper && len > 0)
                         (void)send(fd, msg, (size_t)len, MSG_NOSIGNAL);
+                conn_close(c);
+                return;
+        }
+        unsigned rate = rate_over(c, RATE_CONN, true);
+        if (rate > 0) {
+                char msg[256];
+                int len = snprintf(msg, sizeof(msg),
+                                   "421 4.7.0 %s Error: too many connections "
+                                   "from %s\r\n",
+                                   lc->conf->myhostname, c->addr);
+                log_warnx("Connection rate limit exceeded: %u from %s for "
+                          "service %s",
+                          rate, c->namaddr, lc->service);
+                if (!lc->wrapper && len > 0)
+                        (void)send(fd, msg, (size_t)len, MSG_NOSIGNAL);
+                conn_close(c);
+                return;
+        }
+        if (lc->wrapper && rate_over(c, RATE_NEWTLS, false) > 0) {
+                /* no handshake just to say no, as Postfix */
+                log_warnx("Refusing TLS service request from %s for service "
+                          "%s",
+                          c->namaddr, lc->service);
                 conn_close(c);
                 return;
         }

@@ -630,6 +630,26 @@ static enum cmd_result cmd_ehlo(struct smtpd_session *s, const char *arg)
         return CMD_OK;
 }
 
+/* over_limit - the embedder's rate control for ev; true after its reply
+ * was queued */
+static bool over_limit(struct smtpd_session *s, enum smtpd_event ev)
+{
+        struct strbuf r;
+        bool over;
+
+        if (s->ops->event_limit == NULL)
+                return false;
+        strbuf_init(&r);
+        over = s->ops->event_limit(s->ctx, ev, &r);
+        if (over)
+                reply(s, "%s",
+                      r.len ? strbuf_cstr(&r)
+                            : "450 4.7.1 Error: too many "
+                              "requests");
+        strbuf_clear(&r);
+        return over;
+}
+
 /* cmd_starttls - RFC 3207 */
 static enum cmd_result cmd_starttls(struct smtpd_session *s, const char *arg)
 {
@@ -649,6 +669,8 @@ static enum cmd_result cmd_starttls(struct smtpd_session *s, const char *arg)
                 reply(s, "503 5.5.1 Error: MAIL transaction in progress");
                 return CMD_ERR;
         }
+        if (over_limit(s, SMTPD_EVENT_STARTTLS))
+                return CMD_ERR;
         reply(s, "220 2.0.0 Ready to start TLS");
         smtpd_enter(s, SMTPD_TLS_HANDSHAKE);
         return CMD_OK;
@@ -678,6 +700,9 @@ static enum cmd_result cmd_mail(struct smtpd_session *s, const char *arg)
                 reply(s, "503 5.5.1 Error: nested MAIL command");
                 return CMD_ERR;
         }
+        if (strncasecmp(arg + strspn(arg, " "), "FROM:", 5) == 0 &&
+            over_limit(s, SMTPD_EVENT_MAIL))
+                return CMD_ERR;
         strbuf_init(&err);
         if (smtpd_parse_mail(arg, &o, &s->env, &err) < 0) {
                 smtpd_envelope_clear(&s->env);
@@ -721,6 +746,9 @@ static enum cmd_result cmd_rcpt(struct smtpd_session *s, const char *arg)
                 reply(s, "503 5.5.1 Error: need MAIL command");
                 return CMD_ERR;
         }
+        if (strncasecmp(arg + strspn(arg, " "), "TO:", 3) == 0 &&
+            over_limit(s, SMTPD_EVENT_RCPT))
+                return CMD_ERR;
         strbuf_init(&err);
         if (smtpd_parse_rcpt(arg, &o, &r, &err) < 0) {
                 smtpd_rcpt_clear(&r);
