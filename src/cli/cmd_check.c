@@ -894,6 +894,41 @@ static void check_trust_anchors(struct check_run *r)
         strlist_clear(&files);
 }
 
+/* check_ciphers - each cipher grade in use, with its exclusions, leaves
+ * a cipher OpenSSL can use (the server would refuse to start, the client
+ * would defer the mail that needs TLS) */
+static void check_ciphers(struct check_run *r)
+{
+        const struct conf *c = r->c;
+        const struct tls_cipher_grades lists = {
+            .high = c->tls_high_cipherlist,
+            .medium = c->tls_medium_cipherlist,
+            .low = c->tls_low_cipherlist,
+            .export = c->tls_export_cipherlist,
+            .null = c->tls_null_cipherlist,
+        };
+        const struct {
+                const char *param, *grade, *exclude;
+        } uses[] = {
+            {"smtpd_tls_ciphers", c->smtpd_tls_ciphers,
+             c->smtpd_tls_exclude_ciphers},
+            {"smtpd_tls_mandatory_ciphers", c->smtpd_tls_mandatory_ciphers,
+             c->smtpd_tls_mandatory_exclude_ciphers},
+            {"smtp_tls_ciphers", c->smtp_tls_ciphers,
+             c->smtp_tls_exclude_ciphers},
+            {"smtp_tls_mandatory_ciphers", c->smtp_tls_mandatory_ciphers,
+             c->smtp_tls_mandatory_exclude_ciphers},
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(uses); i++) {
+                const char *err = NULL;
+                if (tls_ciphers_check(&lists, uses[i].grade, uses[i].exclude,
+                                      &err) < 0)
+                        check_add(r, CHECK_ERROR, uses[i].param,
+                                  conf_main_cf(c), "%s", err);
+        }
+}
+
 /* check_conf - every check of one configuration */
 static void check_conf(struct check_run *r)
 {
@@ -902,6 +937,7 @@ static void check_conf(struct check_run *r)
 
         check_server_level(r);
         check_client_level(r);
+        check_ciphers(r);
 
         r->smtpd_ca = check_cafile(r, "smtpd_tls_CAfile", c->smtpd_tls_CAfile);
         check_capath(r, "smtpd_tls_CApath", c->smtpd_tls_CApath);

@@ -577,6 +577,15 @@ static struct tls_ctx *client_ctx(const struct conf *cf,
             .protocols =
                 o->protocols ? o->protocols : cf->smtp_tls_mandatory_protocols,
             .ciphers = cf->smtp_tls_mandatory_ciphers,
+            .cipherlists =
+                {
+                    .high = cf->tls_high_cipherlist,
+                    .medium = cf->tls_medium_cipherlist,
+                    .low = cf->tls_low_cipherlist,
+                    .export = cf->tls_export_cipherlist,
+                    .null = cf->tls_null_cipherlist,
+                },
+            .ssl_options = cf->tls_ssl_options,
             .dane_digests = cf->tls_dane_digests,
             .loglevel = 1,
             /* resumption only when -r asks for it */

@@ -70,6 +70,15 @@ static struct tls_ctx *client_tls_ctx(const struct conf *conf, int loglevel,
             .session_cache_timeout = (long)conf->smtp_tls_session_cache_timeout,
             .loglevel = loglevel,
             .groups = conf->tls_eecdh_auto_curves,
+            .cipherlists =
+                {
+                    .high = conf->tls_high_cipherlist,
+                    .medium = conf->tls_medium_cipherlist,
+                    .low = conf->tls_low_cipherlist,
+                    .export = conf->tls_export_cipherlist,
+                    .null = conf->tls_null_cipherlist,
+                },
+            .ssl_options = conf->tls_ssl_options,
         };
         return tls_client_ctx_new(&s, errstr);
 }

@@ -300,6 +300,17 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
                     .loglevel = (int)c->smtpd_tls_loglevel,
                     .preempt_ciphers = c->tls_preempt_cipherlist,
                     .groups = c->tls_eecdh_auto_curves,
+                    .cipherlists =
+                        {
+                            .high = c->tls_high_cipherlist,
+                            .medium = c->tls_medium_cipherlist,
+                            .low = c->tls_low_cipherlist,
+                            .export = c->tls_export_cipherlist,
+                            .null = c->tls_null_cipherlist,
+                        },
+                    .ssl_options = c->tls_ssl_options,
+                    .dh_param_file = c->smtpd_tls_dh1024_param_file,
+                    .ticket_cipher = c->tls_session_ticket_cipher,
                 };
                 bool have_cert =
                     *ts.cert_file || *ts.eccert_file || *ts.chain_files;

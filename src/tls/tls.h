@@ -325,6 +325,55 @@ const char *tls_version_name(int version);
 int tls_cipherlist(const char *grade, const char *exclude, struct strbuf *out,
                    const char **errstr);
 
+/* The OpenSSL cipher string behind each Postfix cipher grade
+ * (tls_high_cipherlist, tls_medium_cipherlist, tls_low_cipherlist,
+ * tls_export_cipherlist, tls_null_cipherlist).  A NULL or "" member means
+ * Postfix 3.7's default for that grade. */
+struct tls_cipher_grades {
+        const char *high;
+        const char *medium;
+        const char *low;
+        const char *export;
+        const char *null;
+};
+
+/* tls_cipher_grade - the cipher string of grade (empty = medium) from
+ * lists (NULL = all defaults), and the name of the parameter it comes
+ * from ("tls_high_cipherlist"; static).  Returns 0, or -1 with *errstr
+ * (static) for an unknown grade. */
+int tls_cipher_grade(const struct tls_cipher_grades *lists, const char *grade,
+                     const char **list, const char **param,
+                     const char **errstr);
+/* tls_cipherlist_grades - tls_cipherlist with the grade strings of lists
+ * (NULL = Postfix's defaults). */
+int tls_cipherlist_grades(const struct tls_cipher_grades *lists,
+                          const char *grade, const char *exclude,
+                          struct strbuf *out, const char **errstr);
+
+/* tls_ssl_options: Postfix's names of the OpenSSL options it lets users
+ * turn on (SSL_OP_ without the prefix).  tls_proto.c knows only these
+ * bits; tls_ctx.c maps them to OpenSSL's. */
+#define TLS_OPT_ENABLE_MIDDLEBOX_COMPAT 0x01u
+#define TLS_OPT_LEGACY_SERVER_CONNECT 0x02u
+#define TLS_OPT_NO_TICKET 0x04u
+#define TLS_OPT_NO_COMPRESSION 0x08u
+#define TLS_OPT_NO_RENEGOTIATION 0x10u
+#define TLS_OPT_NO_SESSION_RESUMPTION_ON_RENEGOTIATION 0x20u
+#define TLS_OPT_PRIORITIZE_CHACHA 0x40u
+
+/* A parsed tls_ssl_options value. */
+struct tls_ssl_options {
+        unsigned named; /* TLS_OPT_* of the names given */
+        uint64_t mask;  /* OR of the "0x..." tokens: raw SSL_OP_* bits */
+};
+
+/* tls_ssl_options_parse - a tls_ssl_options value: names (any case) and
+ * hexadecimal masks ("0x4000"), separated by white space or commas.  A
+ * token that is neither is appended to unknown (may be NULL) and
+ * otherwise ignored, as Postfix warns and ignores it.  Never fails. */
+void tls_ssl_options_parse(const char *list, struct tls_ssl_options *out,
+                           struct strlist *unknown);
+
 /*
  * Name matching for the smtp client levels verify and secure (tls_match.c).
  */
@@ -411,6 +460,17 @@ struct tls_server_settings {
                                  cipher order wins over the client's */
         const char *groups;   /* tls_eecdh_auto_curves; NULL or "" =
                                  OpenSSL's */
+        struct tls_cipher_grades cipherlists; /* tls_*_cipherlist */
+        const char *ssl_options;   /* tls_ssl_options: unknown names are
+                                      logged (once per value) and ignored;
+                                      NO_TICKET disables tickets */
+        const char *dh_param_file; /* smtpd_tls_dh1024_param_file: PEM DH
+                                      parameters for TLS 1.2 DHE ciphers;
+                                      NULL, "" or "auto" = OpenSSL's choice */
+        const char *ticket_cipher; /* tls_session_ticket_cipher: a CBC
+                                      cipher with 128-bit blocks and a key
+                                      of 128 to 256 bits; NULL =
+                                      aes-256-cbc, "" = no tickets */
         /* tls_server_sni_maps: the key and chain files (a list, as in
          * smtpd_tls_chain_files) for a name a client sends by SNI, looked
          * up as the name, then ".parent" for each parent domain; 1 found
@@ -445,14 +505,19 @@ struct tls_client_settings {
                                            negative = 3600 */
         int loglevel;                   /* smtp_tls_loglevel */
         const char *groups; /* tls_eecdh_auto_curves; NULL or "" = OpenSSL's */
+        struct tls_cipher_grades cipherlists; /* tls_*_cipherlist, also for
+                                                 policy ciphers= */
+        const char *ssl_options;              /* tls_ssl_options */
 };
 
 /* tls_server_ctx_new - a server context.  Every key and certificate
  * problem is explained: a missing file, a passphrase-protected key, a DER,
  * PKCS#12 or PKCS#7 file, a key that does not match its certificate, a key
  * file readable by group or other; the message names the file and the
- * command that fixes it.  Returns the context, or NULL with *errstr
- * (static storage, valid until the next call into tls_ctx). */
+ * command that fixes it.  A cipher grade list with no usable cipher
+ * names its parameter (tls_high_cipherlist ...), a DH parameter file that
+ * does not load names the file.  Returns the context, or NULL with
+ * *errstr (static storage, valid until the next call into tls_ctx). */
 struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *,
                                    const char **errstr);
 /* tls_server_ctx_sni_preload - build now the context of one
@@ -471,6 +536,15 @@ struct tls_ctx *tls_client_ctx_new(const struct tls_client_settings *,
  * reference.  Returns 0, or -1 for a client context or one with tickets
  * disabled. */
 int tls_ctx_set_ticket_keys(struct tls_ctx *, struct tls_ticket_keys *);
+/* tls_ciphers_check - whether a cipher grade (its string from lists, NULL
+ * = Postfix's defaults) with exclusions leaves a cipher OpenSSL can use,
+ * checked on a throw-away context as tls_server_ctx_new and
+ * tls_client_ctx_new would see it (for postern check).  Returns 0, or -1
+ * with *errstr (static, as tls_ctx) naming the parameter
+ * ("tls_high_cipherlist = ... leaves no usable cipher"), the exclusions or
+ * the unknown grade. */
+int tls_ciphers_check(const struct tls_cipher_grades *lists, const char *grade,
+                      const char *exclude, const char **errstr);
 /* tls_ctx_free - NULL ok; sessions still open keep the context alive. */
 void tls_ctx_free(struct tls_ctx *);
 

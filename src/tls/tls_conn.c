@@ -303,9 +303,10 @@ int tls_conn_start(const struct tls_start *st, struct tls_conn **out,
                         return -1;
                 }
                 if ((st->ciphers || st->exclude) &&
-                    tls_apply_ciphers(
-                        NULL, c->ssl, st->ciphers ? st->ciphers : tc->grade,
-                        st->exclude ? st->exclude : tc->exclude, errstr) < 0) {
+                    tls_apply_ciphers(NULL, c->ssl, &tc->lists,
+                                      st->ciphers ? st->ciphers : tc->grade,
+                                      st->exclude ? st->exclude : tc->exclude,
+                                      errstr) < 0) {
                         tls_conn_free(c);
                         return -1;
                 }

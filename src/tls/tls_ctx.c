@@ -624,15 +624,17 @@ int tls_apply_protocols(SSL_CTX *ctx, SSL *ssl, const char *list,
 }
 
 /* tls_apply_ciphers - cipher list from a grade and exclusions */
-int tls_apply_ciphers(SSL_CTX *ctx, SSL *ssl, const char *grade,
+int tls_apply_ciphers(SSL_CTX *ctx, SSL *ssl,
+                      const struct tls_cipher_grades *lists, const char *grade,
                       const char *exclude, const char **errstr)
 {
         struct strbuf sb;
-        const char *e;
+        const char *e, *base = NULL, *param = NULL;
         int ok;
 
         strbuf_init(&sb);
-        if (tls_cipherlist(grade, exclude, &sb, &e) < 0) {
+        if (tls_cipherlist_grades(lists, grade, exclude, &sb, &e) < 0 ||
+            tls_cipher_grade(lists, grade, &base, &param, &e) < 0) {
                 strbuf_clear(&sb);
                 return tls_ctx_seterr(errstr, "%s", e);
         }
@@ -640,16 +642,210 @@ int tls_apply_ciphers(SSL_CTX *ctx, SSL *ssl, const char *grade,
         ok = ctx ? SSL_CTX_set_cipher_list(ctx, strbuf_cstr(&sb))
                  : SSL_set_cipher_list(ssl, strbuf_cstr(&sb));
         if (!ok) {
-                tls_ctx_seterr(errstr,
-                               "cipher grade \"%s\" with exclusions \"%s\" "
-                               "leaves no usable cipher (\"%s\")",
-                               empty(grade) ? "medium" : grade,
-                               exclude ? exclude : "", strbuf_cstr(&sb));
+                /* the grade's own string, or the exclusions? (the
+                 * object is discarded after a failure either way) */
+                ERR_clear_error();
+                ok = ctx ? SSL_CTX_set_cipher_list(ctx, base)
+                         : SSL_set_cipher_list(ssl, base);
+                if (!ok)
+                        tls_ctx_seterr(errstr,
+                                       "%s = \"%s\" (cipher grade %s) leaves "
+                                       "no usable cipher",
+                                       param, base,
+                                       empty(grade) ? "medium" : grade);
+                else
+                        tls_ctx_seterr(errstr,
+                                       "cipher grade \"%s\" with exclusions "
+                                       "\"%s\" leaves no usable cipher "
+                                       "(\"%s\")",
+                                       empty(grade) ? "medium" : grade,
+                                       exclude ? exclude : "",
+                                       strbuf_cstr(&sb));
                 strbuf_clear(&sb);
                 return -1;
         }
         strbuf_clear(&sb);
         return 0;
+}
+
+/* tls_ciphers_check - a grade's cipher string, tried on a spare context */
+int tls_ciphers_check(const struct tls_cipher_grades *lists, const char *grade,
+                      const char *exclude, const char **errstr)
+{
+        SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+        int rc;
+
+        if (ctx == NULL)
+                return seterr_ssl(errstr, "cannot create a TLS context");
+        rc = tls_apply_ciphers(ctx, NULL, lists, grade, exclude, errstr);
+        SSL_CTX_free(ctx);
+        return rc;
+}
+
+/* The tls_ssl_options names and OpenSSL's bits. */
+static const struct {
+        unsigned opt;
+        uint64_t op;
+} ssl_op_map[] = {
+    {TLS_OPT_ENABLE_MIDDLEBOX_COMPAT, SSL_OP_ENABLE_MIDDLEBOX_COMPAT},
+    {TLS_OPT_LEGACY_SERVER_CONNECT, SSL_OP_LEGACY_SERVER_CONNECT},
+    {TLS_OPT_NO_TICKET, SSL_OP_NO_TICKET},
+    {TLS_OPT_NO_COMPRESSION, SSL_OP_NO_COMPRESSION},
+    {TLS_OPT_NO_RENEGOTIATION, SSL_OP_NO_RENEGOTIATION},
+    {TLS_OPT_NO_SESSION_RESUMPTION_ON_RENEGOTIATION,
+     SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION},
+    {TLS_OPT_PRIORITIZE_CHACHA, SSL_OP_PRIORITIZE_CHACHA},
+};
+
+/* ssl_options_bits - tls_ssl_options as SSL_OP_* bits; unknown names are
+ * logged once per value and ignored (Postfix warns the same way).  Bits
+ * other settings own (protocol versions, server cipher preference) are
+ * dropped from hexadecimal masks, as in Postfix. */
+static uint64_t ssl_options_bits(const char *list)
+{
+        static char *warned; /* the value last warned about */
+        struct tls_ssl_options o;
+        struct strlist unknown = {0};
+        uint64_t bits;
+
+        if (empty(list))
+                return 0;
+        tls_ssl_options_parse(list, &o, &unknown);
+        if (unknown.n && (warned == NULL || strcmp(warned, list) != 0)) {
+                for (size_t i = 0; i < unknown.n; i++)
+                        log_warnx("unknown tls_ssl_options value \"%s\" in "
+                                  "\"%s\"",
+                                  unknown.v[i], list);
+                free(warned);
+                warned = xstrdup(list);
+        }
+        strlist_clear(&unknown);
+        bits = o.mask & ~(uint64_t)(SSL_OP_NO_SSL_MASK |
+                                    SSL_OP_CIPHER_SERVER_PREFERENCE);
+        for (size_t i = 0; i < ARRAY_SIZE(ssl_op_map); i++)
+                if (o.named & ssl_op_map[i].opt)
+                        bits |= ssl_op_map[i].op;
+        return bits;
+}
+
+/* grades_copy - owned copies of the grade strings */
+static void grades_copy(struct tls_cipher_grades *dst,
+                        const struct tls_cipher_grades *src)
+{
+        dst->high = empty(src->high) ? NULL : xstrdup(src->high);
+        dst->medium = empty(src->medium) ? NULL : xstrdup(src->medium);
+        dst->low = empty(src->low) ? NULL : xstrdup(src->low);
+        dst->export = empty(src->export) ? NULL : xstrdup(src->export);
+        dst->null = empty(src->null) ? NULL : xstrdup(src->null);
+}
+
+/* grades_free - free what grades_copy made */
+static void grades_free(struct tls_cipher_grades *g)
+{
+        free((char *)g->high);
+        free((char *)g->medium);
+        free((char *)g->low);
+        free((char *)g->export);
+        free((char *)g->null);
+        memset(g, 0, sizeof(*g));
+}
+
+/* load_dh - smtpd_tls_dh1024_param_file: PEM DH parameters for DHE
+ * ciphers, kept in tc->dh; empty or "auto": OpenSSL picks them by the
+ * strength of the certificate's key */
+static int load_dh(struct tls_ctx *tc, const char *path, const char **errstr)
+{
+        unsigned char *buf;
+        size_t len;
+        BIO *in;
+        EVP_PKEY *dh;
+
+        if (empty(path) || strcmp(path, "auto") == 0) {
+                SSL_CTX_set_dh_auto(tc->ssl_ctx, 1);
+                return 0;
+        }
+        if (read_file("DH parameter file", path, &buf, &len, errstr) < 0)
+                return -1;
+        if (len > (size_t)INT_MAX) {
+                free(buf);
+                return tls_ctx_seterr(errstr, "%s: file too large", path);
+        }
+        in = BIO_new_mem_buf(buf, (int)len);
+        dh = in ? PEM_read_bio_Parameters(in, NULL) : NULL;
+        BIO_free(in);
+        free(buf);
+        if (dh == NULL || (EVP_PKEY_get_base_id(dh) != EVP_PKEY_DH &&
+                           EVP_PKEY_get_base_id(dh) != EVP_PKEY_DHX)) {
+                EVP_PKEY_free(dh);
+                return tls_ctx_seterr(
+                    errstr,
+                    "smtpd_tls_dh1024_param_file: no DH parameters in %s (it "
+                    "must hold a PEM \"-----BEGIN DH PARAMETERS-----\" block, "
+                    "as openssl dhparam -out %s 2048 writes; or leave the "
+                    "setting empty for OpenSSL's own choice)",
+                    path, path);
+        }
+        if (!EVP_PKEY_up_ref(dh))
+                BUG("EVP_PKEY_up_ref failed");
+        if (!SSL_CTX_set0_tmp_dh_pkey(tc->ssl_ctx, dh)) {
+                char what[1200];
+                snprintf(what, sizeof(what),
+                         "smtpd_tls_dh1024_param_file: cannot use the DH "
+                         "parameters in %s",
+                         path);
+                EVP_PKEY_free(dh); /* the reference set0 did not take */
+                EVP_PKEY_free(dh);
+                return seterr_ssl(errstr, what);
+        }
+        tc->dh = dh;
+        return 0;
+}
+
+/* share_dh - an SNI context uses its listener's DH parameters */
+static void share_dh(struct tls_ctx *child, EVP_PKEY *dh)
+{
+        if (dh == NULL || !EVP_PKEY_up_ref(dh))
+                return;
+        if (!SSL_CTX_set0_tmp_dh_pkey(child->ssl_ctx, dh)) {
+                EVP_PKEY_free(dh);
+                ERR_clear_error();
+                return;
+        }
+        SSL_CTX_set_dh_auto(child->ssl_ctx, 0);
+}
+
+/* ticket_cipher - tls_session_ticket_cipher: NULL for an empty value (no
+ * tickets) or one that is not a CBC cipher with 128-bit blocks and a key
+ * of 128 to 256 bits (logged once per value: tickets are then disabled,
+ * as in Postfix) */
+static EVP_CIPHER *ticket_cipher(const char *name)
+{
+        static char *warned; /* the value last warned about */
+        EVP_CIPHER *c;
+        int klen;
+
+        if (name == NULL)
+                name = "aes-256-cbc";
+        if (*name == 0)
+                return NULL;
+        c = EVP_CIPHER_fetch(NULL, name, NULL);
+        klen = c ? EVP_CIPHER_get_key_length(c) : 0;
+        if (c == NULL || EVP_CIPHER_get_mode(c) != EVP_CIPH_CBC_MODE ||
+            EVP_CIPHER_get_block_size(c) != 16 ||
+            EVP_CIPHER_get_iv_length(c) != 16 || klen < 16 ||
+            klen > (int)sizeof(((struct tls_ticket_key *)0)->aes)) {
+                EVP_CIPHER_free(c);
+                ERR_clear_error();
+                if (warned == NULL || strcmp(warned, name) != 0) {
+                        log_warnx("tls_session_ticket_cipher: invalid value: "
+                                  "%s; session tickets disabled",
+                                  name);
+                        free(warned);
+                        warned = xstrdup(name);
+                }
+                return NULL;
+        }
+        return c;
 }
 
 /* load_trust - CAfile and CApath */
@@ -1069,6 +1265,8 @@ void tls_ctx_free(struct tls_ctx *tc)
         free(tc->mdalg);
         free(tc->grade);
         free(tc->exclude);
+        grades_free(&tc->lists);
+        EVP_PKEY_free(tc->dh);
         free(tc);
 }
 
@@ -1133,7 +1331,10 @@ static struct tls_ctx *sni_build(struct tls_ctx *tc, const char *files,
         ss.cert_file = ss.key_file = ss.eccert_file = ss.eckey_file = "";
         ss.chain_files = files;
         ss.sni_lookup = NULL;
+        ss.dh_param_file = NULL; /* the listener's, read at start */
         child = tls_server_ctx_new(&ss, err);
+        if (child)
+                share_dh(child, tc->dh);
         tc->sni_ctx =
             xreallocarray(tc->sni_ctx, tc->nsni_ctx + 1, sizeof(*tc->sni_ctx));
         tc->sni_ctx[tc->nsni_ctx++] =
@@ -1245,17 +1446,19 @@ struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
                 ctx, NULL, s->mandatory ? s->mandatory_protocols : s->protocols,
                 errstr) < 0)
                 goto bad;
-        if (tls_apply_ciphers(ctx, NULL,
+        if (tls_apply_ciphers(ctx, NULL, &s->cipherlists,
                               s->mandatory ? s->mandatory_ciphers : s->ciphers,
                               s->mandatory ? s->mandatory_exclude_ciphers
                                            : s->exclude_ciphers,
                               errstr) < 0)
                 goto bad;
+        SSL_CTX_set_options(ctx, ssl_options_bits(s->ssl_options));
         if (s->preempt_ciphers)
                 SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
         if (apply_groups(ctx, s->groups, errstr) < 0)
                 goto bad;
-        SSL_CTX_set_dh_auto(ctx, 1);
+        if (load_dh(tc, s->dh_param_file, errstr) < 0)
+                goto bad;
 
         /* Client certificates: ask (and maybe require), decide later. */
         tc->ask_ccert = s->ask_ccert || s->req_ccert;
@@ -1280,7 +1483,12 @@ struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
          * worker holding the same keys resumes any client. */
         SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-        if (timeout == 0) {
+        /* an explicit fetch: EVP_aes_256_cbc() would make OpenSSL 3 look
+         * the cipher up in its provider store per ticket */
+        if (timeout != 0 && !(SSL_CTX_get_options(ctx) & SSL_OP_NO_TICKET))
+                tc->ticket_aes = ticket_cipher(s->ticket_cipher);
+        if (tc->ticket_aes == NULL) {
+                /* no tickets: no resumption at all (there is no cache) */
                 SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
                 SSL_CTX_set_num_tickets(ctx, 0);
         } else {
@@ -1292,9 +1500,6 @@ struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
                 } else {
                         tc->keys = tls_ticket_keys_new();
                 }
-                /* an explicit fetch: EVP_aes_256_cbc() would make OpenSSL 3
-                 * look the cipher up in its provider store per ticket */
-                tc->ticket_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
                 SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
         }
         if (s->sni_lookup) {
@@ -1330,15 +1535,17 @@ struct tls_ctx *tls_client_ctx_new(const struct tls_client_settings *s,
         tc->have_ca = !empty(s->CAfile) || !empty(s->CApath);
         if (tls_apply_protocols(ctx, NULL, s->protocols, errstr) < 0)
                 goto bad;
-        if (tls_apply_ciphers(ctx, NULL, s->ciphers, s->exclude_ciphers,
-                              errstr) < 0)
+        if (tls_apply_ciphers(ctx, NULL, &s->cipherlists, s->ciphers,
+                              s->exclude_ciphers, errstr) < 0)
                 goto bad;
+        SSL_CTX_set_options(ctx, ssl_options_bits(s->ssl_options));
         if (apply_groups(ctx, s->groups, errstr) < 0)
                 goto bad;
         if (tls_dane_ctx_init(tc, s->dane_digests, errstr) < 0)
                 goto bad;
         tc->grade = xstrdup(empty(s->ciphers) ? "medium" : s->ciphers);
         tc->exclude = xstrdup(s->exclude_ciphers ? s->exclude_ciphers : "");
+        grades_copy(&tc->lists, &s->cipherlists);
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_accept);
         SSL_CTX_set_verify_depth(ctx, s->verifydepth > 0 ? s->verifydepth : 9);
         if (timeout == 0) {

@@ -85,12 +85,18 @@ struct tls_ctx {
         bool have_ca;   /* CAfile or CApath given */
         int loglevel;
         struct tls_ticket_keys *keys; /* server, may be NULL */
-        EVP_CIPHER *ticket_aes;       /* AES-256-CBC fetched once, with keys */
+        EVP_CIPHER *ticket_aes;       /* tls_session_ticket_cipher (default
+                                         AES-256-CBC) fetched once, with keys */
         /* client DANE: matching type -> order in tls_dane_digests, higher
          * is stronger; 0 full data, -1 not used */
         short dane_mord[256];
         char *grade;   /* client: default cipher grade */
         char *exclude; /* client: default exclusions */
+        /* client: tls_*_cipherlist (owned copies), for policy ciphers= */
+        struct tls_cipher_grades lists;
+        EVP_PKEY *dh; /* server: smtpd_tls_dh1024_param_file, or NULL (SNI
+                         contexts share it: the file may be unreadable
+                         once the privileges are dropped) */
         /* server: tls_server_sni_maps (the settings to build a context
          * for other key and chain files, and those built so far) */
         struct tls_server_settings *sni;
@@ -158,8 +164,11 @@ int tls_ctx_seterr(const char **errstr, const char *fmt, ...) PRINTFLIKE(2, 3);
  * them NULL) from a Postfix protocol list. */
 int tls_apply_protocols(SSL_CTX *, SSL *, const char *list,
                         const char **errstr);
-/* tls_apply_ciphers - set the cipher list from a grade and exclusions. */
-int tls_apply_ciphers(SSL_CTX *, SSL *, const char *grade, const char *exclude,
+/* tls_apply_ciphers - set the cipher list from a grade (its string from
+ * lists, NULL = Postfix's defaults) and exclusions; a grade string with no
+ * usable cipher names its parameter. */
+int tls_apply_ciphers(SSL_CTX *, SSL *, const struct tls_cipher_grades *lists,
+                      const char *grade, const char *exclude,
                       const char **errstr);
 /* tls_dane_ctx_init - DANE on a client context with the digest order of
  * tls_dane_digests (tls_dane.c). */

@@ -7,6 +7,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,40 +159,76 @@ out:
         return rc;
 }
 
-/* Postfix 3.7's default tls_*_cipherlist values. */
+/* Postfix 3.7's default tls_*_cipherlist values, their parameters and
+ * where a configured value sits in struct tls_cipher_grades. */
 static const struct {
         const char *grade;
+        const char *param;
         const char *list;
+        size_t off;
 } grade_table[] = {
-    {"export", "aNULL:-aNULL:HIGH:MEDIUM:LOW:EXPORT:+RC4:@STRENGTH"},
-    {"low", "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH"},
-    {"medium", "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH"},
-    {"high", "aNULL:-aNULL:HIGH:@STRENGTH"},
-    {"null", "eNULL:!aNULL"},
+    {"export", "tls_export_cipherlist",
+     "aNULL:-aNULL:HIGH:MEDIUM:LOW:EXPORT:+RC4:@STRENGTH",
+     offsetof(struct tls_cipher_grades, export)},
+    {"low", "tls_low_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH",
+     offsetof(struct tls_cipher_grades, low)},
+    {"medium", "tls_medium_cipherlist",
+     "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH",
+     offsetof(struct tls_cipher_grades, medium)},
+    {"high", "tls_high_cipherlist", "aNULL:-aNULL:HIGH:@STRENGTH",
+     offsetof(struct tls_cipher_grades, high)},
+    {"null", "tls_null_cipherlist", "eNULL:!aNULL",
+     offsetof(struct tls_cipher_grades, null)},
 };
 
-/* tls_cipherlist - grade plus exclusions to an OpenSSL cipher string */
-int tls_cipherlist(const char *grade, const char *exclude, struct strbuf *out,
-                   const char **errstr)
+/* grade_override - the configured list of grade_table[i], or NULL */
+static const char *grade_override(const struct tls_cipher_grades *lists,
+                                  size_t i)
+{
+        const char *v;
+
+        if (lists == NULL)
+                return NULL;
+        memcpy(&v, (const char *)lists + grade_table[i].off, sizeof(v));
+        return v && *v ? v : NULL;
+}
+
+/* tls_cipher_grade - a grade's cipher string and parameter name */
+int tls_cipher_grade(const struct tls_cipher_grades *lists, const char *grade,
+                     const char **list, const char **param, const char **errstr)
 {
         static char err[256];
-        const char *base = NULL;
-        struct strlist toks = {0};
-        struct strbuf tmp;
 
         if (grade == NULL || *grade == 0)
                 grade = "medium";
-        for (size_t i = 0; i < ARRAY_SIZE(grade_table); i++)
-                if (str_eq_ci(grade, grade_table[i].grade))
-                        base = grade_table[i].list;
-        if (base == NULL) {
-                snprintf(err, sizeof(err),
-                         "invalid cipher grade \"%.60s\" (use export, low, "
-                         "medium, high or null)",
-                         grade);
-                *errstr = err;
-                return -1;
+        for (size_t i = 0; i < ARRAY_SIZE(grade_table); i++) {
+                if (!str_eq_ci(grade, grade_table[i].grade))
+                        continue;
+                const char *v = grade_override(lists, i);
+                *list = v ? v : grade_table[i].list;
+                *param = grade_table[i].param;
+                return 0;
         }
+        snprintf(err, sizeof(err),
+                 "invalid cipher grade \"%.60s\" (use export, low, "
+                 "medium, high or null)",
+                 grade);
+        *errstr = err;
+        return -1;
+}
+
+/* tls_cipherlist_grades - grade plus exclusions to an OpenSSL string */
+int tls_cipherlist_grades(const struct tls_cipher_grades *lists,
+                          const char *grade, const char *exclude,
+                          struct strbuf *out, const char **errstr)
+{
+        static char err[256];
+        const char *base = NULL, *param = NULL;
+        struct strlist toks = {0};
+        struct strbuf tmp;
+
+        if (tls_cipher_grade(lists, grade, &base, &param, errstr) < 0)
+                return -1;
         strbuf_init(&tmp);
         strbuf_adds(&tmp, base);
         str_split(exclude ? exclude : "", " \t\r\n,:", &toks);
@@ -211,6 +249,83 @@ int tls_cipherlist(const char *grade, const char *exclude, struct strbuf *out,
         strbuf_adds(out, strbuf_cstr(&tmp));
         strbuf_clear(&tmp);
         return 0;
+}
+
+/* tls_cipherlist - with Postfix's default grade strings */
+int tls_cipherlist(const char *grade, const char *exclude, struct strbuf *out,
+                   const char **errstr)
+{
+        return tls_cipherlist_grades(NULL, grade, exclude, out, errstr);
+}
+
+/* Postfix 3.7's tls_ssl_options names. */
+static const struct {
+        const char *name;
+        unsigned bit;
+} ssl_option_table[] = {
+    {"ENABLE_MIDDLEBOX_COMPAT", TLS_OPT_ENABLE_MIDDLEBOX_COMPAT},
+    {"LEGACY_SERVER_CONNECT", TLS_OPT_LEGACY_SERVER_CONNECT},
+    {"NO_TICKET", TLS_OPT_NO_TICKET},
+    {"NO_COMPRESSION", TLS_OPT_NO_COMPRESSION},
+    {"NO_RENEGOTIATION", TLS_OPT_NO_RENEGOTIATION},
+    {"NO_SESSION_RESUMPTION_ON_RENEGOTIATION",
+     TLS_OPT_NO_SESSION_RESUMPTION_ON_RENEGOTIATION},
+    {"PRIORITIZE_CHACHA", TLS_OPT_PRIORITIZE_CHACHA},
+};
+
+/* parse_hex_mask - "0x" and 1 to 16 hexadecimal digits */
+static int parse_hex_mask(const char *tok, uint64_t *out)
+{
+        uint64_t v = 0;
+        size_t n = 0;
+
+        if (tok[0] != '0' || (tok[1] != 'x' && tok[1] != 'X'))
+                return -1;
+        for (const char *p = tok + 2; *p; p++, n++) {
+                int d;
+                if (*p >= '0' && *p <= '9')
+                        d = *p - '0';
+                else if (*p >= 'a' && *p <= 'f')
+                        d = *p - 'a' + 10;
+                else if (*p >= 'A' && *p <= 'F')
+                        d = *p - 'A' + 10;
+                else
+                        return -1;
+                if (n == 16)
+                        return -1;
+                v = v << 4 | (uint64_t)d;
+        }
+        if (n == 0)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+/* tls_ssl_options_parse - names and hex masks to option bits */
+void tls_ssl_options_parse(const char *list, struct tls_ssl_options *out,
+                           struct strlist *unknown)
+{
+        struct strlist toks = {0};
+
+        out->named = 0;
+        out->mask = 0;
+        str_split(list ? list : "", LIST_SEPS, &toks);
+        for (size_t i = 0; i < toks.n; i++) {
+                const char *tok = toks.v[i];
+                uint64_t m;
+                size_t k;
+
+                for (k = 0; k < ARRAY_SIZE(ssl_option_table); k++)
+                        if (str_eq_ci(tok, ssl_option_table[k].name))
+                                break;
+                if (k < ARRAY_SIZE(ssl_option_table))
+                        out->named |= ssl_option_table[k].bit;
+                else if (parse_hex_mask(tok, &m) == 0)
+                        out->mask |= m;
+                else if (unknown)
+                        strlist_push(unknown, tok);
+        }
+        strlist_clear(&toks);
 }
 
 /* match_one - one certificate name against one reference domain */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_tls_proto - the Postfix protocol-list parser, the cipher grade and
- * exclusion parser, and the certificate name matcher.  The input is one
- * string; for name matching, a NUL or newline separates the certificate
- * name from the match list.
+ * exclusion parser (with configured grade lists), the tls_ssl_options
+ * parser, and the certificate name matcher.  The input is one string; for
+ * name matching, a NUL or newline separates the certificate name from the
+ * match list.
  */
 #include "tls/tls.h"
 
@@ -29,7 +30,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         strbuf_init(&sb);
         (void)tls_cipherlist(s, "", &sb, &err);
         (void)tls_cipherlist("high", s, &sb, &err);
+        const struct tls_cipher_grades lists = {.high = s, .null = s};
+        for (size_t i = 0; i < 2; i++) {
+                const char *grade = i ? "null" : "high", *list, *param;
+                strbuf_clear(&sb);
+                if (tls_cipherlist_grades(&lists, grade, "", &sb, &err) < 0 ||
+                    tls_cipher_grade(&lists, grade, &list, &param, &err) < 0)
+                        abort(); /* a known grade never fails */
+                if (*s && strcmp(strbuf_cstr(&sb), s) != 0)
+                        abort(); /* the configured list, unchanged */
+        }
         strbuf_clear(&sb);
+
+        struct tls_ssl_options o;
+        struct strlist unknown = {0};
+        tls_ssl_options_parse(s, &o, &unknown);
+        if (o.named & ~(TLS_OPT_ENABLE_MIDDLEBOX_COMPAT |
+                        TLS_OPT_LEGACY_SERVER_CONNECT | TLS_OPT_NO_TICKET |
+                        TLS_OPT_NO_COMPRESSION | TLS_OPT_NO_RENEGOTIATION |
+                        TLS_OPT_NO_SESSION_RESUMPTION_ON_RENEGOTIATION |
+                        TLS_OPT_PRIORITIZE_CHACHA))
+                abort(); /* only the TLS_OPT_* bits */
+        strlist_clear(&unknown);
 
         const char *list = "hostname";
         char *nl = memchr(s, '\n', strlen(s));

@@ -525,6 +525,86 @@ static void test_protocols_and_ecdsa(void **state)
         tls_ctx_free(c);
 }
 
+/* cipher_with - the TLS 1.2 cipher the client context c gets from s with
+ * the per-session policy ciphers= and exclude= (NULL: none) */
+static char *cipher_with(struct tls_ctx *s, struct tls_ctx *c,
+                         const char *ciphers, const char *exclude)
+{
+        struct pair p;
+        char *got;
+
+        pair_open(&p);
+        handshake(&p, s, c,
+                  &(struct tls_start){.protocols = "TLSv1.2",
+                                      .ciphers = ciphers,
+                                      .exclude = exclude});
+        assert_int_equal(p.rc, TLS_IO_DONE);
+        got = xstrdup(tls_conn_info(p.c)->cipher);
+        pair_close(&p);
+        return got;
+}
+
+static void test_client_cipher_grade_lists(void **state)
+{
+        (void)state;
+        struct tls_ctx *s = srv(&(struct tls_server_settings){
+            .cert_file = P("srv.pem"), .key_file = P("srv.key")});
+        /* the defaults: the strongest first */
+        struct tls_ctx *plain =
+            cli(&(struct tls_client_settings){.ciphers = "high"});
+        char *got = cipher_with(s, plain, NULL, NULL);
+        assert_string_equal(got, "ECDHE-RSA-AES256-GCM-SHA384");
+        free(got);
+        /* tls_high_cipherlist for smtp_tls_ciphers = high */
+        struct tls_ctx *c = cli(&(struct tls_client_settings){
+            .ciphers = "high",
+            .cipherlists = {.high = "ECDHE-RSA-AES128-GCM-SHA256"}});
+        got = cipher_with(s, c, NULL, NULL);
+        assert_string_equal(got, "ECDHE-RSA-AES128-GCM-SHA256");
+        free(got);
+        /* the same list for a policy's ciphers=high on a context whose
+         * own grade is medium, and with the context's grade when a
+         * policy gives only exclude= */
+        struct tls_ctx *m = cli(&(struct tls_client_settings){
+            .cipherlists = {.high = "ECDHE-RSA-AES128-GCM-SHA256",
+                            .medium = "ECDHE-RSA-CHACHA20-POLY1305"}});
+        got = cipher_with(s, m, NULL, NULL);
+        assert_string_equal(got, "ECDHE-RSA-CHACHA20-POLY1305");
+        free(got);
+        got = cipher_with(s, m, "high", NULL);
+        assert_string_equal(got, "ECDHE-RSA-AES128-GCM-SHA256");
+        free(got);
+        got = cipher_with(s, m, NULL, "AES256");
+        assert_string_equal(got, "ECDHE-RSA-CHACHA20-POLY1305");
+        free(got);
+        got = cipher_with(s, plain, "high", "AES256");
+        assert_string_equal(got, "ECDHE-RSA-CHACHA20-POLY1305");
+        free(got);
+        /* a policy grade whose list has no cipher fails that session
+         * only, naming the parameter */
+        struct tls_ctx *bad = cli(&(struct tls_client_settings){
+            .cipherlists = {.low = "NO-SUCH-CIPHER"}});
+        struct tls_conn *conn = NULL;
+        const char *err = NULL;
+        int fd[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+        assert_int_equal(
+            tls_conn_start(&(struct tls_start){.ctx = bad,
+                                               .fd = fd[1],
+                                               .namaddr = "mx[127.0.0.1]:25",
+                                               .ciphers = "low"},
+                           &conn, &err),
+            -1);
+        assert_non_null(strstr(err, "tls_low_cipherlist"));
+        close(fd[0]);
+        close(fd[1]);
+        tls_ctx_free(bad);
+        tls_ctx_free(m);
+        tls_ctx_free(c);
+        tls_ctx_free(plain);
+        tls_ctx_free(s);
+}
+
 /* resume_once - a first session, then a second one offering its ticket;
  * returns whether the second was resumed */
 static bool resume_once(struct tls_ctx *s1, struct tls_ctx *s2,
@@ -1177,6 +1257,7 @@ int main(void)
             cmocka_unit_test(test_trust_words),
             cmocka_unit_test(test_client_certificate),
             cmocka_unit_test(test_protocols_and_ecdsa),
+            cmocka_unit_test(test_client_cipher_grade_lists),
             cmocka_unit_test(test_resumption),
             cmocka_unit_test(test_rotating_keys),
             cmocka_unit_test(test_dane),

@@ -326,6 +326,198 @@ static void test_ciphers(void **state)
         strbuf_clear(&sb);
 }
 
+static void test_cipher_grade_lists(void **state)
+{
+        const struct tls_cipher_grades lists = {
+            .high = "ECDHE-RSA-AES128-GCM-SHA256",
+            .medium = "HIGH:!aNULL",
+            .low = "",
+            .export = NULL,
+            .null = "eNULL"};
+        static const struct {
+                const char *grade, *exclude, *want, *param;
+        } cases[] = {
+            {"high", "", "ECDHE-RSA-AES128-GCM-SHA256", "tls_high_cipherlist"},
+            {"High", "RC4", "ECDHE-RSA-AES128-GCM-SHA256:!RC4",
+             "tls_high_cipherlist"},
+            {"", "", "HIGH:!aNULL", "tls_medium_cipherlist"},
+            {"medium", NULL, "HIGH:!aNULL", "tls_medium_cipherlist"},
+            /* empty or NULL: Postfix's default for that grade */
+            {"low", "", "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH",
+             "tls_low_cipherlist"},
+            {"export", "", "aNULL:-aNULL:HIGH:MEDIUM:LOW:EXPORT:+RC4:@STRENGTH",
+             "tls_export_cipherlist"},
+            {"null", "", "eNULL", "tls_null_cipherlist"},
+        };
+        (void)state;
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                struct strbuf sb;
+                const char *err = NULL, *list = NULL, *param = NULL;
+                strbuf_init(&sb);
+                assert_int_equal(tls_cipherlist_grades(&lists, cases[i].grade,
+                                                       cases[i].exclude, &sb,
+                                                       &err),
+                                 0);
+                assert_string_equal(strbuf_cstr(&sb), cases[i].want);
+                strbuf_clear(&sb);
+                assert_int_equal(tls_cipher_grade(&lists, cases[i].grade, &list,
+                                                  &param, &err),
+                                 0);
+                assert_string_equal(param, cases[i].param);
+        }
+        const char *err = NULL, *list = NULL, *param = NULL;
+        assert_int_equal(tls_cipher_grade(&lists, "ultra", &list, &param, &err),
+                         -1);
+        assert_non_null(strstr(err, "ultra"));
+        assert_int_equal(tls_cipher_grade(NULL, "high", &list, &param, &err),
+                         0);
+        assert_string_equal(list, "aNULL:-aNULL:HIGH:@STRENGTH");
+}
+
+static void test_unusable_cipher_lists(void **state)
+{
+        const char *err = NULL;
+        (void)state;
+        /* the grade in use has no cipher: the parameter is named */
+        struct tls_ctx *c = tls_server_ctx_new(
+            &(struct tls_server_settings){
+                .cert_file = P("srv.pem"),
+                .key_file = P("srv.key"),
+                .ciphers = "high",
+                .cipherlists = {.high = "NO-SUCH-CIPHER"}},
+            &err);
+        expect_refused(c, err, "tls_high_cipherlist = \"NO-SUCH-CIPHER\"",
+                       "no usable cipher", NULL);
+        c = tls_server_ctx_new(
+            &(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                          .key_file = P("srv.key"),
+                                          .mandatory = true,
+                                          .mandatory_ciphers = "low",
+                                          .cipherlists = {.low = "!ALL"}},
+            &err);
+        expect_refused(c, err, "tls_low_cipherlist", NULL);
+        c = tls_client_ctx_new(
+            &(struct tls_client_settings){.cipherlists = {.medium = "BOGUS"}},
+            &err);
+        expect_refused(c, err, "tls_medium_cipherlist = \"BOGUS\"", NULL);
+        /* exclusions that leave nothing: the old message */
+        c = tls_client_ctx_new(
+            &(struct tls_client_settings){
+                .ciphers = "high",
+                .exclude_ciphers = "ALL",
+                .cipherlists = {.high = "ECDHE-RSA-AES128-GCM-SHA256"}},
+            &err);
+        expect_refused(c, err, "with exclusions \"ALL\"", NULL);
+        /* the same check without a context, for postern check */
+        const struct tls_cipher_grades lists = {.high = "NO-SUCH-CIPHER",
+                                                .medium = "AESGCM"};
+        assert_int_equal(tls_ciphers_check(&lists, "high", "", &err), -1);
+        assert_non_null(strstr(err, "tls_high_cipherlist = \"NO-SUCH-CIPHER\" "
+                                    "(cipher grade high) leaves no usable "
+                                    "cipher"));
+        assert_int_equal(tls_ciphers_check(&lists, "medium", "", &err), 0);
+        assert_int_equal(tls_ciphers_check(&lists, "", "AESGCM", &err), -1);
+        assert_non_null(strstr(err, "exclusions \"AESGCM\""));
+        assert_int_equal(tls_ciphers_check(NULL, "high", NULL, &err), 0);
+        assert_int_equal(tls_ciphers_check(NULL, "bogus", NULL, &err), -1);
+        assert_non_null(strstr(err, "bogus"));
+        /* a broken list of a grade not in use does not matter */
+        c = tls_server_ctx_new(
+            &(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                          .key_file = P("srv.key"),
+                                          .cipherlists = {.low = "BOGUS"}},
+            &err);
+        assert_non_null(c);
+        tls_ctx_free(c);
+}
+
+static void test_ssl_options(void **state)
+{
+        static const struct {
+                const char *list;
+                unsigned named;
+                uint64_t mask;
+                const char *unknown; /* joined by '|' */
+        } cases[] = {
+            {"", 0, 0, ""},
+            {NULL, 0, 0, ""},
+            {"NO_TICKET", TLS_OPT_NO_TICKET, 0, ""},
+            {"no_ticket, No_Compression",
+             TLS_OPT_NO_TICKET | TLS_OPT_NO_COMPRESSION, 0, ""},
+            {"ENABLE_MIDDLEBOX_COMPAT LEGACY_SERVER_CONNECT\tNO_RENEGOTIATION,"
+             "NO_SESSION_RESUMPTION_ON_RENEGOTIATION PRIORITIZE_CHACHA",
+             TLS_OPT_ENABLE_MIDDLEBOX_COMPAT | TLS_OPT_LEGACY_SERVER_CONNECT |
+                 TLS_OPT_NO_RENEGOTIATION |
+                 TLS_OPT_NO_SESSION_RESUMPTION_ON_RENEGOTIATION |
+                 TLS_OPT_PRIORITIZE_CHACHA,
+             0, ""},
+            {"0x4000", 0, 0x4000, ""},
+            {"0X4000 0x1,no_ticket", TLS_OPT_NO_TICKET, 0x4001, ""},
+            {"0xffffffffffffffff", 0, UINT64_MAX, ""},
+            {"bogus, NO_TICKET, 0x, 0xg1, 0x10000000000000000",
+             TLS_OPT_NO_TICKET, 0, "bogus|0x|0xg1|0x10000000000000000"},
+            {"NO-TICKET no_tickets", 0, 0, "NO-TICKET|no_tickets"},
+        };
+        (void)state;
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                struct tls_ssl_options o = {.named = 99, .mask = 99};
+                struct strlist unknown = {0};
+                struct strbuf sb;
+                tls_ssl_options_parse(cases[i].list, &o, &unknown);
+                assert_int_equal(o.named, cases[i].named);
+                assert_true(o.mask == cases[i].mask);
+                strbuf_init(&sb);
+                for (size_t k = 0; k < unknown.n; k++)
+                        strbuf_printf(&sb, "%s%s", k ? "|" : "", unknown.v[k]);
+                assert_string_equal(strbuf_cstr(&sb), cases[i].unknown);
+                strbuf_clear(&sb);
+                strlist_clear(&unknown);
+                /* unknown may be NULL */
+                tls_ssl_options_parse(cases[i].list, &o, NULL);
+                assert_int_equal(o.named, cases[i].named);
+        }
+        /* contexts take them, unknown names included */
+        const char *err = NULL;
+        struct tls_ctx *c = tls_server_ctx_new(
+            &(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                          .key_file = P("srv.key"),
+                                          .ssl_options = "no_ticket, nope"},
+            &err);
+        assert_non_null(c);
+        tls_ctx_free(c);
+        c = tls_client_ctx_new(
+            &(struct tls_client_settings){.ssl_options = "0x4000 nope"}, &err);
+        assert_non_null(c);
+        tls_ctx_free(c);
+}
+
+static void test_dh_param_file(void **state)
+{
+        const char *err = NULL;
+        (void)state;
+        struct tls_ctx *c = tls_server_ctx_new(
+            &(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                          .key_file = P("srv.key"),
+                                          .dh_param_file = P("srv.pem")},
+            &err);
+        expect_refused(c, err, "smtpd_tls_dh1024_param_file",
+                       "no DH parameters in", P("srv.pem"), NULL);
+        c = tls_server_ctx_new(
+            &(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                          .key_file = P("srv.key"),
+                                          .dh_param_file = P("nodh.pem")},
+            &err);
+        expect_refused(c, err, "cannot open DH parameter file", P("nodh.pem"),
+                       NULL);
+        c = tls_server_ctx_new(
+            &(struct tls_server_settings){.cert_file = P("srv.pem"),
+                                          .key_file = P("srv.key"),
+                                          .dh_param_file = "auto"},
+            &err);
+        assert_non_null(c);
+        tls_ctx_free(c);
+}
+
 struct match_case {
         const char *certid, *match, *nexthop, *hostname;
         bool single;
@@ -408,6 +600,10 @@ int main(void)
             cmocka_unit_test(test_ticket_keys_file),
             cmocka_unit_test(test_protocols),
             cmocka_unit_test(test_ciphers),
+            cmocka_unit_test(test_cipher_grade_lists),
+            cmocka_unit_test(test_unusable_cipher_lists),
+            cmocka_unit_test(test_ssl_options),
+            cmocka_unit_test(test_dh_param_file),
             cmocka_unit_test(test_name_matching),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
