@@ -322,16 +322,39 @@ const char *conf_suggest(const char *name)
         return best;
 }
 
+/* Parameters postern does not implement whose value postern's behaviour
+ * matches is not Postfix's default: no warning for that value (Debian's
+ * biff = no), a warning for the default when it is set explicitly. */
+static const struct {
+        const char *name;
+        const char *behaves_as;
+} unimplemented_value[] = {
+    {"biff", "no"},
+    {"smtpd_peername_lookup", "no"},
+};
+
+/* matches_behaviour - whether a "Not implemented" parameter's value is
+ * what postern does anyway */
+static bool matches_behaviour(const struct conf_param *p, const char *value)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(unimplemented_value); i++)
+                if (strcmp(p->name, unimplemented_value[i].name) == 0)
+                        return strcasecmp(value,
+                                          unimplemented_value[i].behaves_as) ==
+                               0;
+        return strcmp(value, p->def) == 0;
+}
+
 /* conf_store_warn_unused - unknown names nothing refers to, and known
- * ones postern accepts but does not implement, set to something else than
- * their default (params.def: "Not implemented: ...") */
+ * ones postern accepts but does not implement, set to a value postern
+ * does not behave as (params.def: "Not implemented: ...") */
 void conf_store_warn_unused(struct conf_store *st)
 {
         for (size_t i = 0; i < st->n; i++) {
                 struct conf_entry *e = &st->v[i];
                 const struct conf_param *p = conf_param_find(e->name);
                 if (p && str_has_prefix(p->desc, "Not implemented") &&
-                    strcmp(e->value, p->def) != 0)
+                    !matches_behaviour(p, e->value))
                         log_warnx("%s: %s=%s: accepted for Postfix "
                                   "compatibility but not implemented by "
                                   "postern: the setting has no effect",

@@ -92,6 +92,17 @@ class StockFiles(unittest.TestCase):
         self.assertNotIn("mailbox_size_limit", out)
         self.assertIn("0 errors", out)
 
+    def test_values_postern_behaves_as(self):
+        # postern behaves as biff = no and smtpd_peername_lookup = no:
+        # those are quiet, yes is a warning
+        self.write("biff = no\nsmtpd_peername_lookup = no\n")
+        self.assertNotIn("not implemented", check(self.tmp))
+        self.write("biff = yes\nsmtpd_peername_lookup = yes\n")
+        out = check(self.tmp)
+        self.assertIn("line 1: biff=yes: accepted for Postfix compatibility "
+                      "but not implemented", out)
+        self.assertIn("line 2: smtpd_peername_lookup=yes: accepted", out)
+
     def test_myorigin_file_errors(self):
         empty = os.path.join(self.tmp, "mailname")
         open(empty, "w").close()
