@@ -615,6 +615,17 @@ struct check_walk {
         const char *digest;
 };
 
+/* client_trust - whether the SMTP client has anything to verify a server
+ * with besides a policy's tafile= */
+static bool client_trust(const struct conf *c)
+{
+        return (c->smtp_tls_CAfile && *c->smtp_tls_CAfile) ||
+               (c->smtp_tls_CApath && *c->smtp_tls_CApath) ||
+               (c->smtp_tls_trust_anchor_file &&
+                *c->smtp_tls_trust_anchor_file) ||
+               c->tls_append_default_CA;
+}
+
 /* check_policy_entry - one smtp_tls_policy_maps entry */
 static int check_policy_entry(const char *key, const char *value, void *arg)
 {
@@ -628,15 +639,11 @@ static int check_policy_entry(const char *key, const char *value, void *arg)
                           key, errstr);
                 return 0;
         }
-        if (info.needs_ca && !info.has_tafile &&
-            (c->smtp_tls_CAfile == NULL || *c->smtp_tls_CAfile == 0) &&
-            (c->smtp_tls_CApath == NULL || *c->smtp_tls_CApath == 0) &&
-            (c->smtp_tls_trust_anchor_file == NULL ||
-             *c->smtp_tls_trust_anchor_file == 0))
+        if (info.needs_ca && !info.has_tafile && !client_trust(c))
                 check_add(w->r, CHECK_ERROR, w->param, w->file,
                           "key %s: level %s needs smtp_tls_CAfile, "
-                          "smtp_tls_CApath, smtp_tls_trust_anchor_file or "
-                          "tafile=, and none is set",
+                          "smtp_tls_CApath, smtp_tls_trust_anchor_file, "
+                          "tls_append_default_CA or tafile=, and none is set",
                           key, info.level);
         return 0;
 }
@@ -866,15 +873,13 @@ static void check_client_level(struct check_run *r)
 
         if (level &&
             (strcmp(level, "verify") == 0 || strcmp(level, "secure") == 0) &&
-            (c->smtp_tls_CAfile == NULL || *c->smtp_tls_CAfile == 0) &&
-            (c->smtp_tls_CApath == NULL || *c->smtp_tls_CApath == 0) &&
-            (c->smtp_tls_trust_anchor_file == NULL ||
-             *c->smtp_tls_trust_anchor_file == 0))
+            !client_trust(c))
                 check_add(r, CHECK_ERROR, "smtp_tls_security_level",
                           conf_main_cf(c),
-                          "level %s needs smtp_tls_CAfile, smtp_tls_CApath "
-                          "or smtp_tls_trust_anchor_file, and none is set: "
-                          "no server would be trusted",
+                          "level %s needs smtp_tls_CAfile, smtp_tls_CApath, "
+                          "smtp_tls_trust_anchor_file or "
+                          "tls_append_default_CA, and none is set: no server "
+                          "would be trusted",
                           level);
 }
 

@@ -586,6 +586,7 @@ static struct tls_ctx *client_ctx(const struct conf *cf,
                     .null = cf->tls_null_cipherlist,
                 },
             .ssl_options = cf->tls_ssl_options,
+            .append_default_ca = cf->tls_append_default_CA,
             .dane_digests = cf->tls_dane_digests,
             .loglevel = 1,
             /* resumption only when -r asks for it */

@@ -70,6 +70,7 @@ static struct tls_ctx *client_tls_ctx(const struct conf *conf, int loglevel,
             .session_cache_timeout = (long)conf->smtp_tls_session_cache_timeout,
             .loglevel = loglevel,
             .groups = conf->tls_eecdh_auto_curves,
+            .append_default_ca = conf->tls_append_default_CA,
             .cipherlists =
                 {
                     .high = conf->tls_high_cipherlist,

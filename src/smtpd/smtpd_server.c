@@ -300,6 +300,7 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
                     .loglevel = (int)c->smtpd_tls_loglevel,
                     .preempt_ciphers = c->tls_preempt_cipherlist,
                     .groups = c->tls_eecdh_auto_curves,
+                    .append_default_ca = c->tls_append_default_CA,
                     .cipherlists =
                         {
                             .high = c->tls_high_cipherlist,

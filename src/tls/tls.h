@@ -438,6 +438,8 @@ struct tls_server_settings {
                                     each key then certificate chain */
         const char *CAfile;      /* smtpd_tls_CAfile */
         const char *CApath;      /* smtpd_tls_CApath */
+        bool append_default_ca;  /* tls_append_default_CA: also trust
+                                    OpenSSL's default CA store */
         bool ask_ccert;          /* smtpd_tls_ask_ccert */
         bool req_ccert;          /* smtpd_tls_req_ccert (implies ask) */
         int ccert_verifydepth;   /* smtpd_tls_ccert_verifydepth; 0 = 9 */
@@ -491,12 +493,13 @@ struct tls_client_settings {
         const char *eccert_file;
         const char *eckey_file;
         const char *chain_files;
-        const char *CAfile;    /* smtp_tls_CAfile */
-        const char *CApath;    /* smtp_tls_CApath */
-        int verifydepth;       /* smtp_tls_scert_verifydepth; 0 = 9 */
-        const char *protocols; /* smtp_tls_protocols (per-session
-                                  overrides in struct tls_start) */
-        const char *ciphers;   /* smtp_tls_ciphers; "" = medium */
+        const char *CAfile;     /* smtp_tls_CAfile */
+        const char *CApath;     /* smtp_tls_CApath */
+        bool append_default_ca; /* tls_append_default_CA */
+        int verifydepth;        /* smtp_tls_scert_verifydepth; 0 = 9 */
+        const char *protocols;  /* smtp_tls_protocols (per-session
+                                   overrides in struct tls_start) */
+        const char *ciphers;    /* smtp_tls_ciphers; "" = medium */
         const char *exclude_ciphers;
         const char *fingerprint_digest; /* "" = sha256 */
         const char *dane_digests;       /* tls_dane_digests: strongest

@@ -848,10 +848,14 @@ static EVP_CIPHER *ticket_cipher(const char *name)
         return c;
 }
 
-/* load_trust - CAfile and CApath */
+/* load_trust - CAfile and CApath, and with append_default OpenSSL's
+ * default store (its files, or SSL_CERT_FILE / SSL_CERT_DIR) as well */
 static int load_trust(SSL_CTX *ctx, const char *CAfile, const char *CApath,
-                      const char **errstr)
+                      bool append_default, const char **errstr)
 {
+        if (append_default && !SSL_CTX_set_default_verify_paths(ctx))
+                return seterr_ssl(errstr, "tls_append_default_CA: cannot "
+                                          "load OpenSSL's default CA store");
         if (!empty(CAfile)) {
                 if (access(CAfile, R_OK) < 0)
                         return tls_ctx_seterr(errstr,
@@ -1439,9 +1443,11 @@ struct tls_ctx *tls_server_ctx_new(const struct tls_server_settings *s,
         if (load_identity(ctx, s->cert_file, s->key_file, s->eccert_file,
                           s->eckey_file, s->chain_files, true, errstr) < 0)
                 goto bad;
-        if (load_trust(ctx, s->CAfile, s->CApath, errstr) < 0)
+        if (load_trust(ctx, s->CAfile, s->CApath, s->append_default_ca,
+                       errstr) < 0)
                 goto bad;
-        tc->have_ca = !empty(s->CAfile) || !empty(s->CApath);
+        tc->have_ca =
+            !empty(s->CAfile) || !empty(s->CApath) || s->append_default_ca;
         if (tls_apply_protocols(
                 ctx, NULL, s->mandatory ? s->mandatory_protocols : s->protocols,
                 errstr) < 0)
@@ -1530,9 +1536,11 @@ struct tls_ctx *tls_client_ctx_new(const struct tls_client_settings *s,
         if (load_identity(ctx, s->cert_file, s->key_file, s->eccert_file,
                           s->eckey_file, s->chain_files, false, errstr) < 0)
                 goto bad;
-        if (load_trust(ctx, s->CAfile, s->CApath, errstr) < 0)
+        if (load_trust(ctx, s->CAfile, s->CApath, s->append_default_ca,
+                       errstr) < 0)
                 goto bad;
-        tc->have_ca = !empty(s->CAfile) || !empty(s->CApath);
+        tc->have_ca =
+            !empty(s->CAfile) || !empty(s->CApath) || s->append_default_ca;
         if (tls_apply_protocols(ctx, NULL, s->protocols, errstr) < 0)
                 goto bad;
         if (tls_apply_ciphers(ctx, NULL, &s->cipherlists, s->ciphers,

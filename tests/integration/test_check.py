@@ -516,6 +516,13 @@ class CheckTest(pt.TempDirTest):
         self.assertNotIn("needs smtp_tls_CAfile", p.stdout)
         self.assertOnly(p, 1)
 
+    def test_append_default_ca(self):
+        # OpenSSL's default store is trust enough for secure too
+        p = self.check(smtp_tls_security_level="secure", smtp_tls_CAfile=None,
+                       smtp_tls_policy_maps=None,
+                       tls_append_default_CA="yes")
+        self.assertEqual(self.lines(p), [], p.stdout)
+
     # -- relay_clientcerts ----------------------------------------------
 
     def test_clientcerts_digest_length(self):
