@@ -69,6 +69,23 @@ class StockFiles(unittest.TestCase):
         self.assertNotIn("not implemented", out)
         self.assertIn("no problems found", out)
 
+    def test_every_postfix_tls_parameter_is_known(self):
+        # Postfix's own list: every smtp_tls_*, smtpd_tls_* and tls_*
+        # parameter at its default (the three written as ${{...}}
+        # expressions left out: postern does not evaluate those)
+        cf = os.path.join(self.tmp, "pf")
+        os.makedirs(cf)
+        open(os.path.join(cf, "main.cf"), "w").close()
+        out = pt.run(["postconf", "-d", "-c", cf], check=True).stdout
+        lines = [ln for ln in out.splitlines()
+                 if ln.startswith(("smtp_tls_", "smtpd_tls_", "tls_"))
+                 and "${{" not in ln]
+        self.assertGreater(len(lines), 80)
+        self.write("\n".join(lines) + "\n")
+        out = check(self.tmp)
+        self.assertNotIn("unknown parameter", out)
+        self.assertIn("no problems found", out)
+
     def test_debian_internet_site(self):
         mailname = os.path.join(self.tmp, "mailname")
         with open(mailname, "w") as f:
