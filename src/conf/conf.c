@@ -185,34 +185,145 @@ static int is_defined(struct conf_store *st, const char *name, int depth,
         return rc;
 }
 
-/* expand_braced_ref - ${name}, ${name?text}, ${name:text} and Postfix 3's
- * ${name?{text}:{text}} forms; p points after "${" */
-static int expand_braced_ref(struct conf_store *st, const char **pp,
-                             const char *end, struct strbuf *out, int depth,
-                             const char **err)
+/* level_parse - a compatibility level "3", "3.6" or "3.6.1" as three
+ * numbers; -1 if it is not one */
+static int level_parse(const char *s, long v[3])
 {
-        const char *p = *pp;
-        const char *name = p;
-        char namebuf[256];
-        size_t nlen;
+        v[0] = v[1] = v[2] = 0;
+        for (int i = 0; i < 3; i++) {
+                char *e;
+                if (!isdigit((unsigned char)*s))
+                        return -1;
+                errno = 0;
+                v[i] = strtol(s, &e, 10);
+                if (errno == ERANGE)
+                        return -1;
+                s = e;
+                if (*s == 0)
+                        return 0;
+                if (*s++ != '.')
+                        return -1;
+        }
+        return -1;
+}
 
-        while (p < end && (isalnum((unsigned char)*p) || *p == '_'))
-                p++;
-        nlen = (size_t)(p - name);
-        if (nlen == 0 || nlen >= sizeof(namebuf)) {
-                *err = "bad parameter name after \"${\"";
+/* all_digits - a non-empty string of ASCII digits that fits a long */
+static bool all_digits(const char *s, long *v)
+{
+        char *e;
+
+        if (*s == 0 || strspn(s, "0123456789") != strlen(s))
+                return false;
+        errno = 0;
+        *v = strtol(s, &e, 10);
+        return errno != ERANGE;
+}
+
+/* relation - Postfix 3's ${{text} OP {text} ...}: p points at the first
+ * '{'; both texts are expanded, compared numerically when both are all
+ * digits, else byte-wise; OP is ==, !=, <, <=, >= or >, with "level"
+ * appended comparing compatibility levels (3.6 < 3.10).  *pp moves past
+ * the second operand. */
+static int relation(struct conf_store *st, const char **pp, const char *end,
+                    int depth, bool *result, const char **err)
+{
+        static const char *const ops[] = {"==", "!=", "<", "<=", ">=", ">"};
+        const char *p = *pp, *a, *b;
+        size_t alen, blen, oplen;
+        struct strbuf left, right;
+        int op = -1, rc = -1;
+        bool level = false;
+        long cmp = 0;
+
+        if (braced(&p, end, &a, &alen) < 0) {
+                *err = "unbalanced {} in ${{...}...}";
                 return -1;
         }
-        memcpy(namebuf, name, nlen);
-        namebuf[nlen] = 0;
-        if (p < end && *p == '}') {
-                *pp = p + 1;
-                return expand_name(st, namebuf, out, depth, err);
-        }
-        if (p >= end || (*p != '?' && *p != ':')) {
-                *err = "missing '}' in ${...}";
+        oplen = strspn(p, "<>!=");
+        if ((size_t)(end - p) < oplen)
+                oplen = (size_t)(end - p);
+        for (int k = 0; k < (int)ARRAY_SIZE(ops); k++)
+                if (strlen(ops[k]) == oplen && strncmp(p, ops[k], oplen) == 0)
+                        op = k;
+        if (op < 0) {
+                *err = "\"==\", \"!=\", \"<\", \"<=\", \">=\" or \">\" "
+                       "expected after {text} in ${{text} op {text}}";
                 return -1;
         }
+        p += oplen;
+        if (p < end && isalnum((unsigned char)*p)) {
+                if ((size_t)(end - p) < 5 || strncmp(p, "level", 5) != 0 ||
+                    (p + 5 < end && isalnum((unsigned char)p[5]))) {
+                        *err = "bad operator suffix in ${{text} op {text}} "
+                               "(only \"level\" is known)";
+                        return -1;
+                }
+                level = true;
+                p += 5;
+        }
+        if (braced(&p, end, &b, &blen) < 0) {
+                *err = "\"{text}\" expected after the operator in "
+                       "${{text} op {text}}";
+                return -1;
+        }
+        strbuf_init(&left);
+        strbuf_init(&right);
+        if (expand(st, a, alen, &left, depth + 1, err) < 0 ||
+            expand(st, b, blen, &right, depth + 1, err) < 0)
+                goto out;
+        if (level) {
+                long lv[3], rv[3];
+                if (level_parse(strbuf_cstr(&left), lv) < 0 ||
+                    level_parse(strbuf_cstr(&right), rv) < 0) {
+                        *err = "bad compatibility level in a \"level\" "
+                               "comparison";
+                        goto out;
+                }
+                for (int k = 0; k < 3 && cmp == 0; k++)
+                        cmp = lv[k] < rv[k] ? -1 : lv[k] > rv[k];
+        } else {
+                long l, r;
+                if (all_digits(strbuf_cstr(&left), &l) &&
+                    all_digits(strbuf_cstr(&right), &r))
+                        cmp = l < r ? -1 : l > r;
+                else
+                        cmp = strcmp(strbuf_cstr(&left), strbuf_cstr(&right));
+        }
+        switch (op) {
+        case 0:
+                *result = cmp == 0;
+                break;
+        case 1:
+                *result = cmp != 0;
+                break;
+        case 2:
+                *result = cmp < 0;
+                break;
+        case 3:
+                *result = cmp <= 0;
+                break;
+        case 4:
+                *result = cmp >= 0;
+                break;
+        default:
+                *result = cmp > 0;
+                break;
+        }
+        *pp = p;
+        rc = 0;
+out:
+        strbuf_clear(&left);
+        strbuf_clear(&right);
+        return rc;
+}
+
+/* conditional - the "?text}", ":text}", "?{t}:{f}}" ... rest of a ${...}
+ * whose name (or relation) is defined and non-empty or not; p points at
+ * the '?' or ':' */
+static int conditional(struct conf_store *st, const char **pp, const char *p,
+                       const char *end, bool defined, struct strbuf *out,
+                       int depth, const char **err)
+{
         char op = *p++;
         /* The text runs to the matching close brace. */
         int level = 1;
@@ -228,10 +339,6 @@ static int expand_braced_ref(struct conf_store *st, const char **pp,
                 return -1;
         }
         *pp = q + 1;
-
-        bool defined;
-        if (is_defined(st, namebuf, depth, &defined, err) < 0)
-                return -1;
 
         /* Postfix 3 form: {when-true}:{when-false} or a single {text}. */
         const char *t1 = NULL, *t2 = NULL;
@@ -261,6 +368,60 @@ static int expand_braced_ref(struct conf_store *st, const char **pp,
                 return expand(st, text, (size_t)(q - text), out, depth + 1,
                               err);
         return 0;
+}
+
+/* expand_braced_ref - ${name}, ${name?text}, ${name:text}, Postfix 3's
+ * ${name?{text}:{text}} forms and ${{text} op {text} ...} relations (whose
+ * value is "true" or empty, as in Postfix); p points after "${" */
+static int expand_braced_ref(struct conf_store *st, const char **pp,
+                             const char *end, struct strbuf *out, int depth,
+                             const char **err)
+{
+        const char *p = *pp;
+        const char *name = p;
+        char namebuf[256];
+        size_t nlen;
+        bool defined;
+
+        const char *sp = p;
+        while (sp < end && isspace((unsigned char)*sp))
+                sp++;
+        if (sp < end && *sp == '{') {
+                p = sp;
+                if (relation(st, &p, end, depth, &defined, err) < 0)
+                        return -1;
+                if (p < end && *p == '}') {
+                        *pp = p + 1;
+                        if (defined)
+                                strbuf_adds(out, "true");
+                        return 0;
+                }
+                if (p >= end || (*p != '?' && *p != ':')) {
+                        *err = "missing '}' in ${{text} op {text}}";
+                        return -1;
+                }
+                return conditional(st, pp, p, end, defined, out, depth, err);
+        }
+        while (p < end && (isalnum((unsigned char)*p) || *p == '_'))
+                p++;
+        nlen = (size_t)(p - name);
+        if (nlen == 0 || nlen >= sizeof(namebuf)) {
+                *err = "bad parameter name after \"${\"";
+                return -1;
+        }
+        memcpy(namebuf, name, nlen);
+        namebuf[nlen] = 0;
+        if (p < end && *p == '}') {
+                *pp = p + 1;
+                return expand_name(st, namebuf, out, depth, err);
+        }
+        if (p >= end || (*p != '?' && *p != ':')) {
+                *err = "missing '}' in ${...}";
+                return -1;
+        }
+        if (is_defined(st, namebuf, depth, &defined, err) < 0)
+                return -1;
+        return conditional(st, pp, p, end, defined, out, depth, err);
 }
 
 /* expand - $name expansion of len bytes of text, appended to out */

@@ -65,6 +65,23 @@ class ConfAgainstPostconf(pt.TempDirTest):
         self.assertIn("smtpd_tls_session_cache_database = "
                       "btree:/var/lib/postfix/smtpd_scache\n", out)
 
+    def test_relational_expressions(self):
+        # Postfix 3's ${{text} op {text} ? {a} : {b}}, with "level"
+        d = os.path.join(self.tmp, "expr")
+        os.makedirs(d)
+        with open(os.path.join(d, "main.cf"), "w") as f:
+            f.write("compatibility_level = 3.6\n"
+                    "myhostname = mx.example\n"
+                    "smtpd_tls_fingerprint_digest = ${{$compatibility_level}"
+                    " <level {3.6} ? {md5} : {sha256}}\n"
+                    "smtp_tls_fingerprint_digest = ${{3} <=level {3.0} ? "
+                    "{sha256} : {md5}}\n"
+                    "smtpd_banner = ${{10} < {9} ? {lt} : {ge}} "
+                    "${{abc} < {abd}?{s-lt}:{s-ge}} [${{x} == {x}}] "
+                    "[${{x} != {x}}] ${ {$myhostname} == {mx.example} ? "
+                    "{mine} : {other}} ${{a}=={a}?text} ${{a}=={b}:else}\n")
+        self.same(d, "-nx")
+
     def test_config_directory_expansion(self):
         d = self.fixture("seed004")
         out = self.same(d, "-nx").stdout

@@ -185,6 +185,25 @@ static void test_expansion_forms(void **state)
         conf_free(c);
 }
 
+static void test_relational_expansion(void **state)
+{
+        char *err;
+        struct conf *c;
+
+        (void)state;
+        c = load("compatibility_level = 3.6\n"
+                 "myhostname = mx.example\n"
+                 "smtpd_banner = ${{$compatibility_level} <level {3.10} ? "
+                 "{a} : {b}} ${{10} < {9}?{c}:{d}} ${{abc} < {abd}?{e}} "
+                 "[${{x} == {x}}] [${{x} != {x}}] "
+                 "${ {$myhostname} == {mx.example} ? {f} : {g}} "
+                 "${{1}=={2}:h}\n",
+                 &err);
+        assert_non_null(c);
+        assert_string_equal(c->smtpd_banner, "a d e [true] [] f h");
+        conf_free(c);
+}
+
 static void test_expansion_loop(void **state)
 {
         char *err;
@@ -250,6 +269,13 @@ static void test_bad_values(void **state)
             {"garbage line\n", "line 1: missing '=' after attribute name"},
             {"= value\n", "line 1: missing attribute name"},
             {"my-name = 1\n", "line 1: bad parameter name"},
+            {"smtpd_banner = ${{a} ~ {b}}\n",
+             "line 1: parameter smtpd_banner: \"==\", \"!=\""},
+            {"smtpd_banner = ${{a} ==x {b}}\n", "bad operator suffix"},
+            {"smtpd_banner = ${{a} == b}\n", "\"{text}\" expected"},
+            {"smtpd_banner = ${{3.x} <level {3.6}}\n",
+             "bad compatibility level"},
+            {"smtpd_banner = ${{a} == {b}\n", "missing '}'"},
         };
         (void)state;
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -469,6 +495,7 @@ int main(void)
             cmocka_unit_test(test_types),
             cmocka_unit_test(test_defaults),
             cmocka_unit_test(test_expansion_forms),
+            cmocka_unit_test(test_relational_expansion),
             cmocka_unit_test(test_expansion_loop),
             cmocka_unit_test(test_empty_values),
             cmocka_unit_test(test_bad_values),
