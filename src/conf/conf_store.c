@@ -331,6 +331,7 @@ static const struct {
 } unimplemented_value[] = {
     {"biff", "no"},
     {"smtpd_peername_lookup", "no"},
+    {"smtpd_delay_reject", "yes"},
 };
 
 /* matches_behaviour - whether a "Not implemented" parameter's value is

@@ -242,6 +242,20 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
                 : SMTPD_STARTTLS_PIPE_CLOSE;
         lc->settings.smtputf8_enable = c->smtputf8_enable;
         lc->settings.helo_required = c->smtpd_helo_required;
+        lc->settings.junk_command_limit = (unsigned)c->smtpd_junk_command_limit;
+        lc->settings.recipient_overshoot =
+            (size_t)c->smtpd_recipient_overshoot_limit;
+        if (c->smtpd_forbid_bare_newline_reject_code < 400 ||
+            c->smtpd_forbid_bare_newline_reject_code > 599) {
+                *err = xasprintf("service %s: "
+                                 "smtpd_forbid_bare_newline_reject_code = "
+                                 "%lld: not a 4XX or 5XX reply code",
+                                 l->service,
+                                 c->smtpd_forbid_bare_newline_reject_code);
+                return -1;
+        }
+        lc->settings.bare_newline_reject_code =
+            (int)c->smtpd_forbid_bare_newline_reject_code;
         lc->settings.disable_vrfy = c->disable_vrfy_command;
         lc->settings.forbid_unauth_pipelining =
             c->smtpd_forbid_unauth_pipelining;

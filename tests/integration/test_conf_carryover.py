@@ -109,15 +109,18 @@ class StockFiles(unittest.TestCase):
         self.assertIn("0 errors", out)
 
     def test_values_postern_behaves_as(self):
-        # postern behaves as biff = no and smtpd_peername_lookup = no:
-        # those are quiet, yes is a warning
-        self.write("biff = no\nsmtpd_peername_lookup = no\n")
+        # postern behaves as biff = no, smtpd_peername_lookup = no and
+        # smtpd_delay_reject = yes: those are quiet, the others warn
+        self.write("biff = no\nsmtpd_peername_lookup = no\n"
+                   "smtpd_delay_reject = yes\n")
         self.assertNotIn("not implemented", check(self.tmp))
-        self.write("biff = yes\nsmtpd_peername_lookup = yes\n")
+        self.write("biff = yes\nsmtpd_peername_lookup = yes\n"
+                   "smtpd_delay_reject = no\n")
         out = check(self.tmp)
         self.assertIn("line 1: biff=yes: accepted for Postfix compatibility "
                       "but not implemented", out)
         self.assertIn("line 2: smtpd_peername_lookup=yes: accepted", out)
+        self.assertIn("line 3: smtpd_delay_reject=no: accepted", out)
 
     def test_myorigin_file_errors(self):
         empty = os.path.join(self.tmp, "mailname")
