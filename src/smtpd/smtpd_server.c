@@ -1190,6 +1190,24 @@ static unsigned addr_bucket(const char *service, const char *addr)
         return h % CONN_BUCKETS;
 }
 
+/* too_many - refuse a new connection over the client's connection
+ * concurrency or rate limit: Postfix's warning and 421 (not in wrapper
+ * mode, where the client expects a TLS handshake first), then close */
+static void too_many(struct conn *c, const char *limit, unsigned n)
+{
+        char msg[256];
+        int len = snprintf(msg, sizeof(msg),
+                           "421 4.7.0 %s Error: too many connections from "
+                           "%s\r\n",
+                           c->lc->conf->myhostname, c->addr);
+
+        log_warnx("Connection %s limit exceeded: %u from %s for service %s",
+                  limit, n, c->namaddr, c->lc->service);
+        if (!c->lc->wrapper && len > 0)
+                (void)send(c->fd, msg, (size_t)len, MSG_NOSIGNAL);
+        conn_close(c);
+}
+
 /* conn_new - a connection was accepted */
 static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                      const struct sockaddr_storage *sa)
@@ -1232,32 +1250,12 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
         c->limit_exempt = smtpd_checks_limit_exempt(lc->checks, c->addr);
         if (lc->conn_limit > 0 && !c->limit_exempt &&
             now > (unsigned)lc->conn_limit) {
-                char msg[256];
-                int len = snprintf(msg, sizeof(msg),
-                                   "421 4.7.0 %s Error: too many connections "
-                                   "from %s\r\n",
-                                   lc->conf->myhostname, c->addr);
-                log_warnx("Connection concurrency limit exceeded: %u from "
-                          "%s for service %s",
-                          now, c->namaddr, lc->service);
-                if (!lc->wrapper && len > 0)
-                        (void)send(fd, msg, (size_t)len, MSG_NOSIGNAL);
-                conn_close(c);
+                too_many(c, "concurrency", now);
                 return;
         }
         unsigned rate = rate_over(c, RATE_CONN, true);
         if (rate > 0) {
-                char msg[256];
-                int len = snprintf(msg, sizeof(msg),
-                                   "421 4.7.0 %s Error: too many connections "
-                                   "from %s\r\n",
-                                   lc->conf->myhostname, c->addr);
-                log_warnx("Connection rate limit exceeded: %u from %s for "
-                          "service %s",
-                          rate, c->namaddr, lc->service);
-                if (!lc->wrapper && len > 0)
-                        (void)send(fd, msg, (size_t)len, MSG_NOSIGNAL);
-                conn_close(c);
+                too_many(c, "rate", rate);
                 return;
         }
         if (lc->wrapper && rate_over(c, RATE_NEWTLS, false) > 0) {

@@ -93,6 +93,17 @@ def raw_session(test, port, timeout=120):
     return sock, f
 
 
+def starttls_server(d, crt, key, extra_cf="", port=None):
+    """A started one-worker server in d offering STARTTLS with crt and
+    key on port (a free one by default): (server, port)."""
+    port = port or pt.free_port()
+    server = Server(d, ("smtpd_tls_security_level = may\n"
+                        "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
+                        % (crt, key)) + extra_cf,
+                    [("smtp", port, [])], workers=1)
+    return server.start(), port
+
+
 def stop_all(servers):
     """Stop every server; their problems() together."""
     problems = []

@@ -58,15 +58,9 @@ class Hardening(pt.TempDirTest):
     def server(self, extra_cf, certkey=None):
         """A started server with STARTTLS on a fresh port: (server, port)."""
         crt, key = certkey or self.ecdsa()
-        port = pt.free_port()
         name = "s%d" % len(os.listdir(self.tmp))
-        server = srv.Server(
-            os.path.join(self.tmp, name), (
-                "smtpd_tls_security_level = may\n"
-                "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
-                % (crt, key)) + extra_cf,
-            [("smtp", port, [])], workers=1)
-        server.start()
+        server, port = srv.starttls_server(os.path.join(self.tmp, name),
+                                           crt, key, extra_cf)
         self.addCleanup(self.stop, server)
         return server, port
 

@@ -33,14 +33,8 @@ class ServerSettings(pt.TempDirTest):
         name = "s%d" % len(os.listdir(self.tmp))
         ca = pki.PKI(os.path.join(self.tmp, name + "-pki"))
         crt, key = ca.issue("mx.postern.test")
-        port = pt.free_port()
-        server = srv.Server(
-            os.path.join(self.tmp, name), (
-                "smtpd_tls_security_level = may\n"
-                "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
-                % (crt, key)) + extra_cf,
-            [("smtp", port, [])], workers=1)
-        server.start()
+        server, port = srv.starttls_server(os.path.join(self.tmp, name),
+                                           crt, key, extra_cf)
         self.addCleanup(server.stop)
         r = pt.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
                     "-starttls", "smtp", "-brief"] + args,
