@@ -18,6 +18,7 @@ struct smtpd_parse_opts {
         bool smtputf8_enable; /* SMTPUTF8 offered */
         bool smtputf8;        /* RCPT: the MAIL command declared SMTPUTF8 */
         size_t size_limit;    /* message_size_limit, 0 = none */
+        bool strict_rfc821;   /* strict_rfc821_envelopes: <> required */
 };
 
 /* smtpd_parse_mail - parse the arguments of MAIL ("FROM:<a> SIZE=1"),

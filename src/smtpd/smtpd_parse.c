@@ -304,7 +304,8 @@ int smtpd_parse_mail(const char *args, const struct smtpd_parse_opts *o,
                 strbuf_adds(err, "501 5.5.4 Syntax: MAIL FROM:<address>");
                 return -1;
         }
-        if ((p = take_path(p, &a, &n)) == NULL) {
+        if ((o->strict_rfc821 && *p != '<') ||
+            (p = take_path(p, &a, &n)) == NULL) {
                 strbuf_adds(err, "501 5.1.7 Bad sender address syntax");
                 return -1;
         }
@@ -471,7 +472,8 @@ int smtpd_parse_rcpt(const char *args, const struct smtpd_parse_opts *o,
                 strbuf_adds(err, "501 5.5.4 Syntax: RCPT TO:<address>");
                 return -1;
         }
-        if ((p = take_path(p, &a, &n)) == NULL) {
+        if ((o->strict_rfc821 && *p != '<') ||
+            (p = take_path(p, &a, &n)) == NULL) {
                 strbuf_adds(err, "501 5.1.3 Bad recipient address syntax");
                 return -1;
         }

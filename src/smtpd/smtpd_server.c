@@ -137,7 +137,7 @@ struct conn {
         enum conn_phase phase;
         char addr[INET6_ADDRSTRLEN];
         char port[8];
-        char namaddr[INET6_ADDRSTRLEN + 16];
+        char namaddr[INET6_ADDRSTRLEN + 24]; /* unknown[addr]:port */
         struct smtpd_tls_info tinfo;
         struct queue_msg *msg;
         const char *msg_id;
@@ -257,6 +257,8 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
         lc->settings.bare_newline_reject_code =
             (int)c->smtpd_forbid_bare_newline_reject_code;
         lc->settings.disable_vrfy = c->disable_vrfy_command;
+        lc->settings.strict_rfc821 = c->strict_rfc821_envelopes;
+        lc->settings.port_logging = c->smtpd_client_port_logging;
         lc->settings.forbid_unauth_pipelining =
             c->smtpd_forbid_unauth_pipelining;
         lc->settings.discard_ehlo_keywords = c->smtpd_discard_ehlo_keywords;
@@ -1229,7 +1231,12 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                     strchr(c->addr + 7, '.'))
                         memmove(c->addr, c->addr + 7, strlen(c->addr + 7) + 1);
         }
-        snprintf(c->namaddr, sizeof(c->namaddr), "unknown[%s]", c->addr);
+        if (lc->settings.port_logging)
+                snprintf(c->namaddr, sizeof(c->namaddr), "unknown[%s]:%s",
+                         c->addr, c->port);
+        else
+                snprintf(c->namaddr, sizeof(c->namaddr), "unknown[%s]",
+                         c->addr);
         /* TCP_NODELAY comes from the listener (smtpd_server_run) */
         c->io = event_io_new_armed(srv->loop, fd, on_io, c);
         c->delay = event_timer_new(srv->loop, on_delay, c);

@@ -360,6 +360,7 @@ static struct smtpd_parse_opts parse_opts(struct smtpd_session *s)
                 s->set->smtputf8_enable && !(s->discard & EHLO_SMTPUTF8),
             .smtputf8 = s->env.smtputf8,
             .size_limit = s->set->message_size_limit,
+            .strict_rfc821 = s->set->strict_rfc821,
         };
         return o;
 }
@@ -1354,7 +1355,9 @@ struct smtpd_session *smtpd_session_new(const struct smtpd_settings *set,
         s->name = xstrdup(c && c->name ? c->name : "unknown");
         s->addr = xstrdup(c && c->addr ? c->addr : "unknown");
         s->port = xstrdup(c && c->port ? c->port : "unknown");
-        s->namaddr = xasprintf("%s[%s]", s->name, s->addr);
+        s->namaddr = set->port_logging
+                         ? xasprintf("%s[%s]:%s", s->name, s->addr, s->port)
+                         : xasprintf("%s[%s]", s->name, s->addr);
         s->protocol = "SMTP";
         s->bare_reject = set->bare_newline == SMTPD_BARE_NEWLINE_REJECT &&
                          !(c && c->bare_newline_excluded);

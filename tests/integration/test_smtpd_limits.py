@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Three smtpd limits Postfix administrators set, over a raw socket:
+"""smtpd settings Postfix administrators set, over a raw socket:
 
 - smtpd_junk_command_limit: past it, each NOOP counts as an error, so
   with smtpd_hard_error_limit = 2 a NOOP loop ends in "421 4.7.0 ...
@@ -8,9 +8,11 @@
 - smtpd_recipient_overshoot_limit: past smtpd_recipient_limit the 452
   replies count as errors once the overshoot is used up;
 - smtpd_forbid_bare_newline_reject_code: the code of the refusal of a
-  bare <LF> in DATA; a code that is not 4XX or 5XX refuses the start.
+  bare <LF> in DATA; a code that is not 4XX or 5XX refuses the start;
+- strict_rfc821_envelopes: MAIL FROM and RCPT TO without <> are refused;
+- smtpd_client_port_logging: clients logged as name[addr]:port.
 
-Before, the three were unknown parameters: the engine used its built-in
+Before, these were unknown parameters: the engine used its built-in
 values whatever main.cf said."""
 import os
 import socket
@@ -28,6 +30,8 @@ class Limits(pt.TempDirTest):
                        [("smtp", port, opts)], workers=1)
         s.start()
         self.addCleanup(s.stop)
+        self.servers = getattr(self, "servers", {})
+        self.servers[port] = s
         return port
 
     def session(self, port):
@@ -87,6 +91,36 @@ class Limits(pt.TempDirTest):
                                   b"Subject: x\r\n\r\nbare\nLF\r\n.\r\n"])
         self.assertEqual(got[-1], "554 5.5.2 mx.postern.test Error: bare "
                                   "<LF> received")
+
+    def test_strict_rfc821_envelopes(self):
+        port = self.server(["strict_rfc821_envelopes=yes"])
+        got = self.replies(port, [b"EHLO c.test\r\n",
+                                  b"MAIL FROM:a@c.test\r\n",
+                                  b"MAIL FROM:<a@c.test>\r\n",
+                                  b"RCPT TO:b@mx.postern.test\r\n",
+                                  b"RCPT TO:<b@mx.postern.test>\r\n"])
+        self.assertEqual(got[1:], ["501 5.1.7 Bad sender address syntax",
+                                   "250 2.1.0 Ok",
+                                   "501 5.1.3 Bad recipient address syntax",
+                                   "250 2.1.5 Ok"])
+        default = self.server([])
+        got = self.replies(default, [b"EHLO c.test\r\n",
+                                     b"MAIL FROM:a@c.test\r\n",
+                                     b"RCPT TO:b@mx.postern.test\r\n"])
+        self.assertEqual(got[1:], ["250 2.1.0 Ok", "250 2.1.5 Ok"])
+
+    def test_client_port_logging(self):
+        port = self.server(["smtpd_client_port_logging=yes"])
+        sock, f = self.session(port)
+        client_port = sock.getsockname()[1]
+        sock.sendall(b"QUIT\r\n")
+        srv.read_reply(f)
+        sock.close()
+        server = self.servers[port]
+        server.wait_log("disconnect from unknown[127.0.0.1]:%d quit=1" %
+                        client_port)
+        self.assertIn(": connect from unknown[127.0.0.1]:%d\n" % client_port,
+                      server.logtext())
 
     def test_bad_reject_code_refuses_start(self):
         r = srv.serve_once(self.tmp, "smtpd_forbid_bare_newline_reject_code "
