@@ -95,6 +95,9 @@ struct smtpd_checks {
         struct domlist mydest, relay, vmbox;
         struct rlist lists[RL_N];
         struct table_list *vmaps; /* virtual_mailbox_maps, or NULL */
+        struct table_list *lmaps; /* local_recipient_maps, or NULL */
+        int local_code;           /* unknown_local_recipient_reject_code */
+        char *delim;              /* recipient_delimiter */
         bool reject_unlisted;     /* smtpd_reject_unlisted_recipient */
         struct table_list *relay_clientcerts;
         bool allow_untrusted_routing;
@@ -454,6 +457,27 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                         goto bad;
                 }
         }
+        if (*c->local_recipient_maps) {
+                char *e = NULL;
+                if (table_list_open(c->local_recipient_maps, &k->lmaps, &e) <
+                    0) {
+                        *err = xasprintf("local_recipient_maps: %s (postern "
+                                         "has no unix:passwd.byname: list "
+                                         "the local users in a table)",
+                                         e);
+                        free(e);
+                        goto bad;
+                }
+        }
+        if (c->unknown_local_recipient_reject_code < 400 ||
+            c->unknown_local_recipient_reject_code > 599) {
+                *err = xasprintf("unknown_local_recipient_reject_code = %lld: "
+                                 "not a 4XX or 5XX reply code",
+                                 c->unknown_local_recipient_reject_code);
+                goto bad;
+        }
+        k->local_code = (int)c->unknown_local_recipient_reject_code;
+        k->delim = xstrdup(c->recipient_delimiter);
         if (*c->relay_clientcerts) {
                 char *e = NULL;
                 if (table_list_open(c->relay_clientcerts, &k->relay_clientcerts,
@@ -486,6 +510,8 @@ void smtpd_checks_free(struct smtpd_checks *k)
                 free_restrictions(k->lists[l].r, k->lists[l].n);
         table_list_close(k->relay_clientcerts);
         table_list_close(k->vmaps);
+        table_list_close(k->lmaps);
+        free(k->delim);
         smtpd_checks_free(k->bare_excl);
         smtpd_checks_free(k->limit_excl);
         free(k);
@@ -709,6 +735,63 @@ static bool ccert_listed(struct smtpd_checks *k,
         return false;
 }
 
+/* local_keys - the keys a local recipient is looked up by, in order:
+ * user+ext@domain, user@domain, user+ext, user (the extension cut at the
+ * first recipient_delimiter character); lower case */
+static void local_keys(const char *rcpt, const char *delim,
+                       struct strlist *keys)
+{
+        char *addr = str_lower(xstrdup(rcpt));
+        char *at = strrchr(addr, '@');
+        char *local = at ? xstrndup(addr, (size_t)(at - addr)) : xstrdup(addr);
+        size_t cut = *delim ? strcspn(local, delim) : strlen(local);
+
+        strlist_push(keys, addr);
+        if (at && local[cut]) {
+                char *base = xasprintf("%.*s%s", (int)cut, local, at);
+                strlist_push(keys, base);
+                free(base);
+        }
+        strlist_push(keys, local);
+        if (local[cut])
+                strlist_pushn(keys, local, cut);
+        free(local);
+        free(addr);
+}
+
+/* unlisted_local - a recipient of a local domain that
+ * local_recipient_maps does not list: 1 with the reply, else 0 */
+static int unlisted_local(struct smtpd_checks *k, const char *rcpt,
+                          enum smtpd_verdict *verdict, struct strbuf *reply)
+{
+        struct strlist keys = {0};
+        enum table_status st = TABLE_NOTFOUND;
+        const char *v;
+        char *err = NULL;
+
+        local_keys(rcpt, k->delim, &keys);
+        for (size_t i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
+                st = table_list_lookup(k->lmaps, keys.v[i], &v, NULL, &err);
+        strlist_clear(&keys);
+        if (st == TABLE_ERROR) {
+                log_warnx("local_recipient_maps lookup: %s", err);
+                free(err);
+                *verdict = SMTPD_DEFER;
+                strbuf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure",
+                              rcpt);
+                return 1;
+        }
+        if (st == TABLE_FOUND)
+                return 0;
+        *verdict = k->local_code >= 500 ? SMTPD_REJECT : SMTPD_DEFER;
+        strbuf_printf(reply,
+                      "%d %s <%s>: Recipient address rejected: User unknown "
+                      "in local recipient table",
+                      k->local_code, k->local_code >= 500 ? "5.1.1" : "4.1.1",
+                      rcpt);
+        return 1;
+}
+
 /* unlisted - a recipient in a virtual mailbox domain that
  * virtual_mailbox_maps does not list (neither the address nor its
  * "@domain" catch-all): 1 with the reply (550, or 451 for a table error),
@@ -750,6 +833,8 @@ static int unlisted(struct smtpd_checks *k, const char *rcpt,
                 free(addr);
                 free(catchall);
         }
+        if (!d && k->lmaps && (!*dom || domlist_match(&k->mydest, dom)))
+                d = unlisted_local(k, rcpt, verdict, reply);
         free(dom);
         return d;
 }

@@ -9,6 +9,14 @@ virt.test gets 550 5.1.1 (RCPT and VRFY), carol and anyone at catch.test
 are accepted, other domains are left to relay control, and with the
 parameter set to no eve is accepted again.  The restriction
 reject_unlisted_recipient does the same inside a list.
+
+local_recipient_maps does the same for the local domain mx.postern.test
+(lookups as user+ext@domain, user@domain, user+ext, user, with
+recipient_delimiter = +): listed users and their +extensions are
+accepted, others get unknown_local_recipient_reject_code with Postfix's
+"User unknown in local recipient table"; unset, any local user is
+accepted (postern has no passwd lookups); a table type postern lacks
+(Postfix's default unix:passwd.byname) refuses the start.
 """
 import os
 import smtplib
@@ -65,6 +73,40 @@ class Unlisted(pt.TempDirTest):
             "smtpd_reject_unlisted_recipient = no\n"
             "smtpd_recipient_restrictions = reject_unlisted_recipient\n")
         self.assertEqual(self.rcpts(port, "eve@virt.test")[0][0], 550)
+
+    def test_local_recipient_maps(self):
+        users = os.path.join(self.tmp, "local_users")
+        with open(users, "w") as f:
+            f.write("bob ok\npostmaster ok\nfred@mx.postern.test ok\n")
+        server, port = self.server("recipient_delimiter = +\n"
+                                   "local_recipient_maps = texthash:%s\n"
+                                   % users)
+        got = self.rcpts(port, "bob@mx.postern.test", "Bob+lists@MX.postern."
+                         "test", "fred@mx.postern.test", "postmaster",
+                         "mallory@mx.postern.test", "fred+x@mx.postern.test")
+        self.assertEqual([c for c, _ in got], [250, 250, 250, 250, 550, 250])
+        self.assertEqual(got[4][1], "5.1.1 <mallory@mx.postern.test>: "
+                                    "Recipient address rejected: User "
+                                    "unknown in local recipient table")
+        server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
+                        "550 5.1.1 <mallory@mx.postern.test>")
+        # a temporary code, as Postfix allows for a table being rebuilt
+        _, port = self.server("local_recipient_maps = texthash:%s\n"
+                              "unknown_local_recipient_reject_code = 450\n"
+                              % users)
+        self.assertEqual(self.rcpts(port, "mallory@mx.postern.test")[0],
+                         (450, "4.1.1 <mallory@mx.postern.test>: Recipient "
+                               "address rejected: User unknown in local "
+                               "recipient table"))
+        # unset: every local part is accepted
+        _, port = self.server()
+        self.assertEqual(self.rcpts(port, "mallory@mx.postern.test")[0][0],
+                         250)
+        r = srv.serve_once(os.path.join(self.tmp, "once"),
+                           "local_recipient_maps = unix:passwd.byname\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("local_recipient_maps", r.stderr)
+        self.assertIn("list the local users in a table", r.stderr)
 
 
 if __name__ == "__main__":
