@@ -862,6 +862,19 @@ void conf_free(struct conf *c)
         free(c);
 }
 
+/* Parameters whose $names belong to another expansion, later (Postfix's
+ * raw parameters): their text is kept as written. */
+static const char *const raw_params[] = {"smtpd_reject_footer"};
+
+/* is_raw - whether name is one of raw_params */
+static bool is_raw(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(raw_params); i++)
+                if (strcmp(name, raw_params[i]) == 0)
+                        return true;
+        return false;
+}
+
 /* conf_build - expand and type every parameter of a store; takes it */
 int conf_build(struct conf_store *st, struct conf **out, char **err)
 {
@@ -876,7 +889,10 @@ int conf_build(struct conf_store *st, struct conf **out, char **err)
                 char *v;
 
                 strbuf_init(&sb);
-                if (conf_store_expand(st, raw, &sb, &why) == 0) {
+                if (is_raw(name) && raw)
+                        strbuf_adds(&sb, raw);
+                if ((is_raw(name) && raw) ||
+                    conf_store_expand(st, raw, &sb, &why) == 0) {
                         v = strbuf_detach(&sb);
                         strlist_push(&st->expanded, v);
                         free(v);

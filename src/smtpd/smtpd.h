@@ -77,6 +77,8 @@ struct smtpd_settings {
                                RCPT TO need <address> */
         bool port_logging;  /* smtpd_client_port_logging, no: clients are
                                logged as name[addr]:port */
+        const char *reject_footer; /* smtpd_reject_footer, "": appended to
+                                      4XX and 5XX replies, see docs */
         bool forbid_unauth_pipelining;     /* yes (Postfix 3.9) */
         const char *discard_ehlo_keywords; /* list, "" */
 };

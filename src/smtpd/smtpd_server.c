@@ -259,6 +259,7 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
         lc->settings.disable_vrfy = c->disable_vrfy_command;
         lc->settings.strict_rfc821 = c->strict_rfc821_envelopes;
         lc->settings.port_logging = c->smtpd_client_port_logging;
+        lc->settings.reject_footer = c->smtpd_reject_footer;
         lc->settings.forbid_unauth_pipelining =
             c->smtpd_forbid_unauth_pipelining;
         lc->settings.discard_ehlo_keywords = c->smtpd_discard_ehlo_keywords;

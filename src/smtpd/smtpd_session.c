@@ -11,6 +11,7 @@
  */
 #include "smtpd/smtpd_int.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +237,99 @@ static void sync_info(struct smtpd_session *s)
 
 /* reply - queue one reply line; strips the enhanced status code when
  * ENHANCEDSTATUSCODES is discarded, and counts the error-sleep delay */
+/* footer_text - smtpd_reject_footer with its $names filled in for this
+ * session and control characters made '?'; "\\n" stays for the caller */
+static void footer_text(struct smtpd_session *s, const char *t,
+                        struct strbuf *out)
+{
+        static const char *const names[] = {"client_address", "client_port",
+                                            "localtime", "server_name"};
+        char when[32];
+        time_t now = time(NULL);
+        struct tm tm;
+
+        localtime_r(&now, &tm);
+        strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
+        const char *values[] = {s->addr, s->port, when, s->set->myhostname};
+        while (*t) {
+                size_t k;
+                bool braced = t[0] == '$' && t[1] == '{';
+                const char *n = t + (braced ? 2 : 1);
+                for (k = 0; *t == '$' && k < ARRAY_SIZE(names); k++) {
+                        size_t l = strlen(names[k]);
+                        if (strncmp(n, names[k], l) == 0 &&
+                            (braced ? n[l] == '}'
+                                    : !(isalnum((unsigned char)n[l]) ||
+                                        n[l] == '_')))
+                                break;
+                }
+                if (*t == '$' && k < ARRAY_SIZE(names)) {
+                        strbuf_adds(out, values[k]);
+                        t = n + strlen(names[k]) + (braced ? 1 : 0);
+                        continue;
+                }
+                strbuf_addc(out,
+                            (unsigned char)*t < 32 || *t == 127 ? '?' : *t);
+                t++;
+        }
+}
+
+/* add_footer - smtpd_reject_footer after the 4XX or 5XX reply line that
+ * starts at start: each footer line ("\\n" breaks) gets the reply's code
+ * and enhanced status, all but the last with "-"; a leading "\\c" puts
+ * the first one on the reply's own line.  Not logged, as in Postfix. */
+static void add_footer(struct smtpd_session *s, size_t start)
+{
+        const char *f = s->set->reject_footer;
+        char *line = s->out.s + start, code[4], status[16] = "";
+        struct strbuf text;
+        bool same_line = false;
+
+        if (f == NULL || *f == 0 || s->out.len - start < 4 ||
+            (line[0] != '4' && line[0] != '5') || line[3] != ' ')
+                return;
+        memcpy(code, line, 3);
+        code[3] = 0;
+        /* "5.1.1 " after the code, unless EHLO discarded ENHANCEDSTATUS */
+        size_t sl = strcspn(line + 4, " ");
+        if (sl > 0 && sl < sizeof(status) && line[4] == code[0] &&
+            line[5] == '.' && line[4 + sl] == ' ') {
+                memcpy(status, line + 4, sl);
+                status[sl] = 0;
+        }
+        if (strncmp(f, "\\c", 2) == 0) {
+                same_line = true;
+                f += 2;
+        }
+        strbuf_init(&text);
+        footer_text(s, f, &text);
+        const char *p = strbuf_cstr(&text);
+        if (same_line) {
+                const char *nl = strstr(p, "\\n");
+                size_t n = nl ? (size_t)(nl - p) : strlen(p);
+                strbuf_addc(&s->out, ' ');
+                strbuf_add(&s->out, p, n);
+                p = nl ? nl + 2 : p + n;
+                if (!nl) {
+                        strbuf_clear(&text);
+                        return;
+                }
+        }
+        /* the reply line continues: "550-5.1.1 ..." */
+        s->out.s[start + 3] = '-';
+        for (;;) {
+                const char *nl = strstr(p, "\\n");
+                size_t n = nl ? (size_t)(nl - p) : strlen(p);
+                strbuf_printf(&s->out, "\r\n%s%c%s%s", code, nl ? '-' : ' ',
+                              status, *status ? " " : "");
+                strbuf_add(&s->out, p, n);
+                if (!nl)
+                        break;
+                p = nl + 2;
+        }
+        strbuf_clear(&text);
+}
+
 static void reply(struct smtpd_session *s, const char *fmt, ...)
     PRINTFLIKE(2, 3);
 static void reply(struct smtpd_session *s, const char *fmt, ...)
@@ -266,6 +360,7 @@ static void reply(struct smtpd_session *s, const char *fmt, ...)
                         }
                 }
         }
+        add_footer(s, start);
         strbuf_add(&s->out, "\r\n", 2);
         if (s->error_count >= s->set->soft_error_limit)
                 s->delay += s->set->error_sleep_time;

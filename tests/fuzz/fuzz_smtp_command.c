@@ -36,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.smtputf8_enable = data[0] & 0x10;
         o.smtputf8 = data[0] & 0x20;
         o.size_limit = (data[0] & 0x40) ? 1000 : 0;
+        o.strict_rfc821 = data[0] & 0x80;
         arg = xstrndup((const char *)data + 1, size - 1);
         strbuf_init(&err);
         strbuf_init(&out);

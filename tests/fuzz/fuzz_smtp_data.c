@@ -194,6 +194,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         smtpd_settings_init(&set);
         set.myhostname = "mx.example";
+        /* smtpd_reject_footer on every 4XX/5XX reply, in both forms */
+        if (data[0] & 0x40)
+                set.reject_footer = (data[0] & 0x80)
+                                        ? "\\cCall $client_address\\nat "
+                                          "${localtime} $server_name $x"
+                                        : "Call\\n\\n$client_port";
         switch (data[0] & 3) {
         case 0:
                 set.bare_newline = SMTPD_BARE_NEWLINE_NO;

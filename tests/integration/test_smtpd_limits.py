@@ -10,7 +10,10 @@
 - smtpd_forbid_bare_newline_reject_code: the code of the refusal of a
   bare <LF> in DATA; a code that is not 4XX or 5XX refuses the start;
 - strict_rfc821_envelopes: MAIL FROM and RCPT TO without <> are refused;
-- smtpd_client_port_logging: clients logged as name[addr]:port.
+- smtpd_client_port_logging: clients logged as name[addr]:port;
+- smtpd_reject_footer: appended to 4XX and 5XX replies, with the
+  reply's codes on each line and the session's $client_address,
+  $client_port and $server_name.
 
 Before, these were unknown parameters: the engine used its built-in
 values whatever main.cf said."""
@@ -23,10 +26,10 @@ import srv
 
 class Limits(pt.TempDirTest):
 
-    def server(self, opts):
+    def server(self, opts, main_cf=""):
         port = pt.free_port()
         s = srv.Server(os.path.join(self.tmp, "s%d" % port),
-                       "mynetworks = 127.0.0.0/8\n",
+                       "mynetworks = 127.0.0.0/8\n" + main_cf,
                        [("smtp", port, opts)], workers=1)
         s.start()
         self.addCleanup(s.stop)
@@ -121,6 +124,37 @@ class Limits(pt.TempDirTest):
                         client_port)
         self.assertIn(": connect from unknown[127.0.0.1]:%d\n" % client_port,
                       server.logtext())
+
+    def all_replies(self, port, commands):
+        """Every line of each reply."""
+        sock, f = self.session(port)
+        out = []
+        for c in commands:
+            sock.sendall(c)
+            out.append([ln.decode().rstrip() for ln in srv.read_reply(f)])
+        return sock, out
+
+    def test_reject_footer(self):
+        port = self.server([], r"smtpd_reject_footer = Call 555.\nClient "
+                           r"$client_address:${client_port} at $server_name, "
+                           "$myhostname\n")
+        sock, got = self.all_replies(port, [b"RCPT TO:<a@b.test>\r\n",
+                                            b"NOOP\r\n"])
+        cport = sock.getsockname()[1]
+        self.assertEqual(got[0], [
+            "503-5.5.1 Error: need MAIL command",
+            "503-5.5.1 Call 555.",
+            "503 5.5.1 Client 127.0.0.1:%d at mx.postern.test, $myhostname"
+            % cport])
+        self.assertEqual(got[1], ["250 2.0.0 Ok"])  # 2XX: no footer
+        # \c: the first footer line stays on the reply's line
+        port = self.server([], "smtpd_reject_footer = \\cCall 555.\n")
+        _, got = self.all_replies(port, [b"RCPT TO:<a@b.test>\r\n"])
+        self.assertEqual(got[0], ["503 5.5.1 Error: need MAIL command "
+                                  "Call 555."])
+        # the log keeps the reply without the footer
+        log = self.servers[port].logtext()
+        self.assertNotIn("Call 555", log)
 
     def test_bad_reject_code_refuses_start(self):
         r = srv.serve_once(self.tmp, "smtpd_forbid_bare_newline_reject_code "
