@@ -1125,6 +1125,10 @@ int cmd_check(int argc, char **argv)
                 goto done;
         }
         run.c = c;
+        if (conf_refused(c, &err) < 0) {
+                check_conf_error(&rep, err, NULL, NULL);
+                free(err);
+        }
         check_conf(&run);
 
         master_cf = xasprintf("%s/master.cf", common.config_dir);
@@ -1148,6 +1152,10 @@ int cmd_check(int argc, char **argv)
                         check_conf_error(&rep, err, &svc[i], master_cf);
                         free(err);
                 } else {
+                        if (conf_refused(sc, &err) < 0) {
+                                check_conf_error(&rep, err, &svc[i], master_cf);
+                                free(err);
+                        }
                         struct check_run sr = {.rep = &rep,
                                                .c = sc,
                                                .svc = &svc[i],

@@ -373,6 +373,40 @@ void conf_store_warn_unused(struct conf_store *st)
         }
 }
 
+/* conf_refused - the first parameter set whose description starts
+ * "Refused:" (postern does not implement it, and running without it would
+ * change what happens to mail), as "FILE, line N: parameter NAME: why" */
+int conf_refused(const struct conf *c, char **err)
+{
+        struct conf_store *st = c->store;
+
+        for (size_t i = 0; i < st->n; i++) {
+                const struct conf_entry *e = &st->v[i];
+                const struct conf_param *p = conf_param_find(e->name);
+                if (p == NULL || !str_has_prefix(p->desc, "Refused: ") ||
+                    *e->value == 0 || strcasecmp(e->value, p->def) == 0)
+                        continue;
+                const char *why = p->desc + strlen("Refused: ");
+                int wl = (int)strlen(why);
+                if (wl > 0 && why[wl - 1] == '.')
+                        wl--;
+                if (e->file)
+                        *err = xasprintf("%s: parameter %s: not implemented "
+                                         "by postern, so the start is "
+                                         "refused (%.*s); remove the setting "
+                                         "to run without it",
+                                         e->origin, e->name, wl, why);
+                else
+                        *err = xasprintf("%s %s: not implemented by postern, "
+                                         "so the start is refused (%.*s); "
+                                         "remove the setting to run without "
+                                         "it",
+                                         e->origin, e->name, wl, why);
+                return -1;
+        }
+        return 0;
+}
+
 /* conf_store_free - release */
 void conf_store_free(struct conf_store *st)
 {

@@ -109,7 +109,8 @@ static int generation_load(const struct master_opts *o, unsigned id,
 
         g->id = id;
         *out = NULL;
-        if (conf_load(o->config_dir, o->overrides, &g->main, err) < 0)
+        if (conf_load(o->config_dir, o->overrides, &g->main, err) < 0 ||
+            conf_refused(g->main, err) < 0)
                 goto bad;
         if (master_cf_read(o->config_dir, &g->svc, &g->nsvc, err) < 0)
                 goto bad;
@@ -128,6 +129,8 @@ static int generation_load(const struct master_opts *o, unsigned id,
                         strlist_push(&ov, g->svc[i].overrides.v[j]);
                 int rc = conf_load(o->config_dir, &ov, &g->svc_conf[i], &e);
                 strlist_clear(&ov);
+                if (rc == 0)
+                        rc = conf_refused(g->svc_conf[i], &e);
                 if (rc < 0) {
                         *err = xasprintf("master.cf, line %d, service %s: "
                                          "%s",

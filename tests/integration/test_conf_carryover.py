@@ -122,6 +122,35 @@ class StockFiles(unittest.TestCase):
         self.assertIn("line 2: smtpd_peername_lookup=yes: accepted", out)
         self.assertIn("line 3: smtpd_delay_reject=no: accepted", out)
 
+    def test_features_that_change_mail_refuse_the_start(self):
+        # mail would pass unscanned, uncopied or misrouted: an error, not
+        # a warning, in postern check and in postern serve
+        self.write("content_filter = smtp-amavis:[127.0.0.1]:10024\n")
+        p = pt.postern("check", "-c", self.tmp)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("error: content_filter (", p.stdout)
+        self.assertIn("not implemented by postern, so the start is refused "
+                      "(an after-queue content filter", p.stdout)
+        for cf in ("smtpd_milters = inet:127.0.0.1:8891\n",
+                   "always_bcc = archive@example.org\n",
+                   "header_checks = regexp:/etc/postfix/header_checks\n",
+                   "smtp_sasl_auth_enable = yes\n"):
+            r = srv.serve_once(os.path.join(self.tmp, "serve"), cf)
+            self.assertNotEqual(r.returncode, 0, cf)
+            name = cf.split(" ")[0]
+            self.assertIn("line 3: parameter %s: not implemented by postern, "
+                          "so the start is refused" % name, r.stderr)
+        # the default values and "no" are fine, and postern conf still
+        # reads the file
+        self.write("smtp_sasl_auth_enable = no\nsmtpd_milters =\n"
+                   "always_bcc = archive@example.org\n")
+        self.assertEqual(pt.postern("conf", "-c", self.tmp,
+                                    "always_bcc").returncode, 0)
+        out = check(self.tmp)
+        self.assertIn("always_bcc", out)
+        self.assertNotIn("smtp_sasl_auth_enable", out)
+        self.assertNotIn("smtpd_milters", out)
+
     def test_myorigin_file_errors(self):
         empty = os.path.join(self.tmp, "mailname")
         open(empty, "w").close()
