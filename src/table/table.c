@@ -21,6 +21,7 @@ static const struct table_type {
     {"btree", table_lmdb_open, true, true},
     {"inline", table_inline_open, true, false},
     {"cidr", table_cidr_open, false, false},
+    {"regexp", table_regexp_open, false, false},
     {"static", table_static_open, false, false},
 };
 

@@ -93,6 +93,7 @@ int table_memtab_walk(const struct table_memtab *, table_walk_fn, void *);
 int table_texthash_open(struct table *, const char *name, char **err);
 int table_lmdb_open(struct table *, const char *name, char **err);
 int table_cidr_open(struct table *, const char *name, char **err);
+int table_regexp_open(struct table *, const char *name, char **err);
 int table_inline_open(struct table *, const char *name, char **err);
 int table_static_open(struct table *, const char *name, char **err);
 
@@ -115,6 +116,18 @@ int table_cidr_parse(const char *name, const char *buf, size_t len,
 const char *table_cidr_match(const struct table_cidr_rules *, const char *addr);
 /* table_cidr_free - release (NULL ok). */
 void table_cidr_free(struct table_cidr_rules *);
+
+/* The rules of a regexp: table. */
+struct table_regexp_rules;
+/* table_regexp_parse - parse regexp_table(5) source text; name is used in
+ * messages.  A bad rule is an error. */
+int table_regexp_parse(const char *name, const char *buf, size_t len,
+                       struct table_regexp_rules **out, char **err);
+/* table_regexp_match - the result of the first rule matching key, with $n
+ * filled in, or NULL.  Borrowed until the next call on the rules. */
+const char *table_regexp_match(struct table_regexp_rules *, const char *key);
+/* table_regexp_free - release (NULL ok). */
+void table_regexp_free(struct table_regexp_rules *);
 
 /* table_token - the next element of a list such as "a, b {c d}": skips
  * separators (LIST_SEPS), then takes bytes up to a separator outside
