@@ -119,6 +119,8 @@ void smtp_reply_oneline(const struct smtp_reply *, struct strbuf *out);
 #define SMTP_FEATURE_SMTPUTF8 0x040
 #define SMTP_FEATURE_ENHANCEDSTATUSCODES 0x080
 #define SMTP_FEATURE_CHUNKING 0x100
+#define SMTP_FEATURE_AUTH_PLAIN 0x200 /* AUTH with the PLAIN mechanism */
+#define SMTP_FEATURE_AUTH_LOGIN 0x400 /* AUTH with the LOGIN mechanism */
 
 /* smtp_ehlo_features - the SMTP_FEATURE_* bits of an EHLO reply; *size
  * (may be NULL) gets the SIZE limit (0 = none given). */

@@ -107,6 +107,14 @@ int smtp_client_new(struct event_loop *loop, const struct conf *conf,
                 *err = e;
                 goto fail;
         }
+        if (conf->smtp_sasl_auth_enable && *conf->smtp_sasl_password_maps &&
+            table_list_open(conf->smtp_sasl_password_maps, &c->sasl_maps, err) <
+                0) {
+                char *e = xasprintf("smtp_sasl_password_maps: %s", *err);
+                free(*err);
+                *err = e;
+                goto fail;
+        }
         c->tls_ctx =
             client_tls_ctx(conf, (int)conf->smtp_tls_loglevel, &errstr);
         if (c->tls_ctx == NULL) {
@@ -126,6 +134,7 @@ int smtp_client_new(struct event_loop *loop, const struct conf *conf,
         return 0;
 fail:
         table_list_close(c->policy_maps);
+        table_list_close(c->sasl_maps);
         free(c);
         return -1;
 }
@@ -244,6 +253,7 @@ void smtp_client_free(struct smtp_client *c)
                 free(s);
         }
         table_list_close(c->policy_maps);
+        table_list_close(c->sasl_maps);
         tls_ctx_free(c->tls_ctx);
         tls_ctx_free(c->tls_ctx_quiet);
         free(c->tls_err);

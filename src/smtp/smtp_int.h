@@ -28,6 +28,7 @@ struct smtp_dane_state_s;
         X(HELO)                                                                \
         X(STARTTLS)                                                            \
         X(TLS_HANDSHAKE)                                                       \
+        X(AUTH)                                                                \
         X(RSET)                                                                \
         X(TRANSACTION)                                                         \
         X(BODY)                                                                \
@@ -37,6 +38,19 @@ struct smtp_dane_state_s;
 #define SMTP_STATE_ENUM(e) SMTP_ST_##e,
 enum smtp_state { SMTP_STATES(SMTP_STATE_ENUM) SMTP_NSTATES };
 #undef SMTP_STATE_ENUM
+
+/* smtp_sasl_base64 - RFC 4648 base64 of len bytes (caller frees). */
+char *smtp_sasl_base64(const void *data, size_t len);
+/* smtp_sasl_mechanism - SMTP_FEATURE_AUTH_PLAIN or _LOGIN to use with a
+ * server offering features, or 0 when smtp_sasl_security_options (or
+ * smtp_sasl_tls_security_options inside TLS: tls) and
+ * smtp_sasl_mechanism_filter leave none ("noplaintext" forbids both). */
+unsigned smtp_sasl_mechanism(const struct conf *, unsigned features, bool tls);
+/* smtp_sasl_split - "user:password" (caller frees both); -1 without ':' or
+ * with an empty user. */
+int smtp_sasl_split(const char *value, char **user, char **pass);
+/* smtp_sasl_plain - the AUTH PLAIN initial response (caller frees). */
+char *smtp_sasl_plain(const char *user, const char *pass);
 
 /* smtp_state_name - "GREETING" (static) */
 const char *smtp_state_name(enum smtp_state);
@@ -93,6 +107,7 @@ struct smtp_conn {
         char *namaddr; /* "host[addr]" */
         char *relay;   /* "host[addr]:port" */
         unsigned features;
+        bool authenticated; /* AUTH succeeded on this connection */
         unsigned long long size_limit;
         char *reuse_key; /* nexthop and policy, for the idle cache */
         double born;
@@ -109,9 +124,10 @@ struct smtp_client {
         struct tls_ctx *tls_ctx_quiet; /* fingerprint: smtp logs itself */
         char *tls_err;                 /* why there is no TLS context */
         struct table_list *policy_maps;
-        enum smtp_tls_level level; /* the global default */
-        struct smtp_conn *idle;    /* cached, ready for reuse */
-        struct smtp_conn *closing; /* QUIT sent, waiting for the end */
+        struct table_list *sasl_maps; /* smtp_sasl_password_maps, or NULL */
+        enum smtp_tls_level level;    /* the global default */
+        struct smtp_conn *idle;       /* cached, ready for reuse */
+        struct smtp_conn *closing;    /* QUIT sent, waiting for the end */
         struct smtp_tls_sess *sessions;
         struct smtp_attempt *attempts; /* running, for smtp_client_free */
 };

@@ -135,6 +135,26 @@ static bool keyword_is(const char *p, size_t n, const char *kw)
         return n == k && strncasecmp(p, kw, k) == 0;
 }
 
+/* auth_mechanisms - the SMTP_FEATURE_AUTH_* bits of the mechanisms after
+ * "AUTH" (" PLAIN LOGIN" or the old "=PLAIN LOGIN") up to le */
+static unsigned auth_mechanisms(const char *q, const char *le)
+{
+        unsigned f = 0;
+
+        while (q < le) {
+                while (q < le && (*q == ' ' || *q == '='))
+                        q++;
+                const char *w = q;
+                while (q < le && *q != ' ')
+                        q++;
+                if (keyword_is(w, (size_t)(q - w), "PLAIN"))
+                        f |= SMTP_FEATURE_AUTH_PLAIN;
+                else if (keyword_is(w, (size_t)(q - w), "LOGIN"))
+                        f |= SMTP_FEATURE_AUTH_LOGIN;
+        }
+        return f;
+}
+
 /* smtp_ehlo_features - the extensions an EHLO reply announces */
 unsigned smtp_ehlo_features(const struct smtp_reply *r,
                             unsigned long long *size)
@@ -169,6 +189,8 @@ unsigned smtp_ehlo_features(const struct smtp_reply *r,
                                 f |= SMTP_FEATURE_ENHANCEDSTATUSCODES;
                         else if (keyword_is(p, n, "CHUNKING"))
                                 f |= SMTP_FEATURE_CHUNKING;
+                        else if (keyword_is(p, n, "AUTH"))
+                                f |= auth_mechanisms(q, le);
                         else if (keyword_is(p, n, "SIZE")) {
                                 f |= SMTP_FEATURE_SIZE;
                                 unsigned long long v = 0;

@@ -13,6 +13,7 @@
 #include "event/event.h"
 #include "log/log.h"
 #include "queue/queue.h"
+#include "table/table.h"
 #include "tls/tls.h"
 
 #include <arpa/inet.h>
@@ -68,6 +69,9 @@ struct smtp_attempt {
         size_t naddr, cur;
         long long sessions;
         bool plain_retry; /* this connection stays plaintext (may) */
+        /* AUTH LOGIN in progress: the credentials and the next step */
+        char *sasl_user, *sasl_pass;
+        int sasl_step;
         bool plain_next;  /* may: the handshake failed, reconnect to the
                              same address in plaintext */
         char *last_relay; /* the last server that answered */
@@ -331,6 +335,7 @@ static long stage_timeout(struct smtp_attempt *a)
         case SMTP_ST_GREETING:
         case SMTP_ST_EHLO:
         case SMTP_ST_HELO:
+        case SMTP_ST_AUTH:
                 t = cf->smtp_helo_timeout;
                 break;
         case SMTP_ST_STARTTLS:
@@ -376,6 +381,8 @@ static const char *stage_text(struct smtp_attempt *a)
                 return "sending STARTTLS";
         case SMTP_ST_TLS_HANDSHAKE:
                 return "performing the TLS handshake";
+        case SMTP_ST_AUTH:
+                return "sending AUTH";
         case SMTP_ST_RSET:
                 return "sending RSET";
         case SMTP_ST_TRANSACTION:
@@ -791,6 +798,10 @@ static void attempt_free(struct smtp_attempt *a)
         smtp_tls_policy_clear(&a->pol);
         free(a->reuse_key);
         free(a->last_relay);
+        if (a->sasl_pass)
+                explicit_bzero(a->sasl_pass, strlen(a->sasl_pass));
+        free(a->sasl_user);
+        free(a->sasl_pass);
         for (size_t i = 0; i < a->naddr; i++) {
                 free(a->addrs[i].host);
                 free(a->addrs[i].addr);
@@ -1449,6 +1460,8 @@ static enum step drive_handshake(struct smtp_attempt *a)
 }
 
 /* on_ehlo - the EHLO/HELO reply */
+static enum step after_ehlo(struct smtp_attempt *a);
+
 static enum step on_ehlo(struct smtp_attempt *a, bool helo)
 {
         struct smtp_conn *c = a->conn;
@@ -1491,19 +1504,19 @@ static enum step on_ehlo(struct smtp_attempt *a, bool helo)
                         smtp_tls_sess_put(a->client, k, buf, len);
                         free(k);
                 }
-                return start_transaction(a);
+                return after_ehlo(a);
         }
         if (a->level == SMTP_TLS_NONE || a->plain_retry) {
                 if (a->level == SMTP_TLS_NONE &&
                     (c->features & SMTP_FEATURE_STARTTLS) &&
                     a->client->conf->smtp_tls_note_starttls_offer)
                         log_info("Host offered STARTTLS: [%s]", c->host);
-                return start_transaction(a);
+                return after_ehlo(a);
         }
         if (!(c->features & SMTP_FEATURE_STARTTLS) ||
             a->client->tls_ctx == NULL) {
                 if (!mandatory) {
-                        return start_transaction(a);
+                        return after_ehlo(a);
                 }
                 if (a->client->tls_ctx == NULL)
                         set_last_err(a, "4.7.5",
@@ -1521,6 +1534,133 @@ static enum step on_ehlo(struct smtp_attempt *a, bool helo)
         conn_cmd(c, "STARTTLS");
         enter(a, SMTP_ST_STARTTLS);
         return STEP_GO_ON;
+}
+
+/* sasl_forget - wipe and free the credentials of an AUTH LOGIN */
+static void sasl_forget(struct smtp_attempt *a)
+{
+        if (a->sasl_pass)
+                explicit_bzero(a->sasl_pass, strlen(a->sasl_pass));
+        free(a->sasl_user);
+        free(a->sasl_pass);
+        a->sasl_user = a->sasl_pass = NULL;
+}
+
+/* sasl_failed - authentication did not work with this server: try the
+ * next one (Postfix: smtp_sasl_auth_soft_bounce makes a 5XX a deferral) */
+static enum step sasl_failed(struct smtp_attempt *a, const char *dsn)
+{
+        sasl_forget(a);
+        log_info("%s", strbuf_cstr(&a->last_err));
+        if (dsn[0] == '5')
+                attempt_final_fail(a, true);
+        else
+                attempt_next_addr(a, true);
+        return STEP_STOP;
+}
+
+/* after_ehlo - AUTH when smtp_sasl_auth_enable has credentials for this
+ * server and the server offers AUTH, then the transaction */
+static enum step after_ehlo(struct smtp_attempt *a)
+{
+        struct smtp_conn *c = a->conn;
+        const struct conf *cf = a->client->conf;
+        const char *value = NULL;
+        char *err = NULL, *user = NULL, *pass = NULL;
+        enum table_status st = TABLE_NOTFOUND;
+        struct strbuf dest;
+
+        if (a->client->sasl_maps == NULL || c->authenticated ||
+            !(c->features &
+              (SMTP_FEATURE_AUTH_PLAIN | SMTP_FEATURE_AUTH_LOGIN)))
+                return start_transaction(a);
+        /* the server's name, then the next hop as written */
+        strbuf_init(&dest);
+        strbuf_printf(&dest, a->nh.no_mx ? "[%s]" : "%s", a->nh.host);
+        if (a->nh.port != 25)
+                strbuf_printf(&dest, ":%u", a->nh.port);
+        const char *keys[] = {c->host, strbuf_cstr(&dest)};
+        for (size_t i = 0; i < 2 && st == TABLE_NOTFOUND; i++)
+                st = table_list_lookup(a->client->sasl_maps, keys[i], &value,
+                                       NULL, &err);
+        strbuf_clear(&dest);
+        if (st == TABLE_ERROR) {
+                set_last_err(a, "4.3.0",
+                             "smtp_sasl_password_maps lookup error: %s",
+                             err ? err : "unknown");
+                free(err);
+                return sasl_failed(a, "4.3.0");
+        }
+        if (st == TABLE_NOTFOUND)
+                return start_transaction(a);
+        if (smtp_sasl_split(value, &user, &pass) < 0) {
+                set_last_err(a, "4.3.5",
+                             "smtp_sasl_password_maps: the entry for %s is "
+                             "not user:password",
+                             c->host);
+                return sasl_failed(a, "4.3.5");
+        }
+        unsigned mech = smtp_sasl_mechanism(cf, c->features, a->tls_active);
+        if (mech == 0) {
+                free(user);
+                explicit_bzero(pass, strlen(pass));
+                free(pass);
+                set_last_err(a, "4.7.0",
+                             "SASL authentication failed; cannot "
+                             "authenticate to server %s: no mechanism "
+                             "available",
+                             c->namaddr);
+                return sasl_failed(a, "4.7.0");
+        }
+        if (mech == SMTP_FEATURE_AUTH_PLAIN) {
+                char *resp = smtp_sasl_plain(user, pass);
+                conn_cmd(c, "AUTH PLAIN %s", resp);
+                explicit_bzero(resp, strlen(resp));
+                free(resp);
+                free(user);
+                explicit_bzero(pass, strlen(pass));
+                free(pass);
+        } else {
+                conn_cmd(c, "AUTH LOGIN");
+                a->sasl_user = user;
+                a->sasl_pass = pass;
+                a->sasl_step = 0;
+        }
+        enter(a, SMTP_ST_AUTH);
+        return STEP_GO_ON;
+}
+
+/* on_auth - the server's reply to AUTH (or to a LOGIN step) */
+static enum step on_auth(struct smtp_attempt *a)
+{
+        struct smtp_conn *c = a->conn;
+        const struct smtp_reply *rp = a->rp;
+
+        if (rp->code == 235) {
+                sasl_forget(a);
+                c->authenticated = true;
+                return start_transaction(a);
+        }
+        if (rp->code == 334 && a->sasl_user && a->sasl_step < 2) {
+                const char *s =
+                    a->sasl_step++ == 0 ? a->sasl_user : a->sasl_pass;
+                char *b = smtp_sasl_base64(s, strlen(s));
+                conn_cmd(c, "%s", b);
+                explicit_bzero(b, strlen(b));
+                free(b);
+                return STEP_GO_ON;
+        }
+        char dsn[16];
+        struct strbuf t;
+        reply_dsn(rp, dsn, sizeof(dsn));
+        if (dsn[0] == '5' && a->client->conf->smtp_sasl_auth_soft_bounce)
+                dsn[0] = '4';
+        strbuf_init(&t);
+        smtp_reply_oneline(rp, &t);
+        set_last_err(a, dsn, "SASL authentication failed; server %s said: %s",
+                     c->namaddr, strbuf_cstr(&t));
+        strbuf_clear(&t);
+        return sasl_failed(a, dsn);
 }
 
 /* on_reply - a complete reply in the current state */
@@ -1560,6 +1700,8 @@ static enum step on_reply(struct smtp_attempt *a)
                 return on_ehlo(a, false);
         case SMTP_ST_HELO:
                 return on_ehlo(a, true);
+        case SMTP_ST_AUTH:
+                return on_auth(a);
         case SMTP_ST_STARTTLS:
                 if (rp->code == 220)
                         return start_tls(a);
@@ -1702,6 +1844,7 @@ static bool expecting(const struct smtp_attempt *a)
         case SMTP_ST_EHLO:
         case SMTP_ST_HELO:
         case SMTP_ST_STARTTLS:
+        case SMTP_ST_AUTH:
         case SMTP_ST_RSET:
         case SMTP_ST_DOT:
                 return true;

@@ -8,6 +8,7 @@ delivery and short retry times.  FakeSmtp is a tiny scripted SMTP server
 (stdlib sockets) that answers each RCPT from a table and records what it
 received.
 """
+import base64
 import email
 import email.policy
 import os
@@ -160,8 +161,13 @@ class FakeSmtp:
     DATA.  Every accepted message is appended to self.messages as
     (mail_from, [rcpts], data bytes)."""
 
-    def __init__(self, answer=None, data_reply="250 2.0.0 queued"):
+    def __init__(self, answer=None, data_reply="250 2.0.0 queued",
+                 auth=None):
+        """auth: (mechanisms, {user: password}) to offer AUTH and require
+        it before MAIL; self.auth_log gets (mechanism, user, accepted)."""
         self.answer = answer or (lambda rcpt: "250 2.1.5 ok")
+        self.auth = auth
+        self.auth_log = []
         self.data_reply = data_reply
         self.messages = []
         self.rcpt_log = []
@@ -187,6 +193,32 @@ class FakeSmtp:
             threading.Thread(target=self._session, args=(c,),
                              daemon=True).start()
 
+    def _auth(self, cmd, f, send):
+        """AUTH PLAIN (initial response) or LOGIN: True when accepted."""
+        words = cmd.split()
+        mech = words[1].upper()
+        try:
+            if mech == "PLAIN" and len(words) == 3:
+                _, user, pw = base64.b64decode(words[2]).split(b"\0")
+            elif mech == "LOGIN":
+                send("334 VXNlcm5hbWU6")
+                user = base64.b64decode(f.readline().strip())
+                send("334 UGFzc3dvcmQ6")
+                pw = base64.b64decode(f.readline().strip())
+            else:
+                send("504 5.5.4 unsupported mechanism")
+                return False
+        except ValueError:
+            send("501 5.5.2 bad response")
+            return False
+        user, pw = user.decode(), pw.decode()
+        ok = self.auth[1].get(user) == pw
+        with self.lock:
+            self.auth_log.append((mech, user, ok))
+        send("235 2.7.0 Authentication successful" if ok else
+             "535 5.7.8 Error: authentication failed")
+        return ok
+
     def _session(self, c):
         f = c.makefile("rb")
 
@@ -195,6 +227,7 @@ class FakeSmtp:
         try:
             send("220 fake.test ESMTP")
             mail, rcpts = None, []
+            authed = self.auth is None
             while True:
                 line = f.readline()
                 if not line:
@@ -202,7 +235,14 @@ class FakeSmtp:
                 cmd = line.decode(errors="replace").strip()
                 up = cmd.upper()
                 if up.startswith("EHLO"):
-                    send("250-fake.test\r\n250-PIPELINING\r\n250 8BITMIME")
+                    auth = ("250-AUTH %s\r\n" % self.auth[0]
+                            if self.auth else "")
+                    send("250-fake.test\r\n250-PIPELINING\r\n%s"
+                         "250 8BITMIME" % auth)
+                elif up.startswith("AUTH "):
+                    authed = self._auth(cmd, f, send)
+                elif up.startswith("MAIL FROM:") and not authed:
+                    send("530 5.7.0 Authentication required")
                 elif up.startswith("HELO"):
                     send("250 fake.test")
                 elif up.startswith("MAIL FROM:"):

@@ -134,7 +134,7 @@ class StockFiles(unittest.TestCase):
         for cf in ("smtpd_milters = inet:127.0.0.1:8891\n",
                    "always_bcc = archive@example.org\n",
                    "header_checks = regexp:/etc/postfix/header_checks\n",
-                   "smtp_sasl_auth_enable = yes\n"):
+                   "canonical_maps = texthash:/etc/postfix/canonical\n"):
             r = srv.serve_once(os.path.join(self.tmp, "serve"), cf)
             self.assertNotEqual(r.returncode, 0, cf)
             name = cf.split(" ")[0]
@@ -142,13 +142,13 @@ class StockFiles(unittest.TestCase):
                           "so the start is refused" % name, r.stderr)
         # the default values and "no" are fine, and postern conf still
         # reads the file
-        self.write("smtp_sasl_auth_enable = no\nsmtpd_milters =\n"
+        self.write("content_filter =\nsmtpd_milters =\n"
                    "always_bcc = archive@example.org\n")
         self.assertEqual(pt.postern("conf", "-c", self.tmp,
                                     "always_bcc").returncode, 0)
         out = check(self.tmp)
         self.assertIn("always_bcc", out)
-        self.assertNotIn("smtp_sasl_auth_enable", out)
+        self.assertNotIn("content_filter", out)
         self.assertNotIn("smtpd_milters", out)
 
     def test_myorigin_file_errors(self):

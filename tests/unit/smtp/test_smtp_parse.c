@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/conf.h"
 #include "smtp/smtp.h"
+#include "smtp/smtp_int.h"
 
 /* feed - lines separated by '\n' into a fresh reply; returns the last rc */
 static int feed(struct smtp_reply *r, const char *text)
@@ -115,6 +117,52 @@ static void test_ehlo_features(void **state)
         f = smtp_ehlo_features(&r, NULL);
         assert_false(f & SMTP_FEATURE_STARTTLS);
         smtp_reply_clear(&r);
+        /* AUTH mechanisms, also in the old AUTH= form */
+        feed(&r, "250-mx.example\n250-AUTH CRAM-MD5 plain\n250 OK");
+        f = smtp_ehlo_features(&r, NULL);
+        assert_true(f & SMTP_FEATURE_AUTH_PLAIN);
+        assert_false(f & SMTP_FEATURE_AUTH_LOGIN);
+        smtp_reply_clear(&r);
+        feed(&r, "250-mx.example\n250 AUTH=LOGIN");
+        f = smtp_ehlo_features(&r, NULL);
+        assert_int_equal(
+            f & (SMTP_FEATURE_AUTH_PLAIN | SMTP_FEATURE_AUTH_LOGIN),
+            SMTP_FEATURE_AUTH_LOGIN);
+        smtp_reply_clear(&r);
+}
+
+static void test_sasl(void **state)
+{
+        struct conf *c;
+        char *err = NULL, *user, *pass, *s;
+        unsigned both = SMTP_FEATURE_AUTH_PLAIN | SMTP_FEATURE_AUTH_LOGIN;
+
+        (void)state;
+        /* RFC 4648 section 10 */
+        const char *const in[] = {"",     "f",     "fo",    "foo",
+                                  "foob", "fooba", "foobar"};
+        const char *const out[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                   "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+        for (size_t i = 0; i < 7; i++) {
+                s = smtp_sasl_base64(in[i], strlen(in[i]));
+                assert_string_equal(s, out[i]);
+                free(s);
+        }
+        s = smtp_sasl_plain("alice", "s3cret");
+        assert_string_equal(s, "AGFsaWNlAHMzY3JldA==");
+        free(s);
+        assert_int_equal(smtp_sasl_split("alice:pa:ss", &user, &pass), 0);
+        assert_string_equal(user, "alice");
+        assert_string_equal(pass, "pa:ss");
+        free(user);
+        free(pass);
+        assert_int_equal(smtp_sasl_split(":x", &user, &pass), -1);
+        assert_int_equal(smtp_sasl_split("nopass", &user, &pass), -1);
+        /* Postfix's defaults: noplaintext, with and without TLS */
+        assert_int_equal(conf_load_defaults(&c, &err), 0);
+        assert_int_equal(smtp_sasl_mechanism(c, both, false), 0);
+        assert_int_equal(smtp_sasl_mechanism(c, both, true), 0);
+        conf_free(c);
 }
 
 static void test_nexthop(void **state)
@@ -191,6 +239,7 @@ int main(void)
             cmocka_unit_test(test_reply_dsn),
             cmocka_unit_test(test_reply_garbage),
             cmocka_unit_test(test_ehlo_features),
+            cmocka_unit_test(test_sasl),
             cmocka_unit_test(test_nexthop),
             cmocka_unit_test(test_policy),
         };
