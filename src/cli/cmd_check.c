@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "conf/conf.h"
 #include "master/master.h"
+#include "smtp/smtp.h"
 #include "smtpd/smtpd.h"
 #include "table/table.h"
 #include "tls/tls.h"
@@ -934,6 +935,31 @@ static void check_ciphers(struct check_run *r)
         }
 }
 
+/* check_sasl - smtp_sasl_auth_enable with options that allow neither
+ * mechanism postern has: every authenticated relay would defer */
+static void check_sasl(struct check_run *r)
+{
+        const struct conf *c = r->c;
+        unsigned both = SMTP_FEATURE_AUTH_PLAIN | SMTP_FEATURE_AUTH_LOGIN;
+
+        if (!c->smtp_sasl_auth_enable)
+                return;
+        if (c->smtp_sasl_password_maps == NULL || !*c->smtp_sasl_password_maps)
+                check_add(r, CHECK_WARNING, "smtp_sasl_auth_enable",
+                          conf_main_cf(c),
+                          "is yes, but smtp_sasl_password_maps is empty: no "
+                          "server gets a password");
+        else if (smtp_sasl_mechanism(c, both, false) == 0 &&
+                 smtp_sasl_mechanism(c, both, true) == 0)
+                check_add(r, CHECK_ERROR, "smtp_sasl_tls_security_options",
+                          conf_main_cf(c),
+                          "leaves no SASL mechanism postern has (PLAIN, "
+                          "LOGIN: both need the password itself, which "
+                          "noplaintext forbids), so mail to every relay "
+                          "that requires AUTH is deferred; set "
+                          "smtp_sasl_tls_security_options = noanonymous");
+}
+
 /* check_conf - every check of one configuration */
 static void check_conf(struct check_run *r)
 {
@@ -943,6 +969,7 @@ static void check_conf(struct check_run *r)
         check_server_level(r);
         check_client_level(r);
         check_ciphers(r);
+        check_sasl(r);
 
         r->smtpd_ca = check_cafile(r, "smtpd_tls_CAfile", c->smtpd_tls_CAfile);
         check_capath(r, "smtpd_tls_CApath", c->smtpd_tls_CApath);

@@ -122,6 +122,14 @@ void smtp_reply_oneline(const struct smtp_reply *, struct strbuf *out);
 #define SMTP_FEATURE_AUTH_PLAIN 0x200 /* AUTH with the PLAIN mechanism */
 #define SMTP_FEATURE_AUTH_LOGIN 0x400 /* AUTH with the LOGIN mechanism */
 
+struct conf;
+/* smtp_sasl_mechanism - SMTP_FEATURE_AUTH_PLAIN or _LOGIN to use with a
+ * server offering features, or 0 when smtp_sasl_security_options (or
+ * smtp_sasl_tls_security_options inside TLS: tls) and
+ * smtp_sasl_mechanism_filter leave none ("noplaintext" forbids both); also
+ * for postern check. */
+unsigned smtp_sasl_mechanism(const struct conf *, unsigned features, bool tls);
+
 /* smtp_ehlo_features - the SMTP_FEATURE_* bits of an EHLO reply; *size
  * (may be NULL) gets the SIZE limit (0 = none given). */
 unsigned smtp_ehlo_features(const struct smtp_reply *,

@@ -41,11 +41,6 @@ enum smtp_state { SMTP_STATES(SMTP_STATE_ENUM) SMTP_NSTATES };
 
 /* smtp_sasl_base64 - RFC 4648 base64 of len bytes (caller frees). */
 char *smtp_sasl_base64(const void *data, size_t len);
-/* smtp_sasl_mechanism - SMTP_FEATURE_AUTH_PLAIN or _LOGIN to use with a
- * server offering features, or 0 when smtp_sasl_security_options (or
- * smtp_sasl_tls_security_options inside TLS: tls) and
- * smtp_sasl_mechanism_filter leave none ("noplaintext" forbids both). */
-unsigned smtp_sasl_mechanism(const struct conf *, unsigned features, bool tls);
 /* smtp_sasl_split - "user:password" (caller frees both); -1 without ':' or
  * with an empty user. */
 int smtp_sasl_split(const char *value, char **user, char **pass);

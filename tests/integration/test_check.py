@@ -516,6 +516,24 @@ class CheckTest(pt.TempDirTest):
         self.assertNotIn("needs smtp_tls_CAfile", p.stdout)
         self.assertOnly(p, 1)
 
+    def test_sasl_options_leave_no_mechanism(self):
+        pw = os.path.join(self.tmp, "sasl_passwd")
+        with open(pw, "w") as f:
+            f.write("[relay.example]:587 alice:secret\n")
+        # Postfix's defaults forbid PLAIN and LOGIN, postern's only ones
+        p = self.check(smtp_sasl_auth_enable="yes",
+                       smtp_sasl_password_maps="texthash:" + pw)
+        self.assertFinding(p, "error", "smtp_sasl_tls_security_options",
+                           self.cf + "/main.cf", "leaves no SASL mechanism",
+                           "noanonymous", status=2)
+        p = self.check(smtp_sasl_auth_enable="yes",
+                       smtp_sasl_password_maps="texthash:" + pw,
+                       smtp_sasl_tls_security_options="noanonymous")
+        self.assertEqual(self.lines(p), [], p.stdout)
+        p = self.check(smtp_sasl_auth_enable="yes")
+        self.assertFinding(p, "warning", "smtp_sasl_auth_enable",
+                           self.cf + "/main.cf", "password_maps is empty")
+
     def test_append_default_ca(self):
         # OpenSSL's default store is trust enough for secure too
         p = self.check(smtp_tls_security_level="secure", smtp_tls_CAfile=None,
