@@ -1536,6 +1536,18 @@ static enum step on_ehlo(struct smtp_attempt *a, bool helo)
         return STEP_GO_ON;
 }
 
+/* host_failed - log last_err; a 5XX ends the attempt, anything else
+ * moves on to the next address */
+static enum step host_failed(struct smtp_attempt *a, const char *dsn)
+{
+        log_info("%s", strbuf_cstr(&a->last_err));
+        if (dsn[0] == '5')
+                attempt_final_fail(a, true);
+        else
+                attempt_next_addr(a, true);
+        return STEP_STOP;
+}
+
 /* sasl_forget - wipe and free the credentials of an AUTH LOGIN */
 static void sasl_forget(struct smtp_attempt *a)
 {
@@ -1551,12 +1563,7 @@ static void sasl_forget(struct smtp_attempt *a)
 static enum step sasl_failed(struct smtp_attempt *a, const char *dsn)
 {
         sasl_forget(a);
-        log_info("%s", strbuf_cstr(&a->last_err));
-        if (dsn[0] == '5')
-                attempt_final_fail(a, true);
-        else
-                attempt_next_addr(a, true);
-        return STEP_STOP;
+        return host_failed(a, dsn);
 }
 
 /* after_ehlo - AUTH when smtp_sasl_auth_enable has credentials for this
@@ -1716,12 +1723,7 @@ static enum step on_reply(struct smtp_attempt *a)
                                      "to start TLS: %s",
                                      c->namaddr, strbuf_cstr(&t));
                         strbuf_clear(&t);
-                        log_info("%s", strbuf_cstr(&a->last_err));
-                        if (dsn[0] == '5')
-                                attempt_final_fail(a, true);
-                        else
-                                attempt_next_addr(a, true);
-                        return STEP_STOP;
+                        return host_failed(a, dsn);
                 }
                 /* may: go on in plaintext on this connection */
                 return start_transaction(a);
