@@ -71,12 +71,12 @@ struct smtpd_settings {
         enum smtpd_tls_level tls_level;       /* NONE */
         enum smtpd_starttls_pipelining starttls_pipelining; /* CLOSE */
         bool smtputf8_enable;                               /* yes */
-        bool helo_required; /* smtpd_helo_required, no */
-        bool disable_vrfy;  /* disable_vrfy_command, no */
-        bool strict_rfc821; /* strict_rfc821_envelopes, no: MAIL FROM and
-                               RCPT TO need <address> */
-        bool port_logging;  /* smtpd_client_port_logging, no: clients are
-                               logged as name[addr]:port */
+        bool helo_required;        /* smtpd_helo_required, no */
+        bool disable_vrfy;         /* disable_vrfy_command, no */
+        bool strict_rfc821;        /* strict_rfc821_envelopes, no: MAIL FROM and
+                                      RCPT TO need <address> */
+        bool port_logging;         /* smtpd_client_port_logging, no: clients are
+                                      logged as name[addr]:port */
         const char *reject_footer; /* smtpd_reject_footer, "": appended to
                                       4XX and 5XX replies, see docs */
         bool forbid_unauth_pipelining;     /* yes (Postfix 3.9) */
