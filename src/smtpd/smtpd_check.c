@@ -99,6 +99,8 @@ struct smtpd_checks {
         int local_code;           /* unknown_local_recipient_reject_code */
         char *delim;              /* recipient_delimiter */
         bool reject_unlisted;     /* smtpd_reject_unlisted_recipient */
+        bool access_parent;       /* parent_domain_matches_subdomains lists
+                                     smtpd_access_maps: "d" matches subdomains */
         struct table_list *relay_clientcerts;
         bool allow_untrusted_routing;
         /* smtpd_forbid_bare_newline_exclusions: only nets and net_tables
@@ -448,6 +450,8 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                 goto bad;
         }
         k->reject_unlisted = c->smtpd_reject_unlisted_recipient;
+        k->access_parent = strstr(c->parent_domain_matches_subdomains,
+                                  "smtpd_access_maps") != NULL;
         if (*c->virtual_mailbox_maps) {
                 char *e = NULL;
                 if (table_list_open(c->virtual_mailbox_maps, &k->vmaps, &e) <
@@ -880,23 +884,52 @@ static bool fqdn(const char *h)
         return h[0] == '[' || (dot != NULL && dot != h && dot[1] != 0);
 }
 
-/* address_keys - the access(5) keys of an address: "user@domain",
- * "domain", "user@" (lower case; free with free_keys) */
-static void address_keys(const char *addr, char *keys[3])
+/* domain_keys - the access(5) keys of a domain: the domain, then each
+ * parent domain ("b.c", "c"), or with parent matching off the ".b.c",
+ * ".c" forms that match subdomains only */
+static void domain_keys(const char *dom, bool parent, struct strlist *keys)
 {
-        char *lower = str_lower(xstrdup(addr));
-        const char *at = strrchr(lower, '@');
-
-        keys[0] = lower;
-        keys[1] = rcpt_domain(addr);
-        keys[2] = at ? xstrndup(lower, (size_t)(at - lower) + 1) : NULL;
+        if (*dom == 0)
+                return;
+        strlist_push(keys, dom);
+        if (*dom == '[')
+                return; /* an address literal has no parents */
+        for (const char *p = strchr(dom, '.'); p && p[1];
+             p = strchr(p + 1, '.'))
+                strlist_push(keys, parent ? p + 1 : p);
 }
 
-/* free_keys - what address_keys made */
-static void free_keys(char *keys[3])
+/* address_keys - the access(5) keys of an address: "user@domain", the
+ * domain and its parents, then "user@" */
+static void address_keys(const char *addr, bool parent, struct strlist *keys)
 {
-        for (int i = 0; i < 3; i++)
-                free(keys[i]);
+        char *lower = str_lower(xstrdup(addr));
+        char *dom = rcpt_domain(addr);
+        const char *at = strrchr(lower, '@');
+
+        strlist_push(keys, lower);
+        domain_keys(dom, parent, keys);
+        if (at)
+                strlist_pushn(keys, lower, (size_t)(at - lower) + 1);
+        free(dom);
+        free(lower);
+}
+
+/* client_keys - the access(5) keys of a client address: the address,
+ * then its network prefixes ("192.0.2", "192.0", "192"; IPv6 cut at each
+ * ':' from the right), as Postfix looks them up */
+static void client_keys(const char *addr, struct strlist *keys)
+{
+        char *a = xstrdup(addr);
+        char delim = strchr(a, ':') ? ':' : '.';
+
+        strlist_push(keys, a);
+        for (char *p = strrchr(a, delim); p; p = strrchr(a, delim)) {
+                *p = 0;
+                if (*a)
+                        strlist_push(keys, a);
+        }
+        free(a);
 }
 
 /* non_fqdn_address - an address whose domain is missing or not fully
@@ -974,20 +1007,27 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         }
                         break;
                 case R_CHECK_CLIENT: {
-                        const char *keys[] = {cl->addr};
-                        if (lookup_access(r[i].tables, keys, 1,
-                                          cl->namaddr ? cl->namaddr : cl->addr,
-                                          "Client host", verdict, reply))
+                        struct strlist keys = {0};
+                        client_keys(cl->addr, &keys);
+                        int d = lookup_access(
+                            r[i].tables, (const char *const *)keys.v, keys.n,
+                            cl->namaddr ? cl->namaddr : cl->addr, "Client host",
+                            verdict, reply);
+                        strlist_clear(&keys);
+                        if (d)
                                 return 1;
                         break;
                 }
                 case R_CHECK_HELO:
                         if (cl->helo && *cl->helo) {
                                 char *lower = str_lower(xstrdup(cl->helo));
-                                const char *keys[] = {lower};
-                                int d = lookup_access(r[i].tables, keys, 1,
-                                                      cl->helo, "Helo command",
-                                                      verdict, reply);
+                                struct strlist keys = {0};
+                                domain_keys(lower, k->access_parent, &keys);
+                                int d = lookup_access(
+                                    r[i].tables, (const char *const *)keys.v,
+                                    keys.n, cl->helo, "Helo command", verdict,
+                                    reply);
+                                strlist_clear(&keys);
                                 free(lower);
                                 if (d)
                                         return 1;
@@ -997,7 +1037,6 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                 case R_CHECK_RCPT: {
                         bool snd = r[i].kind == R_CHECK_SENDER;
                         const char *a = snd ? cl->sender : rcpt;
-                        char *keys[3];
                         if (a == NULL)
                                 break; /* VRFY: no sender */
                         if (*a == 0) {
@@ -1009,12 +1048,13 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                                         return 1;
                                 break;
                         }
-                        address_keys(a, keys);
+                        struct strlist keys = {0};
+                        address_keys(a, k->access_parent, &keys);
                         int d = lookup_access(
-                            r[i].tables, (const char *const *)keys, 3, a,
+                            r[i].tables, (const char *const *)keys.v, keys.n, a,
                             snd ? "Sender address" : "Recipient address",
                             verdict, reply);
-                        free_keys(keys);
+                        strlist_clear(&keys);
                         if (d)
                                 return 1;
                         break;

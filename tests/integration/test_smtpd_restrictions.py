@@ -13,6 +13,11 @@ that would need a check at DATA.
 
 The client is Python's smtplib, from 127.0.0.1 and, to be refused by
 check_client_access, from 127.0.0.2.
+
+AccessKeys checks the lookup keys: network prefixes of the client, and
+parent domains of HELO names and addresses (before, only the exact
+address, name or domain was looked up, so "spam.example REJECT" let
+mail.spam.example through).
 """
 import os
 import smtplib
@@ -121,6 +126,79 @@ class Restrictions(unittest.TestCase):
         r = self.serve("smtpd_data_restrictions = reject_unauth_pipelining, "
                        "reject_bogus\n")
         self.assertIn("unknown restriction \"reject_bogus\"", r.stderr)
+
+
+class AccessKeys(unittest.TestCase):
+    """The keys an access table is searched with, as Postfix's access(5):
+    a client address and its networks ("127.0.0"), a HELO name and its
+    parent domains, an address, its domain and that domain's parents,
+    then "user@".  Parent domains match as "spam.example" while
+    parent_domain_matches_subdomains lists smtpd_access_maps (Postfix's
+    default), as ".spam.example" otherwise."""
+
+    TABLES = """
+smtpd_client_restrictions =
+    check_client_access inline:{ { 127.0.3 = REJECT net 127.0.3 } }
+smtpd_helo_restrictions =
+    check_helo_access inline:{ { spam.example = REJECT helo parent },
+                               { .sub.example = REJECT helo dot form } }
+smtpd_sender_restrictions =
+    check_sender_access inline:{ { spam.example = REJECT sender parent },
+                                 { .sub.example = REJECT sender dot form },
+                                 { postmaster@ = OK } }
+"""
+
+    def server(self, extra=""):
+        tmp = pt.tempfile.mkdtemp(prefix="postern-access-")
+        port = pt.free_port()
+        server = srv.Server(os.path.join(tmp, "conf"), self.TABLES + extra,
+                            [("smtp", port, [])], workers=1)
+        server.start()
+        self.addCleanup(srv.stop_and_clean, server, tmp)
+        return port
+
+    def rcpt(self, port, helo, sender, source="127.0.0.1"):
+        with smtplib.SMTP("127.0.0.1", port, timeout=60,
+                          source_address=(source, 0)) as s:
+            s.ehlo(helo)
+            s.mail(sender)
+            code, msg = s.rcpt("bob@mx.postern.test")
+            return code, msg.decode()
+
+    def test_parents_and_networks(self):
+        port = self.server()
+        self.assertEqual(self.rcpt(port, "c.example.org", "a@example.org",
+                                   source="127.0.3.9"),
+                         (554, "5.7.1 <unknown[127.0.3.9]>: Client host "
+                               "rejected: net 127.0.3"))
+        self.assertEqual(self.rcpt(port, "host.spam.example",
+                                   "a@example.org")[1],
+                         "5.7.1 <host.spam.example>: Helo command "
+                         "rejected: helo parent")
+        self.assertEqual(self.rcpt(port, "c.example.org",
+                                   "a@mail.spam.example")[1],
+                         "5.7.1 <a@mail.spam.example>: Sender address "
+                         "rejected: sender parent")
+        # "postmaster@" after the domains: an OK for any postmaster
+        self.assertEqual(self.rcpt(port, "c.example.org",
+                                   "postmaster@elsewhere.example")[0], 250)
+        # the dot form is not used while parents match without it
+        self.assertEqual(self.rcpt(port, "c.example.org",
+                                   "a@x.sub.example")[0], 250)
+
+    def test_dot_form_without_parent_matching(self):
+        port = self.server("parent_domain_matches_subdomains = "
+                           "relay_domains\n")
+        self.assertEqual(self.rcpt(port, "c.example.org",
+                                   "a@mail.spam.example")[0], 250)
+        self.assertEqual(self.rcpt(port, "c.example.org",
+                                   "a@x.sub.example")[1],
+                         "5.7.1 <a@x.sub.example>: Sender address "
+                         "rejected: sender dot form")
+        self.assertEqual(self.rcpt(port, "h.sub.example",
+                                   "a@example.org")[1],
+                         "5.7.1 <h.sub.example>: Helo command rejected: "
+                         "helo dot form")
 
 
 if __name__ == "__main__":
