@@ -960,6 +960,40 @@ static void check_sasl(struct check_run *r)
                           "smtp_sasl_tls_security_options = noanonymous");
 }
 
+/* check_smtpd_sasl - smtpd_sasl_auth_enable: settings that cannot work
+ * are errors; no socket (Dovecot not running, or no unix_listener for
+ * postern) and AUTH that is never offered are warnings */
+static void check_smtpd_sasl(struct check_run *r)
+{
+        const struct conf *c = r->c;
+        char *path = NULL, *err = NULL;
+        struct stat st;
+
+        if (smtpd_sasl_socket(c, &path, &err) < 0) {
+                check_add(r, CHECK_ERROR, "smtpd_sasl_auth_enable",
+                          conf_main_cf(c), "is yes, but %s", err);
+                free(err);
+                return;
+        }
+        if (path == NULL)
+                return;
+        if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+                check_add(r, CHECK_WARNING, "smtpd_sasl_path", conf_main_cf(c),
+                          "%s: %s: AUTH is not offered until Dovecot listens "
+                          "there (service auth { unix_listener ... })",
+                          path,
+                          stat(path, &st) < 0 ? strerror(errno)
+                                              : "not a socket");
+        if (c->smtpd_tls_auth_only && !c->smtpd_tls_wrappermode &&
+            (!strcmp(c->smtpd_tls_security_level, "none") ||
+             !*c->smtpd_tls_security_level))
+                check_add(r, CHECK_WARNING, "smtpd_tls_auth_only",
+                          conf_main_cf(c),
+                          "is yes, but this service offers no TLS: AUTH is "
+                          "never offered");
+        free(path);
+}
+
 /* check_conf - every check of one configuration */
 static void check_conf(struct check_run *r)
 {
@@ -970,6 +1004,7 @@ static void check_conf(struct check_run *r)
         check_client_level(r);
         check_ciphers(r);
         check_sasl(r);
+        check_smtpd_sasl(r);
 
         r->smtpd_ca = check_cafile(r, "smtpd_tls_CAfile", c->smtpd_tls_CAfile);
         check_capath(r, "smtpd_tls_CApath", c->smtpd_tls_CApath);

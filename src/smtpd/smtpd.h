@@ -79,7 +79,14 @@ struct smtpd_settings {
                                       logged as name[addr]:port */
         const char *reject_footer; /* smtpd_reject_footer, "": appended to
                                       4XX and 5XX replies, see docs */
-        bool forbid_unauth_pipelining;     /* yes (Postfix 3.9) */
+        bool forbid_unauth_pipelining; /* yes (Postfix 3.9) */
+        bool sasl_enable;              /* smtpd_sasl_auth_enable, no: AUTH, with
+                                          ops->auth_mechs and auth_step */
+        bool sasl_tls_only;            /* smtpd_tls_auth_only (or encrypt): no
+                                          AUTH before TLS */
+        bool sasl_broken_clients;      /* broken_sasl_auth_clients: also
+                                          "AUTH=PLAIN LOGIN" in EHLO */
+        size_t sasl_response_limit;    /* smtpd_sasl_response_limit, 12288 */
         const char *discard_ehlo_keywords; /* list, "" */
 };
 
@@ -143,6 +150,8 @@ struct smtpd_envelope {
         enum smtpd_body body; /* BODY= */
         enum smtpd_ret ret;   /* RET= */
         char *envid;          /* ENVID= decoded, or NULL */
+        char *auth;           /* AUTH= as sent (non-printable as '?'), or
+                                 NULL (also for AUTH=<>) */
         bool smtputf8;        /* SMTPUTF8 parameter */
         size_t size;          /* SIZE= value, 0 when absent */
         struct smtpd_rcpt *rcpt;
@@ -158,9 +167,20 @@ struct smtpd_info {
         const char *protocol;             /* "SMTP", "ESMTP" */
         const struct smtpd_tls_info *tls; /* NULL: plaintext */
         const struct smtpd_envelope *env;
+        const char *sasl_method;   /* AUTH mechanism that succeeded, or NULL */
+        const char *sasl_username; /* who authenticated, or NULL */
 };
 
 enum smtpd_verdict { SMTPD_ACCEPT, SMTPD_REJECT, SMTPD_DEFER };
+
+/* What the authentication server said to one step of an AUTH exchange
+ * (smtpd_session_auth_done). */
+enum smtpd_auth_result {
+        SMTPD_AUTH_OK,       /* text: the authenticated user name */
+        SMTPD_AUTH_CONTINUE, /* text: the next challenge, base64 */
+        SMTPD_AUTH_FAIL,     /* text: the reason, may be empty */
+        SMTPD_AUTH_TEMP,     /* text: why the server is unavailable */
+};
 
 /* Client events that the embedder may rate-limit (event_limit). */
 enum smtpd_event {
@@ -214,6 +234,20 @@ struct smtpd_ops {
                                      size_t qid_size);
         /* msg_abort - drop the open queue file. */
         void (*msg_abort)(void *ctx);
+        /* auth_mechs - the SASL mechanisms to offer now, blank-separated
+         * ("PLAIN LOGIN"), for a session with or without TLS; NULL or ""
+         * when there are none.  NULL callback: no AUTH. */
+        const char *(*auth_mechs)(void *ctx, bool tls);
+        /* auth_step - start an exchange (mech non-NULL; resp the initial
+         * response or NULL) or continue it (mech NULL; resp the client's
+         * base64 line).  The answer comes later, by
+         * smtpd_session_auth_done.  0, or -1 when the request could not
+         * be sent (the client gets 454 4.7.0). */
+        int (*auth_step)(void *ctx, const struct smtpd_info *, const char *mech,
+                         const char *resp);
+        /* auth_abort - forget the exchange in progress (the client gave
+         * up, or the session ends while the server is asked). */
+        void (*auth_abort)(void *ctx);
         /* log - one Postfix-shaped line ("connect from name[addr]");
          * warnings start with "warning: ".  NULL: log_info/log_warnx. */
         void (*log)(void *ctx, const char *line);
@@ -223,7 +257,8 @@ struct smtpd_ops {
 enum smtpd_action {
         SMTPD_ACTION_READ,     /* read more and call smtpd_session_input */
         SMTPD_ACTION_STARTTLS, /* handshake, then smtpd_session_tls_done */
-        SMTPD_ACTION_WAIT,     /* wait for smtpd_session_msg_done */
+        SMTPD_ACTION_WAIT,     /* wait for smtpd_session_msg_done or
+                                  smtpd_session_auth_done */
         SMTPD_ACTION_CLOSE,    /* close the connection */
 };
 
@@ -266,6 +301,13 @@ void smtpd_session_tls_done(struct smtpd_session *,
  * was held meanwhile, which may end in another PENDING commit: check
  * smtpd_session_action() again afterwards. */
 void smtpd_session_msg_done(struct smtpd_session *, const char *queue_id);
+/* smtpd_session_auth_done - the answer to an auth_step: OK (235, the
+ * session is authenticated as text), CONTINUE (334 text, the client's
+ * next line goes to auth_step), FAIL (535 5.7.8, logged as Postfix does)
+ * or TEMP (454 4.7.0).  Processes input held meanwhile; check
+ * smtpd_session_action() again afterwards. */
+void smtpd_session_auth_done(struct smtpd_session *, enum smtpd_auth_result,
+                             const char *text);
 /* smtpd_session_timeout - the embedder's smtpd_timeout expired: queues
  * "421 4.4.2 host Error: timeout exceeded", logs, action becomes CLOSE. */
 void smtpd_session_timeout(struct smtpd_session *);
@@ -278,7 +320,9 @@ const struct smtpd_info *smtpd_session_info(const struct smtpd_session *);
 /* smtpd_received_format - append Postfix's Received: header shape for
  * info (helo, client, TLS details with smtpd_tls_received_header, the
  * protocol ESMTPS etc., queue_id when non-NULL, "for <rcpt>" with one
- * recipient) dated when.  Lines are separated by "\r\n", no final CRLF. */
+ * recipient, "(Authenticated sender: user)" when info->sasl_username is
+ * set, ESMTPA when info->sasl_method is) dated when.  Lines are separated
+ * by "\r\n", no final CRLF. */
 void smtpd_received_format(struct strbuf *, const struct smtpd_info *,
                            const char *myhostname, const char *mail_name,
                            const char *queue_id, time_t when);
@@ -299,6 +343,13 @@ struct smtpd_listen {
 };
 
 struct smtpd_server;
+
+/* smtpd_sasl_socket - the path of Dovecot's auth-client socket that
+ * smtpd_sasl_path names (relative to queue_directory unless absolute) in
+ * *path (caller frees), NULL when smtpd_sasl_auth_enable is no.  -1 with
+ * *err (caller frees) when the settings cannot work: smtpd_sasl_type not
+ * dovecot, an empty or inet: path. */
+int smtpd_sasl_socket(const struct conf *, char **path, char **err);
 
 /* smtpd_server_new - in the supervisor, before forking and before
  * dropping privileges: TLS contexts (keys readable only by root), relay
@@ -332,6 +383,8 @@ struct smtpd_check_client {
         bool ccert_trusted;      /* and verified against the CAs */
         const char *cert_fprint; /* smtpd_tls_fingerprint_digest */
         const char *pkey_fprint;
+        const char *sasl_username; /* after AUTH, or NULL */
+        const char *sasl_method;
 };
 
 /* smtpd_checks_new - compile mynetworks, mydestination, relay_domains,

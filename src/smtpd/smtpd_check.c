@@ -982,8 +982,15 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         }
                         break;
                 case R_PERMIT_SASL:
+                        /* as Postfix: ANONYMOUS is no authentication */
+                        if (cl->sasl_username && cl->sasl_method &&
+                            strcasecmp(cl->sasl_method, "ANONYMOUS") != 0) {
+                                *verdict = SMTPD_ACCEPT;
+                                return 1;
+                        }
+                        break;
                 case R_REJECT_UNAUTH_PIPELINING:
-                        break; /* no SASL yet; pipelining: the engine */
+                        break; /* the engine checks pipelining */
                 case R_PERMIT_TLS_CLIENTCERTS:
                         if (ccert_listed(k, cl)) {
                                 *verdict = SMTPD_ACCEPT;

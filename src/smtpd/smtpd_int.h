@@ -19,6 +19,7 @@ struct smtpd_parse_opts {
         bool smtputf8;        /* RCPT: the MAIL command declared SMTPUTF8 */
         size_t size_limit;    /* message_size_limit, 0 = none */
         bool strict_rfc821;   /* strict_rfc821_envelopes: <> required */
+        bool auth;            /* AUTH is enabled: MAIL may carry AUTH= */
 };
 
 /* smtpd_parse_mail - parse the arguments of MAIL ("FROM:<a> SIZE=1"),
@@ -85,5 +86,89 @@ enum smtpd_dec_result smtpd_dec_feed(struct smtpd_decoder *, const char *,
 /* smtpd_dec_finish - BDAT LAST: deal with a pending CR and make the
  * content end with CRLF.  DEC_END or DEC_BARE_CR. */
 enum smtpd_dec_result smtpd_dec_finish(struct smtpd_decoder *);
+
+/* ---- Dovecot SASL client (smtpd_sasl.c) ---- */
+
+/* Properties of a mechanism, from Dovecot's MECH lines. */
+#define SASL_MECH_ANONYMOUS (1u << 0)
+#define SASL_MECH_PLAINTEXT (1u << 1)
+#define SASL_MECH_DICTIONARY (1u << 2)
+#define SASL_MECH_ACTIVE (1u << 3)
+#define SASL_MECH_FORWARD_SECRECY (1u << 4)
+#define SASL_MECH_MUTUAL_AUTH (1u << 5)
+#define SASL_MECH_PRIVATE (1u << 6)
+
+enum sasl_line_kind {
+        SASL_LINE_OTHER, /* SPID, CUID, COOKIE and the unknown */
+        SASL_LINE_VERSION,
+        SASL_LINE_MECH,
+        SASL_LINE_DONE,
+        SASL_LINE_OK,
+        SASL_LINE_CONT,
+        SASL_LINE_FAIL,
+};
+
+/* One line from the auth server; strings point into the parsed line. */
+struct sasl_line {
+        enum sasl_line_kind kind;
+        unsigned major, minor; /* VERSION */
+        const char *mech;      /* MECH */
+        unsigned flags;        /* MECH: SASL_MECH_* */
+        unsigned id;           /* OK, CONT, FAIL */
+        const char *data;      /* CONT: the challenge (base64) */
+        const char *user;      /* OK, FAIL: user=, or NULL */
+        const char *reason;    /* FAIL: reason= unescaped, or NULL */
+        bool temp;             /* FAIL: temp */
+};
+
+/* sasl_line_parse - one line (no newline) split in place: 0, or -1 when
+ * malformed (a missing or bad ID, a VERSION without numbers). */
+int sasl_line_parse(char *line, struct sasl_line *);
+/* sasl_mechs_filter - the blank-separated names in mechs (properties in
+ * flags, one per name) allowed by smtpd_sasl_security_options words
+ * (noanonymous, noplaintext, nodictionary, noactive, mutual_auth,
+ * forward_secrecy); a new string. */
+char *sasl_mechs_filter(const struct strlist *mechs, const unsigned *flags,
+                        const char *opts);
+
+struct event_loop;
+struct sasl_dovecot;
+
+/* What one AUTH request carries. */
+struct sasl_request {
+        const char *mech;        /* "PLAIN" */
+        const char *resp;        /* initial response (base64), or NULL */
+        const char *local_addr;  /* lip=, may be NULL */
+        const char *client_addr; /* rip= */
+        bool secured;            /* the session is TLS */
+};
+
+/* The answer to a request: OK (text: user), CONTINUE (text: challenge),
+ * FAIL (text: reason), TEMP (text: why). */
+typedef void sasl_done_fn(void *arg, enum smtpd_auth_result, const char *text);
+
+/* sasl_dovecot_new - a client of the auth-client socket at path for
+ * service (smtpd_sasl_service); connects when first needed. */
+struct sasl_dovecot *sasl_dovecot_new(struct event_loop *, const char *path,
+                                      const char *service);
+/* sasl_dovecot_free - close; pending requests are dropped unanswered.
+ * NULL ok. */
+void sasl_dovecot_free(struct sasl_dovecot *);
+/* sasl_dovecot_mechs - the offered mechanisms that opts allow, connecting
+ * (with a bounded handshake) when needed; a new string, "" when none or
+ * the server cannot be reached (tried again after 5 s). */
+char *sasl_dovecot_mechs(struct sasl_dovecot *, const char *opts);
+/* sasl_dovecot_auth - send AUTH; its ID (> 0), or 0 when it could not be
+ * sent (done is never called then).  done is called from the event loop
+ * for each answer: CONTINUE any number of times, then OK, FAIL or TEMP
+ * once (TEMP also when the connection is lost or after 60 s of
+ * silence). */
+unsigned sasl_dovecot_auth(struct sasl_dovecot *, const struct sasl_request *,
+                           sasl_done_fn *done, void *arg);
+/* sasl_dovecot_cont - the client's next response for request id: 0, or
+ * -1 when it could not be sent (the request is then forgotten). */
+int sasl_dovecot_cont(struct sasl_dovecot *, unsigned id, const char *resp);
+/* sasl_dovecot_cancel - forget request id; its answer is ignored. */
+void sasl_dovecot_cancel(struct sasl_dovecot *, unsigned id);
 
 #endif

@@ -293,6 +293,7 @@ int smtpd_parse_mail(const char *args, const struct smtpd_parse_opts *o,
         struct strbuf prm, tmp;
         int rc = -1;
         bool have_ret = false, have_envid = false, have_size = false;
+        bool have_auth = false;
         struct smtpd_parse_opts ao = *o;
 
         if (strncasecmp(p, "FROM:", 5) != 0) {
@@ -371,6 +372,27 @@ int smtpd_parse_mail(const char *args, const struct smtpd_parse_opts *o,
                         }
                         env->envid = xstrndup(tmp.s, tmp.len);
                         have_envid = true;
+                } else if (has_kw(s, "AUTH=")) {
+                        /* RFC 4954 section 5, as Postfix: kept for the
+                         * log, never trusted */
+                        if (!o->auth) {
+                                strbuf_adds(err, "503 5.5.4 Error: "
+                                                 "authentication disabled");
+                                goto out;
+                        }
+                        if (have_auth) {
+                                strbuf_adds(err, "503 5.5.4 Error: multiple "
+                                                 "AUTH= options");
+                                goto out;
+                        }
+                        have_auth = true;
+                        if (strcmp(s + 5, "<>") != 0) {
+                                env->auth = xstrdup(s + 5);
+                                for (char *q = env->auth; *q; q++)
+                                        if ((unsigned char)*q < 33 ||
+                                            (unsigned char)*q > 126)
+                                                *q = '?';
+                        }
                 } else {
                         strbuf_printf(
                             err, "555 5.5.4 Unsupported option: %.100s", s);
@@ -592,6 +614,7 @@ void smtpd_envelope_clear(struct smtpd_envelope *e)
 {
         free(e->sender);
         free(e->envid);
+        free(e->auth);
         for (size_t i = 0; i < e->nrcpt; i++)
                 smtpd_rcpt_clear(&e->rcpt[i]);
         free(e->rcpt);

@@ -74,7 +74,9 @@ void smtpd_received_format(struct strbuf *b, const struct smtpd_info *info,
 {
         const struct smtpd_tls_info *t = info->tls;
         const char *addr = info->addr ? info->addr : "unknown";
-        bool esmtp = info->protocol && strcmp(info->protocol, "ESMTP") == 0;
+        /* "ESMTPS" when the caller left out the TLS details */
+        bool esmtp = info->protocol && str_has_prefix(info->protocol, "ESMTP");
+        bool add_s = t && info->protocol && !strcmp(info->protocol, "ESMTP");
 
         strbuf_printf(b, "Received: from %s (%s [%s%s])",
                       info->helo ? info->helo : info->name, info->name,
@@ -125,10 +127,17 @@ void smtpd_received_format(struct strbuf *b, const struct smtpd_info *info,
                                        "requested)");
                 }
         }
-        strbuf_printf(b, "\r\n\tby %s (%s) with %s%s", myhostname,
+        if (info->sasl_username) {
+                strbuf_adds(b, "\r\n\t(Authenticated sender: ");
+                sanitize_comment(b, info->sasl_username);
+                strbuf_adds(b, ")");
+        }
+        /* RFC 3848: ESMTPS, ESMTPA, ESMTPSA */
+        strbuf_printf(b, "\r\n\tby %s (%s) with %s%s%s", myhostname,
                       mail_name ? mail_name : "postern",
                       info->protocol ? info->protocol : "SMTP",
-                      (t && esmtp) ? "S" : "");
+                      add_s ? "S" : "",
+                      (info->sasl_method && esmtp) ? "A" : "");
         if (queue_id)
                 strbuf_printf(b, " id %s", queue_id);
         if (info->env && info->env->nrcpt == 1) {

@@ -13,7 +13,7 @@
  * batch, renames them into the queue with one directory fsync, and only
  * then do the sessions get their "250 2.0.0 Ok: queued as ID".
  */
-#include "smtpd/smtpd.h"
+#include "smtpd/smtpd_int.h"
 #include "conf/conf.h"
 #include "event/event.h"
 #include "log/log.h"
@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -93,6 +94,11 @@ struct lconf {
         unsigned rate_limit[RATE_NEVENTS];
         unsigned rate_unit;  /* seconds */
         struct event_io *io; /* in the worker */
+        /* SASL (smtpd_sasl_auth_enable): Dovecot's socket, in the worker */
+        char *sasl_path;
+        bool sasl_header; /* smtpd_sasl_authenticated_header */
+        struct sasl_dovecot *sasl;
+        char *sasl_mechs; /* the last auth_mechs answer */
 };
 
 struct conn;
@@ -147,6 +153,7 @@ struct conn {
         bool limit_exempt;   /* smtpd_client_event_limit_exceptions */
         bool connect_logged; /* by conn_new, before the TLS handshake */
         bool busy;           /* I/O since the last idle sweep */
+        unsigned auth_id;    /* the SASL request in progress, or 0 */
         bool tls_buffers;    /* OpenSSL may hold record buffers */
         struct conn *next, *prev;
 };
@@ -216,6 +223,54 @@ static int sni_lookup(void *arg, const char *name, char **files)
 }
 
 /* lconf_init - one listener's settings, checks and TLS context */
+/* smtpd_sasl_socket - where Dovecot's auth-client socket is */
+int smtpd_sasl_socket(const struct conf *c, char **path, char **err)
+{
+        *path = NULL;
+        if (!c->smtpd_sasl_auth_enable)
+                return 0;
+        if (strcasecmp(c->smtpd_sasl_type, "dovecot") != 0) {
+                *err = xasprintf("smtpd_sasl_type = %s is not supported: "
+                                 "postern speaks to Dovecot's auth server "
+                                 "(smtpd_sasl_type = dovecot, "
+                                 "smtpd_sasl_path = private/auth)",
+                                 c->smtpd_sasl_type);
+                return -1;
+        }
+        if (*c->smtpd_sasl_path == 0 ||
+            str_has_prefix(c->smtpd_sasl_path, "inet:")) {
+                *err = xasprintf("smtpd_sasl_path = %s: give the path of "
+                                 "Dovecot's auth-client socket (inet: is not "
+                                 "supported)",
+                                 c->smtpd_sasl_path);
+                return -1;
+        }
+        *path =
+            c->smtpd_sasl_path[0] == '/'
+                ? xstrdup(c->smtpd_sasl_path)
+                : xasprintf("%s/%s", c->queue_directory, c->smtpd_sasl_path);
+        return 0;
+}
+
+/* sasl_init - smtpd_sasl_*: only Dovecot's protocol is spoken */
+static int sasl_init(struct lconf *lc, const struct smtpd_listen *l, char **err)
+{
+        const struct conf *c = l->conf;
+        char *e = NULL;
+
+        lc->settings.sasl_enable = c->smtpd_sasl_auth_enable;
+        lc->settings.sasl_tls_only = c->smtpd_tls_auth_only;
+        lc->settings.sasl_broken_clients = c->broken_sasl_auth_clients;
+        lc->settings.sasl_response_limit = (size_t)c->smtpd_sasl_response_limit;
+        lc->sasl_header = c->smtpd_sasl_authenticated_header;
+        if (smtpd_sasl_socket(c, &lc->sasl_path, &e) < 0) {
+                *err = xasprintf("service %s: %s", l->service, e);
+                free(e);
+                return -1;
+        }
+        return 0;
+}
+
 static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
                       const struct smtpd_listen *l, char **err)
 {
@@ -260,6 +315,8 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
         lc->settings.strict_rfc821 = c->strict_rfc821_envelopes;
         lc->settings.port_logging = c->smtpd_client_port_logging;
         lc->settings.reject_footer = c->smtpd_reject_footer;
+        if (sasl_init(lc, l, err) < 0)
+                return -1;
         lc->settings.forbid_unauth_pipelining =
             c->smtpd_forbid_unauth_pipelining;
         lc->settings.discard_ehlo_keywords = c->smtpd_discard_ehlo_keywords;
@@ -422,6 +479,9 @@ void smtpd_server_free(struct smtpd_server *srv)
                 smtpd_checks_free(srv->lc[i].checks);
                 tls_ctx_free(srv->lc[i].tls);
                 table_list_close(srv->lc[i].sni);
+                sasl_dovecot_free(srv->lc[i].sasl);
+                free(srv->lc[i].sasl_path);
+                free(srv->lc[i].sasl_mechs);
         }
         free(srv->lc);
         if (srv->queue)
@@ -586,6 +646,8 @@ static enum smtpd_verdict conn_rcpt_check(void *ctx,
             .ccert_trusted = ti && ti->trusted,
             .cert_fprint = ti ? ti->cert_fprint : NULL,
             .pkey_fprint = ti ? ti->pkey_fprint : NULL,
+            .sasl_username = info->sasl_username,
+            .sasl_method = info->sasl_method,
         };
 
         /* the session logs the refusal ("NOQUEUE: reject: RCPT" or
@@ -600,8 +662,14 @@ static char *conn_received(void *ctx, const struct smtpd_info *info)
         struct strbuf sb;
         struct smtpd_info copy = *info;
 
-        if (!c->lc->received_tls)
-                copy.tls = NULL; /* protocol still says ESMTPS */
+        if (!c->lc->received_tls && copy.tls) {
+                /* no TLS details, but the protocol still says ESMTPS */
+                if (copy.protocol && !strcmp(copy.protocol, "ESMTP"))
+                        copy.protocol = "ESMTPS";
+                copy.tls = NULL;
+        }
+        if (!c->lc->sasl_header)
+                copy.sasl_username = NULL; /* protocol still says ESMTPA */
         strbuf_init(&sb);
         smtpd_received_format(&sb, &copy, c->lc->conf->myhostname,
                               c->lc->conf->mail_name, c->msg_id, time(NULL));
@@ -627,7 +695,6 @@ static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
         struct conn *c = ctx;
         const char *err = NULL;
 
-        (void)info;
         if (queue_msg_new(c->srv->queue, &c->msg, &err) < 0) {
                 log_warnx("queue file create: %s", err);
                 c->msg = NULL;
@@ -635,7 +702,14 @@ static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
         }
         c->msg_id = queue_msg_id(c->msg);
         receiving_set(c, true);
-        log_info("%s: client=%s", c->msg_id, c->namaddr);
+        if (info->sasl_username)
+                log_info("%s: client=%s, sasl_method=%s, sasl_username=%s%s%s",
+                         c->msg_id, c->namaddr, info->sasl_method,
+                         info->sasl_username,
+                         info->env->auth ? ", sasl_sender=" : "",
+                         info->env->auth ? info->env->auth : "");
+        else
+                log_info("%s: client=%s", c->msg_id, c->namaddr);
         return 0;
 }
 
@@ -835,8 +909,90 @@ static void conn_msg_abort(void *ctx)
         c->msg_id = NULL;
 }
 
+/* conn_auth_mechs - what Dovecot offers, filtered by the listener's
+ * security options for a session with or without TLS */
+static const char *conn_auth_mechs(void *ctx, bool tls)
+{
+        struct conn *c = ctx;
+        struct lconf *lc = c->lc;
+
+        if (lc->sasl_path == NULL)
+                return NULL;
+        if (lc->sasl == NULL)
+                lc->sasl = sasl_dovecot_new(c->srv->loop, lc->sasl_path,
+                                            lc->conf->smtpd_sasl_service);
+        free(lc->sasl_mechs);
+        lc->sasl_mechs = sasl_dovecot_mechs(
+            lc->sasl, tls ? lc->conf->smtpd_sasl_tls_security_options
+                          : lc->conf->smtpd_sasl_security_options);
+        return lc->sasl_mechs;
+}
+
+/* conn_auth_done - Dovecot answered; the session goes on */
+static void conn_auth_done(void *arg, enum smtpd_auth_result r,
+                           const char *text)
+{
+        struct conn *c = arg;
+
+        if (r != SMTPD_AUTH_CONTINUE)
+                c->auth_id = 0;
+        smtpd_session_auth_done(c->s, r, text);
+        conn_pump(c);
+}
+
+/* conn_auth_step - AUTH or the client's next response, to Dovecot */
+static int conn_auth_step(void *ctx, const struct smtpd_info *info,
+                          const char *mech, const char *resp)
+{
+        struct conn *c = ctx;
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof(sa);
+        char lip[INET6_ADDRSTRLEN] = "";
+
+        if (c->lc->sasl == NULL)
+                return -1;
+        if (mech == NULL) {
+                if (c->auth_id == 0 ||
+                    sasl_dovecot_cont(c->lc->sasl, c->auth_id, resp) < 0) {
+                        c->auth_id = 0;
+                        return -1;
+                }
+                return 0;
+        }
+        if (getsockname(c->fd, (struct sockaddr *)&sa, &len) == 0) {
+                const void *a =
+                    sa.ss_family == AF_INET6
+                        ? (const void *)&((struct sockaddr_in6 *)&sa)->sin6_addr
+                        : (const void *)&((struct sockaddr_in *)&sa)->sin_addr;
+                if (inet_ntop(sa.ss_family, a, lip, sizeof(lip)) == NULL)
+                        lip[0] = 0;
+        }
+        struct sasl_request q = {
+            .mech = mech,
+            .resp = resp,
+            .local_addr = lip,
+            .client_addr = c->addr,
+            .secured = info->tls != NULL,
+        };
+        c->auth_id = sasl_dovecot_auth(c->lc->sasl, &q, conn_auth_done, c);
+        return c->auth_id ? 0 : -1;
+}
+
+/* conn_auth_abort - the session no longer waits for the answer */
+static void conn_auth_abort(void *ctx)
+{
+        struct conn *c = ctx;
+
+        if (c->auth_id && c->lc->sasl)
+                sasl_dovecot_cancel(c->lc->sasl, c->auth_id);
+        c->auth_id = 0;
+}
+
 static const struct smtpd_ops conn_ops = {
     .rcpt_check = conn_rcpt_check,
+    .auth_mechs = conn_auth_mechs,
+    .auth_step = conn_auth_step,
+    .auth_abort = conn_auth_abort,
     .event_limit = conn_event_limit,
     .received_header = conn_received,
     .msg_begin = conn_msg_begin,

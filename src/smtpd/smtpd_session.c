@@ -29,6 +29,8 @@
         X(CHUNKING)                                                            \
         X(TLS_HANDSHAKE)                                                       \
         X(COMMIT)                                                              \
+        X(AUTH)                                                                \
+        X(AUTH_LINE)                                                           \
         X(CLOSED)
 
 #define X_ENUM(n) SMTPD_##n,
@@ -119,6 +121,8 @@ struct smtpd_session {
         bool tls_started; /* by STARTTLS: HELO/EHLO is required again */
         bool ehlo_done;   /* PIPELINING was announced */
         bool bare_reject; /* reject mode for this client */
+        char *sasl_method, *sasl_username; /* after a successful AUTH */
+        char *auth_mech;  /* the exchange in progress (AUTH, AUTH_LINE) */
         unsigned discard; /* EHLO_* removed by smtpd_discard_ehlo_keywords */
 
         struct smtpd_envelope env;
@@ -188,6 +192,7 @@ void smtpd_settings_init(struct smtpd_settings *set)
         set->disable_vrfy = false;
         set->forbid_unauth_pipelining = true;
         set->discard_ehlo_keywords = "";
+        set->sasl_response_limit = 12288;
 }
 
 /* slog - one log line through the embedder or the log module */
@@ -233,6 +238,8 @@ static void sync_info(struct smtpd_session *s)
         s->info.protocol = s->protocol;
         s->info.tls = s->tls_active ? &s->tls : NULL;
         s->info.env = &s->env;
+        s->info.sasl_method = s->sasl_method;
+        s->info.sasl_username = s->sasl_username;
 }
 
 /* reply - queue one reply line; strips the enhanced status code when
@@ -370,9 +377,12 @@ static void log_reason(struct smtpd_session *);
 
 static void mail_reset(struct smtpd_session *);
 
+static void auth_forget(struct smtpd_session *);
+
 /* close_session - no more input: drop any open message, log the reason */
 static void close_session(struct smtpd_session *s, const char *reason)
 {
+        auth_forget(s);
         mail_reset(s);
         if (reason && !s->reason)
                 s->reason = reason;
@@ -456,6 +466,7 @@ static struct smtpd_parse_opts parse_opts(struct smtpd_session *s)
             .smtputf8 = s->env.smtputf8,
             .size_limit = s->set->message_size_limit,
             .strict_rfc821 = s->set->strict_rfc821,
+            .auth = s->set->sasl_enable && !(s->discard & EHLO_AUTH),
         };
         return o;
 }
@@ -623,6 +634,27 @@ static bool starttls_offered(struct smtpd_session *s)
                !(s->discard & EHLO_STARTTLS);
 }
 
+/* auth_tls_only - AUTH waits for TLS: smtpd_tls_auth_only, or TLS is
+ * required anyway */
+static bool auth_tls_only(const struct smtpd_session *s)
+{
+        return s->set->sasl_tls_only || s->set->tls_level == SMTPD_TLS_ENCRYPT;
+}
+
+/* auth_offered - the mechanisms AUTH offers this session now, or NULL */
+static const char *auth_offered(struct smtpd_session *s)
+{
+        const char *m;
+
+        if (!s->set->sasl_enable || (s->discard & EHLO_AUTH) ||
+            s->ops->auth_mechs == NULL || s->ops->auth_step == NULL)
+                return NULL;
+        if (auth_tls_only(s) && !s->tls_active)
+                return NULL;
+        m = s->ops->auth_mechs(s->ctx, s->tls_active);
+        return m && *m ? m : NULL;
+}
+
 /* set_helo - HELO/EHLO common part */
 static void set_helo(struct smtpd_session *s, const char *arg,
                      const char *proto)
@@ -705,6 +737,12 @@ static enum cmd_result cmd_ehlo(struct smtpd_session *s, const char *arg)
                 ehlo_line(&l, "VRFY");
         if (starttls_offered(s) && !s->tls_active)
                 ehlo_line(&l, "STARTTLS");
+        const char *mechs = auth_offered(s);
+        if (mechs) {
+                ehlo_line(&l, "AUTH %s", mechs);
+                if (s->set->sasl_broken_clients)
+                        ehlo_line(&l, "AUTH=%s", mechs);
+        }
         if (!(d & EHLO_ENHANCED))
                 ehlo_line(&l, "ENHANCEDSTATUSCODES");
         if (!(d & EHLO_8BITMIME))
@@ -1081,11 +1119,183 @@ static enum cmd_result cmd_vrfy(struct smtpd_session *s, const char *arg)
 }
 
 /* cmd_auth - no SASL in postern's server */
+/* word_listed - w is one of the blank-separated words of list (any case) */
+static bool word_listed(const char *list, const char *w)
+{
+        size_t n = strlen(w);
+
+        for (const char *p = list; *p;) {
+                size_t k = strcspn(p, " \t");
+                if (k == n && strncasecmp(p, w, n) == 0)
+                        return true;
+                p += k;
+                p += strspn(p, " \t");
+        }
+        return false;
+}
+
+/* base64_chars - only the characters of base64, as Postfix checks before
+ * passing a response on */
+static bool base64_chars(const char *p)
+{
+        for (; *p; p++)
+                if (!isalnum((unsigned char)*p) && *p != '+' && *p != '/' &&
+                    *p != '=')
+                        return false;
+        return true;
+}
+
+/* auth_refused - 535 for a failed exchange, and the warning that
+ * fail2ban's postfix-sasl filter reads */
+static void auth_refused(struct smtpd_session *s, const char *mech,
+                         const char *reason, const char *user)
+{
+        char *r = xstrdup(*reason ? reason : "(reason unavailable)");
+
+        for (char *p = r; *p; p++)
+                if ((unsigned char)*p < 32 || *p == 127)
+                        *p = '?';
+        slog(s, true, "%s: SASL %s authentication failed: %s%s%s", s->namaddr,
+             mech, r, user ? ", sasl_username=" : "", user ? user : "");
+        reply(s, "535 5.7.8 Error: authentication failed: %s", r);
+        free(r);
+}
+
+/* auth_forget - end an exchange in progress without an answer */
+static void auth_forget(struct smtpd_session *s)
+{
+        if ((s->state == SMTPD_AUTH || s->state == SMTPD_AUTH_LINE) &&
+            s->ops->auth_abort)
+                s->ops->auth_abort(s->ctx);
+        free(s->auth_mech);
+        s->auth_mech = NULL;
+}
+
+/* auth_finish - the exchange ends: OK, FAIL or TEMP */
+static void auth_finish(struct smtpd_session *s, enum smtpd_auth_result r,
+                        const char *text)
+{
+        bool ok = r == SMTPD_AUTH_OK;
+
+        switch (r) {
+        case SMTPD_AUTH_OK:
+                reply(s, "235 2.7.0 Authentication successful");
+                s->sasl_method = s->auth_mech;
+                s->auth_mech = NULL;
+                s->sasl_username = xstrdup(text);
+                for (char *p = s->sasl_username; *p; p++)
+                        if ((unsigned char)*p < 32 || *p == 127)
+                                *p = '?';
+                break;
+        case SMTPD_AUTH_TEMP:
+                slog(s, true, "%s: SASL %s authentication failed: %s",
+                     s->namaddr, s->auth_mech, text);
+                reply(s, "454 4.7.0 Temporary authentication failure: %s",
+                      text);
+                break;
+        default:
+                auth_refused(s, s->auth_mech, text, NULL);
+                break;
+        }
+        free(s->auth_mech);
+        s->auth_mech = NULL;
+        count(s, CNT_AUTH, ok);
+        if (!ok)
+                fail(s);
+        smtpd_enter(s, idle_state(s));
+        sync_info(s);
+        check_hard_limit(s);
+}
+
+/* auth_line - the client's answer to a 334 challenge */
+static void auth_line(struct smtpd_session *s, char *line)
+{
+        if (strcmp(line, "*") == 0) {
+                slog(s, true, "%s: SASL %s authentication aborted", s->namaddr,
+                     s->auth_mech);
+                auth_forget(s);
+                reply(s, "501 5.7.0 Authentication aborted");
+                count(s, CNT_AUTH, false);
+                fail(s);
+                smtpd_enter(s, idle_state(s));
+                check_hard_limit(s);
+                return;
+        }
+        if (!base64_chars(line)) {
+                char *mech = xstrdup(s->auth_mech);
+                auth_forget(s);
+                s->auth_mech = mech;
+                auth_finish(s, SMTPD_AUTH_FAIL,
+                            "Invalid base64 data in continued response");
+                return;
+        }
+        smtpd_enter(s, SMTPD_AUTH);
+        sync_info(s);
+        if (s->ops->auth_step(s->ctx, &s->info, NULL, line) < 0)
+                auth_finish(s, SMTPD_AUTH_TEMP,
+                            "Connection lost to authentication server");
+}
+
 static enum cmd_result cmd_auth(struct smtpd_session *s, const char *arg)
 {
-        (void)arg;
-        reply(s, "503 5.5.1 Error: authentication not enabled");
-        return CMD_ERR;
+        const char *mechs, *resp;
+        char mech[64];
+        size_t n = strcspn(arg, " \t");
+
+        if (need_helo(s)) {
+                reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+                return CMD_ERR;
+        }
+        if (!s->set->sasl_enable || (s->discard & EHLO_AUTH)) {
+                reply(s, "503 5.5.1 Error: authentication not enabled");
+                return CMD_ERR;
+        }
+        if (auth_tls_only(s) && !s->tls_active) {
+                /* RFC 4954 section 4 */
+                reply(s, "504 5.5.4 Encryption required for requested "
+                         "authentication mechanism");
+                return CMD_ERR;
+        }
+        if (s->sasl_username) {
+                reply(s, "503 5.5.1 Error: already authenticated");
+                return CMD_ERR;
+        }
+        if (in_transaction(s)) {
+                reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+                return CMD_ERR;
+        }
+        resp = arg + n + strspn(arg + n, " \t");
+        if (n == 0 || strpbrk(resp, " \t")) {
+                reply(s, "501 5.5.4 Syntax: AUTH mechanism");
+                return CMD_ERR;
+        }
+        snprintf(mech, sizeof(mech), "%.*s", (int)(n < 63 ? n : 63), arg);
+        for (char *p = mech; *p; p++)
+                *p = (unsigned char)*p < 33 || (unsigned char)*p > 126
+                         ? '?'
+                         : (char)toupper((unsigned char)*p);
+        mechs = auth_offered(s);
+        if (mechs == NULL || n > 63 || !word_listed(mechs, mech)) {
+                auth_refused(s, mech, "Invalid authentication mechanism", NULL);
+                return CMD_ERR;
+        }
+        if (*resp && !base64_chars(resp)) {
+                auth_refused(s, mech, "Invalid base64 data in initial response",
+                             NULL);
+                return CMD_ERR;
+        }
+        /* RFC 4954: "=" is an empty initial response */
+        if (strcmp(resp, "=") == 0)
+                resp = "";
+        free(s->auth_mech);
+        s->auth_mech = xstrdup(mech);
+        s->later_cnt = CNT_AUTH;
+        smtpd_enter(s, SMTPD_AUTH);
+        sync_info(s);
+        if (s->ops->auth_step(s->ctx, &s->info, mech, arg[n] ? resp : NULL) < 0)
+                auth_finish(s, SMTPD_AUTH_TEMP,
+                            "Can't connect to authentication server");
+        return CMD_LATER;
 }
 
 /* cmd_quit - QUIT */
@@ -1257,6 +1467,9 @@ static size_t feed_cmd(struct smtpd_session *s, const char *p, size_t n)
         size_t limit = s->set->line_length_limit;
         bool crlf;
 
+        if (s->state == SMTPD_AUTH_LINE && limit < s->set->sasl_response_limit)
+                limit = s->set->sasl_response_limit;
+
         /* Bounded: a line longer than the limit is skipped, not stored.
          * One extra byte is kept for the CR of CRLF. */
         if (!s->line_overflow) {
@@ -1294,6 +1507,11 @@ static size_t feed_cmd(struct smtpd_session *s, const char *p, size_t n)
         if (s->line_overflow) {
                 strbuf_reset(&s->line);
                 s->line_overflow = false;
+                if (s->state == SMTPD_AUTH_LINE) {
+                        auth_forget(s);
+                        count(s, CNT_AUTH, false);
+                        smtpd_enter(s, idle_state(s));
+                }
                 reply(s, "500 5.5.0 Error: line too long");
                 fail(s);
                 check_hard_limit(s);
@@ -1306,7 +1524,10 @@ static size_t feed_cmd(struct smtpd_session *s, const char *p, size_t n)
                 char *line = strbuf_detach(&s->line);
                 if (line == NULL)
                         line = xstrdup("");
-                exec_line(s, line, len);
+                if (s->state == SMTPD_AUTH_LINE)
+                        auth_line(s, line);
+                else
+                        exec_line(s, line, len);
                 free(line);
         }
         return take + 1;
@@ -1386,6 +1607,7 @@ static void feed(struct smtpd_session *s, const char *p, size_t n)
                 case SMTPD_CLOSED:
                         return;
                 case SMTPD_COMMIT:
+                case SMTPD_AUTH:
                         strbuf_add(&s->pending, p + off, n - off);
                         return;
                 case SMTPD_TLS_HANDSHAKE:
@@ -1496,6 +1718,7 @@ void smtpd_session_free(struct smtpd_session *s)
         if (s == NULL)
                 return;
         log_reason(s);
+        auth_forget(s);
         msg_abort(s);
         strbuf_init(&b);
         for (int i = 0; i < CNT_MAX; i++) {
@@ -1529,6 +1752,8 @@ void smtpd_session_free(struct smtpd_session *s)
         free(s->port);
         free(s->namaddr);
         free(s->helo);
+        free(s->sasl_method);
+        free(s->sasl_username);
         free(s);
 }
 
@@ -1558,7 +1783,7 @@ enum smtpd_action smtpd_session_action(const struct smtpd_session *s)
                 return SMTPD_ACTION_CLOSE;
         if (s->state == SMTPD_TLS_HANDSHAKE)
                 return SMTPD_ACTION_STARTTLS;
-        if (s->state == SMTPD_COMMIT)
+        if (s->state == SMTPD_COMMIT || s->state == SMTPD_AUTH)
                 return SMTPD_ACTION_WAIT;
         return SMTPD_ACTION_READ;
 }
@@ -1582,6 +1807,9 @@ void smtpd_session_tls_done(struct smtpd_session *s,
         mail_reset(s);
         free(s->helo);
         s->helo = NULL;
+        free(s->sasl_method);
+        free(s->sasl_username);
+        s->sasl_method = s->sasl_username = NULL;
         s->protocol = "SMTP";
         s->ehlo_done = false;
         s->tls_started = true;
@@ -1593,11 +1821,20 @@ void smtpd_session_tls_done(struct smtpd_session *s,
         sync_info(s);
 }
 
+/* resume - process the input held while the session waited */
+static void resume(struct smtpd_session *s)
+{
+        struct strbuf held = s->pending;
+
+        strbuf_init(&s->pending);
+        if (held.len)
+                smtpd_session_input(s, held.s, held.len);
+        strbuf_clear(&held);
+}
+
 /* smtpd_session_msg_done - an asynchronous commit finished */
 void smtpd_session_msg_done(struct smtpd_session *s, const char *qid)
 {
-        struct strbuf held;
-
         if (s->state != SMTPD_COMMIT)
                 return;
         if (qid) {
@@ -1611,11 +1848,22 @@ void smtpd_session_msg_done(struct smtpd_session *s, const char *qid)
         mail_reset(s);
         smtpd_enter(s, idle_state(s));
         check_hard_limit(s);
-        held = s->pending;
-        strbuf_init(&s->pending);
-        if (held.len)
-                smtpd_session_input(s, held.s, held.len);
-        strbuf_clear(&held);
+        resume(s);
+}
+
+/* smtpd_session_auth_done - the authentication server answered */
+void smtpd_session_auth_done(struct smtpd_session *s, enum smtpd_auth_result r,
+                             const char *text)
+{
+        if (s->state != SMTPD_AUTH)
+                return;
+        if (r == SMTPD_AUTH_CONTINUE) {
+                reply(s, "334 %s", text ? text : "");
+                smtpd_enter(s, SMTPD_AUTH_LINE);
+        } else {
+                auth_finish(s, r, text ? text : "");
+        }
+        resume(s);
 }
 
 /* smtpd_session_timeout - smtpd_timeout expired */

@@ -37,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.smtputf8 = data[0] & 0x20;
         o.size_limit = (data[0] & 0x40) ? 1000 : 0;
         o.strict_rfc821 = data[0] & 0x80;
+        o.auth = data[0] & 0x08;
         arg = xstrndup((const char *)data + 1, size - 1);
         strbuf_init(&err);
         strbuf_init(&out);
@@ -45,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (smtpd_parse_mail(arg, &o, &env, &err) == 0) {
                         no_ctl(env.sender);
                         no_ctl(env.envid);
+                        no_ctl(env.auth);
                         if (env.size > o.size_limit && o.size_limit)
                                 abort();
                 } else if (err.len < 4) {

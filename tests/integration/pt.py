@@ -73,6 +73,24 @@ def wait_for(cond, what, bound=120.0, step=0.02):
         step = min(step * 1.5, 0.5)
 
 
+def procs(match):
+    """PIDs of the live processes whose /proc stat fields (after the
+    command name: state, ppid, pgrp, session, ...) match(fields) accepts."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if fields[0] != "Z" and match(fields):
+            out.append(int(name))
+    return out
+
+
 def free_port(host="127.0.0.1"):
     """A TCP port that is free on host right now."""
     s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)

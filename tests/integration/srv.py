@@ -17,19 +17,7 @@ import pt
 
 def children(pid):
     """PIDs whose parent is pid (from /proc): a supervisor's workers."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append(int(name))
-    return out
+    return pt.procs(lambda fields: int(fields[1]) == pid)
 
 
 def read_reply(f):

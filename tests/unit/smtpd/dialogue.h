@@ -15,6 +15,10 @@
  *   E: eof|timeout
  *   L: text     some log line so far contains text
  *   X: -        end the session now (smtpd_session_free); L: may follow
+ *   Z: ok|cont|fail|temp [text]   the auth server's answer
+ *               (smtpd_session_auth_done)
+ *   U: text     the auth steps so far, "MECH resp|resp|..." ("-" for no
+ *               initial response; "abort" for each auth_abort)
  * Consecutive C:/R: lines form one packet, given to smtpd_session_input in
  * one call (FEED_BULK) or one byte per call (FEED_BYTES).  When a packet
  * ends, all output is collected; S: lines consume it in order.  At the end
@@ -56,6 +60,9 @@ struct fake {
         bool received; /* add a Received: header */
         struct strlist logs;
         int qid_seq;
+        const char *mechs;   /* what auth_mechs answers (NULL: no AUTH) */
+        struct strbuf steps; /* auth_step and auth_abort calls */
+        bool fail_step;      /* auth_step returns -1 */
 };
 
 /* fake_reset - empty recorder */
@@ -77,6 +84,7 @@ static void fake_clear(struct fake *f)
         strlist_clear(&f->cur.rcpts);
         strbuf_clear(&f->cur.content);
         strlist_clear(&f->logs);
+        strbuf_clear(&f->steps);
         memset(f, 0, sizeof(*f));
 }
 
@@ -197,7 +205,42 @@ static void fake_log(void *ctx, const char *line)
         strlist_push(&f->logs, line);
 }
 
+/* fake_auth_mechs - f->mechs, with or without TLS */
+static const char *fake_auth_mechs(void *ctx, bool tls)
+{
+        struct fake *f = ctx;
+        (void)tls;
+        return f->mechs;
+}
+
+/* fake_auth_step - record the step */
+static int fake_auth_step(void *ctx, const struct smtpd_info *info,
+                          const char *mech, const char *resp)
+{
+        struct fake *f = ctx;
+        (void)info;
+        if (f->steps.len)
+                strbuf_addc(&f->steps, '|');
+        if (mech)
+                strbuf_printf(&f->steps, "%s %s", mech, resp ? resp : "-");
+        else
+                strbuf_adds(&f->steps, resp);
+        return f->fail_step ? -1 : 0;
+}
+
+/* fake_auth_abort - record the abort */
+static void fake_auth_abort(void *ctx)
+{
+        struct fake *f = ctx;
+        if (f->steps.len)
+                strbuf_addc(&f->steps, '|');
+        strbuf_adds(&f->steps, "abort");
+}
+
 static const struct smtpd_ops fake_ops = {
+    .auth_mechs = fake_auth_mechs,
+    .auth_step = fake_auth_step,
+    .auth_abort = fake_auth_abort,
     .mail_check = fake_mail_check,
     .rcpt_check = fake_rcpt_check,
     .received_header = fake_received,
@@ -391,6 +434,30 @@ static void dialogue_run(const char *script, const struct smtpd_settings *set,
                                 smtpd_session_eof(d.s);
                         else
                                 smtpd_session_timeout(d.s);
+                        break;
+                case 'Z': {
+                        static const char *const r[] = {"ok", "cont", "fail",
+                                                        "temp"};
+                        size_t k = strcspn(arg, " ");
+                        int i = 0;
+                        while (i < 4 && (strlen(r[i]) != k ||
+                                         strncmp(arg, r[i], k) != 0))
+                                i++;
+                        if (i == 4)
+                                fail_msg("script line %d: bad Z: '%s'",
+                                         d.lineno, arg);
+                        dlg_feed(&d);
+                        smtpd_session_auth_done(d.s, (enum smtpd_auth_result)i,
+                                                arg[k] ? arg + k + 1 : "");
+                        break;
+                }
+                case 'U':
+                        dlg_feed(&d);
+                        if (strcmp(f->steps.s ? f->steps.s : "", arg) != 0)
+                                fail_msg("script line %d: auth steps '%s', "
+                                         "expected '%s'",
+                                         d.lineno, f->steps.s ? f->steps.s : "",
+                                         arg);
                         break;
                 case 'X':
                         dlg_feed(&d);

@@ -20,6 +20,25 @@
         "S: 220 mx.example ESMTP postern\n"                                    \
         "C: EHLO client.example\n" EHLO_REPLY
 
+/* EHLO replies with AUTH (smtpd_sasl_auth_enable) */
+#define EHLO_AUTH_HEAD                                                         \
+        "C: EHLO client.example\n"                                             \
+        "S: 250-mx.example\n"                                                  \
+        "S: 250-PIPELINING\n"                                                  \
+        "S: 250-SIZE 10240000\n"                                               \
+        "S: 250-VRFY\n"
+#define EHLO_AUTH_TAIL                                                         \
+        "S: 250-ENHANCEDSTATUSCODES\n"                                         \
+        "S: 250-8BITMIME\n"                                                    \
+        "S: 250-DSN\n"                                                         \
+        "S: 250-SMTPUTF8\n"                                                    \
+        "S: 250 CHUNKING\n"
+#define GREET "S: 220 mx.example ESMTP postern\n"
+#define EHLO_AUTH_PLAIN EHLO_AUTH_HEAD "S: 250-AUTH PLAIN\n" EHLO_AUTH_TAIL
+#define GREET_EHLO_AUTH                                                        \
+        GREET EHLO_AUTH_HEAD "S: 250-AUTH PLAIN LOGIN\n" EHLO_AUTH_TAIL
+#define GREET_EHLO_AUTH_PLAIN GREET EHLO_AUTH_PLAIN
+
 /* run_both - a dialogue with the default test settings */
 static void run_both(const char *script)
 {
@@ -824,6 +843,138 @@ static void test_wrappermode(void **state)
         smtpd_session_free(s);
 }
 
+/* test_auth - AUTH through the embedder's auth_step, as Postfix answers */
+static void test_auth(void **state)
+{
+        struct smtpd_settings set;
+        struct fake f;
+        (void)state;
+        test_settings(&set);
+        /* not enabled */
+        fake_init(&f);
+        f.mechs = "PLAIN LOGIN";
+        dialogue_run(GREET_EHLO
+                     "C: AUTH PLAIN AGFsaWNlAHMzY3JldA==\n"
+                     "S: 503 5.5.1 Error: authentication not enabled\n"
+                     "C: MAIL FROM:<a@example.org> AUTH=<>\n"
+                     "S: 503 5.5.4 Error: authentication disabled\n"
+                     "U: \n",
+                     &set, &f, FEED_BULK, NULL);
+        fake_clear(&f);
+
+        set.sasl_enable = true;
+        fake_init(&f);
+        f.mechs = "PLAIN LOGIN";
+        dialogue_run(GREET_EHLO_AUTH
+                     "C: AUTH CRAM-MD5\n"
+                     "S: 535 5.7.8 Error: authentication failed: Invalid "
+                     "authentication mechanism\n"
+                     "C: AUTH plain !!\n"
+                     "S: 535 5.7.8 Error: authentication failed: Invalid "
+                     "base64 data in initial response\n"
+                     "C: AUTH PLAIN a b\n"
+                     "S: 501 5.5.4 Syntax: AUTH mechanism\n"
+                     "L: SASL CRAM-MD5 authentication failed: Invalid "
+                     "authentication mechanism\n"
+                     /* input after AUTH waits for the answer */
+                     "C: auth plain AGFsaWNlAHMzY3JldA==\n"
+                     "C: NOOP\n"
+                     "A: wait\n"
+                     "U: PLAIN AGFsaWNlAHMzY3JldA==\n"
+                     "Z: ok alice\n"
+                     "S: 235 2.7.0 Authentication successful\n"
+                     "S: 250 2.0.0 Ok\n"
+                     "A: read\n"
+                     "C: AUTH LOGIN\n"
+                     "S: 503 5.5.1 Error: already authenticated\n"
+                     "C: MAIL FROM:<a@example.org> AUTH=<a@example.org>\n"
+                     "S: 250 2.1.0 Ok\n"
+                     "X: -\n"
+                     "L: disconnect from client.example[192.0.2.1] ehlo=1 "
+                     "auth=1/5 mail=1 noop=1 commands=4/8\n",
+                     &set, &f, FEED_BULK, NULL);
+        fake_clear(&f);
+
+        /* LOGIN: challenges, a failure, "*", a temporary failure, and
+         * an exchange the client leaves */
+        fake_init(&f);
+        f.mechs = "PLAIN LOGIN";
+        dialogue_run(GREET_EHLO_AUTH
+                     "C: AUTH LOGIN\n"
+                     "A: wait\n"
+                     "Z: cont VXNlcm5hbWU6\n"
+                     "S: 334 VXNlcm5hbWU6\n"
+                     "A: read\n"
+                     "C: YWxpY2U=\n"
+                     "A: wait\n"
+                     "Z: cont UGFzc3dvcmQ6\n"
+                     "S: 334 UGFzc3dvcmQ6\n"
+                     "C: d3Jvbmc=\n"
+                     "Z: fail\n"
+                     "S: 535 5.7.8 Error: authentication failed: (reason "
+                     "unavailable)\n"
+                     "L: warning: client.example[192.0.2.1]: SASL LOGIN "
+                     "authentication failed: (reason unavailable)\n"
+                     "U: LOGIN -|YWxpY2U=|d3Jvbmc=\n"
+                     "C: AUTH LOGIN\n"
+                     "Z: cont VXNlcm5hbWU6\n"
+                     "S: 334 VXNlcm5hbWU6\n"
+                     "C: *\n"
+                     "S: 501 5.7.0 Authentication aborted\n"
+                     "L: SASL LOGIN authentication aborted\n"
+                     "U: LOGIN -|YWxpY2U=|d3Jvbmc=|LOGIN -|abort\n"
+                     "C: AUTH PLAIN =\n"
+                     "Z: temp Connection lost to authentication server\n"
+                     "S: 454 4.7.0 Temporary authentication failure: "
+                     "Connection lost to authentication server\n"
+                     "U: LOGIN -|YWxpY2U=|d3Jvbmc=|LOGIN -|abort|PLAIN \n"
+                     "C: AUTH LOGIN\n"
+                     "Z: cont VXNlcm5hbWU6\n"
+                     "S: 334 VXNlcm5hbWU6\n"
+                     "C: not base64!\n"
+                     "S: 535 5.7.8 Error: authentication failed: Invalid "
+                     "base64 data in continued response\n"
+                     "C: AUTH PLAIN\n"
+                     "A: wait\n"
+                     "E: eof\n"
+                     "U: LOGIN -|YWxpY2U=|d3Jvbmc=|LOGIN -|abort|PLAIN "
+                     "|LOGIN -|abort|PLAIN -|abort\n",
+                     &set, &f, FEED_BULK, NULL);
+        fake_clear(&f);
+
+        /* smtpd_tls_auth_only: nothing before TLS; STARTTLS forgets */
+        set.sasl_tls_only = true;
+        set.tls_level = SMTPD_TLS_MAY;
+        fake_init(&f);
+        f.mechs = "PLAIN";
+        dialogue_run(GREET EHLO_AUTH_HEAD
+                     "S: 250-STARTTLS\n" EHLO_AUTH_TAIL "C: AUTH PLAIN\n"
+                     "S: 504 5.5.4 Encryption required for requested "
+                     "authentication mechanism\n"
+                     "C: STARTTLS\n"
+                     "S: 220 2.0.0 Ready to start TLS\n"
+                     "T: tls\n" EHLO_AUTH_PLAIN
+                     "C: AUTH PLAIN AGFsaWNlAHMzY3JldA==\n"
+                     "Z: ok alice\n"
+                     "S: 235 2.7.0 Authentication successful\n",
+                     &set, &f, FEED_BULK, NULL);
+        fake_clear(&f);
+
+        /* the embedder cannot ask: 454 at once */
+        set.sasl_tls_only = false;
+        set.tls_level = SMTPD_TLS_NONE;
+        fake_init(&f);
+        f.mechs = "PLAIN";
+        f.fail_step = true;
+        dialogue_run(GREET_EHLO_AUTH_PLAIN
+                     "C: AUTH PLAIN AGFsaWNlAHMzY3JldA==\n"
+                     "S: 454 4.7.0 Temporary authentication failure: Can't "
+                     "connect to authentication server\n"
+                     "A: read\n",
+                     &set, &f, FEED_BULK, NULL);
+        fake_clear(&f);
+}
+
 /* test_async_commit - msg_end PENDING until the group commit */
 static void test_async_commit(void **state)
 {
@@ -1003,6 +1154,7 @@ int main(void)
             cmocka_unit_test(test_starttls_injection),
             cmocka_unit_test(test_wrappermode),
             cmocka_unit_test(test_async_commit),
+            cmocka_unit_test(test_auth),
             cmocka_unit_test(test_queue_failures),
             cmocka_unit_test(test_received_hook),
             cmocka_unit_test(test_random_splits),

@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""SMTP AUTH on the server side, checked by a real Dovecot auth server
+(smtpd_sasl_auth_enable, smtpd_sasl_type = dovecot, smtpd_sasl_path), with
+real clients (Python's smtplib, swaks):
+
+- a submission listener with smtpd_tls_auth_only offers no AUTH before
+  STARTTLS (504 5.5.4 if tried), "AUTH PLAIN LOGIN" after it; alice's
+  password gets 235 2.7.0, and permit_sasl_authenticated lets her relay
+  where the unauthenticated client gets "Relay access denied"; the
+  Received header says "(Authenticated sender: alice)" and ESMTPSA, the
+  log "client=..., sasl_method=PLAIN, sasl_username=alice" (Postfix's
+  lines, so pflogsumm and fail2ban read them);
+- LOGIN goes through 334 challenges; "*" aborts with 501 5.7.0;
+- a wrong password gets "535 5.7.8 Error: authentication failed:" and
+  the warning fail2ban's postfix-sasl filter matches;
+- a listener without smtpd_sasl_auth_enable answers AUTH with 503;
+- smtpd_sasl_type = cyrus (Postfix's default) refuses to start;
+- a worker does not wait for Dovecot: while one client's wrong password
+  sits in Dovecot's failure delay, another client of the same worker
+  authenticates; when Dovecot goes away the waiting client gets 454
+  4.7.0, and EHLO stops offering AUTH.
+
+Before, AUTH always answered "503 5.5.1 Error: authentication not
+enabled" and permit_sasl_authenticated never matched: a submission
+service could not authenticate anyone."""
+import base64
+import os
+import re
+import select
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import tempfile
+import unittest
+
+import dovecotfix
+import pki
+import pt
+import srv
+
+# fail2ban's filter.d/postfix.conf, mode "auth" (as in Debian's fail2ban)
+FAIL2BAN = re.compile(
+    r"^[^[]*\[(?P<host>[^\]]*)\](?::\d+)?: SASL ((?i:LOGIN|PLAIN)|"
+    r"(?:CRAM|DIGEST)-MD5) authentication failed:"
+    r"(?! Connection lost to authentication server| Invalid authentication "
+    r"mechanism)", re.M)
+
+
+def log_line(server, text):
+    """Wait for a log line containing text; the line."""
+    server.wait_log(text)
+    return [l for l in server.logtext().splitlines() if text in l][0]
+
+
+def ctx():
+    c = ssl.create_default_context()
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+class SaslServer(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="postern-sasl-")
+        os.makedirs(os.path.join(cls.dir, "dovecot"))
+        cls.dove = dovecotfix.Dovecot(os.path.join(cls.dir, "dovecot"),
+                                      {"alice": "s3cret"}).start()
+        ca = pki.PKI(os.path.join(cls.dir, "pki"))
+        crt, key = ca.issue("mx.postern.test")
+        cls.ports = {}
+        for n in ("sub", "plain", "none"):
+            p = pt.free_port()
+            while p in cls.ports.values():
+                p = pt.free_port()
+            cls.ports[n] = p
+        auth = ["smtpd_sasl_auth_enable=yes", "smtpd_sasl_type=dovecot",
+                "smtpd_sasl_path=" + cls.dove.socket_path]
+        cls.server = srv.Server(
+            os.path.join(cls.dir, "srv"), (
+                "smtpd_tls_security_level = may\n"
+                "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
+                "mynetworks = 192.0.2.0/24\n"
+                "smtpd_relay_restrictions = permit_mynetworks, "
+                "permit_sasl_authenticated, reject_unauth_destination\n"
+                % (crt, key)),
+            [("sub", cls.ports["sub"], auth + [
+                "smtpd_tls_auth_only=yes",
+                "smtpd_sasl_authenticated_header=yes"]),
+             ("plain", cls.ports["plain"], auth),
+             ("none", cls.ports["none"], [])], workers=1).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        problems = srv.stop_all([cls.server])
+        cls.dove.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        assert not problems, problems
+
+    def smtp(self, name):
+        s = smtplib.SMTP("127.0.0.1", self.ports[name], timeout=120)
+        self.addCleanup(s.close)
+        return s
+
+    def test_submission_after_starttls(self):
+        s = self.smtp("sub")
+        s.ehlo("client.example")
+        self.assertFalse(s.has_extn("auth"))
+        self.assertEqual(s.docmd("AUTH", "PLAIN"), (
+            504, b"5.5.4 Encryption required for requested authentication "
+                 b"mechanism"))
+        s.starttls(context=ctx())
+        s.ehlo("client.example")
+        self.assertEqual(s.esmtp_features["auth"], " PLAIN LOGIN")
+        # not yet authenticated: no relaying
+        s.mail("alice@client.example")
+        code, msg = s.rcpt("bob@elsewhere.example")
+        self.assertEqual(code, 554, msg)
+        self.assertIn(b"Relay access denied", msg)
+        s.rset()
+        self.assertEqual(s.login("alice", "s3cret"),
+                         (235, b"2.7.0 Authentication successful"))
+        self.assertEqual(s.docmd("AUTH", "PLAIN"),
+                         (503, b"5.5.1 Error: already authenticated"))
+        s.sendmail("alice@client.example", ["bob@elsewhere.example"],
+                   b"Subject: relayed\r\n\r\nby alice\r\n")
+        s.quit()
+        log_line(self.server, "sasl_method=PLAIN, sasl_username=alice")
+        self.assertRegex(self.server.logtext(), re.compile(
+            r"postern/smtpd\[\d+\]: [0-9A-Z]+: client=unknown\[127\.0\.0\.1\], "
+            r"sasl_method=PLAIN, sasl_username=alice$", re.M))
+        body = self.server.find_message("by alice")
+        self.assertIn(b"(Authenticated sender: alice)", body)
+        self.assertIn(b"with ESMTPSA id", body)
+
+    def test_login_and_abort(self):
+        s = self.smtp("plain")
+        s.ehlo("client.example")
+        self.assertEqual(s.esmtp_features["auth"], " PLAIN LOGIN")
+        code, msg = s.docmd("AUTH", "LOGIN")
+        self.assertEqual((code, base64.b64decode(msg)), (334, b"Username:"))
+        self.assertEqual(s.docmd("*"),
+                         (501, b"5.7.0 Authentication aborted"))
+        s.user, s.password = "alice", "s3cret"
+        self.assertEqual(s.auth("LOGIN", s.auth_login, initial_response_ok=False),
+                         (235, b"2.7.0 Authentication successful"))
+        # plaintext session, no smtpd_sasl_authenticated_header: ESMTPA
+        s.sendmail("alice@client.example", ["carol@elsewhere.example"],
+                   b"Subject: login\r\n\r\nby login\r\n")
+        body = self.server.find_message("by login")
+        self.assertIn(b"with ESMTPA id", body)
+        self.assertNotIn(b"Authenticated sender", body)
+
+    def test_wrong_password(self):
+        s = self.smtp("plain")
+        s.ehlo("client.example")
+        with self.assertRaises(smtplib.SMTPAuthenticationError) as e:
+            s.login("alice", "wrong")
+        self.assertEqual(e.exception.smtp_code, 535)
+        self.assertTrue(e.exception.smtp_error.startswith(
+            b"5.7.8 Error: authentication failed:"), e.exception.smtp_error)
+        line = log_line(self.server, "SASL PLAIN authentication failed: "
+                                    "(reason unavailable)")
+        self.assertIn("warning: unknown[127.0.0.1]: SASL PLAIN "
+                      "authentication failed:", line)
+        # fail2ban matches what follows "warning: "
+        m = FAIL2BAN.search(line.split("warning: ", 1)[1])
+        self.assertIsNotNone(m, line)
+        self.assertEqual(m.group("host"), "127.0.0.1")
+        s.mail("x@client.example")
+        self.assertEqual(s.rcpt("bob@elsewhere.example")[0], 554)
+
+    def test_unknown_mechanism_and_syntax(self):
+        s = self.smtp("plain")
+        s.ehlo("client.example")
+        code, msg = s.docmd("AUTH", "CRAM-MD5")
+        self.assertEqual(code, 535)
+        self.assertIn(b"Invalid authentication mechanism", msg)
+        self.assertEqual(s.docmd("AUTH", "PLAIN a b"),
+                         (501, b"5.5.4 Syntax: AUTH mechanism"))
+        self.assertEqual(s.docmd("AUTH", "PLAIN !!!")[0], 535)
+        s.mail("x@client.example")
+        self.assertEqual(s.docmd("AUTH", "PLAIN"),
+                         (503, b"5.5.1 Error: MAIL transaction in progress"))
+
+    def test_not_enabled(self):
+        s = self.smtp("none")
+        s.ehlo("client.example")
+        self.assertFalse(s.has_extn("auth"))
+        self.assertEqual(s.docmd("AUTH", "PLAIN"),
+                         (503, b"5.5.1 Error: authentication not enabled"))
+        self.assertEqual(s.docmd("MAIL", "FROM:<a@client.example> AUTH=<>"),
+                         (503, b"5.5.4 Error: authentication disabled"))
+
+    @unittest.skipUnless(pt.have("swaks"), "swaks not installed")
+    def test_swaks(self):
+        r = pt.run(["swaks", "--server", "127.0.0.1", "--port",
+                    str(self.ports["sub"]), "--tls", "--auth", "PLAIN",
+                    "--auth-user", "alice", "--auth-password", "s3cret",
+                    "--from", "alice@client.example", "--to",
+                    "dave@elsewhere.example", "--body", "by swaks",
+                    "--ehlo", "client.example"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("235 2.7.0 Authentication successful", r.stdout)
+        self.assertIn("250 2.0.0 Ok: queued as", r.stdout)
+
+
+class Refused(unittest.TestCase):
+
+    def test_cyrus_refused(self):
+        d = tempfile.mkdtemp(prefix="postern-sasl-cyrus-")
+        self.addCleanup(shutil.rmtree, d, True)
+        server = srv.Server(d, "smtpd_sasl_auth_enable = yes\n",
+                            [("smtp", pt.free_port(), [])], workers=1)
+        self.addCleanup(server.stop)
+        with self.assertRaises(AssertionError) as e:
+            server.start()
+        self.assertIn("smtpd_sasl_type = cyrus is not supported",
+                      str(e.exception))
+        r = pt.postern("check", "-c", d)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("error: smtpd_sasl_auth_enable", r.stdout + r.stderr)
+
+    def test_check_warns(self):
+        d = tempfile.mkdtemp(prefix="postern-sasl-check-")
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(d, "main.cf"), "w") as f:
+            f.write("queue_directory = %s/queue\n" % d)
+        with open(os.path.join(d, "master.cf"), "w") as f:
+            f.write("127.0.0.1:2587 inet n - n - - smtpd\n"
+                    "  -o smtpd_sasl_auth_enable=yes\n"
+                    "  -o smtpd_sasl_type=dovecot\n"
+                    "  -o smtpd_sasl_path=private/auth\n"
+                    "  -o smtpd_tls_auth_only=yes\n")
+        r = pt.postern("check", "-c", d)
+        out = r.stdout + r.stderr
+        self.assertIn("%s/queue/private/auth: No such file or directory: "
+                      "AUTH is not offered" % d, out)
+        self.assertIn("smtpd_tls_auth_only", out)
+        self.assertIn("AUTH is never offered", out)
+
+
+def reply(f):
+    """One whole reply: (code, last line)."""
+    while True:
+        line = f.readline().decode()
+        if line[3:4] != "-":
+            return int(line[:3]), line.rstrip("\r\n")
+
+
+class SlowDovecot(unittest.TestCase):
+    """Dovecot holds each failure for 30 s (auth_failure_delay), and is
+    killed while it holds one."""
+
+    def test_worker_does_not_wait(self):
+        d = tempfile.mkdtemp(prefix="postern-sasl-slow-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.makedirs(os.path.join(d, "dovecot"))
+        dove = dovecotfix.Dovecot(os.path.join(d, "dovecot"),
+                                  {"alice": "s3cret"},
+                                  failure_delay="30 secs").start()
+        self.addCleanup(dove.stop)
+        port = pt.free_port()
+        server = srv.Server(
+            os.path.join(d, "srv"),
+            "smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = dovecot\n"
+            "smtpd_sasl_path = %s\n" % dove.socket_path,
+            [("smtp", port, [])], workers=1).start()
+        self.addCleanup(lambda: self.assertEqual(srv.stop_all([server]), []))
+        a = socket.create_connection(("127.0.0.1", port), timeout=120)
+        self.addCleanup(a.close)
+        fa = a.makefile("rb")
+        reply(fa)
+        a.sendall(b"EHLO a.example\r\n")
+        reply(fa)
+        a.sendall(b"AUTH PLAIN " + base64.b64encode(b"\0alice\0wrong") +
+                  b"\r\n")
+        # the same worker serves b while a's failure waits in Dovecot
+        b = smtplib.SMTP("127.0.0.1", port, timeout=120)
+        self.addCleanup(b.close)
+        b.ehlo("b.example")
+        self.assertEqual(b.login("alice", "s3cret")[0], 235)
+        b.quit()
+        ready, _, _ = select.select([a], [], [], 0)
+        self.assertEqual(ready, [], "a was answered before b: the worker "
+                                    "waited for Dovecot")
+        # Dovecot dies without answering (a stop would send the failure)
+        for pid in dovecotfix.session_members(dove.proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        self.assertEqual(reply(fa), (
+            454, "454 4.7.0 Temporary authentication failure: Connection "
+                 "lost to authentication server"))
+        a.sendall(b"EHLO a.example\r\n")
+        self.assertNotIn(b"AUTH", self.ehlo_lines(fa))
+        a.sendall(b"QUIT\r\n")
+        self.assertEqual(reply(fa)[0], 221)
+        server.wait_log("SASL: connection to %s closed by the server"
+                        % dove.socket_path)
+
+    @staticmethod
+    def ehlo_lines(f):
+        out = b""
+        while True:
+            line = f.readline()
+            out += line
+            if line[3:4] != b"-":
+                return out
+
+
+if __name__ == "__main__":
+    pt.main()
