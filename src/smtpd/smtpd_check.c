@@ -43,7 +43,13 @@
         X(REJECT_UNLISTED_RCPT, "reject_unlisted_recipient", 0)                \
         X(REJECT_UNAUTH_DEST, "reject_unauth_destination", 0)                  \
         X(DEFER_UNAUTH_DEST, "defer_unauth_destination", 0)                    \
-        X(REJECT_UNAUTH_PIPELINING, "reject_unauth_pipelining", 0)
+        X(REJECT_UNAUTH_PIPELINING, "reject_unauth_pipelining", 0)             \
+        X(REJECT_SENDER_LOGIN, "reject_sender_login_mismatch", 0)              \
+        X(REJECT_KNOWN_SENDER_LOGIN, "reject_known_sender_login_mismatch", 0)  \
+        X(REJECT_AUTH_SENDER_LOGIN,                                            \
+          "reject_authenticated_sender_login_mismatch", 0)                     \
+        X(REJECT_UNAUTH_SENDER_LOGIN,                                          \
+          "reject_unauthenticated_sender_login_mismatch", 0)
 
 enum restriction_kind {
 #define R_ENUM(e, name, arg) R_##e,
@@ -102,6 +108,7 @@ struct smtpd_checks {
         bool access_parent;       /* parent_domain_matches_subdomains lists
                                      smtpd_access_maps: "d" matches subdomains */
         struct table_list *relay_clientcerts;
+        struct table_list *login_maps; /* smtpd_sender_login_maps */
         bool allow_untrusted_routing;
         /* smtpd_forbid_bare_newline_exclusions: only nets and net_tables
          * of this inner object are used */
@@ -393,6 +400,23 @@ static int load_data_restrictions(const char *value, char **err)
         return rc;
 }
 
+/* uses_login_maps - a list names a reject_*sender_login_mismatch */
+static bool uses_login_maps(const struct smtpd_checks *k)
+{
+        for (int l = 0; l < RL_N; l++)
+                for (size_t i = 0; i < k->lists[l].n; i++)
+                        switch (k->lists[l].r[i].kind) {
+                        case R_REJECT_SENDER_LOGIN:
+                        case R_REJECT_KNOWN_SENDER_LOGIN:
+                        case R_REJECT_AUTH_SENDER_LOGIN:
+                        case R_REJECT_UNAUTH_SENDER_LOGIN:
+                                return true;
+                        default:
+                                break;
+                        }
+        return false;
+}
+
 /* smtpd_checks_new - compile the access and relay control of one
  * listener */
 int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
@@ -491,6 +515,20 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                         goto bad;
                 }
         }
+        if (*c->smtpd_sender_login_maps) {
+                char *e = NULL;
+                if (table_list_open(c->smtpd_sender_login_maps, &k->login_maps,
+                                    &e) < 0) {
+                        *err = xasprintf("smtpd_sender_login_maps: %s", e);
+                        free(e);
+                        goto bad;
+                }
+        } else if (uses_login_maps(k)) {
+                /* Postfix would defer every sender: say so at start */
+                *err = xstrdup("the reject_*sender_login_mismatch "
+                               "restrictions need smtpd_sender_login_maps");
+                goto bad;
+        }
         *out = k;
         return 0;
 bad:
@@ -513,6 +551,7 @@ void smtpd_checks_free(struct smtpd_checks *k)
         for (int l = 0; l < RL_N; l++)
                 free_restrictions(k->lists[l].r, k->lists[l].n);
         table_list_close(k->relay_clientcerts);
+        table_list_close(k->login_maps);
         table_list_close(k->vmaps);
         table_list_close(k->lmaps);
         free(k->delim);
@@ -947,6 +986,101 @@ static bool non_fqdn_address(const char *addr)
         return bad;
 }
 
+/* sender_owners - smtpd_sender_login_maps for sender: the owners (a new
+ * string), NULL when unlisted; -1 on a table error */
+static int sender_owners(struct smtpd_checks *k, const char *sender,
+                         char **owners)
+{
+        char *addr = str_lower(xstrdup(sender));
+        char *at = strrchr(addr, '@');
+        size_t cut = at ? strcspn(addr, k->delim) : 0;
+        struct strlist keys = {0};
+        enum table_status st = TABLE_NOTFOUND;
+        const char *v = NULL;
+        char *err = NULL;
+
+        *owners = NULL;
+        /* user+ext@domain, user@domain, @domain */
+        strlist_push(&keys, addr);
+        if (at && *k->delim && addr + cut < at) {
+                char *base = xasprintf("%.*s%s", (int)cut, addr, at);
+                strlist_push(&keys, base);
+                free(base);
+        }
+        if (at)
+                strlist_push(&keys, at);
+        for (size_t i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
+                st =
+                    table_list_lookup(k->login_maps, keys.v[i], &v, NULL, &err);
+        strlist_clear(&keys);
+        free(addr);
+        if (st == TABLE_ERROR) {
+                log_warnx("smtpd_sender_login_maps lookup: %s", err);
+                free(err);
+                return -1;
+        }
+        if (st == TABLE_FOUND)
+                *owners = xstrdup(v);
+        return 0;
+}
+
+/* login_mismatch - the reject_*sender_login_mismatch restrictions, as
+ * Postfix: an authenticated client must own the sender address (unless
+ * "known" and the address is unlisted); an unauthenticated client may
+ * not use an address that has an owner.  1 with the reply, else 0. */
+static int login_mismatch(struct smtpd_checks *k,
+                          const struct smtpd_check_client *cl,
+                          enum restriction_kind kind,
+                          enum smtpd_verdict *verdict, struct strbuf *reply)
+{
+        const char *user = cl->sasl_username;
+        bool check_auth = kind != R_REJECT_UNAUTH_SENDER_LOGIN;
+        bool check_unauth = kind != R_REJECT_AUTH_SENDER_LOGIN;
+        char *owners = NULL;
+        int found = 0;
+
+        if (cl->sender == NULL || *cl->sender == 0 || k->login_maps == NULL)
+                return 0; /* the null sender, VRFY */
+        if (user ? !check_auth : !check_unauth)
+                return 0;
+        if (sender_owners(k, cl->sender, &owners) < 0) {
+                *verdict = SMTPD_DEFER;
+                strbuf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure",
+                              cl->sender);
+                return 1;
+        }
+        if (user == NULL) {
+                bool owned = owners != NULL;
+                free(owners);
+                if (!owned)
+                        return 0;
+                *verdict = SMTPD_REJECT;
+                strbuf_printf(reply,
+                              "553 5.7.1 <%s>: Sender address rejected: not "
+                              "logged in",
+                              cl->sender);
+                return 1;
+        }
+        if (owners == NULL && kind == R_REJECT_KNOWN_SENDER_LOGIN)
+                return 0;
+        if (owners) {
+                struct strlist names = {0};
+                str_split(owners, ", \t", &names);
+                for (size_t i = 0; i < names.n && !found; i++)
+                        found = strcasecmp(names.v[i], user) == 0;
+                strlist_clear(&names);
+                free(owners);
+        }
+        if (found)
+                return 0;
+        *verdict = SMTPD_REJECT;
+        strbuf_printf(reply,
+                      "553 5.7.1 <%s>: Sender address rejected: not owned by "
+                      "user %s",
+                      cl->sender, user);
+        return 1;
+}
+
 /* run_list - evaluate one restriction list for the stage st; 1 when it
  * decided (the verdict in *verdict, the reply for REJECT/DEFER) */
 static int run_list(struct smtpd_checks *k, const struct rlist *l,
@@ -991,6 +1125,13 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         break;
                 case R_REJECT_UNAUTH_PIPELINING:
                         break; /* the engine checks pipelining */
+                case R_REJECT_SENDER_LOGIN:
+                case R_REJECT_KNOWN_SENDER_LOGIN:
+                case R_REJECT_AUTH_SENDER_LOGIN:
+                case R_REJECT_UNAUTH_SENDER_LOGIN:
+                        if (login_mismatch(k, cl, r[i].kind, verdict, reply))
+                                return 1;
+                        break;
                 case R_PERMIT_TLS_CLIENTCERTS:
                         if (ccert_listed(k, cl)) {
                                 *verdict = SMTPD_ACCEPT;

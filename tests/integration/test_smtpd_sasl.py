@@ -15,6 +15,10 @@ real clients (Python's smtplib, swaks):
 - a wrong password gets "535 5.7.8 Error: authentication failed:" and
   the warning fail2ban's postfix-sasl filter matches;
 - a listener without smtpd_sasl_auth_enable answers AUTH with 503;
+- smtpd_sender_login_maps with reject_sender_login_mismatch: a client
+  not logged in may not use an owned address, a logged-in one only its
+  own (user@domain, user+ext@domain, @domain keys), and only listed
+  ones unless reject_known_sender_login_mismatch;
 - smtpd_sasl_type = cyrus (Postfix's default) refuses to start;
 - a worker does not wait for Dovecot: while one client's wrong password
   sits in Dovecot's failure delay, another client of the same worker
@@ -69,11 +73,15 @@ class SaslServer(unittest.TestCase):
         cls.dir = tempfile.mkdtemp(prefix="postern-sasl-")
         os.makedirs(os.path.join(cls.dir, "dovecot"))
         cls.dove = dovecotfix.Dovecot(os.path.join(cls.dir, "dovecot"),
-                                      {"alice": "s3cret"}).start()
+                                      {"alice": "s3cret", "bob": "b0b"}).start()
+        owners = os.path.join(cls.dir, "sender_login")
+        with open(owners, "w") as f:
+            f.write("alice@client.example  alice\n"
+                    "@shared.example       alice, bob\n")
         ca = pki.PKI(os.path.join(cls.dir, "pki"))
         crt, key = ca.issue("mx.postern.test")
         cls.ports = {}
-        for n in ("sub", "plain", "none"):
+        for n in ("sub", "plain", "none", "owned", "known"):
             p = pt.free_port()
             while p in cls.ports.values():
                 p = pt.free_port()
@@ -87,12 +95,20 @@ class SaslServer(unittest.TestCase):
                 "mynetworks = 192.0.2.0/24\n"
                 "smtpd_relay_restrictions = permit_mynetworks, "
                 "permit_sasl_authenticated, reject_unauth_destination\n"
-                % (crt, key)),
+                "smtpd_sender_login_maps = texthash:%s\n"
+                "recipient_delimiter = +\n"
+                % (crt, key, owners)),
             [("sub", cls.ports["sub"], auth + [
                 "smtpd_tls_auth_only=yes",
                 "smtpd_sasl_authenticated_header=yes"]),
              ("plain", cls.ports["plain"], auth),
-             ("none", cls.ports["none"], [])], workers=1).start()
+             ("none", cls.ports["none"], []),
+             ("owned", cls.ports["owned"], auth + [
+                 "smtpd_sender_restrictions=reject_sender_login_mismatch"]),
+             ("known", cls.ports["known"], auth + [
+                 "smtpd_sender_restrictions="
+                 "reject_known_sender_login_mismatch"])],
+            workers=1).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -196,6 +212,43 @@ class SaslServer(unittest.TestCase):
         self.assertEqual(s.docmd("MAIL", "FROM:<a@client.example> AUTH=<>"),
                          (503, b"5.5.4 Error: authentication disabled"))
 
+    def sender(self, port, login, sender):
+        """RCPT's reply for MAIL FROM sender, logged in as login or not
+        (sender restrictions apply at RCPT)."""
+        s = self.smtp(port)
+        s.ehlo("client.example")
+        if login:
+            s.login(login, {"alice": "s3cret", "bob": "b0b"}[login])
+        self.assertEqual(s.mail(sender)[0], 250)
+        code, msg = s.rcpt("postmaster@mx.postern.test")
+        s.quit()
+        return code, msg.decode()
+
+    def test_sender_login_maps(self):
+        self.assertEqual(self.sender("owned", None, "alice@client.example"), (
+            553, "5.7.1 <alice@client.example>: Sender address rejected: "
+                 "not logged in"))
+        self.assertEqual(self.sender("owned", None, "x@other.example")[0],
+                         250)
+        self.assertEqual(self.sender("owned", "bob", "alice@client.example"), (
+            553, "5.7.1 <alice@client.example>: Sender address rejected: "
+                 "not owned by user bob"))
+        self.assertEqual(self.sender("owned", "bob", "x@shared.example")[0],
+                         250)
+        self.assertEqual(
+            self.sender("owned", "alice", "Alice+tag@Client.Example")[0], 250)
+        # an address nobody owns: only the "known" variant lets bob use it
+        self.assertEqual(self.sender("owned", "bob", "x@other.example")[0],
+                         553)
+        self.assertEqual(self.sender("known", "bob", "x@other.example")[0],
+                         250)
+        self.assertEqual(self.sender("known", "bob", "alice@client.example")[0],
+                         553)
+        self.assertIn("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 553 "
+                      "5.7.1 <alice@client.example>: Sender address "
+                      "rejected: not owned by user bob;",
+                      self.server.logtext())
+
     @unittest.skipUnless(pt.have("swaks"), "swaks not installed")
     def test_swaks(self):
         r = pt.run(["swaks", "--server", "127.0.0.1", "--port",
@@ -224,6 +277,17 @@ class Refused(unittest.TestCase):
         r = pt.postern("check", "-c", d)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("error: smtpd_sasl_auth_enable", r.stdout + r.stderr)
+
+    def test_login_mismatch_needs_maps(self):
+        d = tempfile.mkdtemp(prefix="postern-sasl-maps-")
+        self.addCleanup(shutil.rmtree, d, True)
+        server = srv.Server(d, "smtpd_sender_restrictions = "
+                               "reject_sender_login_mismatch\n",
+                            [("smtp", pt.free_port(), [])], workers=1)
+        self.addCleanup(server.stop)
+        with self.assertRaises(AssertionError) as e:
+            server.start()
+        self.assertIn("need smtpd_sender_login_maps", str(e.exception))
 
     def test_check_warns(self):
         d = tempfile.mkdtemp(prefix="postern-sasl-check-")
