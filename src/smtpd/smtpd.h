@@ -124,6 +124,8 @@ struct smtpd_client {
         const char *addr; /* "192.0.2.1", "2001:db8::1" */
         const char *port;
         bool bare_newline_excluded; /* matched ..._exclusions: normalize */
+        bool auth_hidden; /* smtpd_sasl_exceptions_networks: EHLO does not
+                             announce AUTH (the command still works) */
         const struct smtpd_tls_info *tls; /* non-NULL: wrappermode, TLS up */
 };
 
@@ -408,6 +410,9 @@ bool smtpd_checks_bare_newline_excluded(struct smtpd_checks *,
  * smtpd_client_event_limit_exceptions (default $mynetworks): no
  * connection count or rate limits for it. */
 bool smtpd_checks_limit_exempt(struct smtpd_checks *, const char *addr);
+/* smtpd_checks_sasl_hidden - whether a client address is in
+ * smtpd_sasl_exceptions_networks (EHLO does not announce AUTH to it). */
+bool smtpd_checks_sasl_hidden(struct smtpd_checks *, const char *addr);
 /* smtpd_checks_rcpt - smtpd_client_restrictions, smtpd_helo_restrictions,
  * smtpd_sender_restrictions, smtpd_relay_restrictions and
  * smtpd_recipient_restrictions for one recipient (Postfix's

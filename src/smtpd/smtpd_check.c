@@ -115,6 +115,8 @@ struct smtpd_checks {
         struct smtpd_checks *bare_excl;
         /* smtpd_client_event_limit_exceptions, the same way */
         struct smtpd_checks *limit_excl;
+        /* smtpd_sasl_exceptions_networks, the same way */
+        struct smtpd_checks *sasl_excl;
 };
 
 /* parse_net - "a.b.c.d/n", "[v6]/n", "v6/n", a bare address */
@@ -443,11 +445,14 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
         k->allow_untrusted_routing = c->allow_untrusted_routing;
         k->bare_excl = xcalloc(1, sizeof(*k->bare_excl));
         k->limit_excl = xcalloc(1, sizeof(*k->limit_excl));
+        k->sasl_excl = xcalloc(1, sizeof(*k->sasl_excl));
         if (load_nets(k, "mynetworks", c->mynetworks, err) < 0 ||
             load_nets(k->bare_excl, "smtpd_forbid_bare_newline_exclusions",
                       c->smtpd_forbid_bare_newline_exclusions, err) < 0 ||
             load_nets(k->limit_excl, "smtpd_client_event_limit_exceptions",
                       c->smtpd_client_event_limit_exceptions, err) < 0 ||
+            load_nets(k->sasl_excl, "smtpd_sasl_exceptions_networks",
+                      c->smtpd_sasl_exceptions_networks, err) < 0 ||
             load_domains(&k->mydest, "mydestination", c->mydestination, false,
                          err) < 0 ||
             load_domains(&k->relay, "relay_domains", c->relay_domains,
@@ -557,6 +562,7 @@ void smtpd_checks_free(struct smtpd_checks *k)
         free(k->delim);
         smtpd_checks_free(k->bare_excl);
         smtpd_checks_free(k->limit_excl);
+        smtpd_checks_free(k->sasl_excl);
         free(k);
 }
 
@@ -602,6 +608,13 @@ bool smtpd_checks_bare_newline_excluded(struct smtpd_checks *k,
 bool smtpd_checks_limit_exempt(struct smtpd_checks *k, const char *addr)
 {
         return k->limit_excl && smtpd_checks_mynetworks(k->limit_excl, addr);
+}
+
+/* smtpd_checks_sasl_hidden - whether a client address is in
+ * smtpd_sasl_exceptions_networks */
+bool smtpd_checks_sasl_hidden(struct smtpd_checks *k, const char *addr)
+{
+        return k->sasl_excl && smtpd_checks_mynetworks(k->sasl_excl, addr);
 }
 
 /* domlist_match - whether a lower-case domain is in a list */

@@ -1040,6 +1040,8 @@ static void session_start(struct conn *c)
             .port = c->port,
             .bare_newline_excluded =
                 smtpd_checks_bare_newline_excluded(c->lc->checks, c->addr),
+            .auth_hidden = c->lc->settings.sasl_enable &&
+                           smtpd_checks_sasl_hidden(c->lc->checks, c->addr),
             .tls = c->tls ? &c->tinfo : NULL,
         };
 

@@ -121,6 +121,7 @@ struct smtpd_session {
         bool tls_started; /* by STARTTLS: HELO/EHLO is required again */
         bool ehlo_done;   /* PIPELINING was announced */
         bool bare_reject; /* reject mode for this client */
+        bool auth_hidden; /* smtpd_sasl_exceptions_networks */
         char *sasl_method, *sasl_username; /* after a successful AUTH */
         char *auth_mech;  /* the exchange in progress (AUTH, AUTH_LINE) */
         unsigned discard; /* EHLO_* removed by smtpd_discard_ehlo_keywords */
@@ -737,7 +738,7 @@ static enum cmd_result cmd_ehlo(struct smtpd_session *s, const char *arg)
                 ehlo_line(&l, "VRFY");
         if (starttls_offered(s) && !s->tls_active)
                 ehlo_line(&l, "STARTTLS");
-        const char *mechs = auth_offered(s);
+        const char *mechs = s->auth_hidden ? NULL : auth_offered(s);
         if (mechs) {
                 ehlo_line(&l, "AUTH %s", mechs);
                 if (s->set->sasl_broken_clients)
@@ -1678,6 +1679,7 @@ struct smtpd_session *smtpd_session_new(const struct smtpd_settings *set,
         s->protocol = "SMTP";
         s->bare_reject = set->bare_newline == SMTPD_BARE_NEWLINE_REJECT &&
                          !(c && c->bare_newline_excluded);
+        s->auth_hidden = c && c->auth_hidden;
         s->discard = ehlo_discard_mask(set->discard_ehlo_keywords);
         s->where = "CONNECT";
         s->state = SMTPD_GREETED;

@@ -19,6 +19,8 @@ real clients (Python's smtplib, swaks):
   not logged in may not use an owned address, a logged-in one only its
   own (user@domain, user+ext@domain, @domain keys), and only listed
   ones unless reject_known_sender_login_mismatch;
+- smtpd_sasl_exceptions_networks: EHLO does not announce AUTH to those
+  clients, which may still use it;
 - smtpd_sasl_type = cyrus (Postfix's default) refuses to start;
 - a worker does not wait for Dovecot: while one client's wrong password
   sits in Dovecot's failure delay, another client of the same worker
@@ -81,7 +83,7 @@ class SaslServer(unittest.TestCase):
         ca = pki.PKI(os.path.join(cls.dir, "pki"))
         crt, key = ca.issue("mx.postern.test")
         cls.ports = {}
-        for n in ("sub", "plain", "none", "owned", "known"):
+        for n in ("sub", "plain", "none", "owned", "known", "hidden"):
             p = pt.free_port()
             while p in cls.ports.values():
                 p = pt.free_port()
@@ -107,7 +109,9 @@ class SaslServer(unittest.TestCase):
                  "smtpd_sender_restrictions=reject_sender_login_mismatch"]),
              ("known", cls.ports["known"], auth + [
                  "smtpd_sender_restrictions="
-                 "reject_known_sender_login_mismatch"])],
+                 "reject_known_sender_login_mismatch"]),
+             ("hidden", cls.ports["hidden"], auth + [
+                 "smtpd_sasl_exceptions_networks=127.0.0.0/8"])],
             workers=1).start()
 
     @classmethod
@@ -211,6 +215,14 @@ class SaslServer(unittest.TestCase):
                          (503, b"5.5.1 Error: authentication not enabled"))
         self.assertEqual(s.docmd("MAIL", "FROM:<a@client.example> AUTH=<>"),
                          (503, b"5.5.4 Error: authentication disabled"))
+
+    def test_exceptions_networks(self):
+        # not announced to these clients, but still there
+        s = self.smtp("hidden")
+        s.ehlo("client.example")
+        self.assertFalse(s.has_extn("auth"))
+        s.esmtp_features["auth"] = "PLAIN"
+        self.assertEqual(s.login("alice", "s3cret")[0], 235)
 
     def sender(self, port, login, sender):
         """RCPT's reply for MAIL FROM sender, logged in as login or not

@@ -960,6 +960,18 @@ static void test_auth(void **state)
                      &set, &f, FEED_BULK, NULL);
         fake_clear(&f);
 
+        /* broken_sasl_auth_clients: also the AUTH= form */
+        set.sasl_broken_clients = true;
+        set.sasl_tls_only = false;
+        set.tls_level = SMTPD_TLS_NONE;
+        fake_init(&f);
+        f.mechs = "PLAIN";
+        dialogue_run(GREET EHLO_AUTH_HEAD "S: 250-AUTH PLAIN\n"
+                                          "S: 250-AUTH=PLAIN\n" EHLO_AUTH_TAIL,
+                     &set, &f, FEED_BULK, NULL);
+        fake_clear(&f);
+        set.sasl_broken_clients = false;
+
         /* the embedder cannot ask: 454 at once */
         set.sasl_tls_only = false;
         set.tls_level = SMTPD_TLS_NONE;
