@@ -19,6 +19,7 @@ struct event_loop;
 #define DNS_T_A 1
 #define DNS_T_CNAME 5
 #define DNS_T_MX 15
+#define DNS_T_TXT 16
 #define DNS_T_AAAA 28
 #define DNS_T_TLSA 52
 
@@ -50,6 +51,11 @@ struct dns_rr {
         uint8_t usage, selector, mtype;
         unsigned char *data;
         size_t len;
+        /* TXT */
+        char *text; /* the character-strings concatenated, no separator
+                       (as Postfix does); "" for one empty string; bytes
+                       outside 32..126 written as '?', so it is safe in
+                       an SMTP reply or a log line */
 };
 
 struct dns_answer {

@@ -77,6 +77,7 @@ void dns_rr_clear(struct dns_rr *rr)
         free(rr->host);
         free(rr->addr);
         free(rr->data);
+        free(rr->text);
         memset(rr, 0, sizeof(*rr));
 }
 
@@ -117,6 +118,40 @@ static int rr_name(const unsigned char *data, size_t len, size_t off,
         return 0;
 }
 
+/* rr_txt - TXT rdata (one or more <length><bytes> character-strings) to
+ * one string, concatenated without a separator; bytes outside printable
+ * ASCII become '?' */
+static int rr_txt(const unsigned char *data, size_t len, struct dns_rr *rr,
+                  const char **err)
+{
+        size_t off = 0, n = 0;
+        char *text;
+
+        if (len == 0) {
+                *err = "TXT record empty";
+                return -1;
+        }
+        text = xmalloc(len); /* at least one length byte is not copied */
+        while (off < len) {
+                size_t l = data[off++];
+
+                if (l > len - off) {
+                        free(text);
+                        *err = "TXT string past the end of the record";
+                        return -1;
+                }
+                for (size_t i = 0; i < l; i++) {
+                        unsigned char c = data[off + i];
+
+                        text[n++] = c >= 32 && c <= 126 ? (char)c : '?';
+                }
+                off += l;
+        }
+        text[n] = '\0';
+        rr->text = text;
+        return 0;
+}
+
 /* dns_rr_parse - one rdata item */
 int dns_rr_parse(int type, const unsigned char *data, size_t len, uint32_t ttl,
                  struct dns_rr *rr, const char **err)
@@ -154,6 +189,8 @@ int dns_rr_parse(int type, const unsigned char *data, size_t len, uint32_t ttl,
                 if (rr->len)
                         memcpy(rr->data, data + 3, rr->len);
                 return 0;
+        case DNS_T_TXT:
+                return rr_txt(data, len, rr, err);
         default:
                 *err = "unsupported type";
                 return -1;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_dns_answer - the answer parser (dns_answer_fill) on arbitrary rdata.
- * Input: one byte choosing the type (A, AAAA, MX, CNAME, TLSA, or any
- * other value as is), then items of a 1-byte length and that many bytes
+ * Input: one byte choosing the type (0..5: A, AAAA, MX, CNAME, TLSA, TXT;
+ * any other value as is), then items of a 1-byte length and that many bytes
  * (a short last item is cut at the end of the input).  Each item gets its
  * own heap allocation, as libunbound's data[] do, so a read past len[i] is
  * caught by ASan.
@@ -18,8 +18,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 {
-        static const int types[] = {DNS_T_A, DNS_T_AAAA, DNS_T_MX, DNS_T_CNAME,
-                                    DNS_T_TLSA};
+        static const int types[] = {DNS_T_A,     DNS_T_AAAA, DNS_T_MX,
+                                    DNS_T_CNAME, DNS_T_TLSA, DNS_T_TXT};
         char *data[MAX_ITEMS + 1];
         int len[MAX_ITEMS] = {0};
         struct dns_answer a = {0};
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 
         if (size < 1)
                 return 0;
-        type = buf[0] < 5 ? types[buf[0]] : buf[0];
+        type = buf[0] < 6 ? types[buf[0]] : buf[0];
         while (off < size && n < MAX_ITEMS) {
                 size_t l = buf[off++];
 
@@ -50,6 +50,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
                                 abort();
                         if (a.rr[i].addr && strlen(a.rr[i].addr) > 45)
                                 abort();
+                        /* TXT: shorter than its item, printable only */
+                        if (a.rr[i].text) {
+                                size_t tl = strlen(a.rr[i].text);
+
+                                if (tl >= (size_t)len[i])
+                                        abort();
+                                for (size_t k = 0; k < tl; k++)
+                                        if (a.rr[i].text[k] < 32 ||
+                                            a.rr[i].text[k] > 126)
+                                                abort();
+                        }
                         dns_rr_clear(&a.rr[i]);
                 }
                 free(a.rr);

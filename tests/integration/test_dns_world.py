@@ -25,7 +25,10 @@ TOOL = os.path.join(os.path.dirname(pt.BIN), "dns_query")
 EXTRA = {
     "secure.example.": ["h%d A 192.0.2.%d" % (i, 100 + i)
                         for i in range(1, 11)] +
-                       ["cross CNAME mx1.insecure.example."],
+                       ["cross CNAME mx1.insecure.example.",
+                        # TXT: strings joined, odd bytes as '?'
+                        'txt TXT "part one" " and two"',
+                        'txt TXT "a\\009b"'],
 }
 
 
@@ -126,6 +129,12 @@ class DnsWorldTest(unittest.TestCase):
         rc, out = self.drill_chase("mx1.secure.example", "A")
         self.assertEqual(rc, 0, out)
         self.assertIn("Chase successful", out)
+
+    def test_txt(self):
+        a = self.one("txt.secure.example", "TXT")
+        self.assertEqual(a["result"], "OK")
+        self.assertEqual(a["security"], "secure")
+        self.assertEqual(sorted(a["rr"]), ['"a?b"', '"part one and two"'])
 
     def test_insecure_child(self):
         for name, rtype in (("insecure.example", "MX"),

@@ -18,7 +18,7 @@
  * an SMTP session may give up); the queries still out then print
  * "Q<i> NAME TYPE cancelled" and must never be answered.
  *
- * TYPE is A, AAAA, MX, CNAME or TLSA.  Exit status 0 when every query got
+ * TYPE is A, AAAA, MX, CNAME, TLSA or TXT.  Exit status 0 when every query got
  * an answer (whatever its result), 1 on a setup or send failure.
  */
 #include "base/base.h"
@@ -51,11 +51,9 @@ static int type_of(const char *t)
         static const struct {
                 const char *name;
                 int type;
-        } types[] = {{"A", DNS_T_A},
-                     {"AAAA", DNS_T_AAAA},
-                     {"MX", DNS_T_MX},
-                     {"CNAME", DNS_T_CNAME},
-                     {"TLSA", DNS_T_TLSA}};
+        } types[] = {{"A", DNS_T_A},       {"AAAA", DNS_T_AAAA},
+                     {"MX", DNS_T_MX},     {"CNAME", DNS_T_CNAME},
+                     {"TLSA", DNS_T_TLSA}, {"TXT", DNS_T_TXT}};
 
         for (size_t i = 0; i < ARRAY_SIZE(types); i++)
                 if (strcasecmp(t, types[i].name) == 0)
@@ -83,6 +81,9 @@ static void job_format(struct job *j, size_t i, const struct dns_answer *a)
                         break;
                 case DNS_T_CNAME:
                         strbuf_printf(&j->out, "%s", rr->host);
+                        break;
+                case DNS_T_TXT:
+                        strbuf_printf(&j->out, "\"%s\"", rr->text);
                         break;
                 case DNS_T_TLSA:
                         strbuf_printf(&j->out, "%u %u %u ", rr->usage,

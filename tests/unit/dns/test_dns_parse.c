@@ -118,6 +118,7 @@ static int parse(int type, const void *p, size_t n, struct dns_rr *rr)
                 assert_null(rr->host);
                 assert_null(rr->addr);
                 assert_null(rr->data);
+                assert_null(rr->text);
         }
         free(buf);
         return rc;
@@ -188,6 +189,77 @@ static void test_rr_bad(void **state)
         assert_int_equal(parse(99, "\1\2\3\4", 4, &rr), -1);
 }
 
+/* test_rr_txt - character-strings concatenated, made printable */
+static void test_rr_txt(void **state)
+{
+        struct dns_rr rr;
+        unsigned char big[256 * 2];
+
+        (void)state;
+        /* one string */
+        assert_int_equal(parse(DNS_T_TXT, "\x0blisted here", 12, &rr), 0);
+        assert_string_equal(rr.text, "listed here");
+        assert_int_equal(rr.ttl, 60);
+        assert_null(rr.host);
+        assert_null(rr.addr);
+        assert_null(rr.data);
+        dns_rr_clear(&rr);
+        assert_null(rr.text);
+        /* several strings, joined without a separator */
+        assert_int_equal(parse(DNS_T_TXT, "\x08part one\x08 and two", 18, &rr),
+                         0);
+        assert_string_equal(rr.text, "part one and two");
+        dns_rr_clear(&rr);
+        assert_int_equal(parse(DNS_T_TXT, "\1a\0\2bc\0\1d", 9, &rr), 0);
+        assert_string_equal(rr.text, "abcd");
+        dns_rr_clear(&rr);
+        /* one empty string, and only empty strings */
+        assert_int_equal(parse(DNS_T_TXT, "\0", 1, &rr), 0);
+        assert_non_null(rr.text);
+        assert_string_equal(rr.text, "");
+        dns_rr_clear(&rr);
+        assert_int_equal(parse(DNS_T_TXT, "\0\0\0", 3, &rr), 0);
+        assert_string_equal(rr.text, "");
+        dns_rr_clear(&rr);
+        /* bytes outside 32..126 become '?': controls, CR LF, DEL, 8 bit,
+         * NUL; space and '~' are kept */
+        assert_int_equal(
+            parse(DNS_T_TXT, "\x0a\ta\r\nb\x7f\xc3\xa9\0~\x03 x\x1b", 15, &rr),
+            0);
+        assert_string_equal(rr.text, "?a??b????~ x?");
+        dns_rr_clear(&rr);
+        /* the largest strings: 255 bytes each, text as long as the data */
+        memset(big, 'x', sizeof(big));
+        big[0] = 255;
+        big[256] = 255;
+        assert_int_equal(parse(DNS_T_TXT, big, 512, &rr), 0);
+        assert_int_equal(strlen(rr.text), 510);
+        dns_rr_clear(&rr);
+}
+
+/* test_rr_txt_bad - a string running past the end, no string at all */
+static void test_rr_txt_bad(void **state)
+{
+        struct dns_rr rr;
+        unsigned char big[256];
+
+        (void)state;
+        assert_int_equal(parse(DNS_T_TXT, "\5abcd", 5, &rr), -1);
+        assert_int_equal(parse(DNS_T_TXT, "\1", 1, &rr), -1);
+        /* the first string fits, the second does not */
+        assert_int_equal(parse(DNS_T_TXT, "\2ab\3cd", 6, &rr), -1);
+        /* a length byte with nothing after it, after a good string */
+        assert_int_equal(parse(DNS_T_TXT, "\2ab\1", 4, &rr), -1);
+        /* 255 claimed, 254 there */
+        memset(big, 'x', sizeof(big));
+        big[0] = 255;
+        assert_int_equal(parse(DNS_T_TXT, big, 255, &rr), -1);
+        assert_int_equal(parse(DNS_T_TXT, big, 256, &rr), 0);
+        dns_rr_clear(&rr);
+        /* RFC 1035: one or more strings; empty rdata is malformed */
+        assert_int_equal(parse(DNS_T_TXT, "", 0, &rr), -1);
+}
+
 /* test_answer_fill - a whole rdata list; one bad item spoils all */
 static void test_answer_fill(void **state)
 {
@@ -228,6 +300,41 @@ static void test_answer_fill(void **state)
         assert_int_equal(dns_answer_fill(&a, DNS_T_MX, data, len, 5, &err), 0);
         assert_int_equal(a.n, 0);
         assert_int_equal(dns_answer_fill(&a, DNS_T_MX, NULL, NULL, 5, &err), 0);
+        free(data[1]);
+}
+
+/* test_answer_fill_txt - TXT through the list parser, as dns.c calls it;
+ * a malformed item makes the whole answer malformed, as for MX */
+static void test_answer_fill_txt(void **state)
+{
+        struct dns_answer *a = calloc(1, sizeof(*a));
+        char *data[3];
+        int len[2];
+        const char *err = NULL;
+
+        (void)state;
+        assert_non_null(a);
+        data[0] = heap("\x04v=ok\x05 text", 11);
+        data[1] = heap("\x02\xff\x01", 3);
+        data[2] = NULL;
+        len[0] = 11;
+        len[1] = 3;
+        assert_int_equal(dns_answer_fill(a, DNS_T_TXT, data, len, 9, &err), 0);
+        assert_int_equal(a->n, 2);
+        assert_string_equal(a->rr[0].text, "v=ok text");
+        assert_string_equal(a->rr[1].text, "??");
+        assert_int_equal(a->rr[1].ttl, 9);
+        dns_answer_free(a); /* frees the texts (ASan/LSan check) */
+
+        a = calloc(1, sizeof(*a));
+        assert_non_null(a);
+        len[1] = 2; /* the second string now runs past its item */
+        assert_int_equal(dns_answer_fill(a, DNS_T_TXT, data, len, 9, &err), -1);
+        assert_non_null(strstr(err, "TXT"));
+        assert_int_equal(a->n, 0);
+        assert_null(a->rr);
+        dns_answer_free(a);
+        free(data[0]);
         free(data[1]);
 }
 
@@ -284,7 +391,8 @@ static void test_resolver_settings(void **state)
                     dns_query_sync(r, "bad name", DNS_T_A, &a, &err), -1);
                 assert_null(a);
                 free(err);
-                assert_int_equal(dns_query_sync(r, "a.example", 16, &a, &err),
+                /* a type the parser does not know (SRV) */
+                assert_int_equal(dns_query_sync(r, "a.example", 33, &a, &err),
                                  -1);
                 assert_non_null(strstr(err, "type"));
                 free(err);
@@ -301,6 +409,13 @@ static void test_resolver_settings(void **state)
                 assert_int_equal(a->type, DNS_T_MX);
                 assert_int_equal(a->n, 0);
                 dns_answer_free(a);
+                /* TXT is a type dns_query_sync accepts (and sends) */
+                assert_int_equal(dns_query_sync(r, "2.0.0.127.bl.example",
+                                                DNS_T_TXT, &a, &err),
+                                 0);
+                assert_int_equal(a->result, DNS_TIMEOUT);
+                assert_int_equal(a->type, DNS_T_TXT);
+                dns_answer_free(a);
         }
         dns_resolver_free(r);
 }
@@ -312,7 +427,10 @@ int main(void)
             cmocka_unit_test(test_name_bad),
             cmocka_unit_test(test_rr_types),
             cmocka_unit_test(test_rr_bad),
+            cmocka_unit_test(test_rr_txt),
+            cmocka_unit_test(test_rr_txt_bad),
             cmocka_unit_test(test_answer_fill),
+            cmocka_unit_test(test_answer_fill_txt),
             cmocka_unit_test(test_names),
             cmocka_unit_test(test_resolver_settings),
         };
