@@ -173,7 +173,13 @@ struct smtpd_info {
         const char *sasl_username; /* who authenticated, or NULL */
 };
 
-enum smtpd_verdict { SMTPD_ACCEPT, SMTPD_REJECT, SMTPD_DEFER };
+enum smtpd_verdict {
+        SMTPD_ACCEPT,
+        SMTPD_REJECT,
+        SMTPD_DEFER,
+        SMTPD_PENDING, /* rcpt_check only: the answer comes later, by
+                          smtpd_session_rcpt_done (DNS lookups) */
+};
 
 /* What the authentication server said to one step of an AUTH exchange
  * (smtpd_session_auth_done). */
@@ -209,7 +215,9 @@ struct smtpd_ops {
                                          const char *sender,
                                          struct strbuf *reply);
         /* rcpt_check - recipient and relay restrictions; also used for
-         * VRFY (vrfy true).  Same reply rules as mail_check. */
+         * VRFY (vrfy true).  Same reply rules as mail_check.  For RCPT
+         * (not VRFY) it may answer PENDING and decide later through
+         * smtpd_session_rcpt_done; input waits meanwhile. */
         enum smtpd_verdict (*rcpt_check)(void *ctx, const struct smtpd_info *,
                                          const char *rcpt, bool vrfy,
                                          struct strbuf *reply);
@@ -259,8 +267,9 @@ struct smtpd_ops {
 enum smtpd_action {
         SMTPD_ACTION_READ,     /* read more and call smtpd_session_input */
         SMTPD_ACTION_STARTTLS, /* handshake, then smtpd_session_tls_done */
-        SMTPD_ACTION_WAIT,     /* wait for smtpd_session_msg_done or
-                                  smtpd_session_auth_done */
+        SMTPD_ACTION_WAIT,     /* wait for smtpd_session_msg_done,
+                                  smtpd_session_auth_done or
+                                  smtpd_session_rcpt_done */
         SMTPD_ACTION_CLOSE,    /* close the connection */
 };
 
@@ -310,6 +319,12 @@ void smtpd_session_msg_done(struct smtpd_session *, const char *queue_id);
  * smtpd_session_action() again afterwards. */
 void smtpd_session_auth_done(struct smtpd_session *, enum smtpd_auth_result,
                              const char *text);
+/* smtpd_session_rcpt_done - the decision on a RCPT that rcpt_check left
+ * PENDING: ACCEPT (250), or REJECT/DEFER with the whole reply (as
+ * rcpt_check gives it).  Processes input held meanwhile; check
+ * smtpd_session_action() again afterwards. */
+void smtpd_session_rcpt_done(struct smtpd_session *, enum smtpd_verdict,
+                             const char *reply);
 /* smtpd_session_timeout - the embedder's smtpd_timeout expired: queues
  * "421 4.4.2 host Error: timeout exceeded", logs, action becomes CLOSE. */
 void smtpd_session_timeout(struct smtpd_session *);
@@ -374,6 +389,15 @@ void smtpd_server_free(struct smtpd_server *);
 
 struct smtpd_checks; /* compiled access and relay control of a listener */
 
+/* What the embedder knows of one DNS name and type, for the DNS-based
+ * restrictions (smtpd_check_client.dns). */
+enum smtpd_dns_state {
+        SMTPD_DNS_FOUND,    /* records: values */
+        SMTPD_DNS_NONE,     /* NXDOMAIN or no records of the type */
+        SMTPD_DNS_TEMPFAIL, /* SERVFAIL, timeout, no resolver */
+        SMTPD_DNS_PENDING,  /* a query was started: ask again later */
+};
+
 /* What access and relay control know of the client and the transaction. */
 struct smtpd_check_client {
         const char *addr;
@@ -387,6 +411,14 @@ struct smtpd_check_client {
         const char *pkey_fprint;
         const char *sasl_username; /* after AUTH, or NULL */
         const char *sasl_method;
+        /* dns - the answer for name and type (DNS_T_A, _MX (a null MX is
+         * the value ""), _AAAA, _TXT) as far as the embedder knows it; on
+         * PENDING smtpd_checks_rcpt answers PENDING and is called again
+         * when the query is answered.  NULL: the DNS-based restrictions
+         * are skipped (VRFY). */
+        enum smtpd_dns_state (*dns)(void *arg, const char *name, int type,
+                                    const char *const **values, size_t *n);
+        void *dns_arg;
 };
 
 /* smtpd_checks_new - compile mynetworks, mydestination, relay_domains,

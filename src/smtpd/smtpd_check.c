@@ -13,12 +13,14 @@
  * error then, not a surprise at the first RCPT.
  */
 #include "smtpd/smtpd.h"
+#include "dns/dns.h"
 #include "conf/conf.h"
 #include "log/log.h"
 #include "table/table.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -49,7 +51,14 @@
         X(REJECT_AUTH_SENDER_LOGIN,                                            \
           "reject_authenticated_sender_login_mismatch", 0)                     \
         X(REJECT_UNAUTH_SENDER_LOGIN,                                          \
-          "reject_unauthenticated_sender_login_mismatch", 0)
+          "reject_unauthenticated_sender_login_mismatch", 0)                   \
+        X(REJECT_RBL_CLIENT, "reject_rbl_client", 2)                           \
+        X(REJECT_RHSBL_SENDER, "reject_rhsbl_sender", 2)                       \
+        X(REJECT_RHSBL_HELO, "reject_rhsbl_helo", 2)                           \
+        X(REJECT_RHSBL_RCPT, "reject_rhsbl_recipient", 2)                      \
+        X(REJECT_UNKNOWN_SENDER_DOMAIN, "reject_unknown_sender_domain", 0)     \
+        X(REJECT_UNKNOWN_RCPT_DOMAIN, "reject_unknown_recipient_domain", 0)    \
+        X(REJECT_UNKNOWN_HELO, "reject_unknown_helo_hostname", 0)
 
 enum restriction_kind {
 #define R_ENUM(e, name, arg) R_##e,
@@ -69,6 +78,8 @@ static const struct {
 struct restriction {
         enum restriction_kind kind;
         struct table_list *tables; /* for check_*_access */
+        char *domain;              /* reject_rbl_client DOMAIN=FILTER */
+        char *filter;              /* ... or NULL: any A record lists */
 };
 
 /* The restriction lists, in the order they apply at RCPT TO. */
@@ -109,6 +120,7 @@ struct smtpd_checks {
                                      smtpd_access_maps: "d" matches subdomains */
         struct table_list *relay_clientcerts;
         struct table_list *login_maps; /* smtpd_sender_login_maps */
+        int rbl_code, unk_addr_code, unk_name_code;
         bool allow_untrusted_routing;
         /* smtpd_forbid_bare_newline_exclusions: only nets and net_tables
          * of this inner object are used */
@@ -298,6 +310,85 @@ static int load_domains(struct domlist *d, const char *param, const char *value,
         return rc;
 }
 
+/* octet_match - one octet of a reply filter, "2", "[2..11]" or
+ * "[2;4;8]": 1 matches v, 0 not, -1 malformed */
+static int octet_match(const char *pat, size_t n, unsigned v)
+{
+        char buf[64];
+
+        if (n == 0 || n >= sizeof(buf))
+                return -1;
+        memcpy(buf, pat, n);
+        buf[n] = 0;
+        if (buf[0] != '[')
+                return strspn(buf, "0123456789") != n ? -1
+                       : (unsigned)atoi(buf) == v     ? 1
+                                                      : 0;
+        if (n < 3 || buf[n - 1] != ']' ||
+            strspn(buf + 1, "0123456789.;") != n - 2)
+                return -1;
+        buf[n - 1] = 0;
+        char *dots = strstr(buf + 1, "..");
+        if (dots) {
+                *dots = 0;
+                return (unsigned)atoi(buf + 1) <= v &&
+                       v <= (unsigned)atoi(dots + 2);
+        }
+        int hit = 0;
+        for (char *p = strtok(buf + 1, ";"); p; p = strtok(NULL, ";"))
+                hit |= (unsigned)atoi(p) == v;
+        return hit;
+}
+
+/* filter_match - an A record of a DNSBL against DOMAIN=FILTER's filter
+ * (four octets, each "n", "[n..m]" or "[n;m;...]"): 1 matches, 0 not,
+ * -1 malformed filter */
+static int filter_match(const char *filter, const char *addr)
+{
+        unsigned o[4] = {0, 0, 0, 0};
+        const char *p = filter;
+        int all = 1;
+
+        if (sscanf(addr, "%u.%u.%u.%u", &o[0], &o[1], &o[2], &o[3]) != 4)
+                all = 0;
+        for (int i = 0; i < 4; i++) {
+                size_t n = p[0] == '[' ? strcspn(p, "]") + 1 : strcspn(p, ".");
+                int m = octet_match(p, n, o[i]);
+                if (m < 0)
+                        return -1;
+                all &= m;
+                p += n;
+                if (i < 3 && *p++ != '.')
+                        return -1;
+        }
+        return *p == 0 ? all : -1;
+}
+
+/* dnsbl_arg - "domain" or "domain=filter": the domain (a new string, lower
+ * case) and the filter (a new string or NULL); NULL when malformed */
+static char *dnsbl_arg(const char *w, char **filter)
+{
+        const char *eq = strchr(w, '=');
+        char *d = eq ? xstrndup(w, (size_t)(eq - w)) : xstrdup(w);
+
+        *filter = NULL;
+        if (*d == 0 || d[0] == '.' ||
+            strspn(d, "abcdefghijklmnopqrstuvwxyz"
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                      "0123456789-._") != strlen(d)) {
+                free(d);
+                return NULL;
+        }
+        if (eq) {
+                if (filter_match(eq + 1, "0.0.0.0") < 0) {
+                        free(d);
+                        return NULL;
+                }
+                *filter = xstrdup(eq + 1);
+        }
+        return str_lower(d);
+}
+
 /* load_restrictions - compile one restriction list */
 static int load_restrictions(const char *param, const char *value,
                              struct restriction **out, size_t *n, char **err)
@@ -330,7 +421,19 @@ static int load_restrictions(const char *param, const char *value,
                 r = xreallocarray(r, nr + 1, sizeof(*r));
                 r[nr] = (struct restriction){.kind = k};
                 nr++;
-                if (restriction_names[k].takes_table) {
+                if (restriction_names[k].takes_table == 2) {
+                        if (i + 1 >= w.n || strchr(w.v[i + 1], ':') ||
+                            (r[nr - 1].domain = dnsbl_arg(
+                                 w.v[i + 1], &r[nr - 1].filter)) == NULL) {
+                                *err = xasprintf("%s: %s needs a DNS domain "
+                                                 "argument (domain or "
+                                                 "domain=127.0.0.2)",
+                                                 param, w.v[i]);
+                                rc = -1;
+                                break;
+                        }
+                        i++;
+                } else if (restriction_names[k].takes_table) {
                         char *e = NULL;
                         if (i + 1 >= w.n || !is_table(w.v[i + 1])) {
                                 *err = xasprintf("%s: %s needs a "
@@ -373,8 +476,11 @@ static bool has_working_relay_check(const struct restriction *r, size_t n)
 /* free_restrictions - release one compiled list */
 static void free_restrictions(struct restriction *r, size_t n)
 {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 table_list_close(r[i].tables);
+                free(r[i].domain);
+                free(r[i].filter);
+        }
         free(r);
 }
 
@@ -510,6 +616,9 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                 goto bad;
         }
         k->local_code = (int)c->unknown_local_recipient_reject_code;
+        k->rbl_code = (int)c->rbl_code;
+        k->unk_addr_code = (int)c->unknown_address_reject_code;
+        k->unk_name_code = (int)c->unknown_hostname_reject_code;
         k->delim = xstrdup(c->recipient_delimiter);
         if (*c->relay_clientcerts) {
                 char *e = NULL;
@@ -1094,12 +1203,228 @@ static int login_mismatch(struct smtpd_checks *k,
         return 1;
 }
 
+/* One evaluation of the lists for a RCPT. */
+struct eval {
+        bool pending;            /* a DNS answer is awaited */
+        struct strbuf dip_reply; /* defer_if_permit: what a final permit
+                                    becomes (empty: nothing) */
+};
+
+/* rbl_name - the DNSBL name of a client address: the octets (IPv6:
+ * nibbles) reversed, then domain; NULL when addr is no address */
+static char *rbl_name(const char *addr, const char *domain)
+{
+        unsigned char b[16];
+        struct strbuf n;
+
+        strbuf_init(&n);
+        if (inet_pton(AF_INET, addr, b) == 1) {
+                strbuf_printf(&n, "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0],
+                              domain);
+        } else if (inet_pton(AF_INET6, addr, b) == 1) {
+                for (int i = 15; i >= 0; i--)
+                        strbuf_printf(&n, "%x.%x.", b[i] & 15, b[i] >> 4);
+                strbuf_adds(&n, domain);
+        } else {
+                return NULL;
+        }
+        return strbuf_detach(&n);
+}
+
+/* dsn_class - "4.1.8" with the class of code (5.1.8 for a 5XX) */
+static const char *dsn_class(int code, const char *dsn, char buf[16])
+{
+        snprintf(buf, 16, "%c%s", code >= 500 ? '5' : '4', dsn + 1);
+        return buf;
+}
+
+/* dnsbl - reject_rbl_client (subject: the client address) and
+ * reject_rhsbl_* (subject: a domain), as Postfix's default_rbl_reply:
+ * 1 listed (the reply, with the TXT record's text), 0 not listed (or the
+ * lookup failed: not listed, as Postfix), 2 waiting for DNS */
+static int dnsbl(struct smtpd_checks *k, const struct smtpd_check_client *cl,
+                 const struct restriction *r, const char *subject,
+                 const char *cls, enum smtpd_verdict *verdict,
+                 struct strbuf *reply)
+{
+        const char *const *v;
+        size_t n;
+        char *name, dsn[16];
+        bool listed = false;
+        int rc = 0;
+
+        if (subject == NULL || *subject == 0 || *subject == '[')
+                return 0;
+        name = r->kind == R_REJECT_RBL_CLIENT
+                   ? rbl_name(subject, r->domain)
+                   : xasprintf("%s.%s", subject, r->domain);
+        if (name == NULL)
+                return 0;
+        switch (cl->dns(cl->dns_arg, name, DNS_T_A, &v, &n)) {
+        case SMTPD_DNS_PENDING:
+                rc = 2;
+                break;
+        case SMTPD_DNS_FOUND:
+                for (size_t i = 0; i < n && !listed; i++)
+                        listed = r->filter == NULL ||
+                                 filter_match(r->filter, v[i]) == 1;
+                break;
+        default:
+                break;
+        }
+        if (listed) {
+                const char *reason = NULL;
+                enum smtpd_dns_state t =
+                    cl->dns(cl->dns_arg, name, DNS_T_TXT, &v, &n);
+                if (t == SMTPD_DNS_PENDING) {
+                        free(name);
+                        return 2;
+                }
+                if (t == SMTPD_DNS_FOUND && n > 0 && *v[0])
+                        reason = v[0];
+                *verdict = k->rbl_code >= 500 ? SMTPD_REJECT : SMTPD_DEFER;
+                strbuf_printf(reply,
+                              "%d %s Service unavailable; %s [%s] blocked "
+                              "using %s%s%s",
+                              k->rbl_code, dsn_class(k->rbl_code, "4.7.1", dsn),
+                              cls, subject, r->domain, reason ? "; " : "",
+                              reason ? reason : "");
+                rc = 1;
+        }
+        free(name);
+        return rc;
+}
+
+/* unknown_domain - reject_unknown_{sender,recipient}_domain (mailhost:
+ * MX first, a null MX refuses) and reject_unknown_helo_hostname: a name
+ * with none of MX, A and AAAA is refused with code; a failed lookup
+ * defers the request if it would otherwise be permitted
+ * (defer_if_permit).  1 decided, 0 go on, 2 waiting for DNS. */
+static int unknown_domain(const struct smtpd_check_client *cl, const char *name,
+                          bool mailhost, const char *shown, const char *cls,
+                          int code, const char *dsn, struct eval *ev,
+                          enum smtpd_verdict *verdict, struct strbuf *reply)
+{
+        const int mail_types[] = {DNS_T_MX, DNS_T_A, DNS_T_AAAA};
+        const int host_types[] = {DNS_T_A, DNS_T_AAAA, DNS_T_MX};
+        const int *types = mailhost ? mail_types : host_types;
+        bool tempfail = false;
+        char d[16];
+
+        if (name == NULL || *name == 0 || *name == '[')
+                return 0;
+        for (int i = 0; i < 3; i++) {
+                const char *const *v;
+                size_t n;
+                switch (cl->dns(cl->dns_arg, name, types[i], &v, &n)) {
+                case SMTPD_DNS_PENDING:
+                        return 2;
+                case SMTPD_DNS_TEMPFAIL:
+                        tempfail = true;
+                        break;
+                case SMTPD_DNS_FOUND:
+                        if (mailhost && types[i] == DNS_T_MX && n > 0 &&
+                            *v[0] == 0) {
+                                /* RFC 7505 */
+                                *verdict = SMTPD_REJECT;
+                                strbuf_printf(reply,
+                                              "550 %s <%s>: %s rejected: "
+                                              "Domain %s does not accept "
+                                              "mail (nullMX)",
+                                              strcmp(dsn, "4.1.8") ? "5.1.10"
+                                                                   : "5.7.27",
+                                              shown, cls, name);
+                                return 1;
+                        }
+                        return 0;
+                default:
+                        break;
+                }
+        }
+        if (tempfail) {
+                if (ev->dip_reply.len == 0)
+                        strbuf_printf(&ev->dip_reply,
+                                      "450 %s <%s>: %s rejected: %s not found",
+                                      dsn, shown, cls,
+                                      mailhost ? "Domain" : "Host");
+                return 0;
+        }
+        *verdict = code >= 500 ? SMTPD_REJECT : SMTPD_DEFER;
+        strbuf_printf(reply, "%d %s <%s>: %s rejected: %s not found", code,
+                      dsn_class(code, dsn, d), shown, cls,
+                      mailhost ? "Domain" : "Host");
+        return 1;
+}
+
+/* dns_restriction - one of the DNS-based restrictions, as dnsbl and
+ * unknown_domain answer */
+static int dns_restriction(struct smtpd_checks *k,
+                           const struct smtpd_check_client *cl,
+                           const struct restriction *r, const char *rcpt,
+                           struct eval *ev, enum smtpd_verdict *verdict,
+                           struct strbuf *reply)
+{
+        char *dom = NULL;
+        int d = 0;
+
+        switch (r->kind) {
+        case R_REJECT_RBL_CLIENT:
+                return dnsbl(k, cl, r, cl->addr, "Client host", verdict, reply);
+        case R_REJECT_RHSBL_HELO:
+                if (cl->helo) {
+                        char *h = str_lower(xstrdup(cl->helo));
+                        d = dnsbl(k, cl, r, h, "Helo command", verdict, reply);
+                        free(h);
+                }
+                return d;
+        case R_REJECT_RHSBL_SENDER:
+        case R_REJECT_RHSBL_RCPT:
+                if (r->kind == R_REJECT_RHSBL_SENDER && cl->sender == NULL)
+                        return 0;
+                dom = rcpt_domain(r->kind == R_REJECT_RHSBL_SENDER ? cl->sender
+                                                                   : rcpt);
+                d = dnsbl(k, cl, r, dom,
+                          r->kind == R_REJECT_RHSBL_SENDER
+                              ? "Sender address"
+                              : "Recipient address",
+                          verdict, reply);
+                break;
+        case R_REJECT_UNKNOWN_SENDER_DOMAIN:
+                if (cl->sender == NULL || *cl->sender == 0)
+                        return 0; /* the null sender */
+                dom = rcpt_domain(cl->sender);
+                d = unknown_domain(cl, dom, true, cl->sender, "Sender address",
+                                   k->unk_addr_code, "4.1.8", ev, verdict,
+                                   reply);
+                break;
+        case R_REJECT_UNKNOWN_RCPT_DOMAIN:
+                dom = rcpt_domain(rcpt);
+                d = unknown_domain(cl, dom, true, rcpt, "Recipient address",
+                                   k->unk_addr_code, "4.1.2", ev, verdict,
+                                   reply);
+                break;
+        case R_REJECT_UNKNOWN_HELO:
+                if (cl->helo == NULL)
+                        return 0;
+                dom = str_lower(xstrdup(cl->helo));
+                d = unknown_domain(cl, dom, false, cl->helo, "Helo command",
+                                   k->unk_name_code, "4.7.1", ev, verdict,
+                                   reply);
+                break;
+        default:
+                break;
+        }
+        free(dom);
+        return d;
+}
+
 /* run_list - evaluate one restriction list for the stage st; 1 when it
- * decided (the verdict in *verdict, the reply for REJECT/DEFER) */
+ * decided (the verdict in *verdict, the reply for REJECT/DEFER); 0 when
+ * it did not, also when it waits for DNS (ev->pending) */
 static int run_list(struct smtpd_checks *k, const struct rlist *l,
                     const struct stage *st, const struct smtpd_check_client *cl,
-                    const char *rcpt, enum smtpd_verdict *verdict,
-                    struct strbuf *reply)
+                    const char *rcpt, struct eval *ev,
+                    enum smtpd_verdict *verdict, struct strbuf *reply)
 {
         const struct restriction *r = l->r;
 
@@ -1145,6 +1470,24 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         if (login_mismatch(k, cl, r[i].kind, verdict, reply))
                                 return 1;
                         break;
+                case R_REJECT_RBL_CLIENT:
+                case R_REJECT_RHSBL_SENDER:
+                case R_REJECT_RHSBL_HELO:
+                case R_REJECT_RHSBL_RCPT:
+                case R_REJECT_UNKNOWN_SENDER_DOMAIN:
+                case R_REJECT_UNKNOWN_RCPT_DOMAIN:
+                case R_REJECT_UNKNOWN_HELO: {
+                        int d = cl->dns ? dns_restriction(k, cl, &r[i], rcpt,
+                                                          ev, verdict, reply)
+                                        : 0;
+                        if (d == 2) {
+                                ev->pending = true;
+                                return 0;
+                        }
+                        if (d)
+                                return 1;
+                        break;
+                }
                 case R_PERMIT_TLS_CLIENTCERTS:
                         if (ccert_listed(k, cl)) {
                                 *verdict = SMTPD_ACCEPT;
@@ -1291,18 +1634,35 @@ enum smtpd_verdict smtpd_checks_rcpt(struct smtpd_checks *k,
             [RL_RCPT] = {rcpt, "Recipient address"},
         };
 
+        struct eval ev = {0};
+        enum smtpd_verdict v = SMTPD_ACCEPT;
+
         for (int l = 0; l < RL_N; l++) {
-                enum smtpd_verdict v = SMTPD_ACCEPT;
+                v = SMTPD_ACCEPT;
                 strbuf_reset(reply);
-                if (run_list(k, &k->lists[l], &stages[l], cl, rcpt, &v,
+                if (run_list(k, &k->lists[l], &stages[l], cl, rcpt, &ev, &v,
                              reply) &&
                     v != SMTPD_ACCEPT)
-                        return v;
+                        goto done;
+                if (ev.pending) {
+                        /* asked again with the answer */
+                        v = SMTPD_PENDING;
+                        goto done;
+                }
         }
         strbuf_reset(reply);
         /* smtpd_reject_unlisted_recipient: after the lists, as Postfix */
-        enum smtpd_verdict v = SMTPD_ACCEPT;
+        v = SMTPD_ACCEPT;
         if (k->reject_unlisted && unlisted(k, rcpt, &v, reply))
-                return v;
-        return SMTPD_ACCEPT;
+                goto done;
+        v = SMTPD_ACCEPT;
+        if (ev.dip_reply.len) {
+                /* defer_if_permit: a DNS lookup failed earlier */
+                strbuf_reset(reply);
+                strbuf_add(reply, ev.dip_reply.s, ev.dip_reply.len);
+                v = SMTPD_DEFER;
+        }
+done:
+        strbuf_clear(&ev.dip_reply);
+        return v;
 }

@@ -15,6 +15,7 @@
  */
 #include "smtpd/smtpd_int.h"
 #include "conf/conf.h"
+#include "dns/dns.h"
 #include "event/event.h"
 #include "log/log.h"
 #include "queue/queue.h"
@@ -103,6 +104,28 @@ struct lconf {
 
 struct conn;
 
+/* One DNS answer a session's restrictions asked for. */
+struct dns_memo {
+        char *name;
+        int type;
+        enum smtpd_dns_state state;
+        struct strlist values;
+        struct dns_memo *next;
+};
+
+/* One query in flight; conn is NULL once its connection closed. */
+struct dns_token {
+        struct smtpd_server *srv;
+        struct conn *conn;
+        char *name;
+        int type;
+        struct dns_token *next, *prev;
+};
+
+/* Answers kept per session (RBL, then its TXT, sender and recipient
+ * domains: a few per RCPT). */
+#define DNS_MEMO_MAX 32
+
 struct smtpd_server {
         struct lconf *lc;
         size_t nlc;
@@ -127,6 +150,11 @@ struct smtpd_server {
         struct event_timer *sig_term, *sig_usr1;
         struct event_timer *idle_timer; /* TLS_IDLE_SWEEP_MS, while TLS
                                            sessions exist */
+        /* the DNS-based restrictions: a resolver made when first needed,
+         * and every query in flight (a closed connection's too) */
+        struct dns_resolver *dns;
+        bool dns_failed;
+        struct dns_token *tokens;
         bool idle_armed;
 };
 
@@ -154,7 +182,11 @@ struct conn {
         bool connect_logged; /* by conn_new, before the TLS handshake */
         bool busy;           /* I/O since the last idle sweep */
         unsigned auth_id;    /* the SASL request in progress, or 0 */
-        bool tls_buffers;    /* OpenSSL may hold record buffers */
+        char *wait_rcpt;     /* the RCPT whose check waits for DNS */
+        unsigned dns_inflight;
+        struct dns_memo *memo; /* answers for this session, newest first */
+        unsigned nmemo;
+        bool tls_buffers; /* OpenSSL may hold record buffers */
         struct conn *next, *prev;
 };
 
@@ -628,13 +660,130 @@ static bool newtls_over(struct conn *c)
         return true;
 }
 
-/* conn_rcpt_check - relay control */
-static enum smtpd_verdict conn_rcpt_check(void *ctx,
-                                          const struct smtpd_info *info,
-                                          const char *rcpt, bool vrfy,
-                                          struct strbuf *reply)
+/* memo_find - what the session knows of name/type, or NULL */
+static struct dns_memo *memo_find(struct conn *c, const char *name, int type)
 {
-        struct conn *c = ctx;
+        for (struct dns_memo *m = c->memo; m; m = m->next)
+                if (m->type == type && !strcmp(m->name, name))
+                        return m;
+        return NULL;
+}
+
+/* memo_add - remember an answer (the oldest goes past DNS_MEMO_MAX) */
+static void memo_add(struct conn *c, const char *name, int type,
+                     const struct dns_answer *a)
+{
+        struct dns_memo *m = xcalloc(1, sizeof(*m));
+
+        m->name = xstrdup(name);
+        m->type = type;
+        m->state = a == NULL                   ? SMTPD_DNS_TEMPFAIL
+                   : a->result == DNS_OK       ? SMTPD_DNS_FOUND
+                   : a->result == DNS_NXDOMAIN ? SMTPD_DNS_NONE
+                   : a->result == DNS_NODATA   ? SMTPD_DNS_NONE
+                                               : SMTPD_DNS_TEMPFAIL;
+        for (size_t i = 0; a && a->result == DNS_OK && i < a->n; i++) {
+                const struct dns_rr *rr = &a->rr[i];
+                const char *v = type == DNS_T_MX    ? rr->host
+                                : type == DNS_T_TXT ? rr->text
+                                                    : rr->addr;
+                strlist_push(&m->values, v ? v : "");
+        }
+        if (m->state == SMTPD_DNS_FOUND && m->values.n == 0)
+                m->state = SMTPD_DNS_NONE;
+        m->next = c->memo;
+        c->memo = m;
+        if (++c->nmemo > DNS_MEMO_MAX) {
+                struct dns_memo **pp = &c->memo;
+                while ((*pp)->next)
+                        pp = &(*pp)->next;
+                strlist_clear(&(*pp)->values);
+                free((*pp)->name);
+                free(*pp);
+                *pp = NULL;
+                c->nmemo--;
+        }
+}
+
+/* memo_free - a session's answers */
+static void memo_free(struct conn *c)
+{
+        while (c->memo) {
+                struct dns_memo *m = c->memo;
+                c->memo = m->next;
+                strlist_clear(&m->values);
+                free(m->name);
+                free(m);
+        }
+        c->nmemo = 0;
+}
+
+static void on_dns(void *arg, const struct dns_answer *a);
+
+/* conn_dns - the restrictions' DNS: known, or asked now (PENDING) */
+static enum smtpd_dns_state conn_dns(void *arg, const char *name, int type,
+                                     const char *const **values, size_t *n)
+{
+        struct conn *c = arg;
+        struct smtpd_server *srv = c->srv;
+        struct dns_memo *m = memo_find(c, name, type);
+        struct dns_token *t;
+
+        *values = NULL;
+        *n = 0;
+        if (m) {
+                *values = (const char *const *)m->values.v;
+                *n = m->values.n;
+                return m->state;
+        }
+        for (t = srv->tokens; t; t = t->next)
+                if (t->conn == c && t->type == type && !strcmp(t->name, name))
+                        return SMTPD_DNS_PENDING;
+        if (srv->dns == NULL && !srv->dns_failed) {
+                /* the queue manager's settings: with DNSSEC a bogus
+                 * answer is a failed lookup, as from a validating
+                 * system resolver */
+                const struct conf *cf = c->lc->conf;
+                struct dns_settings ds = {
+                    .resolvers = cf->dns_resolver_addresses,
+                    .trust_anchor_file = cf->dnssec_trust_anchor_file,
+                    .dnssec = !strcmp(cf->smtp_dns_support_level, "dnssec"),
+                };
+                if (access(ds.trust_anchor_file, R_OK) < 0)
+                        ds.trust_anchor_file = "";
+                char *err = NULL;
+                if (dns_resolver_new(srv->loop, &ds, &srv->dns, &err) < 0) {
+                        log_warnx("dns resolver for the smtpd restrictions: "
+                                  "%s",
+                                  err);
+                        free(err);
+                        srv->dns_failed = true;
+                }
+        }
+        t = xcalloc(1, sizeof(*t));
+        t->srv = srv;
+        t->conn = c;
+        t->name = xstrdup(name);
+        t->type = type;
+        if (srv->dns == NULL ||
+            dns_query(srv->dns, name, type, on_dns, t) < 0) {
+                free(t->name);
+                free(t);
+                memo_add(c, name, type, NULL);
+                return SMTPD_DNS_TEMPFAIL;
+        }
+        t->next = srv->tokens;
+        if (t->next)
+                t->next->prev = t;
+        srv->tokens = t;
+        c->dns_inflight++;
+        return SMTPD_DNS_PENDING;
+}
+
+/* check_client - what the restrictions know of c */
+static struct smtpd_check_client
+check_client(struct conn *c, const struct smtpd_info *info, bool vrfy)
+{
         const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
         struct smtpd_check_client cl = {
             .addr = c->addr,
@@ -648,11 +797,68 @@ static enum smtpd_verdict conn_rcpt_check(void *ctx,
             .pkey_fprint = ti ? ti->pkey_fprint : NULL,
             .sasl_username = info->sasl_username,
             .sasl_method = info->sasl_method,
+            .dns = vrfy ? NULL : conn_dns,
+            .dns_arg = c,
         };
+        return cl;
+}
+
+/* on_dns - an answer for a session's restrictions: when the last one it
+ * waits for is in, its RCPT is checked again */
+static void on_dns(void *arg, const struct dns_answer *a)
+{
+        struct dns_token *t = arg;
+        struct smtpd_server *srv = t->srv;
+        struct conn *c = t->conn;
+
+        if (t->prev)
+                t->prev->next = t->next;
+        else
+                srv->tokens = t->next;
+        if (t->next)
+                t->next->prev = t->prev;
+        if (c) {
+                memo_add(c, t->name, t->type, a);
+                c->dns_inflight--;
+        }
+        free(t->name);
+        free(t);
+        if (c == NULL || c->dns_inflight > 0 || c->wait_rcpt == NULL)
+                return;
+        struct strbuf reply;
+        struct smtpd_check_client cl =
+            check_client(c, smtpd_session_info(c->s), false);
+        strbuf_init(&reply);
+        enum smtpd_verdict v =
+            smtpd_checks_rcpt(c->lc->checks, &cl, c->wait_rcpt, &reply);
+        if (v != SMTPD_PENDING) {
+                free(c->wait_rcpt);
+                c->wait_rcpt = NULL;
+                smtpd_session_rcpt_done(c->s, v, reply.s);
+                conn_pump(c);
+        }
+        strbuf_clear(&reply);
+}
+
+/* conn_rcpt_check - relay control; PENDING while DNS answers are awaited
+ * (on_dns asks again) */
+static enum smtpd_verdict conn_rcpt_check(void *ctx,
+                                          const struct smtpd_info *info,
+                                          const char *rcpt, bool vrfy,
+                                          struct strbuf *reply)
+{
+        struct conn *c = ctx;
+        struct smtpd_check_client cl = check_client(c, info, vrfy);
 
         /* the session logs the refusal ("NOQUEUE: reject: RCPT" or
          * "... VRFY"), once, as Postfix does */
-        return smtpd_checks_rcpt(c->lc->checks, &cl, rcpt, reply);
+        enum smtpd_verdict v =
+            smtpd_checks_rcpt(c->lc->checks, &cl, rcpt, reply);
+        if (v == SMTPD_PENDING) {
+                free(c->wait_rcpt);
+                c->wait_rcpt = xstrdup(rcpt);
+        }
+        return v;
 }
 
 /* conn_received - the Received: header */
@@ -1316,6 +1522,11 @@ static void conn_close(struct conn *c)
                 if (srv->pending_conn[i] == c)
                         srv->pending_conn[i] = NULL;
         smtpd_session_free(c->s);
+        for (struct dns_token *t = srv->tokens; t; t = t->next)
+                if (t->conn == c)
+                        t->conn = NULL; /* on_dns frees it */
+        memo_free(c);
+        free(c->wait_rcpt);
         if (c->tls) {
                 (void)tls_conn_shutdown(c->tls);
                 tls_conn_free(c->tls);
@@ -1614,8 +1825,19 @@ int smtpd_server_run(struct smtpd_server *srv, int slot)
         while (srv->conns)
                 conn_close(srv->conns);
         commit_pending(srv);
-        for (size_t i = 0; i < srv->nlc; i++)
+        for (size_t i = 0; i < srv->nlc; i++) {
                 event_io_free(srv->lc[i].io);
+                sasl_dovecot_free(srv->lc[i].sasl);
+                srv->lc[i].sasl = NULL;
+        }
+        dns_resolver_free(srv->dns); /* no more callbacks */
+        srv->dns = NULL;
+        while (srv->tokens) {
+                struct dns_token *t = srv->tokens;
+                srv->tokens = t->next;
+                free(t->name);
+                free(t);
+        }
         event_timer_free(srv->commit_timer);
         event_timer_free(srv->idle_timer);
         event_timer_free(srv->sig_term);

@@ -31,6 +31,7 @@
         X(COMMIT)                                                              \
         X(AUTH)                                                                \
         X(AUTH_LINE)                                                           \
+        X(RCPT_WAIT)                                                           \
         X(CLOSED)
 
 #define X_ENUM(n) SMTPD_##n,
@@ -123,7 +124,9 @@ struct smtpd_session {
         bool bare_reject; /* reject mode for this client */
         bool auth_hidden; /* smtpd_sasl_exceptions_networks */
         char *sasl_method, *sasl_username; /* after a successful AUTH */
-        char *auth_mech;  /* the exchange in progress (AUTH, AUTH_LINE) */
+        char *auth_mech; /* the exchange in progress (AUTH, AUTH_LINE) */
+        struct smtpd_rcpt wait_rcpt; /* RCPT_WAIT: the recipient decided */
+        enum smtpd_state wait_from;  /* ... and the state to go back to */
         unsigned discard; /* EHLO_* removed by smtpd_discard_ehlo_keywords */
 
         struct smtpd_envelope env;
@@ -408,6 +411,8 @@ static void mail_reset(struct smtpd_session *s)
 {
         msg_abort(s);
         smtpd_envelope_clear(&s->env);
+        smtpd_rcpt_clear(&s->wait_rcpt);
+        memset(&s->wait_rcpt, 0, sizeof(s->wait_rcpt));
         s->rcpt_overshoot = 0;
         s->bdat_failed = false;
         s->bdat_discard = false;
@@ -866,6 +871,32 @@ static enum cmd_result cmd_mail(struct smtpd_session *s, const char *arg)
         return CMD_OK;
 }
 
+/* rcpt_decided - the recipient is accepted (250) or refused with the
+ * reply in err; r is taken */
+static enum cmd_result rcpt_decided(struct smtpd_session *s,
+                                    struct smtpd_rcpt *r, enum smtpd_verdict v,
+                                    struct strbuf *err)
+{
+        if (v != SMTPD_ACCEPT) {
+                check_reply(v, err, "554 5.7.1 Recipient address rejected",
+                            "450 4.7.1 Recipient address rejected");
+                log_reject(s, "RCPT", err->s, r->addr);
+                reply(s, "%s", err->s);
+                smtpd_rcpt_clear(r);
+                return CMD_ERR;
+        }
+        if (s->env.nrcpt == s->env.rcpt_cap) {
+                s->env.rcpt_cap = s->env.rcpt_cap ? 2 * s->env.rcpt_cap : 8;
+                s->env.rcpt = xreallocarray(s->env.rcpt, s->env.rcpt_cap,
+                                            sizeof(*s->env.rcpt));
+        }
+        s->env.rcpt[s->env.nrcpt++] = *r;
+        memset(r, 0, sizeof(*r));
+        reply(s, "250 2.1.5 Ok");
+        smtpd_enter(s, SMTPD_RCPT);
+        return CMD_OK;
+}
+
 /* cmd_rcpt - RCPT TO */
 static enum cmd_result cmd_rcpt(struct smtpd_session *s, const char *arg)
 {
@@ -900,31 +931,22 @@ static enum cmd_result cmd_rcpt(struct smtpd_session *s, const char *arg)
                         return CMD_OK;
                 return CMD_ERR;
         }
+        enum smtpd_verdict v = SMTPD_ACCEPT;
         if (s->ops->rcpt_check) {
-                enum smtpd_verdict v;
                 sync_info(s);
                 v = s->ops->rcpt_check(s->ctx, &s->info, r.addr, false, &err);
-                if (v != SMTPD_ACCEPT) {
-                        check_reply(v, &err,
-                                    "554 5.7.1 Recipient address rejected",
-                                    "450 4.7.1 Recipient address rejected");
-                        log_reject(s, "RCPT", err.s, r.addr);
-                        reply(s, "%s", err.s);
-                        smtpd_rcpt_clear(&r);
-                        strbuf_clear(&err);
-                        return CMD_ERR;
-                }
         }
+        if (v == SMTPD_PENDING) {
+                s->wait_rcpt = r;
+                s->wait_from = s->state;
+                s->later_cnt = CNT_RCPT;
+                smtpd_enter(s, SMTPD_RCPT_WAIT);
+                strbuf_clear(&err);
+                return CMD_LATER;
+        }
+        enum cmd_result rc = rcpt_decided(s, &r, v, &err);
         strbuf_clear(&err);
-        if (s->env.nrcpt == s->env.rcpt_cap) {
-                s->env.rcpt_cap = s->env.rcpt_cap ? 2 * s->env.rcpt_cap : 8;
-                s->env.rcpt = xreallocarray(s->env.rcpt, s->env.rcpt_cap,
-                                            sizeof(*s->env.rcpt));
-        }
-        s->env.rcpt[s->env.nrcpt++] = r;
-        reply(s, "250 2.1.5 Ok");
-        smtpd_enter(s, SMTPD_RCPT);
-        return CMD_OK;
+        return rc;
 }
 
 /* cmd_data - DATA */
@@ -1609,6 +1631,7 @@ static void feed(struct smtpd_session *s, const char *p, size_t n)
                         return;
                 case SMTPD_COMMIT:
                 case SMTPD_AUTH:
+                case SMTPD_RCPT_WAIT:
                         strbuf_add(&s->pending, p + off, n - off);
                         return;
                 case SMTPD_TLS_HANDSHAKE:
@@ -1785,7 +1808,8 @@ enum smtpd_action smtpd_session_action(const struct smtpd_session *s)
                 return SMTPD_ACTION_CLOSE;
         if (s->state == SMTPD_TLS_HANDSHAKE)
                 return SMTPD_ACTION_STARTTLS;
-        if (s->state == SMTPD_COMMIT || s->state == SMTPD_AUTH)
+        if (s->state == SMTPD_COMMIT || s->state == SMTPD_AUTH ||
+            s->state == SMTPD_RCPT_WAIT)
                 return SMTPD_ACTION_WAIT;
         return SMTPD_ACTION_READ;
 }
@@ -1849,6 +1873,29 @@ void smtpd_session_msg_done(struct smtpd_session *s, const char *qid)
         }
         mail_reset(s);
         smtpd_enter(s, idle_state(s));
+        check_hard_limit(s);
+        resume(s);
+}
+
+/* smtpd_session_rcpt_done - the embedder decided a pending RCPT */
+void smtpd_session_rcpt_done(struct smtpd_session *s, enum smtpd_verdict v,
+                             const char *text)
+{
+        struct strbuf err;
+        enum cmd_result rc;
+
+        if (s->state != SMTPD_RCPT_WAIT)
+                return;
+        smtpd_enter(s, s->wait_from);
+        strbuf_init(&err);
+        if (v != SMTPD_ACCEPT && text)
+                strbuf_adds(&err, text);
+        rc = rcpt_decided(s, &s->wait_rcpt,
+                          v == SMTPD_PENDING ? SMTPD_DEFER : v, &err);
+        strbuf_clear(&err);
+        count(s, CNT_RCPT, rc == CMD_OK);
+        if (rc == CMD_ERR)
+                fail(s);
         check_hard_limit(s);
         resume(s);
 }

@@ -111,10 +111,10 @@ class Restrictions(unittest.TestCase):
 
     def test_unknown_restriction_refused(self):
         r = self.serve("smtpd_sender_restrictions = "
-                       "reject_unknown_sender_domain\n")
+                       "reject_unknown_client_hostname\n")
         self.assertEqual(r.returncode, 1)
         self.assertIn("smtpd_sender_restrictions: unknown restriction "
-                      "\"reject_unknown_sender_domain\"", r.stderr)
+                      "\"reject_unknown_client_hostname\"", r.stderr)
         self.assertIn("check_sender_access", r.stderr)  # what it knows
 
     def test_data_restriction_refused(self):

@@ -17,6 +17,8 @@
  *   X: -        end the session now (smtpd_session_free); L: may follow
  *   Z: ok|cont|fail|temp [text]   the auth server's answer
  *               (smtpd_session_auth_done)
+ *   V: accept|reject|defer [reply]   decide a pending RCPT
+ *               (smtpd_session_rcpt_done)
  *   U: text     the auth steps so far, "MECH resp|resp|..." ("-" for no
  *               initial response; "abort" for each auth_abort)
  * Consecutive C:/R: lines form one packet, given to smtpd_session_input in
@@ -105,6 +107,8 @@ static enum smtpd_verdict fake_rcpt_check(void *ctx,
                 strbuf_printf(reply, "450 4.7.1 <%s>: try again", rcpt);
                 return SMTPD_DEFER;
         }
+        if (strncmp(rcpt, "pending", 7) == 0 && !vrfy)
+                return SMTPD_PENDING;
         if (strncmp(rcpt, "bad", 3) == 0) {
                 strbuf_adds(reply, "250 ok\r\n250 injected");
                 return SMTPD_REJECT;
@@ -449,6 +453,17 @@ static void dialogue_run(const char *script, const struct smtpd_settings *set,
                         dlg_feed(&d);
                         smtpd_session_auth_done(d.s, (enum smtpd_auth_result)i,
                                                 arg[k] ? arg + k + 1 : "");
+                        break;
+                }
+                case 'V': {
+                        size_t k = strcspn(arg, " ");
+                        enum smtpd_verdict v =
+                            !strncmp(arg, "accept", k)   ? SMTPD_ACCEPT
+                            : !strncmp(arg, "reject", k) ? SMTPD_REJECT
+                                                         : SMTPD_DEFER;
+                        dlg_feed(&d);
+                        smtpd_session_rcpt_done(d.s, v,
+                                                arg[k] ? arg + k + 1 : NULL);
                         break;
                 }
                 case 'U':

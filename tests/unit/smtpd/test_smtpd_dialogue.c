@@ -1022,6 +1022,50 @@ static void test_async_commit(void **state)
         fake_clear(&f);
 }
 
+/* test_pending_rcpt - rcpt_check decides later (DNS restrictions): input
+ * waits, counts and replies come when it is decided */
+static void test_pending_rcpt(void **state)
+{
+        struct smtpd_settings set;
+        (void)state;
+        test_settings(&set);
+        run_bulk(GREET_EHLO "C: MAIL FROM:<a@example.org>\n"
+                            "C: RCPT TO:<pending1@example.net>\n"
+                            "C: RCPT TO:<b@example.net>\n"
+                            "C: DATA\n"
+                            "S: 250 2.1.0 Ok\n"
+                            "A: wait\n"
+                            "V: accept\n"
+                            "S: 250 2.1.5 Ok\n"
+                            "S: 250 2.1.5 Ok\n"
+                            "S: 354 End data with <CR><LF>.<CR><LF>\n"
+                            "C: .\n"
+                            "S~ 250 2.0.0 Ok: queued as\n"
+                            "N: 1\n"
+                            "C: MAIL FROM:<a@example.org>\n"
+                            "C: RCPT TO:<pending2@example.net>\n"
+                            "S: 250 2.1.0 Ok\n"
+                            "V: reject 554 5.7.1 Service unavailable; Client "
+                            "host [192.0.2.1] blocked using bl.example\n"
+                            "S: 554 5.7.1 Service unavailable; Client host "
+                            "[192.0.2.1] blocked using bl.example\n"
+                            "L: NOQUEUE: reject: RCPT from "
+                            "client.example[192.0.2.1]: 554 5.7.1 Service "
+                            "unavailable\n"
+                            "C: RCPT TO:<pending3@example.net>\n"
+                            "V: defer\n"
+                            "S: 450 4.7.1 Recipient address rejected\n"
+                            "C: DATA\n"
+                            "S: 554 5.5.1 Error: no valid recipients\n"
+                            "C: RCPT TO:<pending4@example.net>\n"
+                            "A: wait\n"
+                            "E: eof\n"
+                            "X: -\n"
+                            "L: lost connection after RCPT\n"
+                            "L: rcpt=2/4\n",
+                 &set);
+}
+
 /* test_queue_failures - msg_begin, msg_write and msg_end failures */
 #define TX_HEAD                                                                \
         GREET_EHLO "C: MAIL FROM:<a@example.org>\n"                            \
@@ -1167,6 +1211,7 @@ int main(void)
             cmocka_unit_test(test_wrappermode),
             cmocka_unit_test(test_async_commit),
             cmocka_unit_test(test_auth),
+            cmocka_unit_test(test_pending_rcpt),
             cmocka_unit_test(test_queue_failures),
             cmocka_unit_test(test_received_hook),
             cmocka_unit_test(test_random_splits),

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The DNS-based restrictions of postern serve, against a real DNS
+hierarchy on loopback (tests/dns/world.py: knot serving signed zones) and
+Python's smtplib as the client (127.0.0.1):
+
+- reject_rbl_client DOMAIN: 127.0.0.1 listed as 1.0.0.127.DOMAIN gets
+  Postfix's default_rbl_reply, "554 5.7.1 Service unavailable; Client
+  host [127.0.0.1] blocked using DOMAIN; " and the TXT record's text; not
+  listed, the mail goes through; DOMAIN=127.0.0.[2..9] and [10;11]
+  filters pick by the A record's value;
+- reject_rhsbl_sender DOMAIN: a sender domain listed under DOMAIN;
+- reject_unknown_sender_domain / reject_unknown_recipient_domain: no MX,
+  A or AAAA gets "450 4.1.8 <a>: Sender address rejected: Domain not
+  found" (4.1.2 for a recipient); an A record alone is enough; a null MX
+  gets "550 5.7.27 ... does not accept mail (nullMX)"; a lookup that
+  fails (a bogus DNSSEC answer: SERVFAIL) defers only what would be
+  permitted (defer_if_permit);
+- reject_unknown_helo_hostname: "450 4.7.1 <helo>: Helo command
+  rejected: Host not found";
+- pipelined RCPTs that each wait for DNS are answered in order;
+- a list entry without its domain is a configuration error;
+- each rejection is logged as Postfix logs it (NOQUEUE: reject: RCPT).
+
+Before, each of these restriction names refused the start: a Postfix
+main.cf with an RBL could not be used at all."""
+import os
+import smtplib
+import sys
+import tempfile
+import unittest
+
+import pt
+import srv
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "dns"))
+from world import World  # noqa: E402
+
+RECORDS = [
+    # the client 127.0.0.1 on two lists, one of them with a reason
+    "1.0.0.127.bl A 127.0.0.2",
+    '1.0.0.127.bl TXT "listed: see https://bl.example/127.0.0.1"',
+    "1.0.0.127.codes A 127.0.0.10",
+    # a listed sender domain
+    "spammer.example.dbl A 127.0.1.2",
+    # sender and recipient domains
+    "known MX 10 mail.known",
+    "mail.known A 192.0.2.1",
+    "aonly A 192.0.2.2",
+    "nullmx MX 0 .",
+    # a HELO name that resolves
+    "client A 192.0.2.3",
+]
+
+LISTS = {
+    "rbl": ["smtpd_client_restrictions=reject_rbl_client,bl.example"],
+    "clean": ["smtpd_client_restrictions=reject_rbl_client,nothing.example"],
+    "codes_no": ["smtpd_client_restrictions="
+                 "reject_rbl_client,codes.example=127.0.0.[2..9]"],
+    "codes_yes": ["smtpd_client_restrictions="
+                  "reject_rbl_client,codes.example=127.0.0.[10;11]"],
+    "rhsbl": ["smtpd_sender_restrictions=reject_rhsbl_sender,dbl.example"],
+    "unknown": ["smtpd_sender_restrictions=reject_unknown_sender_domain",
+                "smtpd_recipient_restrictions="
+                "reject_unknown_recipient_domain,permit"],
+    "dip_reject": ["smtpd_sender_restrictions=reject_unknown_sender_domain,"
+                   "check_sender_access,inline:{x.bogus.example=REJECT}"],
+    "dip": ["smtpd_sender_restrictions=reject_unknown_sender_domain",
+            "unknown_address_reject_code=550"],
+    "helo": ["smtpd_helo_restrictions=reject_unknown_helo_hostname"],
+}
+
+
+class DnsRestrictions(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="postern-dnsrestr-")
+        cls.world = World(extra={"example.": RECORDS},
+                          tmp=os.path.join(cls.tmp, "dns"))
+        os.makedirs(cls.world.dir, exist_ok=True)
+        cls.world.start()
+        # the workers read the trust anchor after dropping privileges
+        os.chmod(cls.tmp, 0o755)
+        os.chmod(cls.world.dir, 0o755)
+        cls.ports = {}
+        for name in LISTS:
+            p = pt.free_port()
+            while p in cls.ports.values():
+                p = pt.free_port()
+            cls.ports[name] = p
+        cls.server = srv.Server(
+            os.path.join(cls.tmp, "srv"),
+            "dns_resolver_addresses = %s@%d\n"
+            "dnssec_trust_anchor_file = %s\n"
+            "smtp_dns_support_level = dnssec\n"
+            "mynetworks = 192.0.2.0/24\n"
+            "relay_domains = known.example aonly.example nullmx.example "
+            "nosuch.example x.bogus.example\n"
+            % (cls.world.addr, cls.world.port, cls.world.trust_anchor),
+            [(n, cls.ports[n], LISTS[n]) for n in LISTS],
+            workers=1).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        srv.stop_with_world([cls.server], cls.world, cls.tmp)
+
+    def rcpt(self, name, sender="a@known.example", rcpt="b@known.example",
+             helo="client.example"):
+        s = smtplib.SMTP("127.0.0.1", self.ports[name], timeout=120)
+        self.addCleanup(s.close)
+        s.ehlo(helo)
+        self.assertEqual(s.mail(sender)[0], 250)
+        code, msg = s.rcpt(rcpt)
+        s.quit()
+        return code, msg.decode()
+
+    def test_rbl_client(self):
+        self.assertEqual(self.rcpt("rbl"), (
+            554, "5.7.1 Service unavailable; Client host [127.0.0.1] "
+                 "blocked using bl.example; listed: see "
+                 "https://bl.example/127.0.0.1"))
+        self.assertEqual(self.rcpt("clean")[0], 250)
+        self.server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
+                             "554 5.7.1 Service unavailable; Client host "
+                             "[127.0.0.1] blocked using bl.example;")
+
+    def test_rbl_filters(self):
+        self.assertEqual(self.rcpt("codes_no")[0], 250)
+        self.assertEqual(self.rcpt("codes_yes"), (
+            554, "5.7.1 Service unavailable; Client host [127.0.0.1] "
+                 "blocked using codes.example"))
+
+    def test_rhsbl_sender(self):
+        self.assertEqual(self.rcpt("rhsbl", sender="x@spammer.example"), (
+            554, "5.7.1 Service unavailable; Sender address "
+                 "[spammer.example] blocked using dbl.example"))
+        self.assertEqual(self.rcpt("rhsbl", sender="x@known.example")[0], 250)
+        self.assertEqual(self.rcpt("rhsbl", sender="")[0], 250)
+
+    def test_unknown_domains(self):
+        self.assertEqual(self.rcpt("unknown")[0], 250)
+        self.assertEqual(self.rcpt("unknown", sender="a@aonly.example",
+                                   rcpt="b@aonly.example")[0], 250)
+        self.assertEqual(self.rcpt("unknown", sender="a@nosuch.example"), (
+            450, "4.1.8 <a@nosuch.example>: Sender address rejected: "
+                 "Domain not found"))
+        self.assertEqual(self.rcpt("unknown", rcpt="b@nosuch.example"), (
+            450, "4.1.2 <b@nosuch.example>: Recipient address rejected: "
+                 "Domain not found"))
+        self.assertEqual(self.rcpt("unknown", sender="a@nullmx.example"), (
+            550, "5.7.27 <a@nullmx.example>: Sender address rejected: "
+                 "Domain nullmx.example does not accept mail (nullMX)"))
+        # the null sender is not checked
+        self.assertEqual(self.rcpt("unknown", sender="")[0], 250)
+
+    def test_lookup_failure_defers_if_permitted(self):
+        # the lookup fails: what would be permitted is deferred ...
+        # (a code of 550 for "not found" tells the two apart)
+        self.assertEqual(self.rcpt("dip", sender="a@nosuch.example")[0], 550)
+        self.assertEqual(self.rcpt("dip", sender="a@x.bogus.example"), (
+            450, "4.1.8 <a@x.bogus.example>: Sender address rejected: "
+                 "Domain not found"))
+        # ... but a later explicit reject still rejects
+        self.assertEqual(self.rcpt("dip_reject",
+                                   sender="a@x.bogus.example")[0], 554)
+
+    def test_unknown_helo(self):
+        self.assertEqual(self.rcpt("helo", helo="client.example")[0], 250)
+        self.assertEqual(self.rcpt("helo", helo="nosuch.example"), (
+            450, "4.7.1 <nosuch.example>: Helo command rejected: Host not "
+                 "found"))
+        # an address literal is not looked up
+        self.assertEqual(self.rcpt("helo", helo="[127.0.0.1]")[0], 250)
+
+    def test_pipelined_rcpts_wait_in_order(self):
+        # three pipelined RCPTs, each waiting for DNS in turn: the replies
+        # come in order and the transaction goes on
+        s = smtplib.SMTP("127.0.0.1", self.ports["unknown"], timeout=120)
+        self.addCleanup(s.close)
+        s.ehlo("client.example")
+        s.send(b"MAIL FROM:<a@known.example>\r\n"
+               b"RCPT TO:<b@known.example>\r\n"
+               b"RCPT TO:<b@nosuch.example>\r\n"
+               b"RCPT TO:<c@aonly.example>\r\n"
+               b"DATA\r\n")
+        replies = [s.getreply()[0] for _ in range(5)]
+        self.assertEqual(replies, [250, 250, 450, 250, 354])
+        s.send(b"Subject: t\r\n\r\npipelined\r\n.\r\n")
+        self.assertEqual(s.getreply()[0], 250)
+        s.quit()
+
+
+
+class Syntax(unittest.TestCase):
+
+    def test_missing_domain(self):
+        d = tempfile.mkdtemp(prefix="postern-dnsrestr-syntax-")
+        self.addCleanup(__import__("shutil").rmtree, d, True)
+        with open(os.path.join(d, "main.cf"), "w") as f:
+            f.write("queue_directory = %s/q\n"
+                    "smtpd_client_restrictions = reject_rbl_client\n" % d)
+        with open(os.path.join(d, "master.cf"), "w") as f:
+            f.write("127.0.0.1:2525 inet n - n - - smtpd\n")
+        r = pt.postern("check", "-c", d)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("reject_rbl_client needs a DNS domain argument",
+                      r.stdout + r.stderr)
+        with open(os.path.join(d, "main.cf"), "a") as f:
+            f.write("smtpd_client_restrictions = "
+                    "reject_rbl_client bl.example=127.0.0.[2..\n")
+        r = pt.postern("check", "-c", d)
+        self.assertIn("reject_rbl_client needs a DNS domain argument",
+                      r.stdout + r.stderr)
+
+
+if __name__ == "__main__":
+    pt.main()
