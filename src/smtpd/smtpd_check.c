@@ -12,7 +12,7 @@
  * restriction or a list that could make an open relay is a configuration
  * error then, not a surprise at the first RCPT.
  */
-#include "smtpd/smtpd.h"
+#include "smtpd/smtpd_int.h"
 #include "dns/dns.h"
 #include "conf/conf.h"
 #include "log/log.h"
@@ -340,16 +340,19 @@ static int octet_match(const char *pat, size_t n, unsigned v)
         return hit;
 }
 
-/* filter_match - an A record of a DNSBL against DOMAIN=FILTER's filter
- * (four octets, each "n", "[n..m]" or "[n;m;...]"): 1 matches, 0 not,
- * -1 malformed filter */
-static int filter_match(const char *filter, const char *addr)
+/* smtpd_dnsbl_filter_match - an A record of a DNSBL against
+ * DOMAIN=FILTER's filter */
+int smtpd_dnsbl_filter_match(const char *filter, const char *addr)
 {
         unsigned o[4] = {0, 0, 0, 0};
         const char *p = filter;
         int all = 1;
 
-        if (sscanf(addr, "%u.%u.%u.%u", &o[0], &o[1], &o[2], &o[3]) != 4)
+        unsigned char b[4];
+        if (inet_pton(AF_INET, addr, b) == 1)
+                for (int i = 0; i < 4; i++)
+                        o[i] = b[i];
+        else
                 all = 0;
         for (int i = 0; i < 4; i++) {
                 size_t n = p[0] == '[' ? strcspn(p, "]") + 1 : strcspn(p, ".");
@@ -380,7 +383,7 @@ static char *dnsbl_arg(const char *w, char **filter)
                 return NULL;
         }
         if (eq) {
-                if (filter_match(eq + 1, "0.0.0.0") < 0) {
+                if (smtpd_dnsbl_filter_match(eq + 1, "0.0.0.0") < 0) {
                         free(d);
                         return NULL;
                 }
@@ -1267,7 +1270,7 @@ static int dnsbl(struct smtpd_checks *k, const struct smtpd_check_client *cl,
         case SMTPD_DNS_FOUND:
                 for (size_t i = 0; i < n && !listed; i++)
                         listed = r->filter == NULL ||
-                                 filter_match(r->filter, v[i]) == 1;
+                                 smtpd_dnsbl_filter_match(r->filter, v[i]) == 1;
                 break;
         default:
                 break;

@@ -87,6 +87,12 @@ enum smtpd_dec_result smtpd_dec_feed(struct smtpd_decoder *, const char *,
  * content end with CRLF.  DEC_END or DEC_BARE_CR. */
 enum smtpd_dec_result smtpd_dec_finish(struct smtpd_decoder *);
 
+/* smtpd_dnsbl_filter_match - the A record addr ("127.0.0.2") of a DNSBL
+ * against the filter of reject_rbl_client DOMAIN=FILTER: four octets,
+ * each "n", "[n..m]" or "[n;m;...]".  1 matches, 0 not (also when addr
+ * is no IPv4 address), -1 malformed filter (smtpd_check.c). */
+int smtpd_dnsbl_filter_match(const char *filter, const char *addr);
+
 /* ---- Dovecot SASL client (smtpd_sasl.c) ---- */
 
 /* Properties of a mechanism, from Dovecot's MECH lines. */
