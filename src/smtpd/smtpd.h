@@ -159,6 +159,8 @@ struct smtpd_envelope {
         struct smtpd_rcpt *rcpt;
         size_t nrcpt;
         size_t rcpt_cap;
+        struct strlist prepend; /* headers a policy asked to add, written
+                                   above the Received: header */
 };
 
 /* What the callbacks may read about the session (borrowed). */
@@ -171,6 +173,8 @@ struct smtpd_info {
         const struct smtpd_envelope *env;
         const char *sasl_method;   /* AUTH mechanism that succeeded, or NULL */
         const char *sasl_username; /* who authenticated, or NULL */
+        unsigned transactions;     /* MAIL commands accepted so far: the
+                                      current transaction's number */
 };
 
 enum smtpd_verdict {
@@ -325,6 +329,11 @@ void smtpd_session_auth_done(struct smtpd_session *, enum smtpd_auth_result,
  * smtpd_session_action() again afterwards. */
 void smtpd_session_rcpt_done(struct smtpd_session *, enum smtpd_verdict,
                              const char *reply);
+/* smtpd_session_prepend - add a header line ("Name: value") above the
+ * Received: header of the current transaction's message (a policy
+ * service's PREPEND); control characters become blanks.  Ignored outside
+ * a transaction. */
+void smtpd_session_prepend(struct smtpd_session *, const char *header);
 /* smtpd_session_timeout - the embedder's smtpd_timeout expired: queues
  * "421 4.4.2 host Error: timeout exceeded", logs, action becomes CLOSE. */
 void smtpd_session_timeout(struct smtpd_session *);
@@ -418,7 +427,17 @@ struct smtpd_check_client {
          * are skipped (VRFY). */
         enum smtpd_dns_state (*dns)(void *arg, const char *name, int type,
                                     const char *const **values, size_t *n);
-        void *dns_arg;
+        /* policy - the answer of check_policy_service SERVICE for this
+         * RCPT ("action" without "action="), as dns: FOUND with *action,
+         * TEMPFAIL, or PENDING after the request was sent.  NULL: the
+         * policy restrictions are skipped (VRFY). */
+        enum smtpd_dns_state (*policy)(void *arg, const char *service,
+                                       const char *rcpt, const char **action);
+        /* action - what the restrictions asked besides the verdict, once
+         * the verdict is final: kind "prepend" (text: a header for the
+         * message), "warn" or "info" (text for the log).  NULL: dropped. */
+        void (*action)(void *arg, const char *kind, const char *text);
+        void *dns_arg; /* for dns, policy and action */
 };
 
 /* smtpd_checks_new - compile mynetworks, mydestination, relay_domains,

@@ -58,7 +58,8 @@
         X(REJECT_RHSBL_RCPT, "reject_rhsbl_recipient", 2)                      \
         X(REJECT_UNKNOWN_SENDER_DOMAIN, "reject_unknown_sender_domain", 0)     \
         X(REJECT_UNKNOWN_RCPT_DOMAIN, "reject_unknown_recipient_domain", 0)    \
-        X(REJECT_UNKNOWN_HELO, "reject_unknown_helo_hostname", 0)
+        X(REJECT_UNKNOWN_HELO, "reject_unknown_helo_hostname", 0)              \
+        X(CHECK_POLICY, "check_policy_service", 3)
 
 enum restriction_kind {
 #define R_ENUM(e, name, arg) R_##e,
@@ -78,8 +79,20 @@ static const struct {
 struct restriction {
         enum restriction_kind kind;
         struct table_list *tables; /* for check_*_access */
-        char *domain;              /* reject_rbl_client DOMAIN=FILTER */
+        char *domain;              /* reject_rbl_client DOMAIN=FILTER; the
+                                      service of check_policy_service */
         char *filter;              /* ... or NULL: any A record lists */
+};
+
+/* One evaluation of the lists for a RCPT. */
+struct eval {
+        bool pending;            /* a DNS or policy answer is awaited */
+        struct strbuf dip_reply; /* DEFER_IF_PERMIT: what a final permit
+                                    becomes (empty: nothing) */
+        struct strbuf dir_reply; /* DEFER_IF_REJECT: what a final reject
+                                    becomes */
+        struct strlist prepend;  /* PREPEND headers */
+        struct strlist notes;    /* WARN/INFO: "warn", text, "info", ... */
 };
 
 /* The restriction lists, in the order they apply at RCPT TO. */
@@ -121,6 +134,7 @@ struct smtpd_checks {
         struct table_list *relay_clientcerts;
         struct table_list *login_maps; /* smtpd_sender_login_maps */
         int rbl_code, unk_addr_code, unk_name_code;
+        char *policy_default; /* smtpd_policy_service_default_action */
         bool allow_untrusted_routing;
         /* smtpd_forbid_bare_newline_exclusions: only nets and net_tables
          * of this inner object are used */
@@ -424,7 +438,23 @@ static int load_restrictions(const char *param, const char *value,
                 r = xreallocarray(r, nr + 1, sizeof(*r));
                 r[nr] = (struct restriction){.kind = k};
                 nr++;
-                if (restriction_names[k].takes_table == 2) {
+                if (restriction_names[k].takes_table == 3) {
+                        const char *a = i + 1 < w.n ? w.v[i + 1] : "";
+                        if ((!str_has_prefix(a, "inet:") &&
+                             !str_has_prefix(a, "unix:")) ||
+                            strlen(a) < 6 ||
+                            (str_has_prefix(a, "inet:") &&
+                             !strrchr(a + 5, ':'))) {
+                                *err = xasprintf("%s: %s needs a service: "
+                                                 "inet:host:port or "
+                                                 "unix:path",
+                                                 param, w.v[i]);
+                                rc = -1;
+                                break;
+                        }
+                        r[nr - 1].domain = xstrdup(a);
+                        i++;
+                } else if (restriction_names[k].takes_table == 2) {
                         if (i + 1 >= w.n || strchr(w.v[i + 1], ':') ||
                             (r[nr - 1].domain = dnsbl_arg(
                                  w.v[i + 1], &r[nr - 1].filter)) == NULL) {
@@ -620,6 +650,7 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
         }
         k->local_code = (int)c->unknown_local_recipient_reject_code;
         k->rbl_code = (int)c->rbl_code;
+        k->policy_default = xstrdup(c->smtpd_policy_service_default_action);
         k->unk_addr_code = (int)c->unknown_address_reject_code;
         k->unk_name_code = (int)c->unknown_hostname_reject_code;
         k->delim = xstrdup(c->recipient_delimiter);
@@ -672,6 +703,7 @@ void smtpd_checks_free(struct smtpd_checks *k)
         table_list_close(k->vmaps);
         table_list_close(k->lmaps);
         free(k->delim);
+        free(k->policy_default);
         smtpd_checks_free(k->bare_excl);
         smtpd_checks_free(k->limit_excl);
         smtpd_checks_free(k->sasl_excl);
@@ -802,39 +834,80 @@ static bool auth_destination(struct smtpd_checks *k, const char *rcpt)
         return ok;
 }
 
-/* access_result - an access(5) table answer as a verdict; text for
- * REJECT/DEFER replies */
+/* access_reply - "CODE D.D.D <what>: CLS rejected: text": a DSN at the
+ * start of text (as in "REJECT 5.7.1 go away") is used, in the class of
+ * code */
+static void access_reply(struct strbuf *reply, const char *code, char cls_digit,
+                         const char *what, const char *cls, const char *text,
+                         const char *dflt)
+{
+        const char *dsn = "x.7.1";
+        size_t dl = strspn(text, "0123456789.");
+
+        if (dl >= 5 && dl <= 9 && (text[dl] == ' ' || text[dl] == 0) &&
+            (text[0] == '4' || text[0] == '5') && text[1] == '.') {
+                strbuf_printf(reply, "%.3s %c%.*s <%s>: %s rejected: %s", code,
+                              cls_digit, (int)dl - 1, text + 1, what, cls,
+                              text[dl] ? text + dl + 1 : dflt);
+                return;
+        }
+        strbuf_printf(reply, "%.3s %c%s <%s>: %s rejected: %s", code, cls_digit,
+                      dsn + 1, what, cls, *text ? text : dflt);
+}
+
+/* access_result - an access(5) table or policy service answer as a
+ * verdict (text for REJECT/DEFER replies); DEFER_IF_PERMIT,
+ * DEFER_IF_REJECT, PREPEND, WARN and INFO go to ev and the list goes on */
 static int access_result(const char *v, const char *what, const char *cls,
-                         enum smtpd_verdict *verdict, struct strbuf *reply)
+                         struct eval *ev, enum smtpd_verdict *verdict,
+                         struct strbuf *reply)
 {
         const char *sp = v + strcspn(v, " \t");
         size_t wl = (size_t)(sp - v);
         const char *text = sp + strspn(sp, " \t");
 
-        if ((wl == 2 && !strncasecmp(v, "OK", 2)) ||
-            (wl == 6 && !strncasecmp(v, "PERMIT", 6))) {
+#define WORD(w) (wl == sizeof(w) - 1 && !strncasecmp(v, w, wl))
+        if (WORD("OK") || WORD("PERMIT")) {
                 *verdict = SMTPD_ACCEPT;
                 return 1;
         }
-        if (wl == 5 && !strncasecmp(v, "DUNNO", 5))
+        if (WORD("DUNNO"))
                 return 0;
-        if (wl == 6 && !strncasecmp(v, "REJECT", 6)) {
+        if (WORD("REJECT")) {
                 *verdict = SMTPD_REJECT;
-                strbuf_printf(reply, "554 5.7.1 <%s>: %s rejected: %s", what,
-                              cls, *text ? text : "Access denied");
+                access_reply(reply, "554", '5', what, cls, text,
+                             "Access denied");
                 return 1;
         }
-        if (wl == 5 && !strncasecmp(v, "DEFER", 5)) {
+        if (WORD("DEFER")) {
                 *verdict = SMTPD_DEFER;
-                strbuf_printf(reply, "450 4.7.1 <%s>: %s rejected: %s", what,
-                              cls, *text ? text : "Try again later");
+                access_reply(reply, "450", '4', what, cls, text,
+                             "Try again later");
                 return 1;
         }
+        if (WORD("DEFER_IF_PERMIT") || WORD("DEFER_IF_REJECT")) {
+                struct strbuf *b =
+                    WORD("DEFER_IF_PERMIT") ? &ev->dip_reply : &ev->dir_reply;
+                if (b->len == 0)
+                        access_reply(b, "450", '4', what, cls, text,
+                                     "Service unavailable");
+                return 0;
+        }
+        if (WORD("PREPEND")) {
+                if (*text && strchr(text, ':'))
+                        strlist_push(&ev->prepend, text);
+                return 0;
+        }
+        if (WORD("WARN") || WORD("INFO")) {
+                strlist_push(&ev->notes, WORD("WARN") ? "warn" : "info");
+                strlist_push(&ev->notes, text);
+                return 0;
+        }
+#undef WORD
         if (wl == 3 && (v[0] == '4' || v[0] == '5') &&
             isdigit((unsigned char)v[1]) && isdigit((unsigned char)v[2])) {
                 *verdict = v[0] == '4' ? SMTPD_DEFER : SMTPD_REJECT;
-                strbuf_printf(reply, "%.3s %c.7.1 <%s>: %s rejected: %s", v,
-                              v[0], what, cls, *text ? text : "Access denied");
+                access_reply(reply, v, v[0], what, cls, text, "Access denied");
                 return 1;
         }
         /* anything else (a restriction name, FILTER, HOLD...) is not
@@ -851,7 +924,8 @@ static int access_result(const char *v, const char *what, const char *cls,
 /* lookup_access - one check_*_access table list for several keys */
 static int lookup_access(struct table_list *t, const char *const *keys,
                          size_t nkeys, const char *what, const char *cls,
-                         enum smtpd_verdict *verdict, struct strbuf *reply)
+                         struct eval *ev, enum smtpd_verdict *verdict,
+                         struct strbuf *reply)
 {
         for (size_t i = 0; i < nkeys; i++) {
                 const char *v;
@@ -871,7 +945,7 @@ static int lookup_access(struct table_list *t, const char *const *keys,
                         return 1;
                 }
                 if (st == TABLE_FOUND)
-                        return access_result(v, what, cls, verdict, reply);
+                        return access_result(v, what, cls, ev, verdict, reply);
         }
         return 0;
 }
@@ -1206,13 +1280,6 @@ static int login_mismatch(struct smtpd_checks *k,
         return 1;
 }
 
-/* One evaluation of the lists for a RCPT. */
-struct eval {
-        bool pending;            /* a DNS answer is awaited */
-        struct strbuf dip_reply; /* defer_if_permit: what a final permit
-                                    becomes (empty: nothing) */
-};
-
 /* rbl_name - the DNSBL name of a client address: the octets (IPv6:
  * nibbles) reversed, then domain; NULL when addr is no address */
 static char *rbl_name(const char *addr, const char *domain)
@@ -1473,6 +1540,31 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         if (login_mismatch(k, cl, r[i].kind, verdict, reply))
                                 return 1;
                         break;
+                case R_CHECK_POLICY: {
+                        const char *action = NULL;
+                        if (cl->policy == NULL)
+                                break; /* VRFY */
+                        switch (cl->policy(cl->dns_arg, r[i].domain, rcpt,
+                                           &action)) {
+                        case SMTPD_DNS_PENDING:
+                                ev->pending = true;
+                                return 0;
+                        case SMTPD_DNS_FOUND:
+                                if (access_result(action, st->subject, st->cls,
+                                                  ev, verdict, reply))
+                                        return 1;
+                                break;
+                        default:
+                                /* smtpd_policy_service_default_action: an
+                                 * access(5) result, as in Postfix */
+                                if (access_result(k->policy_default,
+                                                  st->subject, st->cls, ev,
+                                                  verdict, reply))
+                                        return 1;
+                                break;
+                        }
+                        break;
+                }
                 case R_REJECT_RBL_CLIENT:
                 case R_REJECT_RHSBL_SENDER:
                 case R_REJECT_RHSBL_HELO:
@@ -1507,9 +1599,10 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         if (cl->ccert_present) {
                                 const char *keys[] = {cl->cert_fprint,
                                                       cl->pkey_fprint};
-                                if (lookup_access(
-                                        r[i].tables, keys, 2, cl->cert_fprint,
-                                        "Client certificate", verdict, reply))
+                                if (lookup_access(r[i].tables, keys, 2,
+                                                  cl->cert_fprint,
+                                                  "Client certificate", ev,
+                                                  verdict, reply))
                                         return 1;
                         }
                         break;
@@ -1519,7 +1612,7 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         int d = lookup_access(
                             r[i].tables, (const char *const *)keys.v, keys.n,
                             cl->namaddr ? cl->namaddr : cl->addr, "Client host",
-                            verdict, reply);
+                            ev, verdict, reply);
                         strlist_clear(&keys);
                         if (d)
                                 return 1;
@@ -1532,8 +1625,8 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                                 domain_keys(lower, k->access_parent, &keys);
                                 int d = lookup_access(
                                     r[i].tables, (const char *const *)keys.v,
-                                    keys.n, cl->helo, "Helo command", verdict,
-                                    reply);
+                                    keys.n, cl->helo, "Helo command", ev,
+                                    verdict, reply);
                                 strlist_clear(&keys);
                                 free(lower);
                                 if (d)
@@ -1550,7 +1643,7 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                                 /* smtpd_null_access_lookup_key */
                                 const char *nk[] = {"<>"};
                                 if (lookup_access(r[i].tables, nk, 1, "",
-                                                  "Sender address", verdict,
+                                                  "Sender address", ev, verdict,
                                                   reply))
                                         return 1;
                                 break;
@@ -1559,7 +1652,7 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         address_keys(a, k->access_parent, &keys);
                         int d = lookup_access(
                             r[i].tables, (const char *const *)keys.v, keys.n, a,
-                            snd ? "Sender address" : "Recipient address",
+                            snd ? "Sender address" : "Recipient address", ev,
                             verdict, reply);
                         strlist_clear(&keys);
                         if (d)
@@ -1659,13 +1752,27 @@ enum smtpd_verdict smtpd_checks_rcpt(struct smtpd_checks *k,
         if (k->reject_unlisted && unlisted(k, rcpt, &v, reply))
                 goto done;
         v = SMTPD_ACCEPT;
-        if (ev.dip_reply.len) {
-                /* defer_if_permit: a DNS lookup failed earlier */
+done:
+        if (v == SMTPD_ACCEPT && ev.dip_reply.len) {
+                /* DEFER_IF_PERMIT (or a failed DNS lookup earlier) */
                 strbuf_reset(reply);
                 strbuf_add(reply, ev.dip_reply.s, ev.dip_reply.len);
                 v = SMTPD_DEFER;
+        } else if (v == SMTPD_REJECT && ev.dir_reply.len) {
+                strbuf_reset(reply);
+                strbuf_add(reply, ev.dir_reply.s, ev.dir_reply.len);
+                v = SMTPD_DEFER;
         }
-done:
+        if (v != SMTPD_PENDING && cl->action) {
+                for (size_t i = 0; i < ev.prepend.n; i++)
+                        cl->action(cl->dns_arg, "prepend", ev.prepend.v[i]);
+                for (size_t i = 0; i + 1 < ev.notes.n; i += 2)
+                        cl->action(cl->dns_arg, ev.notes.v[i],
+                                   ev.notes.v[i + 1]);
+        }
         strbuf_clear(&ev.dip_reply);
+        strbuf_clear(&ev.dir_reply);
+        strlist_clear(&ev.prepend);
+        strlist_clear(&ev.notes);
         return v;
 }

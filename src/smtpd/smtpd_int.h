@@ -177,4 +177,32 @@ int sasl_dovecot_cont(struct sasl_dovecot *, unsigned id, const char *resp);
 /* sasl_dovecot_cancel - forget request id; its answer is ignored. */
 void sasl_dovecot_cancel(struct sasl_dovecot *, unsigned id);
 
+/* ---- policy service client (smtpd_policy.c) ---- */
+
+struct policy_client;
+
+/* The answer to a policy request: the action ("DUNNO", "REJECT text"),
+ * or NULL when the service failed (unreachable, timeout, bad reply). */
+typedef void policy_done_fn(void *arg, const char *action);
+
+/* policy_reply_parse - the action= of one reply (its lines without the
+ * final empty line), split in place: 0 with *action, -1 when malformed or
+ * without an action. */
+int policy_reply_parse(char *text, const char **action);
+/* policy_client_new - a client of "inet:host:port" or "unix:path"
+ * (relative to queue_dir), each request bounded by timeout_s; connects
+ * when first asked. */
+struct policy_client *policy_client_new(struct event_loop *,
+                                        const char *service,
+                                        const char *queue_dir, long timeout_s);
+/* policy_client_free - close; pending requests are dropped. NULL ok. */
+void policy_client_free(struct policy_client *);
+/* policy_ask - queue a request (lines "name=value\n"; the empty line is
+ * added).  done runs later from the loop, once.  The request's ID, or 0
+ * when the service cannot be reached (done is not called then). */
+unsigned policy_ask(struct policy_client *, const char *request,
+                    policy_done_fn *done, void *arg);
+/* policy_cancel - done will not be called for request id. */
+void policy_cancel(struct policy_client *, unsigned id);
+
 #endif

@@ -615,6 +615,7 @@ void smtpd_envelope_clear(struct smtpd_envelope *e)
         free(e->sender);
         free(e->envid);
         free(e->auth);
+        strlist_clear(&e->prepend);
         for (size_t i = 0; i < e->nrcpt; i++)
                 smtpd_rcpt_clear(&e->rcpt[i]);
         free(e->rcpt);

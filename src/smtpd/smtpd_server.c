@@ -122,6 +122,17 @@ struct dns_token {
         struct dns_token *next, *prev;
 };
 
+/* One policy service of the worker. */
+struct policy_conn {
+        char *service;
+        struct policy_client *pc;
+        struct policy_conn *next;
+};
+
+/* The memo's type for a policy service's answer (name: the request's
+ * key). */
+#define MEMO_POLICY (-1)
+
 /* Answers kept per session (RBL, then its TXT, sender and recipient
  * domains: a few per RCPT). */
 #define DNS_MEMO_MAX 32
@@ -155,6 +166,8 @@ struct smtpd_server {
         struct dns_resolver *dns;
         bool dns_failed;
         struct dns_token *tokens;
+        /* check_policy_service clients, one per service string */
+        struct policy_conn *policies;
         bool idle_armed;
 };
 
@@ -705,6 +718,18 @@ static void memo_add(struct conn *c, const char *name, int type,
         }
 }
 
+/* memo_add_policy - remember a policy service's action (NULL: failed) */
+static void memo_add_policy(struct conn *c, const char *key, const char *action)
+{
+        struct dns_answer a = {.result = action ? DNS_OK : DNS_SERVFAIL};
+
+        memo_add(c, key, MEMO_POLICY, &a);
+        if (action) {
+                strlist_push(&c->memo->values, action);
+                c->memo->state = SMTPD_DNS_FOUND;
+        }
+}
+
 /* memo_free - a session's answers */
 static void memo_free(struct conn *c)
 {
@@ -719,6 +744,10 @@ static void memo_free(struct conn *c)
 }
 
 static void on_dns(void *arg, const struct dns_answer *a);
+static void recheck(struct conn *c);
+static struct dns_token *token_new(struct conn *c, const char *name, int type);
+static void token_link(struct dns_token *t);
+static void token_unlink(struct dns_token *t);
 
 /* conn_dns - the restrictions' DNS: known, or asked now (PENDING) */
 static enum smtpd_dns_state conn_dns(void *arg, const char *name, int type,
@@ -760,11 +789,7 @@ static enum smtpd_dns_state conn_dns(void *arg, const char *name, int type,
                         srv->dns_failed = true;
                 }
         }
-        t = xcalloc(1, sizeof(*t));
-        t->srv = srv;
-        t->conn = c;
-        t->name = xstrdup(name);
-        t->type = type;
+        t = token_new(c, name, type);
         if (srv->dns == NULL ||
             dns_query(srv->dns, name, type, on_dns, t) < 0) {
                 free(t->name);
@@ -772,12 +797,191 @@ static enum smtpd_dns_state conn_dns(void *arg, const char *name, int type,
                 memo_add(c, name, type, NULL);
                 return SMTPD_DNS_TEMPFAIL;
         }
+        token_link(t);
+        return SMTPD_DNS_PENDING;
+}
+
+/* token_unlink - a token's query is answered */
+static void token_unlink(struct dns_token *t)
+{
+        struct smtpd_server *srv = t->srv;
+
+        if (t->prev)
+                t->prev->next = t->next;
+        else
+                srv->tokens = t->next;
+        if (t->next)
+                t->next->prev = t->prev;
+        if (t->conn)
+                t->conn->dns_inflight--;
+}
+
+/* token_new - a query in flight for c (name: what the memo keys it by) */
+static struct dns_token *token_new(struct conn *c, const char *name, int type)
+{
+        struct dns_token *t = xcalloc(1, sizeof(*t));
+
+        t->srv = c->srv;
+        t->conn = c;
+        t->name = xstrdup(name);
+        t->type = type;
+        return t;
+}
+
+/* token_link - the query was sent */
+static void token_link(struct dns_token *t)
+{
+        struct smtpd_server *srv = t->srv;
+
         t->next = srv->tokens;
         if (t->next)
                 t->next->prev = t;
         srv->tokens = t;
-        c->dns_inflight++;
-        return SMTPD_DNS_PENDING;
+        t->conn->dns_inflight++;
+}
+
+/* on_policy - a policy service answered a session's request */
+static void on_policy(void *arg, const char *action)
+{
+        struct dns_token *t = arg;
+        struct conn *c = t->conn;
+
+        token_unlink(t);
+        if (c)
+                memo_add_policy(c, t->name, action);
+        free(t->name);
+        free(t);
+        recheck(c);
+}
+
+/* policy_attr - one "name=value" line, the value made printable */
+static void policy_attr(struct strbuf *b, const char *name, const char *v)
+{
+        strbuf_printf(b, "%s=", name);
+        for (const char *p = v ? v : ""; *p; p++)
+                strbuf_addc(b, (unsigned char)*p < 32 || *p == 127 ? '?' : *p);
+        strbuf_addc(b, '\n');
+}
+
+/* policy_request - Postfix's smtpd_access_policy attributes for rcpt */
+static char *policy_request(struct conn *c, const struct smtpd_info *info,
+                            const char *rcpt)
+{
+        const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
+        const struct smtpd_envelope *e = info->env;
+        bool cert = ti && ti->peer_cert;
+        struct strbuf b;
+        char num[64];
+
+        strbuf_init(&b);
+        policy_attr(&b, "request", "smtpd_access_policy");
+        policy_attr(&b, "protocol_state", "RCPT");
+        policy_attr(&b, "protocol_name", info->protocol);
+        policy_attr(&b, "helo_name", info->helo);
+        policy_attr(&b, "queue_id", "");
+        policy_attr(&b, "sender", e ? e->sender : "");
+        policy_attr(&b, "recipient", rcpt);
+        snprintf(num, sizeof(num), "%zu", e ? e->nrcpt : 0);
+        policy_attr(&b, "recipient_count", num);
+        policy_attr(&b, "client_address", c->addr);
+        policy_attr(&b, "client_name", "unknown");
+        policy_attr(&b, "client_port", c->port);
+        policy_attr(&b, "reverse_client_name", "unknown");
+        snprintf(num, sizeof(num), "%lx.%lx.%x", (unsigned long)getpid(),
+                 (unsigned long)(uintptr_t)c, info->transactions);
+        policy_attr(&b, "instance", num);
+        policy_attr(&b, "sasl_method", info->sasl_method);
+        policy_attr(&b, "sasl_username", info->sasl_username);
+        policy_attr(&b, "sasl_sender", e ? e->auth : NULL);
+        snprintf(num, sizeof(num), "%zu", e ? e->size : 0);
+        policy_attr(&b, "size", num);
+        policy_attr(&b, "ccert_subject", cert ? ti->peer_CN : "");
+        policy_attr(&b, "ccert_issuer", cert ? ti->issuer_CN : "");
+        policy_attr(&b, "ccert_fingerprint", cert ? ti->cert_fprint : "");
+        policy_attr(&b, "ccert_pubkey_fingerprint",
+                    cert ? ti->pkey_fprint : "");
+        policy_attr(&b, "encryption_protocol", ti ? ti->protocol : "");
+        policy_attr(&b, "encryption_cipher", ti ? ti->cipher : "");
+        snprintf(num, sizeof(num), "%d", ti ? ti->cipher_usebits : 0);
+        policy_attr(&b, "encryption_keysize", num);
+        policy_attr(&b, "etrn_domain", "");
+        policy_attr(&b, "stress", "");
+        policy_attr(&b, "policy_context", "");
+        policy_attr(&b, "compatibility_level", "major");
+        policy_attr(&b, "mail_version", c->lc->conf->mail_version);
+        return strbuf_detach(&b);
+}
+
+/* conn_policy - check_policy_service: the answer for this RCPT, known or
+ * asked now (PENDING) */
+static enum smtpd_dns_state conn_policy(void *arg, const char *service,
+                                        const char *rcpt, const char **action)
+{
+        struct conn *c = arg;
+        struct smtpd_server *srv = c->srv;
+        const struct smtpd_info *info = smtpd_session_info(c->s);
+        char *key = xasprintf("%s\n%u\n%s", service, info->transactions, rcpt);
+        struct dns_memo *m = memo_find(c, key, MEMO_POLICY);
+        struct policy_conn *pc;
+        enum smtpd_dns_state st = SMTPD_DNS_PENDING;
+
+        *action = NULL;
+        if (m) {
+                free(key);
+                if (m->state != SMTPD_DNS_FOUND)
+                        return SMTPD_DNS_TEMPFAIL;
+                *action = m->values.v[0];
+                return SMTPD_DNS_FOUND;
+        }
+        for (struct dns_token *t = srv->tokens; t; t = t->next)
+                if (t->conn == c && t->type == MEMO_POLICY &&
+                    !strcmp(t->name, key)) {
+                        free(key);
+                        return SMTPD_DNS_PENDING;
+                }
+        for (pc = srv->policies; pc; pc = pc->next)
+                if (!strcmp(pc->service, service))
+                        break;
+        if (pc == NULL) {
+                pc = xcalloc(1, sizeof(*pc));
+                pc->service = xstrdup(service);
+                pc->pc = policy_client_new(
+                    srv->loop, service, c->lc->conf->queue_directory,
+                    (long)c->lc->conf->smtpd_policy_service_timeout);
+                pc->next = srv->policies;
+                srv->policies = pc;
+        }
+        char *req = policy_request(c, info, rcpt);
+        struct dns_token *t = token_new(c, key, MEMO_POLICY);
+        if (policy_ask(pc->pc, req, on_policy, t) == 0) {
+                free(t->name);
+                free(t);
+                memo_add_policy(c, key, NULL);
+                st = SMTPD_DNS_TEMPFAIL;
+        } else {
+                token_link(t);
+        }
+        free(req);
+        free(key);
+        return st;
+}
+
+/* conn_action - PREPEND headers for the message, WARN/INFO for the log */
+static void conn_action(void *arg, const char *kind, const char *text)
+{
+        struct conn *c = arg;
+        const struct smtpd_info *info = smtpd_session_info(c->s);
+
+        if (!strcmp(kind, "prepend")) {
+                smtpd_session_prepend(c->s, text);
+                return;
+        }
+        log_info("NOQUEUE: %s: RCPT from %s: %s; from=<%s> proto=%s "
+                 "helo=<%s>",
+                 kind, c->namaddr, text,
+                 info->env && info->env->sender ? info->env->sender : "",
+                 info->protocol ? info->protocol : "SMTP",
+                 info->helo ? info->helo : "");
 }
 
 /* check_client - what the restrictions know of c */
@@ -798,6 +1002,8 @@ check_client(struct conn *c, const struct smtpd_info *info, bool vrfy)
             .sasl_username = info->sasl_username,
             .sasl_method = info->sasl_method,
             .dns = vrfy ? NULL : conn_dns,
+            .policy = vrfy ? NULL : conn_policy,
+            .action = conn_action,
             .dns_arg = c,
         };
         return cl;
@@ -808,21 +1014,20 @@ check_client(struct conn *c, const struct smtpd_info *info, bool vrfy)
 static void on_dns(void *arg, const struct dns_answer *a)
 {
         struct dns_token *t = arg;
-        struct smtpd_server *srv = t->srv;
         struct conn *c = t->conn;
 
-        if (t->prev)
-                t->prev->next = t->next;
-        else
-                srv->tokens = t->next;
-        if (t->next)
-                t->next->prev = t->prev;
-        if (c) {
+        token_unlink(t);
+        if (c)
                 memo_add(c, t->name, t->type, a);
-                c->dns_inflight--;
-        }
         free(t->name);
         free(t);
+        recheck(c);
+}
+
+/* recheck - the RCPT waiting for answers is checked again once they are
+ * all in */
+static void recheck(struct conn *c)
+{
         if (c == NULL || c->dns_inflight > 0 || c->wait_rcpt == NULL)
                 return;
         struct strbuf reply;
@@ -1829,6 +2034,13 @@ int smtpd_server_run(struct smtpd_server *srv, int slot)
                 event_io_free(srv->lc[i].io);
                 sasl_dovecot_free(srv->lc[i].sasl);
                 srv->lc[i].sasl = NULL;
+        }
+        while (srv->policies) {
+                struct policy_conn *pc = srv->policies;
+                srv->policies = pc->next;
+                policy_client_free(pc->pc); /* no more callbacks */
+                free(pc->service);
+                free(pc);
         }
         dns_resolver_free(srv->dns); /* no more callbacks */
         srv->dns = NULL;

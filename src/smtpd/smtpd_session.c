@@ -124,7 +124,8 @@ struct smtpd_session {
         bool bare_reject; /* reject mode for this client */
         bool auth_hidden; /* smtpd_sasl_exceptions_networks */
         char *sasl_method, *sasl_username; /* after a successful AUTH */
-        char *auth_mech; /* the exchange in progress (AUTH, AUTH_LINE) */
+        char *auth_mech;       /* the exchange in progress (AUTH, AUTH_LINE) */
+        unsigned transactions; /* MAIL commands accepted */
         struct smtpd_rcpt wait_rcpt; /* RCPT_WAIT: the recipient decided */
         enum smtpd_state wait_from;  /* ... and the state to go back to */
         unsigned discard; /* EHLO_* removed by smtpd_discard_ehlo_keywords */
@@ -244,6 +245,7 @@ static void sync_info(struct smtpd_session *s)
         s->info.env = &s->env;
         s->info.sasl_method = s->sasl_method;
         s->info.sasl_username = s->sasl_username;
+        s->info.transactions = s->transactions;
 }
 
 /* reply - queue one reply line; strips the enhanced status code when
@@ -535,20 +537,24 @@ static int msg_start(struct smtpd_session *s)
         s->msg_open = true;
         s->msg_err = false;
         s->size_exceeded = false;
+        /* policy PREPEND headers, then our Received: header */
+        for (size_t i = 0; i < s->env.prepend.n; i++) {
+                strbuf_adds(&s->content, s->env.prepend.v[i]);
+                strbuf_adds(&s->content, "\r\n");
+        }
         if (s->ops->received_header) {
                 char *h = s->ops->received_header(s->ctx, &s->info);
                 if (h) {
                         strbuf_adds(&s->content, h);
                         strbuf_adds(&s->content, "\r\n");
                         free(h);
-                        /* Not client content: keep it out of the size. */
-                        if (s->ops->msg_write &&
-                            s->ops->msg_write(s->ctx, s->content.s,
-                                              s->content.len) < 0)
-                                s->msg_err = true;
-                        strbuf_reset(&s->content);
                 }
         }
+        /* Not client content: keep it out of the size. */
+        if (s->content.len && s->ops->msg_write &&
+            s->ops->msg_write(s->ctx, s->content.s, s->content.len) < 0)
+                s->msg_err = true;
+        strbuf_reset(&s->content);
         return 0;
 }
 
@@ -866,6 +872,7 @@ static enum cmd_result cmd_mail(struct smtpd_session *s, const char *arg)
                 }
         }
         strbuf_clear(&err);
+        s->transactions++;
         reply(s, "250 2.1.0 Ok");
         smtpd_enter(s, SMTPD_MAIL);
         return CMD_OK;
@@ -1875,6 +1882,19 @@ void smtpd_session_msg_done(struct smtpd_session *s, const char *qid)
         smtpd_enter(s, idle_state(s));
         check_hard_limit(s);
         resume(s);
+}
+
+/* smtpd_session_prepend - a header for the message of this transaction */
+void smtpd_session_prepend(struct smtpd_session *s, const char *header)
+{
+        if (!in_transaction(s) || s->env.prepend.n >= 100)
+                return;
+        char *h = xstrdup(header);
+        for (char *p = h; *p; p++)
+                if ((unsigned char)*p < 32 && *p != '\t')
+                        *p = ' '; /* one header line, whatever it says */
+        strlist_push(&s->env.prepend, h);
+        free(h);
 }
 
 /* smtpd_session_rcpt_done - the embedder decided a pending RCPT */

@@ -201,5 +201,63 @@ smtpd_sender_restrictions =
                          "helo dot form")
 
 
+
+class AccessActions(unittest.TestCase):
+    """The access(5) actions that do not decide alone (also what policy
+    services answer): DEFER_IF_PERMIT and DEFER_IF_REJECT change a later
+    verdict, PREPEND adds a header above Received:, WARN and INFO are
+    logged, and a DSN at the start of a REJECT text is used."""
+
+    def test_actions(self):
+        tmp = pt.tempfile.mkdtemp(prefix="postern-actions-")
+        port = pt.free_port()
+        server = srv.Server(os.path.join(tmp, "conf"), """
+smtpd_sender_restrictions = check_sender_access inline:{
+    { dip.example = DEFER_IF_PERMIT 4.7.0 not yet },
+    { dir.example = DEFER_IF_REJECT 4.7.0 ask later },
+    { warn.example = WARN looks odd },
+    { info.example = INFO seen },
+    { pre.example = PREPEND X-Checked: yes },
+    { dsn.example = REJECT 5.7.9 no such thing } }
+smtpd_recipient_restrictions = reject_unauth_destination,
+    check_recipient_access inline:{ { never@mx.postern.test = REJECT } }
+""", [("smtp", port, [])], workers=1).start()
+        self.addCleanup(srv.stop_and_clean, server, tmp)
+
+        def rcpt(sender, rcpt="bob@mx.postern.test", body=None):
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+                s.ehlo("client.example")
+                s.mail(sender)
+                code, msg = s.rcpt(rcpt)
+                if code == 250 and body:
+                    s.data(body)
+                return code, msg.decode()
+
+        self.assertEqual(rcpt("a@dip.example"), (
+            450, "4.7.0 <a@dip.example>: Sender address rejected: not yet"))
+        # a later explicit reject wins over DEFER_IF_PERMIT ...
+        self.assertEqual(rcpt("a@dip.example", "never@mx.postern.test")[0],
+                         554)
+        # ... and DEFER_IF_REJECT turns it into a deferral
+        self.assertEqual(rcpt("a@dir.example", "never@mx.postern.test"), (
+            450, "4.7.0 <a@dir.example>: Sender address rejected: ask "
+                 "later"))
+        self.assertEqual(rcpt("a@dir.example")[0], 250)
+        self.assertEqual(rcpt("a@warn.example")[0], 250)
+        self.assertEqual(rcpt("a@info.example")[0], 250)
+        server.wait_log("NOQUEUE: warn: RCPT from unknown[127.0.0.1]: looks "
+                        "odd; from=<a@warn.example>")
+        server.wait_log("NOQUEUE: info: RCPT from unknown[127.0.0.1]: seen;")
+        self.assertEqual(rcpt("a@dsn.example"), (
+            554, "5.7.9 <a@dsn.example>: Sender address rejected: no such "
+                 "thing"))
+        self.assertEqual(rcpt("a@pre.example",
+                              body=b"Subject: p\r\n\r\nprepended\r\n")[0],
+                         250)
+        data = server.find_message("prepended")
+        self.assertIn(b"\nX-Checked: yes\r\nReceived: from client.example",
+                      data)
+
+
 if __name__ == "__main__":
     pt.main()

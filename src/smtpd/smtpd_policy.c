@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtpd_policy.c - the client side of Postfix's policy delegation
+ * protocol (check_policy_service): "name=value" lines and an empty line
+ * each way, one request at a time on a connection kept open, requests of
+ * all the worker's sessions queued in order.  Nothing here blocks: the
+ * connect, the writes and the reads run from the worker's event loop.
+ */
+#include "smtpd/smtpd_int.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event/event.h"
+#include "log/log.h"
+
+#define REPLY_MAX_BYTES (64 * 1024)
+
+/* policy_reply_parse - the action of one reply (its lines, without the
+ * final empty line): 0 with *action pointing into text, -1 when there
+ * is no action= attribute or a line has no '=' */
+int policy_reply_parse(char *text, const char **action)
+{
+        *action = NULL;
+        for (char *line = text; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = 0;
+                char *eq = strchr(line, '=');
+                if (eq == NULL)
+                        return -1;
+                *eq = 0;
+                if (strcmp(line, "action") == 0 && *action == NULL)
+                        *action = eq + 1;
+                line = nl ? nl + 1 : NULL;
+        }
+        return *action && **action ? 0 : -1;
+}
+
+struct policy_req {
+        unsigned id;
+        char *text; /* the request, empty line included */
+        time_t sent;
+        policy_done_fn *done; /* NULL: cancelled */
+        void *arg;
+        struct policy_req *next;
+};
+
+struct policy_client {
+        struct event_loop *loop;
+        char *service; /* "inet:host:port", "unix:path" (for logs) */
+        char *path;    /* unix: the socket, relative paths resolved */
+        char *host, *port;
+        long timeout_s;
+        int fd;
+        bool connected; /* the connect finished */
+        struct event_io *io;
+        struct event_timer *timer;   /* request timeouts */
+        struct event_timer *deliver; /* failures, from the loop */
+        struct strbuf in, out;
+        size_t out_off;
+        struct policy_req *head, *tail; /* head: sent, or next to send */
+        struct policy_req *dead;        /* failed, to deliver */
+        unsigned next_id;
+};
+
+static void on_io(int fd, int what, void *arg);
+
+/* on_deliver - failed requests get their answer (NULL) */
+static void on_deliver(void *arg)
+{
+        struct policy_client *p = arg;
+
+        while (p->dead) {
+                struct policy_req *r = p->dead;
+                p->dead = r->next;
+                if (r->done)
+                        r->done(r->arg, NULL);
+                free(r->text);
+                free(r);
+        }
+}
+
+/* policy_client_new - a client of service ("inet:host:port" or
+ * "unix:path", a relative path under queue_dir) with a per-request
+ * timeout; nothing is connected until the first request */
+struct policy_client *policy_client_new(struct event_loop *loop,
+                                        const char *service,
+                                        const char *queue_dir, long timeout_s)
+{
+        struct policy_client *p = xcalloc(1, sizeof(*p));
+
+        p->loop = loop;
+        p->service = xstrdup(service);
+        p->timeout_s = timeout_s > 0 ? timeout_s : 100;
+        p->fd = -1;
+        if (str_has_prefix(service, "unix:")) {
+                const char *path = service + 5;
+                p->path = path[0] == '/' ? xstrdup(path)
+                                         : xasprintf("%s/%s", queue_dir, path);
+        } else {
+                const char *hp =
+                    service + (str_has_prefix(service, "inet:") ? 5 : 0);
+                const char *colon = strrchr(hp, ':');
+                p->host = colon ? xstrndup(hp, (size_t)(colon - hp))
+                                : xstrdup("localhost");
+                p->port = xstrdup(colon ? colon + 1 : hp);
+                /* [::1]:port */
+                size_t n = strlen(p->host);
+                if (n >= 2 && p->host[0] == '[' && p->host[n - 1] == ']') {
+                        memmove(p->host, p->host + 1, n - 2);
+                        p->host[n - 2] = 0;
+                }
+        }
+        p->deliver = event_timer_new(loop, on_deliver, p);
+        return p;
+}
+
+/* disconnect - close; every request fails (from the loop) */
+static void disconnect(struct policy_client *p, const char *why)
+{
+        if (why && (p->head || p->fd >= 0))
+                log_warnx("policy service %s: %s", p->service, why);
+        event_io_free(p->io);
+        p->io = NULL;
+        event_timer_free(p->timer);
+        p->timer = NULL;
+        if (p->fd >= 0)
+                close(p->fd);
+        p->fd = -1;
+        p->connected = false;
+        strbuf_reset(&p->in);
+        strbuf_reset(&p->out);
+        p->out_off = 0;
+        if (p->head) {
+                p->tail->next = p->dead;
+                p->dead = p->head;
+                p->head = p->tail = NULL;
+                event_timer_add(p->deliver, 0);
+        }
+}
+
+/* policy_client_free - close; pending requests are dropped unanswered */
+void policy_client_free(struct policy_client *p)
+{
+        if (p == NULL)
+                return;
+        for (struct policy_req *r = p->head; r; r = r->next)
+                r->done = NULL;
+        disconnect(p, NULL);
+        for (struct policy_req *r = p->dead; r; r = r->next)
+                r->done = NULL;
+        on_deliver(p);
+        event_timer_free(p->deliver);
+        strbuf_clear(&p->in);
+        strbuf_clear(&p->out);
+        free(p->service);
+        free(p->path);
+        free(p->host);
+        free(p->port);
+        free(p);
+}
+
+/* on_timer - the request sent has waited too long */
+static void on_timer(void *arg)
+{
+        struct policy_client *p = arg;
+
+        if (p->head && time(NULL) - p->head->sent >= p->timeout_s) {
+                disconnect(p, "timeout");
+                return;
+        }
+        if (p->head)
+                event_timer_add(p->timer, 1000);
+}
+
+/* start_connect - a non-blocking connect; 0, or -1 */
+static int start_connect(struct policy_client *p)
+{
+        int rc;
+
+        if (p->path) {
+                struct sockaddr_un sa = {.sun_family = AF_UNIX};
+                if (strlen(p->path) >= sizeof(sa.sun_path)) {
+                        errno = ENAMETOOLONG;
+                        return -1;
+                }
+                memcpy(sa.sun_path, p->path, strlen(p->path) + 1);
+                p->fd = socket(AF_UNIX,
+                               SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (p->fd < 0)
+                        return -1;
+                rc = connect(p->fd, (struct sockaddr *)&sa, sizeof(sa));
+        } else {
+                struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                                         .ai_flags = AI_NUMERICSERV},
+                                *ai = NULL;
+                /* a numeric address costs no lookup; a name is looked up
+                 * once per connection */
+                hints.ai_flags |= AI_NUMERICHOST;
+                if (getaddrinfo(p->host, p->port, &hints, &ai) != 0) {
+                        hints.ai_flags &= ~AI_NUMERICHOST;
+                        if (getaddrinfo(p->host, p->port, &hints, &ai) != 0) {
+                                errno = EHOSTUNREACH;
+                                return -1;
+                        }
+                }
+                p->fd = socket(ai->ai_family,
+                               SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (p->fd < 0) {
+                        freeaddrinfo(ai);
+                        return -1;
+                }
+                rc = connect(p->fd, ai->ai_addr, ai->ai_addrlen);
+                freeaddrinfo(ai);
+        }
+        if (rc < 0 && errno != EINPROGRESS && errno != EAGAIN)
+                return -1;
+        p->connected = rc == 0;
+        p->io = event_io_new_armed(p->loop, p->fd, on_io, p);
+        p->timer = event_timer_new(p->loop, on_timer, p);
+        return 0;
+}
+
+/* want - the watch that fits: write while a request is going out or the
+ * connect is in progress, read always (an idle server may close) */
+static void want(struct policy_client *p)
+{
+        bool wr = !p->connected || p->out_off < p->out.len;
+
+        if (event_io_want(p->io, true, wr, 0) < 0)
+                disconnect(p, "cannot watch the socket");
+}
+
+/* send_next - put the head request in the output buffer */
+static void send_next(struct policy_client *p)
+{
+        if (p->head == NULL || p->out.len > 0)
+                return;
+        strbuf_adds(&p->out, p->head->text);
+        p->out_off = 0;
+        p->head->sent = time(NULL);
+        event_timer_add(p->timer, 1000);
+}
+
+/* on_io - connect finished, room to write, or a reply */
+static void on_io(int fd, int what, void *arg)
+{
+        struct policy_client *p = arg;
+
+        if (!p->connected && (what & EVENT_WRITE)) {
+                int e = 0;
+                socklen_t l = sizeof(e);
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e) {
+                        disconnect(p, e ? strerror(e) : "connect failed");
+                        return;
+                }
+                p->connected = true;
+        }
+        while (p->connected && p->out_off < p->out.len) {
+                ssize_t n = send(fd, p->out.s + p->out_off,
+                                 p->out.len - p->out_off, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        break;
+                if (n <= 0) {
+                        disconnect(p, strerror(errno));
+                        return;
+                }
+                p->out_off += (size_t)n;
+        }
+        if (what & EVENT_READ) {
+                char buf[4096];
+                for (;;) {
+                        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                                break;
+                        if (n == 0) {
+                                disconnect(p, p->head ? "connection closed"
+                                                      : NULL);
+                                return;
+                        }
+                        if (n < 0 || p->in.len + (size_t)n > REPLY_MAX_BYTES) {
+                                disconnect(p, n < 0 ? strerror(errno)
+                                                    : "reply too long");
+                                return;
+                        }
+                        strbuf_add(&p->in, buf, (size_t)n);
+                }
+        }
+        /* complete replies: up to an empty line */
+        char *end;
+        while (p->in.len && (end = strstr(p->in.s, "\n\n")) != NULL) {
+                size_t n = (size_t)(end - p->in.s);
+                char *text = xstrndup(p->in.s, n);
+                const char *action = NULL;
+                struct policy_req *r = p->head;
+                memmove(p->in.s, end + 2, p->in.len - n - 2);
+                p->in.len -= n + 2;
+                p->in.s[p->in.len] = 0;
+                if (r == NULL || p->out_off < p->out.len) {
+                        free(text);
+                        disconnect(p, "reply without a request");
+                        return;
+                }
+                if (policy_reply_parse(text, &action) < 0) {
+                        log_warnx("policy service %s: malformed reply",
+                                  p->service);
+                        action = NULL;
+                }
+                p->head = r->next;
+                if (p->head == NULL)
+                        p->tail = NULL;
+                strbuf_reset(&p->out);
+                p->out_off = 0;
+                if (r->done)
+                        r->done(r->arg, action);
+                free(text);
+                free(r->text);
+                free(r);
+                if (p->fd < 0)
+                        return; /* the callback's new request failed */
+                send_next(p);
+        }
+        if (p->fd >= 0)
+                want(p);
+}
+
+/* policy_ask - queue a request (attribute lines, each "name=value\n";
+ * the empty line is added); done is called later from the loop with the
+ * action, or NULL when the service failed.  The request's ID, or 0 when
+ * the service cannot be reached (done is not called then). */
+unsigned policy_ask(struct policy_client *p, const char *request,
+                    policy_done_fn *done, void *arg)
+{
+        struct policy_req *r;
+
+        if (p->fd < 0 && start_connect(p) < 0) {
+                log_warnx("policy service %s: connect: %s", p->service,
+                          strerror(errno));
+                if (p->fd >= 0)
+                        close(p->fd);
+                p->fd = -1;
+                return 0;
+        }
+        r = xcalloc(1, sizeof(*r));
+        if (++p->next_id == 0)
+                p->next_id = 1;
+        r->id = p->next_id;
+        r->text = xasprintf("%s\n", request);
+        r->done = done;
+        r->arg = arg;
+        if (p->tail)
+                p->tail->next = r;
+        else
+                p->head = r;
+        p->tail = r;
+        send_next(p);
+        want(p);
+        return r->id;
+}
+
+/* policy_cancel - the answer to request id is not wanted any more */
+void policy_cancel(struct policy_client *p, unsigned id)
+{
+        struct policy_req *lists[] = {p->head, p->dead};
+
+        for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+                for (struct policy_req *r = lists[i]; r; r = r->next)
+                        if (r->id == id)
+                                r->done = NULL;
+}
