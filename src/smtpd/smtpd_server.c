@@ -136,6 +136,9 @@ struct policy_conn {
 /* Answers kept per session (RBL, then its TXT, sender and recipient
  * domains: a few per RCPT). */
 #define DNS_MEMO_MAX 32
+/* Answers one RCPT may wait for, one after another, before it is
+ * deferred (a list with more lookups than the memo keeps would cycle). */
+#define RECHECK_MAX 24
 
 struct smtpd_server {
         struct lconf *lc;
@@ -197,6 +200,7 @@ struct conn {
         unsigned auth_id;    /* the SASL request in progress, or 0 */
         char *wait_rcpt;     /* the RCPT whose check waits for DNS */
         unsigned dns_inflight;
+        unsigned rechecks;     /* of the waiting RCPT: bounded by RECHECK_MAX */
         struct dns_memo *memo; /* answers for this session, newest first */
         unsigned nmemo;
         bool tls_buffers; /* OpenSSL may hold record buffers */
@@ -1036,6 +1040,18 @@ static void recheck(struct conn *c)
         strbuf_init(&reply);
         enum smtpd_verdict v =
             smtpd_checks_rcpt(c->lc->checks, &cl, c->wait_rcpt, &reply);
+        if (v == SMTPD_PENDING && ++c->rechecks > RECHECK_MAX) {
+                /* more lookups than the memo keeps: give up */
+                log_warnx("%s: more than %d DNS and policy lookups for "
+                          "<%s>: deferring",
+                          c->namaddr, RECHECK_MAX, c->wait_rcpt);
+                strbuf_reset(&reply);
+                strbuf_printf(&reply,
+                              "451 4.3.0 <%s>: Temporary lookup "
+                              "failure",
+                              c->wait_rcpt);
+                v = SMTPD_DEFER;
+        }
         if (v != SMTPD_PENDING) {
                 free(c->wait_rcpt);
                 c->wait_rcpt = NULL;
@@ -1062,6 +1078,7 @@ static enum smtpd_verdict conn_rcpt_check(void *ctx,
         if (v == SMTPD_PENDING) {
                 free(c->wait_rcpt);
                 c->wait_rcpt = xstrdup(rcpt);
+                c->rechecks = 0;
         }
         return v;
 }

@@ -19,7 +19,8 @@ Python's smtplib as the client (127.0.0.1):
 - reject_unknown_helo_hostname: "450 4.7.1 <helo>: Helo command
   rejected: Host not found";
 - pipelined RCPTs that each wait for DNS are answered in order;
-- a list entry without its domain is a configuration error;
+- a list entry without its domain is a configuration error, and a RCPT
+  that would wait for more than 24 answers in a row is deferred;
 - each rejection is logged as Postfix logs it (NOQUEUE: reject: RCPT).
 
 Before, each of these restriction names refused the start: a Postfix
@@ -69,6 +70,9 @@ LISTS = {
     "dip": ["smtpd_sender_restrictions=reject_unknown_sender_domain",
             "unknown_address_reject_code=550"],
     "helo": ["smtpd_helo_restrictions=reject_unknown_helo_hostname"],
+    # more lookups for one RCPT than postern waits for
+    "many": ["smtpd_client_restrictions=" + ",".join(
+        "reject_rbl_client,l%d.example" % i for i in range(30))],
 }
 
 
@@ -173,6 +177,12 @@ class DnsRestrictions(unittest.TestCase):
                  "found"))
         # an address literal is not looked up
         self.assertEqual(self.rcpt("helo", helo="[127.0.0.1]")[0], 250)
+
+    def test_too_many_lookups(self):
+        self.assertEqual(self.rcpt("many"), (
+            451, "4.3.0 <b@known.example>: Temporary lookup failure"))
+        self.server.wait_log("DNS and policy lookups for <b@known.example>: "
+                             "deferring")
 
     def test_pipelined_rcpts_wait_in_order(self):
         # three pipelined RCPTs, each waiting for DNS in turn: the replies
