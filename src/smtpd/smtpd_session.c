@@ -1178,15 +1178,15 @@ static bool base64_chars(const char *p)
 /* auth_refused - 535 for a failed exchange, and the warning that
  * fail2ban's postfix-sasl filter reads */
 static void auth_refused(struct smtpd_session *s, const char *mech,
-                         const char *reason, const char *user)
+                         const char *reason)
 {
         char *r = xstrdup(*reason ? reason : "(reason unavailable)");
 
         for (char *p = r; *p; p++)
                 if ((unsigned char)*p < 32 || *p == 127)
                         *p = '?';
-        slog(s, true, "%s: SASL %s authentication failed: %s%s%s", s->namaddr,
-             mech, r, user ? ", sasl_username=" : "", user ? user : "");
+        slog(s, true, "%s: SASL %s authentication failed: %s", s->namaddr, mech,
+             r);
         reply(s, "535 5.7.8 Error: authentication failed: %s", r);
         free(r);
 }
@@ -1224,7 +1224,7 @@ static void auth_finish(struct smtpd_session *s, enum smtpd_auth_result r,
                       text);
                 break;
         default:
-                auth_refused(s, s->auth_mech, text, NULL);
+                auth_refused(s, s->auth_mech, text);
                 break;
         }
         free(s->auth_mech);
@@ -1305,13 +1305,24 @@ static enum cmd_result cmd_auth(struct smtpd_session *s, const char *arg)
                          ? '?'
                          : (char)toupper((unsigned char)*p);
         mechs = auth_offered(s);
-        if (mechs == NULL || n > 63 || !word_listed(mechs, mech)) {
-                auth_refused(s, mech, "Invalid authentication mechanism", NULL);
+        if (mechs == NULL) {
+                /* the auth server is unreachable (or offers nothing the
+                 * security options allow): Postfix's smtpd would exit */
+                slog(s, true,
+                     "%s: SASL %s authentication failed: no "
+                     "mechanism available",
+                     s->namaddr, mech);
+                reply(s, "454 4.7.0 Temporary authentication failure: Can't "
+                         "connect to authentication server");
+                return CMD_ERR;
+        }
+        if (n > 63 || !word_listed(mechs, mech)) {
+                auth_refused(s, mech, "Invalid authentication mechanism");
                 return CMD_ERR;
         }
         if (*resp && !base64_chars(resp)) {
-                auth_refused(s, mech, "Invalid base64 data in initial response",
-                             NULL);
+                auth_refused(s, mech,
+                             "Invalid base64 data in initial response");
                 return CMD_ERR;
         }
         /* RFC 4954: "=" is an empty initial response */

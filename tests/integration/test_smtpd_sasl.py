@@ -25,7 +25,7 @@ real clients (Python's smtplib, swaks):
 - a worker does not wait for Dovecot: while one client's wrong password
   sits in Dovecot's failure delay, another client of the same worker
   authenticates; when Dovecot goes away the waiting client gets 454
-  4.7.0, and EHLO stops offering AUTH.
+  4.7.0, EHLO stops offering AUTH, and AUTH gets 454 as well.
 
 Before, AUTH always answered "503 5.5.1 Error: authentication not
 enabled" and permit_sasl_authenticated never matched: a submission
@@ -372,6 +372,10 @@ class SlowDovecot(unittest.TestCase):
                  "lost to authentication server"))
         a.sendall(b"EHLO a.example\r\n")
         self.assertNotIn(b"AUTH", self.ehlo_lines(fa))
+        a.sendall(b"AUTH PLAIN\r\n")
+        self.assertEqual(reply(fa), (
+            454, "454 4.7.0 Temporary authentication failure: Can't connect "
+                 "to authentication server"))
         a.sendall(b"QUIT\r\n")
         self.assertEqual(reply(fa)[0], 221)
         server.wait_log("SASL: connection to %s closed by the server"
