@@ -420,6 +420,7 @@ struct smtpd_check_client {
         const char *pkey_fprint;
         const char *sasl_username; /* after AUTH, or NULL */
         const char *sasl_method;
+        bool tls; /* the session is encrypted */
         /* dns - the answer for name and type (DNS_T_A, _MX (a null MX is
          * the value ""), _AAAA, _TXT) as far as the embedder knows it; on
          * PENDING smtpd_checks_rcpt answers PENDING and is called again

@@ -59,7 +59,8 @@
         X(REJECT_UNKNOWN_SENDER_DOMAIN, "reject_unknown_sender_domain", 0)     \
         X(REJECT_UNKNOWN_RCPT_DOMAIN, "reject_unknown_recipient_domain", 0)    \
         X(REJECT_UNKNOWN_HELO, "reject_unknown_helo_hostname", 0)              \
-        X(CHECK_POLICY, "check_policy_service", 3)
+        X(CHECK_POLICY, "check_policy_service", 3)                             \
+        X(REJECT_PLAINTEXT, "reject_plaintext_session", 0)
 
 enum restriction_kind {
 #define R_ENUM(e, name, arg) R_##e,
@@ -133,7 +134,7 @@ struct smtpd_checks {
                                      smtpd_access_maps: "d" matches subdomains */
         struct table_list *relay_clientcerts;
         struct table_list *login_maps; /* smtpd_sender_login_maps */
-        int rbl_code, unk_addr_code, unk_name_code;
+        int rbl_code, unk_addr_code, unk_name_code, plaintext_code;
         char *policy_default; /* smtpd_policy_service_default_action */
         bool allow_untrusted_routing;
         /* smtpd_forbid_bare_newline_exclusions: only nets and net_tables
@@ -650,6 +651,7 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
         }
         k->local_code = (int)c->unknown_local_recipient_reject_code;
         k->rbl_code = (int)c->rbl_code;
+        k->plaintext_code = (int)c->plaintext_reject_code;
         k->policy_default = xstrdup(c->smtpd_policy_service_default_action);
         k->unk_addr_code = (int)c->unknown_address_reject_code;
         k->unk_name_code = (int)c->unknown_hostname_reject_code;
@@ -1586,6 +1588,20 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                 case R_PERMIT_TLS_CLIENTCERTS:
                         if (ccert_listed(k, cl)) {
                                 *verdict = SMTPD_ACCEPT;
+                                return 1;
+                        }
+                        break;
+                case R_REJECT_PLAINTEXT:
+                        if (!cl->tls) {
+                                char d[16];
+                                int code = k->plaintext_code;
+                                *verdict =
+                                    code >= 500 ? SMTPD_REJECT : SMTPD_DEFER;
+                                strbuf_printf(reply,
+                                              "%d %s Session encryption is "
+                                              "required",
+                                              code,
+                                              dsn_class(code, "4.7.1", d));
                                 return 1;
                         }
                         break;

@@ -1005,6 +1005,7 @@ check_client(struct conn *c, const struct smtpd_info *info, bool vrfy)
             .pkey_fprint = ti ? ti->pkey_fprint : NULL,
             .sasl_username = info->sasl_username,
             .sasl_method = info->sasl_method,
+            .tls = info->tls != NULL,
             .dns = vrfy ? NULL : conn_dns,
             .policy = vrfy ? NULL : conn_policy,
             .action = conn_action,

@@ -21,6 +21,8 @@ real clients (Python's smtplib, swaks):
   ones unless reject_known_sender_login_mismatch;
 - smtpd_sasl_exceptions_networks: EHLO does not announce AUTH to those
   clients, which may still use it;
+- reject_plaintext_session (submission services use it): "450 4.7.1
+  Session encryption is required" until STARTTLS;
 - smtpd_sasl_type = cyrus (Postfix's default) refuses to start;
 - a worker does not wait for Dovecot: while one client's wrong password
   sits in Dovecot's failure delay, another client of the same worker
@@ -83,7 +85,7 @@ class SaslServer(unittest.TestCase):
         ca = pki.PKI(os.path.join(cls.dir, "pki"))
         crt, key = ca.issue("mx.postern.test")
         cls.ports = {}
-        for n in ("sub", "plain", "none", "owned", "known", "hidden"):
+        for n in ("sub", "plain", "none", "owned", "known", "hidden", "enc"):
             p = pt.free_port()
             while p in cls.ports.values():
                 p = pt.free_port()
@@ -111,7 +113,9 @@ class SaslServer(unittest.TestCase):
                  "smtpd_sender_restrictions="
                  "reject_known_sender_login_mismatch"]),
              ("hidden", cls.ports["hidden"], auth + [
-                 "smtpd_sasl_exceptions_networks=127.0.0.0/8"])],
+                 "smtpd_sasl_exceptions_networks=127.0.0.0/8"]),
+             ("enc", cls.ports["enc"], [
+                 "smtpd_client_restrictions=reject_plaintext_session"])],
             workers=1).start()
 
     @classmethod
@@ -215,6 +219,18 @@ class SaslServer(unittest.TestCase):
                          (503, b"5.5.1 Error: authentication not enabled"))
         self.assertEqual(s.docmd("MAIL", "FROM:<a@client.example> AUTH=<>"),
                          (503, b"5.5.4 Error: authentication disabled"))
+
+    def test_reject_plaintext_session(self):
+        s = self.smtp("enc")
+        s.ehlo("client.example")
+        s.mail("a@client.example")
+        self.assertEqual(s.rcpt("postmaster@mx.postern.test"),
+                         (450, b"4.7.1 Session encryption is required"))
+        s.rset()
+        s.starttls(context=ctx())
+        s.ehlo("client.example")
+        s.mail("a@client.example")
+        self.assertEqual(s.rcpt("postmaster@mx.postern.test")[0], 250)
 
     def test_exceptions_networks(self):
         # not announced to these clients, but still there
