@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """SMTP AUTH on the server side, checked by a real Dovecot auth server
 (smtpd_sasl_auth_enable, smtpd_sasl_type = dovecot, smtpd_sasl_path), with
-real clients (Python's smtplib, swaks):
+real clients (Python's smtplib, swaks, Postfix's own SMTP client):
 
 - a submission listener with smtpd_tls_auth_only offers no AUTH before
   STARTTLS (504 5.5.4 if tried), "AUTH PLAIN LOGIN" after it; alice's
@@ -45,6 +45,7 @@ import tempfile
 import unittest
 
 import dovecotfix
+import pfpeer
 import pki
 import pt
 import srv
@@ -276,6 +277,39 @@ class SaslServer(unittest.TestCase):
                       "5.7.1 <alice@client.example>: Sender address "
                       "rejected: not owned by user bob;",
                       self.server.logtext())
+
+    @unittest.skipUnless(pt.have("postfix"), "postfix not installed")
+    def test_postfix_client(self):
+        # Postfix's own SMTP client (Cyrus SASL) relays through the
+        # submission service: STARTTLS, AUTH PLAIN, then the mail
+        base = pfpeer.tmpdir("postern-sasl-pf-")
+        self.addCleanup(shutil.rmtree, base, True)
+        pw = os.path.join(base, "sasl_passwd")
+        with open(pw, "w") as f:
+            f.write("[127.0.0.1]:%d alice:s3cret\n" % self.ports["sub"])
+        os.chmod(base, 0o755)
+        pf = pfpeer.Postfix(os.path.join(base, "pf"), {
+            "relayhost": "[127.0.0.1]:%d" % self.ports["sub"],
+            "smtp_tls_security_level": "encrypt",
+            "smtp_sasl_auth_enable": "yes",
+            "smtp_sasl_password_maps": "texthash:" + pw,
+            "smtp_sasl_security_options": "noanonymous",
+            "smtp_sasl_tls_security_options": "noanonymous",
+        }).start()
+        self.addCleanup(pf.stop)
+        with smtplib.SMTP("127.0.0.1", pf.port, timeout=120) as c:
+            c.sendmail("alice@client.example", ["erin@elsewhere.example"],
+                       b"Subject: via postfix\r\n\r\nfrom postfix\r\n")
+        text = pt.wait_for(lambda: pf.read(("status=sent", "status=deferred",
+                                           "status=bounced")),
+                           "postfix to hand the mail on")
+        self.assertIn("status=sent", text)
+        self.assertIn("relay=127.0.0.1[127.0.0.1]:%d" % self.ports["sub"],
+                      text)
+        self.server.wait_log("sasl_method=PLAIN, sasl_username=alice")
+        body = self.server.find_message("from postfix")
+        self.assertIn(b"(Authenticated sender: alice)", body)
+        self.assertIn(b"with ESMTPSA id", body)
 
     @unittest.skipUnless(pt.have("swaks"), "swaks not installed")
     def test_swaks(self):
