@@ -977,7 +977,8 @@ static void check_smtpd_sasl(struct check_run *r)
         }
         if (path == NULL)
                 return;
-        if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        if (!str_has_prefix(path, "inet:") &&
+            (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)))
                 check_add(r, CHECK_WARNING, "smtpd_sasl_path", conf_main_cf(c),
                           "%s: %s: AUTH is not offered until Dovecot listens "
                           "there (service auth { unix_listener ... })",

@@ -13,6 +13,7 @@
 #include "smtpd/smtpd_int.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,10 +489,71 @@ static int handshake_read(struct sasl_dovecot *d, struct timespec *end)
         }
 }
 
+/* open_socket - a connected socket to the auth server: path, or
+ * "inet:host:port" (a Dovecot inet_listener), by *end; -1 with errno */
+static int open_socket(struct sasl_dovecot *d, const struct timespec *end)
+{
+        if (!str_has_prefix(d->path, "inet:")) {
+                struct sockaddr_un sa = {.sun_family = AF_UNIX};
+                if (strlen(d->path) >= sizeof(sa.sun_path)) {
+                        errno = ENAMETOOLONG;
+                        return -1;
+                }
+                memcpy(sa.sun_path, d->path, strlen(d->path) + 1);
+                d->fd = socket(AF_UNIX,
+                               SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (d->fd < 0)
+                        return -1;
+                return connect(d->fd, (struct sockaddr *)&sa, sizeof(sa));
+        }
+        const char *hp = d->path + 5, *colon = strrchr(hp, ':');
+        if (colon == NULL || colon == hp || colon[1] == 0) {
+                errno = EINVAL;
+                return -1;
+        }
+        char *host = xstrndup(hp, (size_t)(colon - hp));
+        size_t n = strlen(host);
+        if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+                memmove(host, host + 1, n - 2);
+                host[n - 2] = 0;
+        }
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                                 .ai_flags = AI_NUMERICSERV},
+                        *ai = NULL;
+        int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+        free(host);
+        if (rc != 0) {
+                errno = EHOSTUNREACH;
+                return -1;
+        }
+        d->fd = socket(ai->ai_family,
+                       SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        rc = d->fd < 0 ? -1 : connect(d->fd, ai->ai_addr, ai->ai_addrlen);
+        freeaddrinfo(ai);
+        if (rc == 0 || d->fd < 0 || errno != EINPROGRESS)
+                return rc;
+        /* bounded like the handshake */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (end->tv_sec - now.tv_sec) * 1000 +
+                  (end->tv_nsec - now.tv_nsec) / 1000000;
+        struct pollfd p = {.fd = d->fd, .events = POLLOUT};
+        int e = 0;
+        socklen_t l = sizeof(e);
+        if (ms <= 0 || poll(&p, 1, (int)ms) <= 0) {
+                errno = ETIMEDOUT;
+                return -1;
+        }
+        if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e) {
+                errno = e ? e : errno;
+                return -1;
+        }
+        return 0;
+}
+
 /* connect_server - connect and read the handshake; 0 or -1 */
 static int connect_server(struct sasl_dovecot *d)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct timespec end;
         char hello[64];
         time_t now = time(NULL);
@@ -500,15 +562,9 @@ static int connect_server(struct sasl_dovecot *d)
                 return 0;
         if (now < d->retry_at)
                 return -1;
-        if (strlen(d->path) >= sizeof(sa.sun_path)) {
-                log_warnx("SASL: socket path too long: %s", d->path);
-                d->retry_at = now + RETRY_AFTER_S;
-                return -1;
-        }
-        memcpy(sa.sun_path, d->path, strlen(d->path) + 1);
-        d->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (d->fd < 0 ||
-            connect(d->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += HANDSHAKE_MS / 1000;
+        if (open_socket(d, &end) < 0) {
                 log_warnx("SASL: Connect to %s failed: %s", d->path,
                           strerror(errno));
                 goto bad;
@@ -516,8 +572,6 @@ static int connect_server(struct sasl_dovecot *d)
         snprintf(hello, sizeof(hello), "VERSION\t1\t2\nCPID\t%ld\n",
                  (long)getpid());
         strbuf_adds(&d->out, hello);
-        clock_gettime(CLOCK_MONOTONIC, &end);
-        end.tv_sec += HANDSHAKE_MS / 1000;
         if (flush(d) < 0 || d->out.len > 0 || handshake_read(d, &end) < 0)
                 goto bad;
         d->io = event_io_new_armed(d->loop, d->fd, on_io, d);

@@ -286,16 +286,17 @@ int smtpd_sasl_socket(const struct conf *c, char **path, char **err)
                                  c->smtpd_sasl_type);
                 return -1;
         }
+        bool inet = str_has_prefix(c->smtpd_sasl_path, "inet:");
         if (*c->smtpd_sasl_path == 0 ||
-            str_has_prefix(c->smtpd_sasl_path, "inet:")) {
+            (inet && !strchr(c->smtpd_sasl_path + 5, ':'))) {
                 *err = xasprintf("smtpd_sasl_path = %s: give the path of "
-                                 "Dovecot's auth-client socket (inet: is not "
-                                 "supported)",
+                                 "Dovecot's auth-client socket, or "
+                                 "inet:host:port",
                                  c->smtpd_sasl_path);
                 return -1;
         }
         *path =
-            c->smtpd_sasl_path[0] == '/'
+            c->smtpd_sasl_path[0] == '/' || inet
                 ? xstrdup(c->smtpd_sasl_path)
                 : xasprintf("%s/%s", c->queue_directory, c->smtpd_sasl_path);
         return 0;

@@ -90,10 +90,11 @@ def handshake(path, timeout=10):
 class Dovecot:
 
     def __init__(self, d, users, mechanisms="plain login",
-                 failure_delay="0"):
+                 failure_delay="0", inet_port=None):
         """d: a private directory (created by the caller); users:
         {"alice": "s3cret", ...}; mechanisms: auth_mechanisms;
-        failure_delay: auth_failure_delay (Dovecot's default: "2 secs")."""
+        failure_delay: auth_failure_delay (Dovecot's default: "2 secs");
+        inet_port: also an auth inet_listener on 127.0.0.1:inet_port."""
         self.d = os.path.abspath(d)
         self.conf = os.path.join(self.d, "dovecot.conf")
         self.base_dir = os.path.join(self.d, "run")
@@ -135,12 +136,14 @@ class Dovecot:
                 "userdb {\n  driver = static\n"
                 "  args = uid=%d gid=%d home=%s/home/%%u\n}\n"
                 "service auth {\n  unix_listener %s {\n"
-                "    mode = 0666\n  }\n}\n"
+                "    mode = 0666\n  }\n%s}\n"
                 "service anvil {\n  unix_listener anvil-auth-penalty {\n"
                 "    mode = 0\n  }\n}\n"
                 % (self.base_dir, self.state_dir, self.log_path,
                    mechanisms, failure_delay, self.passwd,
-                   nobody.pw_uid, nobody.pw_gid, self.d, LISTENER))
+                   nobody.pw_uid, nobody.pw_gid, self.d, LISTENER,
+                   "  inet_listener postern {\n    address = 127.0.0.1\n"
+                   "    port = %d\n  }\n" % inet_port if inet_port else ""))
 
     def start(self):
         """Start Dovecot; returns self once the auth socket answers."""
