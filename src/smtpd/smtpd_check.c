@@ -53,6 +53,7 @@
         X(REJECT_UNAUTH_SENDER_LOGIN,                                          \
           "reject_unauthenticated_sender_login_mismatch", 0)                   \
         X(REJECT_RBL_CLIENT, "reject_rbl_client", 2)                           \
+        X(PERMIT_DNSWL_CLIENT, "permit_dnswl_client", 2)                       \
         X(REJECT_RHSBL_SENDER, "reject_rhsbl_sender", 2)                       \
         X(REJECT_RHSBL_HELO, "reject_rhsbl_helo", 2)                           \
         X(REJECT_RHSBL_RCPT, "reject_rhsbl_recipient", 2)                      \
@@ -82,6 +83,8 @@ struct restriction {
         struct table_list *tables; /* for check_*_access */
         char *domain;              /* reject_rbl_client DOMAIN=FILTER; the
                                       service of check_policy_service */
+        bool relay_list;           /* in smtpd_relay_ or _recipient_
+                                      restrictions */
         char *filter;              /* ... or NULL: any A record lists */
 };
 
@@ -606,6 +609,9 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                                       lists[l].value ? lists[l].value : "",
                                       &k->lists[l].r, &k->lists[l].n, err) < 0)
                         goto bad;
+        for (int l = RL_RELAY; l <= RL_RCPT; l++)
+                for (size_t i = 0; i < k->lists[l].n; i++)
+                        k->lists[l].r[i].relay_list = true;
         if (!has_working_relay_check(k->lists[RL_RELAY].r,
                                      k->lists[RL_RELAY].n) &&
             !has_working_relay_check(k->lists[RL_RCPT].r,
@@ -1327,9 +1333,10 @@ static int dnsbl(struct smtpd_checks *k, const struct smtpd_check_client *cl,
 
         if (subject == NULL || *subject == 0 || *subject == '[')
                 return 0;
-        name = r->kind == R_REJECT_RBL_CLIENT
-                   ? rbl_name(subject, r->domain)
-                   : xasprintf("%s.%s", subject, r->domain);
+        bool by_addr =
+            r->kind == R_REJECT_RBL_CLIENT || r->kind == R_PERMIT_DNSWL_CLIENT;
+        name = by_addr ? rbl_name(subject, r->domain)
+                       : xasprintf("%s.%s", subject, r->domain);
         if (name == NULL)
                 return 0;
         switch (cl->dns(cl->dns_arg, name, DNS_T_A, &v, &n)) {
@@ -1344,7 +1351,10 @@ static int dnsbl(struct smtpd_checks *k, const struct smtpd_check_client *cl,
         default:
                 break;
         }
-        if (listed) {
+        if (listed && r->kind == R_PERMIT_DNSWL_CLIENT) {
+                *verdict = SMTPD_ACCEPT;
+                rc = 1;
+        } else if (listed) {
                 const char *reason = NULL;
                 enum smtpd_dns_state t =
                     cl->dns(cl->dns_arg, name, DNS_T_TXT, &v, &n);
@@ -1441,6 +1451,13 @@ static int dns_restriction(struct smtpd_checks *k,
 
         switch (r->kind) {
         case R_REJECT_RBL_CLIENT:
+                return dnsbl(k, cl, r, cl->addr, "Client host", verdict, reply);
+        case R_PERMIT_DNSWL_CLIENT:
+                /* as Postfix, never a way around reject_unauth_destination:
+                 * in the relay and recipient lists it permits only mail
+                 * for this host and its relay domains */
+                if (rcpt && r->relay_list && !auth_destination(k, rcpt))
+                        return 0;
                 return dnsbl(k, cl, r, cl->addr, "Client host", verdict, reply);
         case R_REJECT_RHSBL_HELO:
                 if (cl->helo) {
@@ -1568,6 +1585,7 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         break;
                 }
                 case R_REJECT_RBL_CLIENT:
+                case R_PERMIT_DNSWL_CLIENT:
                 case R_REJECT_RHSBL_SENDER:
                 case R_REJECT_RHSBL_HELO:
                 case R_REJECT_RHSBL_RCPT:

@@ -10,6 +10,8 @@ Python's smtplib as the client (127.0.0.1):
   listed, the mail goes through; DOMAIN=127.0.0.[2..9] and [10;11]
   filters pick by the A record's value;
 - reject_rhsbl_sender DOMAIN: a sender domain listed under DOMAIN;
+- permit_dnswl_client DOMAIN: a listed client is permitted (the RBL after
+  it is not asked), but never past reject_unauth_destination;
 - reject_unknown_sender_domain / reject_unknown_recipient_domain: no MX,
   A or AAAA gets "450 4.1.8 <a>: Sender address rejected: Domain not
   found" (4.1.2 for a recipient); an A record alone is enough; a null MX
@@ -43,6 +45,8 @@ RECORDS = [
     "1.0.0.127.bl A 127.0.0.2",
     '1.0.0.127.bl TXT "listed: see https://bl.example/127.0.0.1"',
     "1.0.0.127.codes A 127.0.0.10",
+    # ... and on a whitelist
+    "1.0.0.127.wl A 127.0.0.5",
     # a listed sender domain
     "spammer.example.dbl A 127.0.1.2",
     # sender and recipient domains
@@ -70,6 +74,10 @@ LISTS = {
     "dip": ["smtpd_sender_restrictions=reject_unknown_sender_domain",
             "unknown_address_reject_code=550"],
     "helo": ["smtpd_helo_restrictions=reject_unknown_helo_hostname"],
+    "dnswl": ["smtpd_client_restrictions=permit_dnswl_client,wl.example,"
+              "reject_rbl_client,bl.example"],
+    "dnswl_relay": ["smtpd_relay_restrictions=permit_dnswl_client,wl.example,"
+                    "reject_unauth_destination"],
     # more lookups for one RCPT than postern waits for
     "many": ["smtpd_client_restrictions=" + ",".join(
         "reject_rbl_client,l%d.example" % i for i in range(30))],
@@ -129,6 +137,15 @@ class DnsRestrictions(unittest.TestCase):
         self.server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
                              "554 5.7.1 Service unavailable; Client host "
                              "[127.0.0.1] blocked using bl.example;")
+
+    def test_dnswl(self):
+        # whitelisted: the blacklist after it in the list is not reached
+        self.assertEqual(self.rcpt("dnswl")[0], 250)
+        # but a whitelist never opens relaying
+        self.assertEqual(self.rcpt("dnswl_relay")[0], 250)
+        code, msg = self.rcpt("dnswl_relay", rcpt="x@elsewhere.example")
+        self.assertEqual(code, 554, msg)
+        self.assertIn("Relay access denied", msg)
 
     def test_rbl_filters(self):
         self.assertEqual(self.rcpt("codes_no")[0], 250)
