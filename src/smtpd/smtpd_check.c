@@ -61,7 +61,10 @@
         X(REJECT_UNKNOWN_RCPT_DOMAIN, "reject_unknown_recipient_domain", 0)    \
         X(REJECT_UNKNOWN_HELO, "reject_unknown_helo_hostname", 0)              \
         X(CHECK_POLICY, "check_policy_service", 3)                             \
-        X(REJECT_PLAINTEXT, "reject_plaintext_session", 0)
+        X(REJECT_PLAINTEXT, "reject_plaintext_session", 0)                     \
+        X(CHECK_SENDER_MX, "check_sender_mx_access", 1)                        \
+        X(CHECK_RCPT_MX, "check_recipient_mx_access", 1)                       \
+        X(CHECK_HELO_MX, "check_helo_mx_access", 1)
 
 enum restriction_kind {
 #define R_ENUM(e, name, arg) R_##e,
@@ -1438,8 +1441,82 @@ static int unknown_domain(const struct smtpd_check_client *cl, const char *name,
         return 1;
 }
 
-/* dns_restriction - one of the DNS-based restrictions, as dnsbl and
- * unknown_domain answer */
+/* MX hosts looked at per domain (each costs two address lookups). */
+#define MX_ACCESS_HOSTS 5
+
+/* mx_access - check_{sender,recipient,helo}_mx_access: the MX hosts of
+ * name (name itself when it has none) in the table, by host name and
+ * parent domains, then by each address and its networks.  OK counts as
+ * DUNNO, as in Postfix (an MX host cannot vouch for the mail).  1
+ * decided, 0 go on, 2 waiting for DNS. */
+static int mx_access(struct smtpd_checks *k,
+                     const struct smtpd_check_client *cl,
+                     const struct restriction *r, const char *name,
+                     const char *shown, const char *cls, struct eval *ev,
+                     enum smtpd_verdict *verdict, struct strbuf *reply)
+{
+        const char *const *v;
+        size_t n;
+        struct strlist hosts = {0};
+        int rc = 0;
+
+        if (name == NULL || *name == 0 || *name == '[')
+                return 0;
+        switch (cl->dns(cl->dns_arg, name, DNS_T_MX, &v, &n)) {
+        case SMTPD_DNS_PENDING:
+                return 2;
+        case SMTPD_DNS_FOUND:
+                for (size_t i = 0; i < n && hosts.n < MX_ACCESS_HOSTS; i++)
+                        if (*v[i])
+                                strlist_push(&hosts, v[i]);
+                break;
+        case SMTPD_DNS_NONE:
+                strlist_push(&hosts, name);
+                break;
+        default:
+                if (ev->dip_reply.len == 0)
+                        strbuf_printf(&ev->dip_reply,
+                                      "450 4.4.3 <%s>: %s rejected: Unable "
+                                      "to look up mail exchanger information",
+                                      shown, cls);
+                return 0;
+        }
+        for (size_t h = 0; h < hosts.n && rc != 1; h++) {
+                struct strlist keys = {0};
+                char *lower = str_lower(xstrdup(hosts.v[h]));
+                domain_keys(lower, k->access_parent, &keys);
+                free(lower);
+                for (int t = 0; t < 2; t++) {
+                        int type = t ? DNS_T_AAAA : DNS_T_A;
+                        switch (
+                            cl->dns(cl->dns_arg, hosts.v[h], type, &v, &n)) {
+                        case SMTPD_DNS_PENDING:
+                                rc = 2; /* ask for all, then wait */
+                                break;
+                        case SMTPD_DNS_FOUND:
+                                for (size_t i = 0; i < n; i++)
+                                        client_keys(v[i], &keys);
+                                break;
+                        default:
+                                break;
+                        }
+                }
+                if (rc != 2 &&
+                    lookup_access(r->tables, (const char *const *)keys.v,
+                                  keys.n, shown, cls, ev, verdict, reply)) {
+                        if (*verdict == SMTPD_ACCEPT)
+                                strbuf_reset(reply); /* OK: DUNNO */
+                        else
+                                rc = 1;
+                }
+                strlist_clear(&keys);
+        }
+        strlist_clear(&hosts);
+        return rc;
+}
+
+/* dns_restriction - one of the DNS-based restrictions, as dnsbl,
+ * unknown_domain and mx_access answer */
 static int dns_restriction(struct smtpd_checks *k,
                            const struct smtpd_check_client *cl,
                            const struct restriction *r, const char *rcpt,
@@ -1491,6 +1568,25 @@ static int dns_restriction(struct smtpd_checks *k,
                 d = unknown_domain(cl, dom, true, rcpt, "Recipient address",
                                    k->unk_addr_code, "4.1.2", ev, verdict,
                                    reply);
+                break;
+        case R_CHECK_SENDER_MX:
+                if (cl->sender == NULL || *cl->sender == 0)
+                        return 0;
+                dom = rcpt_domain(cl->sender);
+                d = mx_access(k, cl, r, dom, cl->sender, "Sender address", ev,
+                              verdict, reply);
+                break;
+        case R_CHECK_RCPT_MX:
+                dom = rcpt_domain(rcpt);
+                d = mx_access(k, cl, r, dom, rcpt, "Recipient address", ev,
+                              verdict, reply);
+                break;
+        case R_CHECK_HELO_MX:
+                if (cl->helo == NULL)
+                        return 0;
+                dom = str_lower(xstrdup(cl->helo));
+                d = mx_access(k, cl, r, dom, cl->helo, "Helo command", ev,
+                              verdict, reply);
                 break;
         case R_REJECT_UNKNOWN_HELO:
                 if (cl->helo == NULL)
@@ -1591,6 +1687,9 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                 case R_REJECT_RHSBL_RCPT:
                 case R_REJECT_UNKNOWN_SENDER_DOMAIN:
                 case R_REJECT_UNKNOWN_RCPT_DOMAIN:
+                case R_CHECK_SENDER_MX:
+                case R_CHECK_RCPT_MX:
+                case R_CHECK_HELO_MX:
                 case R_REJECT_UNKNOWN_HELO: {
                         int d = cl->dns ? dns_restriction(k, cl, &r[i], rcpt,
                                                           ev, verdict, reply)

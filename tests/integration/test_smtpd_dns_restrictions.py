@@ -10,6 +10,9 @@ Python's smtplib as the client (127.0.0.1):
   listed, the mail goes through; DOMAIN=127.0.0.[2..9] and [10;11]
   filters pick by the A record's value;
 - reject_rhsbl_sender DOMAIN: a sender domain listed under DOMAIN;
+- check_sender_mx_access / check_recipient_mx_access: the MX hosts of
+  the domain by name (and parent domains) and by address (a cidr table
+  of bogus networks), OK counting as DUNNO;
 - permit_dnswl_client DOMAIN: a listed client is permitted (the RBL after
   it is not asked), but never past reject_unauth_destination;
 - reject_unknown_sender_domain / reject_unknown_recipient_domain: no MX,
@@ -56,6 +59,12 @@ RECORDS = [
     "nullmx MX 0 .",
     # a HELO name that resolves
     "client A 192.0.2.3",
+    # MX hosts for check_*_mx_access: one in the loopback network, one
+    # under a listed name
+    "loopmx MX 10 lo.loopmx",
+    "lo.loopmx A 127.0.0.1",
+    "namedmx MX 10 mx.badhost",
+    "mx.badhost A 192.0.2.50",
 ]
 
 LISTS = {
@@ -74,6 +83,10 @@ LISTS = {
     "dip": ["smtpd_sender_restrictions=reject_unknown_sender_domain",
             "unknown_address_reject_code=550"],
     "helo": ["smtpd_helo_restrictions=reject_unknown_helo_hostname"],
+    "mx_cidr": ["smtpd_sender_restrictions=check_sender_mx_access,"
+                "cidr:%(cidr)s,check_sender_access,texthash:%(names)s"],
+    "mx_name": ["smtpd_recipient_restrictions=reject_unauth_destination,"
+                "check_recipient_mx_access,texthash:%(names)s"],
     "dnswl": ["smtpd_client_restrictions=permit_dnswl_client,wl.example,"
               "reject_rbl_client,bl.example"],
     "dnswl_relay": ["smtpd_relay_restrictions=permit_dnswl_client,wl.example,"
@@ -96,6 +109,16 @@ class DnsRestrictions(unittest.TestCase):
         # the workers read the trust anchor after dropping privileges
         os.chmod(cls.tmp, 0o755)
         os.chmod(cls.world.dir, 0o755)
+        cidr = os.path.join(cls.tmp, "bogus_mx.cidr")
+        with open(cidr, "w") as f:
+            f.write("127.0.0.0/8   REJECT Domain MX in loopback network\n"
+                    "192.0.2.1/32  OK\n")
+        os.chmod(cidr, 0o644)
+        names = os.path.join(cls.tmp, "bad_mx_names")
+        with open(names, "w") as f:
+            f.write("badhost.example  REJECT bad mail server\n"
+                    "known.example    REJECT still checked\n")
+        os.chmod(names, 0o644)
         cls.ports = {}
         for name in LISTS:
             p = pt.free_port()
@@ -109,9 +132,11 @@ class DnsRestrictions(unittest.TestCase):
             "smtp_dns_support_level = dnssec\n"
             "mynetworks = 192.0.2.0/24\n"
             "relay_domains = known.example aonly.example nullmx.example "
-            "nosuch.example x.bogus.example\n"
+            "nosuch.example x.bogus.example namedmx.example\n"
             % (cls.world.addr, cls.world.port, cls.world.trust_anchor),
-            [(n, cls.ports[n], LISTS[n]) for n in LISTS],
+            [(n, cls.ports[n],
+              [o % {"cidr": cidr, "names": names} for o in LISTS[n]])
+             for n in LISTS],
             workers=1).start()
 
     @classmethod
@@ -146,6 +171,25 @@ class DnsRestrictions(unittest.TestCase):
         code, msg = self.rcpt("dnswl_relay", rcpt="x@elsewhere.example")
         self.assertEqual(code, 554, msg)
         self.assertIn("Relay access denied", msg)
+
+    def test_mx_access(self):
+        # by address: the sender domain's MX host is in 127.0.0.0/8
+        self.assertEqual(self.rcpt("mx_cidr", sender="a@loopmx.example"), (
+            554, "5.7.1 <a@loopmx.example>: Sender address rejected: "
+                 "Domain MX in loopback network"))
+        # OK counts as DUNNO: the next restriction still runs (and the
+        # domain without MX is its own host)
+        self.assertEqual(self.rcpt("mx_cidr", sender="a@known.example"), (
+            554, "5.7.1 <a@known.example>: Sender address rejected: still "
+                 "checked"))
+        self.assertEqual(self.rcpt("mx_cidr", sender="a@aonly.example")[0],
+                         250)
+        # by name: the recipient domain's MX host under a listed parent
+        self.assertEqual(self.rcpt("mx_name", rcpt="b@namedmx.example"), (
+            554, "5.7.1 <b@namedmx.example>: Recipient address rejected: "
+                 "bad mail server"))
+        self.assertEqual(self.rcpt("mx_name", rcpt="b@aonly.example")[0],
+                         250)
 
     def test_rbl_filters(self):
         self.assertEqual(self.rcpt("codes_no")[0], 250)
