@@ -978,13 +978,30 @@ static void check_smtpd_sasl(struct check_run *r)
         if (path == NULL)
                 return;
         if (!str_has_prefix(path, "inet:") &&
-            (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)))
+            (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))) {
                 check_add(r, CHECK_WARNING, "smtpd_sasl_path", conf_main_cf(c),
                           "%s: %s: AUTH is not offered until Dovecot listens "
                           "there (service auth { unix_listener ... })",
                           path,
                           stat(path, &st) < 0 ? strerror(errno)
                                               : "not a socket");
+        } else {
+                /* ask Dovecot what EHLO would offer */
+                char *plain = NULL, *tls = NULL;
+                if (smtpd_sasl_probe(c, &plain, &tls, &err) < 0) {
+                        check_add(r, CHECK_WARNING, "smtpd_sasl_path",
+                                  conf_main_cf(c), "%s: %s", path, err);
+                        free(err);
+                } else if (!*tls && !*plain) {
+                        check_add(r, CHECK_WARNING,
+                                  "smtpd_sasl_tls_security_options",
+                                  conf_main_cf(c),
+                                  "leaves none of the mechanisms Dovecot "
+                                  "offers: AUTH is never offered");
+                }
+                free(plain);
+                free(tls);
+        }
         if (c->smtpd_tls_auth_only && !c->smtpd_tls_wrappermode &&
             (!strcmp(c->smtpd_tls_security_level, "none") ||
              !*c->smtpd_tls_security_level))

@@ -376,6 +376,12 @@ struct smtpd_server;
  * *err (caller frees) when the settings cannot work: smtpd_sasl_type not
  * dovecot, an empty or inet: path. */
 int smtpd_sasl_socket(const struct conf *, char **path, char **err);
+/* smtpd_sasl_probe - ask Dovecot (as smtpd_sasl_socket finds it) for its
+ * mechanisms and filter them as EHLO would: *plain for sessions without
+ * TLS, *tls with it (new strings, "" when none; both NULL when AUTH is
+ * off).  0, or -1 with *err (caller frees) when the settings are wrong
+ * or Dovecot does not answer. */
+int smtpd_sasl_probe(const struct conf *, char **plain, char **tls, char **err);
 
 /* smtpd_server_new - in the supervisor, before forking and before
  * dropping privileges: TLS contexts (keys readable only by root), relay

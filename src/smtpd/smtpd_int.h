@@ -160,6 +160,11 @@ struct sasl_dovecot *sasl_dovecot_new(struct event_loop *, const char *path,
 /* sasl_dovecot_free - close; pending requests are dropped unanswered.
  * NULL ok. */
 void sasl_dovecot_free(struct sasl_dovecot *);
+/* sasl_dovecot_probe - connect to path (or inet:host:port), read the
+ * handshake and close: the mechanisms in *mechs and their properties in
+ * a new *flags (one per name).  0, or -1 with *err (caller frees). */
+int sasl_dovecot_probe(const char *path, struct strlist *mechs,
+                       unsigned **flags, char **err);
 /* sasl_dovecot_mechs - the offered mechanisms that opts allow, connecting
  * (with a bounded handshake) when needed; a new string, "" when none or
  * the server cannot be reached (tried again after 5 s). */

@@ -584,6 +584,41 @@ bad:
         return -1;
 }
 
+/* sasl_dovecot_probe - connect, read the handshake, close */
+int sasl_dovecot_probe(const char *path, struct strlist *mechs,
+                       unsigned **flags, char **err)
+{
+        struct sasl_dovecot d = {.fd = -1, .path = (char *)path};
+        struct timespec end;
+        char hello[64];
+        int rc = -1;
+
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += HANDSHAKE_MS / 1000;
+        if (open_socket(&d, &end) < 0) {
+                *err = xasprintf("cannot connect: %s", strerror(errno));
+                goto out;
+        }
+        snprintf(hello, sizeof(hello), "VERSION\t1\t2\nCPID\t%ld\n",
+                 (long)getpid());
+        strbuf_adds(&d.out, hello);
+        if (flush(&d) < 0 || d.out.len > 0 || handshake_read(&d, &end) < 0) {
+                *err = xstrdup("no auth-client handshake (is it Dovecot's "
+                               "auth-client socket?)");
+                goto out;
+        }
+        *mechs = d.mechs;
+        *flags = d.flags;
+        d.mechs = (struct strlist){0};
+        d.flags = NULL;
+        rc = 0;
+out:
+        disconnect(&d); /* no requests: nothing to deliver */
+        strbuf_clear(&d.in);
+        strbuf_clear(&d.out);
+        return rc;
+}
+
 /* sasl_dovecot_mechs - the mechanisms the server offers that opts allow
  * (a new string, "" when none or the server is unreachable) */
 char *sasl_dovecot_mechs(struct sasl_dovecot *d, const char *opts)

@@ -302,6 +302,32 @@ int smtpd_sasl_socket(const struct conf *c, char **path, char **err)
         return 0;
 }
 
+/* smtpd_sasl_probe - what EHLO would offer, asked of Dovecot now */
+int smtpd_sasl_probe(const struct conf *c, char **plain, char **tls, char **err)
+{
+        char *path = NULL;
+        struct strlist mechs = {0};
+        unsigned *flags = NULL;
+
+        *plain = *tls = NULL;
+        if (smtpd_sasl_socket(c, &path, err) < 0)
+                return -1;
+        if (path == NULL)
+                return 0;
+        if (sasl_dovecot_probe(path, &mechs, &flags, err) < 0) {
+                free(path);
+                return -1;
+        }
+        *plain =
+            sasl_mechs_filter(&mechs, flags, c->smtpd_sasl_security_options);
+        *tls = sasl_mechs_filter(&mechs, flags,
+                                 c->smtpd_sasl_tls_security_options);
+        strlist_clear(&mechs);
+        free(flags);
+        free(path);
+        return 0;
+}
+
 /* sasl_init - smtpd_sasl_*: only Dovecot's protocol is spoken */
 static int sasl_init(struct lconf *lc, const struct smtpd_listen *l, char **err)
 {

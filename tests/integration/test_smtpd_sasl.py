@@ -235,6 +235,27 @@ class SaslServer(unittest.TestCase):
         s.mail("a@client.example")
         self.assertEqual(s.rcpt("postmaster@mx.postern.test")[0], 250)
 
+    def check(self, *opts):
+        """postern check of a service with AUTH through this Dovecot."""
+        d = tempfile.mkdtemp(prefix="postern-sasl-probe-")
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(d, "main.cf"), "w") as f:
+            f.write("queue_directory = %s/queue\n" % d)
+        with open(os.path.join(d, "master.cf"), "w") as f:
+            f.write("127.0.0.1:2587 inet n - n - - smtpd\n" + "".join(
+                "  -o %s\n" % o for o in (
+                    "smtpd_sasl_auth_enable=yes", "smtpd_sasl_type=dovecot",
+                    "smtpd_sasl_path=" + self.dove.socket_path) + opts))
+        r = pt.postern("check", "-c", d)
+        return r.stdout + r.stderr
+
+    def test_check_asks_dovecot(self):
+        self.assertNotIn("smtpd_sasl", self.check())
+        out = self.check("smtpd_sasl_security_options=noplaintext",
+                         "smtpd_sasl_tls_security_options=noplaintext")
+        self.assertIn("warning: smtpd_sasl_tls_security_options", out)
+        self.assertIn("leaves none of the mechanisms Dovecot offers", out)
+
     def test_exceptions_networks(self):
         # not announced to these clients, but still there
         s = self.smtp("hidden")
