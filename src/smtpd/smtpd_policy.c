@@ -22,6 +22,10 @@
 #include "log/log.h"
 
 #define REPLY_MAX_BYTES (64 * 1024)
+/* Connections a request is tried on before it fails (Postfix's
+ * smtpd_policy_service_try_limit): a server that closes an idle
+ * connection just as a request goes out costs no 451. */
+#define TRY_LIMIT 2
 
 /* policy_reply_parse - the action of one reply (its lines, without the
  * final empty line): 0 with *action pointing into text, -1 when there
@@ -46,7 +50,8 @@ int policy_reply_parse(char *text, const char **action)
 
 struct policy_req {
         unsigned id;
-        char *text; /* the request, empty line included */
+        char *text;     /* the request, empty line included */
+        unsigned tries; /* connections it was sent on */
         time_t sent;
         policy_done_fn *done; /* NULL: cancelled */
         void *arg;
@@ -69,6 +74,7 @@ struct policy_client {
         struct policy_req *head, *tail; /* head: sent, or next to send */
         struct policy_req *dead;        /* failed, to deliver */
         unsigned next_id;
+        bool closing; /* policy_client_free: no new connection */
 };
 
 static void on_io(int fd, int what, void *arg);
@@ -123,9 +129,30 @@ struct policy_client *policy_client_new(struct event_loop *loop,
         return p;
 }
 
-/* disconnect - close; every request fails (from the loop) */
-static void disconnect(struct policy_client *p, const char *why)
+static int start_connect(struct policy_client *p);
+static void send_next(struct policy_client *p);
+static void want(struct policy_client *p);
+
+/* fail_head - the request in flight fails (from the loop) */
+static void fail_head(struct policy_client *p)
 {
+        struct policy_req *r = p->head;
+
+        p->head = r->next;
+        if (p->head == NULL)
+                p->tail = NULL;
+        r->next = p->dead;
+        p->dead = r;
+        event_timer_add(p->deliver, 0);
+}
+
+/* disconnect - close.  With retry, the request in flight is sent again
+ * on a new connection until TRY_LIMIT; without, it fails.  The requests
+ * behind it go on a new connection, or fail when none can be made. */
+static void disconnect(struct policy_client *p, const char *why, bool retry)
+{
+        bool in_flight = p->head && p->out.len > 0;
+
         if (why && (p->head || p->fd >= 0))
                 log_warnx("policy service %s: %s", p->service, why);
         event_io_free(p->io);
@@ -139,12 +166,23 @@ static void disconnect(struct policy_client *p, const char *why)
         strbuf_reset(&p->in);
         strbuf_reset(&p->out);
         p->out_off = 0;
-        if (p->head) {
-                p->tail->next = p->dead;
-                p->dead = p->head;
-                p->head = p->tail = NULL;
-                event_timer_add(p->deliver, 0);
+        if (in_flight && (!retry || p->head->tries >= TRY_LIMIT))
+                fail_head(p);
+        if (p->head == NULL || p->closing)
+                goto fail_rest;
+        if (start_connect(p) == 0) {
+                send_next(p);
+                want(p);
+                return;
         }
+        log_warnx("policy service %s: connect: %s", p->service,
+                  strerror(errno));
+        if (p->fd >= 0)
+                close(p->fd);
+        p->fd = -1;
+fail_rest:
+        while (p->head)
+                fail_head(p);
 }
 
 /* policy_client_free - close; pending requests are dropped unanswered */
@@ -154,7 +192,8 @@ void policy_client_free(struct policy_client *p)
                 return;
         for (struct policy_req *r = p->head; r; r = r->next)
                 r->done = NULL;
-        disconnect(p, NULL);
+        p->closing = true;
+        disconnect(p, NULL, false);
         for (struct policy_req *r = p->dead; r; r = r->next)
                 r->done = NULL;
         on_deliver(p);
@@ -174,7 +213,7 @@ static void on_timer(void *arg)
         struct policy_client *p = arg;
 
         if (p->head && time(NULL) - p->head->sent >= p->timeout_s) {
-                disconnect(p, "timeout");
+                disconnect(p, "timeout", false);
                 return;
         }
         if (p->head)
@@ -236,7 +275,7 @@ static void want(struct policy_client *p)
         bool wr = !p->connected || p->out_off < p->out.len;
 
         if (event_io_want(p->io, true, wr, 0) < 0)
-                disconnect(p, "cannot watch the socket");
+                disconnect(p, "cannot watch the socket", false);
 }
 
 /* send_next - put the head request in the output buffer */
@@ -246,6 +285,7 @@ static void send_next(struct policy_client *p)
                 return;
         strbuf_adds(&p->out, p->head->text);
         p->out_off = 0;
+        p->head->tries++;
         p->head->sent = time(NULL);
         event_timer_add(p->timer, 1000);
 }
@@ -259,7 +299,7 @@ static void on_io(int fd, int what, void *arg)
                 int e = 0;
                 socklen_t l = sizeof(e);
                 if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e) {
-                        disconnect(p, e ? strerror(e) : "connect failed");
+                        disconnect(p, e ? strerror(e) : "connect failed", true);
                         return;
                 }
                 p->connected = true;
@@ -272,7 +312,7 @@ static void on_io(int fd, int what, void *arg)
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                         break;
                 if (n <= 0) {
-                        disconnect(p, strerror(errno));
+                        disconnect(p, strerror(errno), true);
                         return;
                 }
                 p->out_off += (size_t)n;
@@ -286,13 +326,16 @@ static void on_io(int fd, int what, void *arg)
                         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                                 break;
                         if (n == 0) {
-                                disconnect(p, p->head ? "connection closed"
-                                                      : NULL);
+                                disconnect(p,
+                                           p->head ? "connection closed" : NULL,
+                                           true);
                                 return;
                         }
                         if (n < 0 || p->in.len + (size_t)n > REPLY_MAX_BYTES) {
-                                disconnect(p, n < 0 ? strerror(errno)
-                                                    : "reply too long");
+                                disconnect(p,
+                                           n < 0 ? strerror(errno)
+                                                 : "reply too long",
+                                           n < 0);
                                 return;
                         }
                         strbuf_add(&p->in, buf, (size_t)n);
@@ -310,7 +353,7 @@ static void on_io(int fd, int what, void *arg)
                 p->in.s[p->in.len] = 0;
                 if (r == NULL || p->out_off < p->out.len) {
                         free(text);
-                        disconnect(p, "reply without a request");
+                        disconnect(p, "reply without a request", false);
                         return;
                 }
                 if (policy_reply_parse(text, &action) < 0) {

@@ -16,7 +16,11 @@ Python's smtplib as the client:
   smtpd_policy_service_default_action ("451 4.3.5 <rcpt>: Recipient
   address rejected: Server configuration problem"), with a warning naming
   the service;
-- the worker keeps one connection to postgrey for its sessions.
+- the worker keeps one connection to postgrey for its sessions;
+- a server that closes the connection instead of answering is asked
+  again on a new connection, twice at most (Postfix's
+  smtpd_policy_service_try_limit), before the default action (tested
+  with a scripted server: postgrey cannot be made to do that on cue).
 
 Before, check_policy_service refused the start: a Postfix main.cf with
 greylisting, SPF or any other policy daemon could not be used."""
@@ -24,8 +28,10 @@ import os
 import shutil
 import signal
 import smtplib
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -137,6 +143,82 @@ class Policy(unittest.TestCase):
                                "address rejected: Server configuration "
                                "problem"))
         self.server.wait_log("warning: policy service inet:127.0.0.1:")
+
+
+
+class Dropper:
+    """A policy server that reads a request and closes the connection
+    without answering, the first `drops` times (all of them: None); after
+    that it answers "action=REJECT retried"."""
+
+    def __init__(self, drops):
+        self.drops, self.conns = drops, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns += 1
+            # the file object too: the socket closes with the last of them
+            with c, c.makefile("rb") as f:
+                while True:
+                    req = []
+                    for line in f:
+                        if line in (b"\n", b""):
+                            break
+                        req.append(line)
+                    if not req:
+                        break
+                    if self.drops is None or self.conns <= self.drops:
+                        break  # close without an answer
+                    c.sendall(b"action=REJECT retried\n\n")
+
+    def close(self):
+        self.sock.close()
+
+
+class Retry(unittest.TestCase):
+
+    def serve(self, drops):
+        tmp = tempfile.mkdtemp(prefix="postern-policy-retry-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        peer = Dropper(drops)
+        self.addCleanup(peer.close)
+        port = pt.free_port()
+        server = srv.Server(
+            os.path.join(tmp, "srv"),
+            "smtpd_recipient_restrictions = reject_unauth_destination, "
+            "check_policy_service inet:127.0.0.1:%d\n" % peer.port,
+            [("smtp", port, [])], workers=1).start()
+        self.addCleanup(lambda: self.assertEqual(srv.stop_all([server]), []))
+        with smtplib.SMTP("127.0.0.1", port, timeout=120) as s:
+            s.ehlo("client.example")
+            s.mail("a@client.example")
+            code, msg = s.rcpt("bob@mx.postern.test")
+        return code, msg.decode(), peer, server
+
+    def test_asked_again_on_a_new_connection(self):
+        code, msg, peer, server = self.serve(drops=1)
+        self.assertEqual((code, msg), (
+            554, "5.7.1 <bob@mx.postern.test>: Recipient address rejected: "
+                 "retried"))
+        self.assertEqual(peer.conns, 2)
+        server.wait_log("policy service inet:127.0.0.1:%d: connection "
+                        "closed" % peer.port)
+
+    def test_two_tries_at_most(self):
+        code, msg, peer, server = self.serve(drops=None)
+        self.assertEqual((code, msg), (
+            451, "4.3.5 <bob@mx.postern.test>: Recipient address rejected: "
+                 "Server configuration problem"))
+        self.assertEqual(peer.conns, 2)
 
 
 if __name__ == "__main__":
