@@ -488,7 +488,8 @@ static bool name_ok(const char *name)
 static bool type_ok(int type)
 {
         return type == DNS_T_A || type == DNS_T_AAAA || type == DNS_T_MX ||
-               type == DNS_T_CNAME || type == DNS_T_TLSA || type == DNS_T_TXT;
+               type == DNS_T_CNAME || type == DNS_T_TLSA || type == DNS_T_TXT ||
+               type == DNS_T_NS;
 }
 
 /* pending_new - a query record */

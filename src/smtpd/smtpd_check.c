@@ -64,7 +64,10 @@
         X(REJECT_PLAINTEXT, "reject_plaintext_session", 0)                     \
         X(CHECK_SENDER_MX, "check_sender_mx_access", 1)                        \
         X(CHECK_RCPT_MX, "check_recipient_mx_access", 1)                       \
-        X(CHECK_HELO_MX, "check_helo_mx_access", 1)
+        X(CHECK_HELO_MX, "check_helo_mx_access", 1)                            \
+        X(CHECK_SENDER_NS, "check_sender_ns_access", 1)                        \
+        X(CHECK_RCPT_NS, "check_recipient_ns_access", 1)                       \
+        X(CHECK_HELO_NS, "check_helo_ns_access", 1)
 
 enum restriction_kind {
 #define R_ENUM(e, name, arg) R_##e,
@@ -1441,17 +1444,52 @@ static int unknown_domain(const struct smtpd_check_client *cl, const char *name,
         return 1;
 }
 
-/* MX hosts looked at per domain (each costs two address lookups). */
+/* Servers looked at per domain (each costs two address lookups). */
 #define MX_ACCESS_HOSTS 5
 
-/* mx_access - check_{sender,recipient,helo}_mx_access: the MX hosts of
- * name (name itself when it has none) in the table, by host name and
- * parent domains, then by each address and its networks.  OK counts as
- * DUNNO, as in Postfix (an MX host cannot vouch for the mail).  1
- * decided, 0 go on, 2 waiting for DNS. */
+/* server_hosts - the servers check_*_mx_access (type DNS_T_MX: the MX
+ * hosts, or name itself without MX) or check_*_ns_access (DNS_T_NS: the
+ * name servers of name, or of its nearest parent that has some, the top
+ * level domain excepted) look at, into hosts.  1 known, 0 the lookup
+ * failed, 2 waiting for DNS. */
+static int server_hosts(const struct smtpd_check_client *cl, const char *name,
+                        int type, struct strlist *hosts)
+{
+        const char *const *v;
+        size_t n;
+
+        for (const char *d = name; d && strchr(d, '.');
+             d = strchr(d, '.') + 1) {
+                switch (cl->dns(cl->dns_arg, d, type, &v, &n)) {
+                case SMTPD_DNS_PENDING:
+                        return 2;
+                case SMTPD_DNS_FOUND:
+                        for (size_t i = 0; i < n && hosts->n < MX_ACCESS_HOSTS;
+                             i++)
+                                if (*v[i])
+                                        strlist_push(hosts, v[i]);
+                        return 1;
+                case SMTPD_DNS_NONE:
+                        if (type == DNS_T_MX) {
+                                strlist_push(hosts, name);
+                                return 1;
+                        }
+                        break; /* NS: the parent domain's */
+                default:
+                        return 0;
+                }
+        }
+        return 1;
+}
+
+/* mx_access - check_{sender,recipient,helo}_{mx,ns}_access: the MX hosts
+ * (or name servers, type) of name in the table, by host name and parent
+ * domains, then by each address and its networks.  OK counts as DUNNO,
+ * as in Postfix (a server cannot vouch for the mail).  1 decided, 0 go
+ * on, 2 waiting for DNS. */
 static int mx_access(struct smtpd_checks *k,
                      const struct smtpd_check_client *cl,
-                     const struct restriction *r, const char *name,
+                     const struct restriction *r, const char *name, int type,
                      const char *shown, const char *cls, struct eval *ev,
                      enum smtpd_verdict *verdict, struct strbuf *reply)
 {
@@ -1462,24 +1500,22 @@ static int mx_access(struct smtpd_checks *k,
 
         if (name == NULL || *name == 0 || *name == '[')
                 return 0;
-        switch (cl->dns(cl->dns_arg, name, DNS_T_MX, &v, &n)) {
-        case SMTPD_DNS_PENDING:
+        switch (server_hosts(cl, name, type, &hosts)) {
+        case 2:
+                strlist_clear(&hosts);
                 return 2;
-        case SMTPD_DNS_FOUND:
-                for (size_t i = 0; i < n && hosts.n < MX_ACCESS_HOSTS; i++)
-                        if (*v[i])
-                                strlist_push(&hosts, v[i]);
-                break;
-        case SMTPD_DNS_NONE:
-                strlist_push(&hosts, name);
-                break;
-        default:
+        case 0:
+                strlist_clear(&hosts);
                 if (ev->dip_reply.len == 0)
                         strbuf_printf(&ev->dip_reply,
                                       "450 4.4.3 <%s>: %s rejected: Unable "
-                                      "to look up mail exchanger information",
-                                      shown, cls);
+                                      "to look up %s information",
+                                      shown, cls,
+                                      type == DNS_T_MX ? "mail exchanger"
+                                                       : "name server");
                 return 0;
+        default:
+                break;
         }
         for (size_t h = 0; h < hosts.n && rc != 1; h++) {
                 struct strlist keys = {0};
@@ -1487,9 +1523,8 @@ static int mx_access(struct smtpd_checks *k,
                 domain_keys(lower, k->access_parent, &keys);
                 free(lower);
                 for (int t = 0; t < 2; t++) {
-                        int type = t ? DNS_T_AAAA : DNS_T_A;
-                        switch (
-                            cl->dns(cl->dns_arg, hosts.v[h], type, &v, &n)) {
+                        int at = t ? DNS_T_AAAA : DNS_T_A;
+                        switch (cl->dns(cl->dns_arg, hosts.v[h], at, &v, &n)) {
                         case SMTPD_DNS_PENDING:
                                 rc = 2; /* ask for all, then wait */
                                 break;
@@ -1570,23 +1605,30 @@ static int dns_restriction(struct smtpd_checks *k,
                                    reply);
                 break;
         case R_CHECK_SENDER_MX:
+        case R_CHECK_SENDER_NS:
                 if (cl->sender == NULL || *cl->sender == 0)
                         return 0;
                 dom = rcpt_domain(cl->sender);
-                d = mx_access(k, cl, r, dom, cl->sender, "Sender address", ev,
-                              verdict, reply);
+                d = mx_access(k, cl, r, dom,
+                              r->kind == R_CHECK_SENDER_MX ? DNS_T_MX
+                                                           : DNS_T_NS,
+                              cl->sender, "Sender address", ev, verdict, reply);
                 break;
         case R_CHECK_RCPT_MX:
+        case R_CHECK_RCPT_NS:
                 dom = rcpt_domain(rcpt);
-                d = mx_access(k, cl, r, dom, rcpt, "Recipient address", ev,
-                              verdict, reply);
+                d = mx_access(k, cl, r, dom,
+                              r->kind == R_CHECK_RCPT_MX ? DNS_T_MX : DNS_T_NS,
+                              rcpt, "Recipient address", ev, verdict, reply);
                 break;
         case R_CHECK_HELO_MX:
+        case R_CHECK_HELO_NS:
                 if (cl->helo == NULL)
                         return 0;
                 dom = str_lower(xstrdup(cl->helo));
-                d = mx_access(k, cl, r, dom, cl->helo, "Helo command", ev,
-                              verdict, reply);
+                d = mx_access(k, cl, r, dom,
+                              r->kind == R_CHECK_HELO_MX ? DNS_T_MX : DNS_T_NS,
+                              cl->helo, "Helo command", ev, verdict, reply);
                 break;
         case R_REJECT_UNKNOWN_HELO:
                 if (cl->helo == NULL)
@@ -1690,6 +1732,9 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                 case R_CHECK_SENDER_MX:
                 case R_CHECK_RCPT_MX:
                 case R_CHECK_HELO_MX:
+                case R_CHECK_SENDER_NS:
+                case R_CHECK_RCPT_NS:
+                case R_CHECK_HELO_NS:
                 case R_REJECT_UNKNOWN_HELO: {
                         int d = cl->dns ? dns_restriction(k, cl, &r[i], rcpt,
                                                           ev, verdict, reply)

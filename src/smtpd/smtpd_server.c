@@ -728,9 +728,9 @@ static void memo_add(struct conn *c, const char *name, int type,
                                                : SMTPD_DNS_TEMPFAIL;
         for (size_t i = 0; a && a->result == DNS_OK && i < a->n; i++) {
                 const struct dns_rr *rr = &a->rr[i];
-                const char *v = type == DNS_T_MX    ? rr->host
-                                : type == DNS_T_TXT ? rr->text
-                                                    : rr->addr;
+                const char *v = type == DNS_T_MX || type == DNS_T_NS ? rr->host
+                                : type == DNS_T_TXT                  ? rr->text
+                                                                     : rr->addr;
                 strlist_push(&m->values, v ? v : "");
         }
         if (m->state == SMTPD_DNS_FOUND && m->values.n == 0)

@@ -12,7 +12,8 @@ Python's smtplib as the client (127.0.0.1):
 - reject_rhsbl_sender DOMAIN: a sender domain listed under DOMAIN;
 - check_sender_mx_access / check_recipient_mx_access: the MX hosts of
   the domain by name (and parent domains) and by address (a cidr table
-  of bogus networks), OK counting as DUNNO;
+  of bogus networks), OK counting as DUNNO; check_sender_ns_access: the
+  name servers, of the nearest domain that has some;
 - permit_dnswl_client DOMAIN: a listed client is permitted (the RBL after
   it is not asked), but never past reject_unauth_destination;
 - reject_unknown_sender_domain / reject_unknown_recipient_domain: no MX,
@@ -87,6 +88,8 @@ LISTS = {
                 "cidr:%(cidr)s,check_sender_access,texthash:%(names)s"],
     "mx_name": ["smtpd_recipient_restrictions=reject_unauth_destination,"
                 "check_recipient_mx_access,texthash:%(names)s"],
+    "ns": ["smtpd_sender_restrictions=check_sender_ns_access,"
+           "texthash:%(names)s"],
     "dnswl": ["smtpd_client_restrictions=permit_dnswl_client,wl.example,"
               "reject_rbl_client,bl.example"],
     "dnswl_relay": ["smtpd_relay_restrictions=permit_dnswl_client,wl.example,"
@@ -117,7 +120,8 @@ class DnsRestrictions(unittest.TestCase):
         names = os.path.join(cls.tmp, "bad_mx_names")
         with open(names, "w") as f:
             f.write("badhost.example  REJECT bad mail server\n"
-                    "known.example    REJECT still checked\n")
+                    "known.example    REJECT still checked\n"
+                    "ns.example       REJECT bad name server\n")
         os.chmod(names, 0o644)
         cls.ports = {}
         for name in LISTS:
@@ -190,6 +194,16 @@ class DnsRestrictions(unittest.TestCase):
                  "bad mail server"))
         self.assertEqual(self.rcpt("mx_name", rcpt="b@aonly.example")[0],
                          250)
+
+    def test_ns_access(self):
+        # every zone of the test world is served by ns.example
+        self.assertEqual(self.rcpt("ns", sender="a@secure.example"), (
+            554, "5.7.1 <a@secure.example>: Sender address rejected: bad "
+                 "name server"))
+        # no NS records at the name itself: its parent's
+        self.assertEqual(self.rcpt("ns", sender="a@mx1.secure.example")[0],
+                         554)
+        self.assertEqual(self.rcpt("ns", sender="a@known.example")[0], 250)
 
     def test_rbl_filters(self):
         self.assertEqual(self.rcpt("codes_no")[0], 250)

@@ -18,8 +18,8 @@
  * an SMTP session may give up); the queries still out then print
  * "Q<i> NAME TYPE cancelled" and must never be answered.
  *
- * TYPE is A, AAAA, MX, CNAME, TLSA or TXT.  Exit status 0 when every query got
- * an answer (whatever its result), 1 on a setup or send failure.
+ * TYPE is A, AAAA, MX, CNAME, TLSA, TXT or NS.  Exit status 0 when every query
+ * got an answer (whatever its result), 1 on a setup or send failure.
  */
 #include "base/base.h"
 #include "dns/dns.h"
@@ -53,7 +53,8 @@ static int type_of(const char *t)
                 int type;
         } types[] = {{"A", DNS_T_A},       {"AAAA", DNS_T_AAAA},
                      {"MX", DNS_T_MX},     {"CNAME", DNS_T_CNAME},
-                     {"TLSA", DNS_T_TLSA}, {"TXT", DNS_T_TXT}};
+                     {"TLSA", DNS_T_TLSA}, {"TXT", DNS_T_TXT},
+                     {"NS", DNS_T_NS}};
 
         for (size_t i = 0; i < ARRAY_SIZE(types); i++)
                 if (strcasecmp(t, types[i].name) == 0)
@@ -80,6 +81,7 @@ static void job_format(struct job *j, size_t i, const struct dns_answer *a)
                         strbuf_printf(&j->out, "%u %s", rr->pref, rr->host);
                         break;
                 case DNS_T_CNAME:
+                case DNS_T_NS:
                         strbuf_printf(&j->out, "%s", rr->host);
                         break;
                 case DNS_T_TXT:

@@ -150,6 +150,9 @@ static void test_rr_types(void **state)
         assert_int_equal(parse(DNS_T_CNAME, "\1b\0", 3, &rr), 0);
         assert_string_equal(rr.host, "b");
         dns_rr_clear(&rr);
+        assert_int_equal(parse(DNS_T_NS, "\3ns1\1b\0", 7, &rr), 0);
+        assert_string_equal(rr.host, "ns1.b");
+        dns_rr_clear(&rr);
         assert_int_equal(parse(DNS_T_TLSA, "\3\1\1\xab\xcd", 5, &rr), 0);
         assert_int_equal(rr.usage, 3);
         assert_int_equal(rr.selector, 1);
