@@ -19,7 +19,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 {
         static const int types[] = {DNS_T_A,     DNS_T_AAAA, DNS_T_MX,
-                                    DNS_T_CNAME, DNS_T_TLSA, DNS_T_TXT};
+                                    DNS_T_CNAME, DNS_T_TLSA, DNS_T_TXT,
+                                    DNS_T_NS};
         char *data[MAX_ITEMS + 1];
         int len[MAX_ITEMS] = {0};
         struct dns_answer a = {0};
@@ -29,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 
         if (size < 1)
                 return 0;
-        type = buf[0] < 6 ? types[buf[0]] : buf[0];
+        type =
+            buf[0] < sizeof(types) / sizeof(types[0]) ? types[buf[0]] : buf[0];
         while (off < size && n < MAX_ITEMS) {
                 size_t l = buf[off++];
 
