@@ -93,6 +93,13 @@ enum smtpd_dec_result smtpd_dec_finish(struct smtpd_decoder *);
  * is no IPv4 address), -1 malformed filter (smtpd_check.c). */
 int smtpd_dnsbl_filter_match(const char *filter, const char *addr);
 
+/* smtpd_connect_start - a non-blocking stream socket connecting to target
+ * ("inet:host:port", host a name, an address or "[v6]", or a UNIX socket
+ * path): the socket, with *pending set while the connect is in progress
+ * (wait for writability, then read SO_ERROR), or -1 with errno
+ * (smtpd_connect.c). */
+int smtpd_connect_start(const char *target, bool *pending);
+
 /* ---- Dovecot SASL client (smtpd_sasl.c) ---- */
 
 /* Properties of a mechanism, from Dovecot's MECH lines. */

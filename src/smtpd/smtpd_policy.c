@@ -9,12 +9,10 @@
 #include "smtpd/smtpd_int.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,8 +59,8 @@ struct policy_req {
 struct policy_client {
         struct event_loop *loop;
         char *service; /* "inet:host:port", "unix:path" (for logs) */
-        char *path;    /* unix: the socket, relative paths resolved */
-        char *host, *port;
+        char *target;  /* for smtpd_connect_start: inet:host:port, or the
+                          socket path with relative paths resolved */
         long timeout_s;
         int fd;
         bool connected; /* the connect finished */
@@ -109,21 +107,11 @@ struct policy_client *policy_client_new(struct event_loop *loop,
         p->fd = -1;
         if (str_has_prefix(service, "unix:")) {
                 const char *path = service + 5;
-                p->path = path[0] == '/' ? xstrdup(path)
-                                         : xasprintf("%s/%s", queue_dir, path);
+                p->target = path[0] == '/'
+                                ? xstrdup(path)
+                                : xasprintf("%s/%s", queue_dir, path);
         } else {
-                const char *hp =
-                    service + (str_has_prefix(service, "inet:") ? 5 : 0);
-                const char *colon = strrchr(hp, ':');
-                p->host = colon ? xstrndup(hp, (size_t)(colon - hp))
-                                : xstrdup("localhost");
-                p->port = xstrdup(colon ? colon + 1 : hp);
-                /* [::1]:port */
-                size_t n = strlen(p->host);
-                if (n >= 2 && p->host[0] == '[' && p->host[n - 1] == ']') {
-                        memmove(p->host, p->host + 1, n - 2);
-                        p->host[n - 2] = 0;
-                }
+                p->target = xstrdup(service);
         }
         p->deliver = event_timer_new(loop, on_deliver, p);
         return p;
@@ -201,9 +189,7 @@ void policy_client_free(struct policy_client *p)
         strbuf_clear(&p->in);
         strbuf_clear(&p->out);
         free(p->service);
-        free(p->path);
-        free(p->host);
-        free(p->port);
+        free(p->target);
         free(p);
 }
 
@@ -223,46 +209,12 @@ static void on_timer(void *arg)
 /* start_connect - a non-blocking connect; 0, or -1 */
 static int start_connect(struct policy_client *p)
 {
-        int rc;
+        bool pending;
 
-        if (p->path) {
-                struct sockaddr_un sa = {.sun_family = AF_UNIX};
-                if (strlen(p->path) >= sizeof(sa.sun_path)) {
-                        errno = ENAMETOOLONG;
-                        return -1;
-                }
-                memcpy(sa.sun_path, p->path, strlen(p->path) + 1);
-                p->fd = socket(AF_UNIX,
-                               SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-                if (p->fd < 0)
-                        return -1;
-                rc = connect(p->fd, (struct sockaddr *)&sa, sizeof(sa));
-        } else {
-                struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                                         .ai_flags = AI_NUMERICSERV},
-                                *ai = NULL;
-                /* a numeric address costs no lookup; a name is looked up
-                 * once per connection */
-                hints.ai_flags |= AI_NUMERICHOST;
-                if (getaddrinfo(p->host, p->port, &hints, &ai) != 0) {
-                        hints.ai_flags &= ~AI_NUMERICHOST;
-                        if (getaddrinfo(p->host, p->port, &hints, &ai) != 0) {
-                                errno = EHOSTUNREACH;
-                                return -1;
-                        }
-                }
-                p->fd = socket(ai->ai_family,
-                               SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-                if (p->fd < 0) {
-                        freeaddrinfo(ai);
-                        return -1;
-                }
-                rc = connect(p->fd, ai->ai_addr, ai->ai_addrlen);
-                freeaddrinfo(ai);
-        }
-        if (rc < 0 && errno != EINPROGRESS && errno != EAGAIN)
+        p->fd = smtpd_connect_start(p->target, &pending);
+        if (p->fd < 0)
                 return -1;
-        p->connected = rc == 0;
+        p->connected = !pending;
         p->io = event_io_new_armed(p->loop, p->fd, on_io, p);
         p->timer = event_timer_new(p->loop, on_timer, p);
         return 0;

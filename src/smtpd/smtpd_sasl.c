@@ -13,14 +13,12 @@
 #include "smtpd/smtpd_int.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -493,53 +491,19 @@ static int handshake_read(struct sasl_dovecot *d, struct timespec *end)
  * "inet:host:port" (a Dovecot inet_listener), by *end; -1 with errno */
 static int open_socket(struct sasl_dovecot *d, const struct timespec *end)
 {
-        if (!str_has_prefix(d->path, "inet:")) {
-                struct sockaddr_un sa = {.sun_family = AF_UNIX};
-                if (strlen(d->path) >= sizeof(sa.sun_path)) {
-                        errno = ENAMETOOLONG;
-                        return -1;
-                }
-                memcpy(sa.sun_path, d->path, strlen(d->path) + 1);
-                d->fd = socket(AF_UNIX,
-                               SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-                if (d->fd < 0)
-                        return -1;
-                return connect(d->fd, (struct sockaddr *)&sa, sizeof(sa));
-        }
-        const char *hp = d->path + 5, *colon = strrchr(hp, ':');
-        if (colon == NULL || colon == hp || colon[1] == 0) {
-                errno = EINVAL;
-                return -1;
-        }
-        char *host = xstrndup(hp, (size_t)(colon - hp));
-        size_t n = strlen(host);
-        if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-                memmove(host, host + 1, n - 2);
-                host[n - 2] = 0;
-        }
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_NUMERICSERV},
-                        *ai = NULL;
-        int rc = getaddrinfo(host, colon + 1, &hints, &ai);
-        free(host);
-        if (rc != 0) {
-                errno = EHOSTUNREACH;
-                return -1;
-        }
-        d->fd = socket(ai->ai_family,
-                       SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        rc = d->fd < 0 ? -1 : connect(d->fd, ai->ai_addr, ai->ai_addrlen);
-        freeaddrinfo(ai);
-        if (rc == 0 || d->fd < 0 || errno != EINPROGRESS)
-                return rc;
-        /* bounded like the handshake */
+        bool pending;
         struct timespec now;
+        int e = 0;
+        socklen_t l = sizeof(e);
+
+        d->fd = smtpd_connect_start(d->path, &pending);
+        if (d->fd < 0 || !pending)
+                return d->fd < 0 ? -1 : 0;
+        /* bounded like the handshake */
         clock_gettime(CLOCK_MONOTONIC, &now);
         long ms = (end->tv_sec - now.tv_sec) * 1000 +
                   (end->tv_nsec - now.tv_nsec) / 1000000;
         struct pollfd p = {.fd = d->fd, .events = POLLOUT};
-        int e = 0;
-        socklen_t l = sizeof(e);
         if (ms <= 0 || poll(&p, 1, (int)ms) <= 0) {
                 errno = ETIMEDOUT;
                 return -1;
