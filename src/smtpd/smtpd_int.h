@@ -161,9 +161,13 @@ struct sasl_request {
 typedef void sasl_done_fn(void *arg, enum smtpd_auth_result, const char *text);
 
 /* sasl_dovecot_new - a client of the auth-client socket at path for
- * service (smtpd_sasl_service); connects when first needed. */
+ * service (smtpd_sasl_service), offering what the security options
+ * plain_opts (sessions without TLS) and tls_opts allow; connects when
+ * first needed. */
 struct sasl_dovecot *sasl_dovecot_new(struct event_loop *, const char *path,
-                                      const char *service);
+                                      const char *service,
+                                      const char *plain_opts,
+                                      const char *tls_opts);
 /* sasl_dovecot_free - close; pending requests are dropped unanswered.
  * NULL ok. */
 void sasl_dovecot_free(struct sasl_dovecot *);
@@ -172,10 +176,11 @@ void sasl_dovecot_free(struct sasl_dovecot *);
  * a new *flags (one per name).  0, or -1 with *err (caller frees). */
 int sasl_dovecot_probe(const char *path, struct strlist *mechs,
                        unsigned **flags, char **err);
-/* sasl_dovecot_mechs - the offered mechanisms that opts allow, connecting
- * (with a bounded handshake) when needed; a new string, "" when none or
- * the server cannot be reached (tried again after 5 s). */
-char *sasl_dovecot_mechs(struct sasl_dovecot *, const char *opts);
+/* sasl_dovecot_mechs - the mechanisms to offer a session with or without
+ * TLS, connecting (with a bounded handshake) when needed; "" when none or
+ * the server cannot be reached (tried again after 5 s).  Valid until the
+ * connection is lost. */
+const char *sasl_dovecot_mechs(struct sasl_dovecot *, bool tls);
 /* sasl_dovecot_auth - send AUTH; its ID (> 0), or 0 when it could not be
  * sent (done is never called then).  done is called from the event loop
  * for each answer: CONTINUE any number of times, then OK, FAIL or TEMP

@@ -213,6 +213,8 @@ struct sasl_dovecot {
         struct strbuf in, out;
         struct strlist mechs;
         unsigned *flags;
+        char *opts[2];  /* security options: [0] without TLS, [1] with */
+        char *offer[2]; /* the mechanisms they leave, once connected */
         unsigned next_id;
         time_t retry_at;
         struct sasl_req *reqs;
@@ -226,11 +228,15 @@ static void on_deliver(void *);
 /* sasl_dovecot_new - a client for the auth-client socket at path; nothing
  * is connected until it is needed */
 struct sasl_dovecot *sasl_dovecot_new(struct event_loop *loop, const char *path,
-                                      const char *service)
+                                      const char *service,
+                                      const char *plain_opts,
+                                      const char *tls_opts)
 {
         struct sasl_dovecot *d = xcalloc(1, sizeof(*d));
 
         d->loop = loop;
+        d->opts[0] = xstrdup(plain_opts);
+        d->opts[1] = xstrdup(tls_opts);
         d->path = xstrdup(path);
         d->service = xstrdup(service && *service ? service : "smtp");
         d->fd = -1;
@@ -280,6 +286,10 @@ static void disconnect(struct sasl_dovecot *d)
         strlist_clear(&d->mechs);
         free(d->flags);
         d->flags = NULL;
+        for (int i = 0; i < 2; i++) {
+                free(d->offer[i]);
+                d->offer[i] = NULL;
+        }
         fail_all(d);
 }
 
@@ -299,6 +309,8 @@ void sasl_dovecot_free(struct sasl_dovecot *d)
         strbuf_clear(&d->out);
         free(d->path);
         free(d->service);
+        free(d->opts[0]);
+        free(d->opts[1]);
         free(d);
 }
 
@@ -538,6 +550,9 @@ static int connect_server(struct sasl_dovecot *d)
         strbuf_adds(&d->out, hello);
         if (flush(d) < 0 || d->out.len > 0 || handshake_read(d, &end) < 0)
                 goto bad;
+        for (int i = 0; i < 2; i++)
+                d->offer[i] =
+                    sasl_mechs_filter(&d->mechs, d->flags, d->opts[i]);
         d->io = event_io_new_armed(d->loop, d->fd, on_io, d);
         d->timer = event_timer_new(d->loop, on_timer, d);
         event_io_want(d->io, true, false, 0);
@@ -583,13 +598,13 @@ out:
         return rc;
 }
 
-/* sasl_dovecot_mechs - the mechanisms the server offers that opts allow
- * (a new string, "" when none or the server is unreachable) */
-char *sasl_dovecot_mechs(struct sasl_dovecot *d, const char *opts)
+/* sasl_dovecot_mechs - what the handshake offered, filtered at connect
+ * time by the session's security options ("" when unreachable) */
+const char *sasl_dovecot_mechs(struct sasl_dovecot *d, bool tls)
 {
         if (connect_server(d) < 0)
-                return xstrdup("");
-        return sasl_mechs_filter(&d->mechs, d->flags, opts);
+                return "";
+        return d->offer[tls];
 }
 
 /* sasl_dovecot_auth - send AUTH; the request's ID (> 0), or 0 when it

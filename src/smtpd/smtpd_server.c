@@ -99,7 +99,6 @@ struct lconf {
         char *sasl_path;
         bool sasl_header; /* smtpd_sasl_authenticated_header */
         struct sasl_dovecot *sasl;
-        char *sasl_mechs; /* the last auth_mechs answer */
 };
 
 struct conn;
@@ -557,7 +556,6 @@ void smtpd_server_free(struct smtpd_server *srv)
                 table_list_close(srv->lc[i].sni);
                 sasl_dovecot_free(srv->lc[i].sasl);
                 free(srv->lc[i].sasl_path);
-                free(srv->lc[i].sasl_mechs);
         }
         free(srv->lc);
         if (srv->queue)
@@ -1375,13 +1373,11 @@ static const char *conn_auth_mechs(void *ctx, bool tls)
         if (lc->sasl_path == NULL)
                 return NULL;
         if (lc->sasl == NULL)
-                lc->sasl = sasl_dovecot_new(c->srv->loop, lc->sasl_path,
-                                            lc->conf->smtpd_sasl_service);
-        free(lc->sasl_mechs);
-        lc->sasl_mechs = sasl_dovecot_mechs(
-            lc->sasl, tls ? lc->conf->smtpd_sasl_tls_security_options
-                          : lc->conf->smtpd_sasl_security_options);
-        return lc->sasl_mechs;
+                lc->sasl = sasl_dovecot_new(
+                    c->srv->loop, lc->sasl_path, lc->conf->smtpd_sasl_service,
+                    lc->conf->smtpd_sasl_security_options,
+                    lc->conf->smtpd_sasl_tls_security_options);
+        return sasl_dovecot_mechs(lc->sasl, tls);
 }
 
 /* conn_auth_done - Dovecot answered; the session goes on */
@@ -1772,9 +1768,12 @@ static void conn_close(struct conn *c)
                 if (srv->pending_conn[i] == c)
                         srv->pending_conn[i] = NULL;
         smtpd_session_free(c->s);
-        for (struct dns_token *t = srv->tokens; t; t = t->next)
-                if (t->conn == c)
-                        t->conn = NULL; /* on_dns frees it */
+        for (struct dns_token *t = srv->tokens; c->dns_inflight && t;
+             t = t->next)
+                if (t->conn == c) {
+                        t->conn = NULL; /* on_dns or on_policy frees it */
+                        c->dns_inflight--;
+                }
         memo_free(c);
         free(c->wait_rcpt);
         if (c->tls) {

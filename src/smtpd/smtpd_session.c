@@ -1180,15 +1180,12 @@ static bool base64_chars(const char *p)
 static void auth_refused(struct smtpd_session *s, const char *mech,
                          const char *reason)
 {
-        char *r = xstrdup(*reason ? reason : "(reason unavailable)");
+        /* reply() and the log make control characters '?' */
+        const char *r = *reason ? reason : "(reason unavailable)";
 
-        for (char *p = r; *p; p++)
-                if ((unsigned char)*p < 32 || *p == 127)
-                        *p = '?';
         slog(s, true, "%s: SASL %s authentication failed: %s", s->namaddr, mech,
              r);
         reply(s, "535 5.7.8 Error: authentication failed: %s", r);
-        free(r);
 }
 
 /* auth_forget - end an exchange in progress without an answer */
