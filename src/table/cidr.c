@@ -24,7 +24,6 @@ struct rule {
         int prefix;            /* prefix length in bits */
         bool negate;           /* '!pattern' */
         size_t end;            /* RULE_IF: index after the matching endif */
-        unsigned long line;    /* where the rule is */
         char *pattern;         /* as written, for table_walk */
         char *value;           /* RULE_MATCH: the result */
 };
@@ -128,8 +127,7 @@ static int parse_pattern(const char *name, unsigned long lineno,
 struct parse_ctx {
         const char *name;
         struct table_cidr_rules *rules;
-        size_t *open; /* indexes of unclosed ifs */
-        size_t nopen, capopen;
+        struct table_ifs ifs;
 };
 
 /* push_rule - append a rule */
@@ -158,18 +156,13 @@ static int cidr_line(void *arg, char *text, unsigned long lineno, char **err)
                 rest++;
 
         if (strcasecmp(pat, "endif") == 0) {
-                if (*rest) {
-                        table_err(err, "%s, line %lu: garbage after ENDIF",
-                                  ctx->name, lineno);
+                size_t open;
+
+                if (table_ifs_close(&ctx->ifs, rest, ctx->name, lineno, &open,
+                                    err) < 0)
                         return -1;
-                }
-                if (ctx->nopen == 0) {
-                        table_err(err, "%s, line %lu: ENDIF without IF",
-                                  ctx->name, lineno);
-                        return -1;
-                }
                 push_rule(ctx->rules)->kind = RULE_ENDIF;
-                ctx->rules->v[ctx->open[--ctx->nopen]].end = ctx->rules->n;
+                ctx->rules->v[open].end = ctx->rules->n;
                 return 0;
         }
         if (strcasecmp(pat, "if") == 0) {
@@ -189,15 +182,9 @@ static int cidr_line(void *arg, char *text, unsigned long lineno, char **err)
                 if (parse_pattern(ctx->name, lineno, pat, &r, err) < 0)
                         return -1;
                 r.kind = RULE_IF;
-                r.line = lineno;
                 r.pattern = xstrdup(pat);
                 *push_rule(ctx->rules) = r;
-                if (ctx->nopen == ctx->capopen) {
-                        ctx->capopen = ctx->capopen ? ctx->capopen * 2 : 8;
-                        ctx->open = xreallocarray(ctx->open, ctx->capopen,
-                                                  sizeof(*ctx->open));
-                }
-                ctx->open[ctx->nopen++] = ctx->rules->n - 1;
+                table_ifs_open(&ctx->ifs, ctx->rules->n - 1, lineno);
                 return 0;
         }
         if (parse_pattern(ctx->name, lineno, pat, &r, err) < 0)
@@ -232,16 +219,10 @@ int table_cidr_parse(const char *name, const char *buf, size_t len,
                      struct table_cidr_rules **out, char **err)
 {
         struct parse_ctx ctx = {
-            name, xcalloc(1, sizeof(struct table_cidr_rules)), NULL, 0, 0};
+            .name = name, .rules = xcalloc(1, sizeof(struct table_cidr_rules))};
         int rc = table_read_lines(name, buf, len, cidr_line, &ctx, err);
 
-        if (rc == 0 && ctx.nopen > 0) {
-                table_err(err, "%s, line %lu: IF has no matching ENDIF", name,
-                          ctx.rules->v[ctx.open[ctx.nopen - 1]].line);
-                rc = -1;
-        }
-        free(ctx.open);
-        if (rc < 0) {
+        if (table_ifs_finish(&ctx.ifs, rc, name, err) < 0) {
                 table_cidr_free(ctx.rules);
                 *out = NULL;
                 return -1;

@@ -25,11 +25,10 @@ struct rule {
         enum rule_kind kind;
         regex_t re;
         bool compiled;
-        bool negate;        /* "!/pattern/" */
-        size_t end;         /* RULE_IF: index after the matching endif */
-        unsigned long line; /* where the rule is */
-        char *pattern;      /* as written, for table_walk */
-        char *value;        /* RULE_MATCH: the result template */
+        bool negate;   /* "!/pattern/" */
+        size_t end;    /* RULE_IF: index after the matching endif */
+        char *pattern; /* as written, for table_walk */
+        char *value;   /* RULE_MATCH: the result template */
 };
 
 struct table_regexp_rules {
@@ -41,8 +40,7 @@ struct table_regexp_rules {
 struct parse_ctx {
         const char *name;
         struct table_regexp_rules *rules;
-        size_t *open; /* indexes of unclosed ifs */
-        size_t nopen, capopen;
+        struct table_ifs ifs;
 };
 
 /* push_rule - append a rule */
@@ -168,24 +166,15 @@ static int regexp_line(void *arg, char *text, unsigned long lineno, char **err)
         struct rule r = {0};
         char *p = text;
 
-        r.line = lineno;
         if (strncasecmp(p, "endif", 5) == 0 &&
             (p[5] == 0 || table_isspace((unsigned char)p[5]))) {
-                p += 5;
-                while (*p && table_isspace((unsigned char)*p))
-                        p++;
-                if (*p) {
-                        table_err(err, "%s, line %lu: garbage after ENDIF",
-                                  ctx->name, lineno);
+                size_t open;
+
+                if (table_ifs_close(&ctx->ifs, p + 5, ctx->name, lineno, &open,
+                                    err) < 0)
                         return -1;
-                }
-                if (ctx->nopen == 0) {
-                        table_err(err, "%s, line %lu: ENDIF without IF",
-                                  ctx->name, lineno);
-                        return -1;
-                }
                 push_rule(ctx->rules)->kind = RULE_ENDIF;
-                ctx->rules->v[ctx->open[--ctx->nopen]].end = ctx->rules->n;
+                ctx->rules->v[open].end = ctx->rules->n;
                 return 0;
         }
         if (strncasecmp(p, "if", 2) == 0 &&
@@ -207,12 +196,7 @@ static int regexp_line(void *arg, char *text, unsigned long lineno, char **err)
                 }
                 r.kind = RULE_IF;
                 *push_rule(ctx->rules) = r;
-                if (ctx->nopen == ctx->capopen) {
-                        ctx->capopen = ctx->capopen ? ctx->capopen * 2 : 8;
-                        ctx->open = xreallocarray(ctx->open, ctx->capopen,
-                                                  sizeof(*ctx->open));
-                }
-                ctx->open[ctx->nopen++] = ctx->rules->n - 1;
+                table_ifs_open(&ctx->ifs, ctx->rules->n - 1, lineno);
                 return 0;
         }
         if (parse_pattern(ctx, lineno, &p, &r, err) < 0) {
@@ -263,18 +247,13 @@ int table_regexp_parse(const char *name, const char *buf, size_t len,
                        struct table_regexp_rules **out, char **err)
 {
         struct parse_ctx ctx = {
-            name, xcalloc(1, sizeof(struct table_regexp_rules)), NULL, 0, 0};
+            .name = name,
+            .rules = xcalloc(1, sizeof(struct table_regexp_rules))};
         int rc;
 
         strbuf_init(&ctx.rules->out);
         rc = table_read_lines(name, buf, len, regexp_line, &ctx, err);
-        if (rc == 0 && ctx.nopen > 0) {
-                table_err(err, "%s, line %lu: IF has no matching ENDIF", name,
-                          ctx.rules->v[ctx.open[ctx.nopen - 1]].line);
-                rc = -1;
-        }
-        free(ctx.open);
-        if (rc < 0) {
+        if (table_ifs_finish(&ctx.ifs, rc, name, err) < 0) {
                 table_regexp_free(ctx.rules);
                 *out = NULL;
                 return -1;

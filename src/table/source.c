@@ -182,3 +182,45 @@ int table_parse_source(const char *name, const char *buf, size_t len,
 
         return table_read_lines(name, buf, len, entry_line, &ctx, err);
 }
+
+/* table_ifs_open - push a block */
+void table_ifs_open(struct table_ifs *s, size_t rule, unsigned long lineno)
+{
+        if (s->n == s->cap) {
+                s->cap = s->cap ? s->cap * 2 : 8;
+                s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
+        }
+        s->v[s->n++] = (struct table_if){rule, lineno};
+}
+
+/* table_ifs_close - pop the innermost block */
+int table_ifs_close(struct table_ifs *s, const char *rest, const char *name,
+                    unsigned long lineno, size_t *rule, char **err)
+{
+        while (*rest && table_isspace((unsigned char)*rest))
+                rest++;
+        if (*rest) {
+                table_err(err, "%s, line %lu: garbage after ENDIF", name,
+                          lineno);
+                return -1;
+        }
+        if (s->n == 0) {
+                table_err(err, "%s, line %lu: ENDIF without IF", name, lineno);
+                return -1;
+        }
+        *rule = s->v[--s->n].rule;
+        return 0;
+}
+
+/* table_ifs_finish - check that every block was closed */
+int table_ifs_finish(struct table_ifs *s, int rc, const char *name, char **err)
+{
+        if (rc == 0 && s->n > 0) {
+                table_err(err, "%s, line %lu: IF has no matching ENDIF", name,
+                          s->v[s->n - 1].line);
+                rc = -1;
+        }
+        free(s->v);
+        *s = (struct table_ifs){0};
+        return rc;
+}

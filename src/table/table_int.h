@@ -61,6 +61,26 @@ typedef int (*table_line_fn)(void *arg, char *text, unsigned long lineno,
 int table_read_lines(const char *name, const char *buf, size_t len,
                      table_line_fn fn, void *arg, char **err);
 
+/* The IF blocks of a rule table (cidr:, regexp:) still open while it is
+ * parsed: the rule index and line of each unclosed IF, innermost last. */
+struct table_ifs {
+        struct table_if {
+                size_t rule;
+                unsigned long line;
+        } * v;
+        size_t n, cap;
+};
+/* table_ifs_open - the IF at rule index rule, line lineno, opens a block. */
+void table_ifs_open(struct table_ifs *, size_t rule, unsigned long lineno);
+/* table_ifs_close - an ENDIF line (rest: what follows the word) closes the
+ * innermost block: 0 with *rule its IF's index, or -1 with *err naming
+ * name and line ("garbage after ENDIF", "ENDIF without IF"). */
+int table_ifs_close(struct table_ifs *, const char *rest, const char *name,
+                    unsigned long lineno, size_t *rule, char **err);
+/* table_ifs_finish - end of parsing with result rc: rc, or -1 with *err
+ * when rc is 0 and a block is still open.  Releases the stack. */
+int table_ifs_finish(struct table_ifs *, int rc, const char *name, char **err);
+
 /* table_entry_fn - one "key value" entry: key folded to lower case. */
 typedef int (*table_entry_fn)(void *arg, const char *key, const char *value,
                               unsigned long lineno, char **err);

@@ -61,6 +61,9 @@ class RegexpTable(pt.TempDirTest):
                           ("/(a)/ $2\n", "$n beyond the pattern's groups"),
                           ("!/(a)/ $1\n", "$n in the result of a negated"),
                           ("endif\n", "ENDIF without IF"),
+                          ("endif x\n", "garbage after ENDIF"),
+                          ("if /a/\nif /b/\nendif\n",
+                           "IF has no matching ENDIF"),
                           ("if /a/\n/b/ c\n", "IF has no matching ENDIF"),
                           ("/a b\n", "no closing /")):
             table = self.write("bad", "# first\n" + text)
