@@ -89,6 +89,11 @@ char *str_trim(char *);
 /* str_split - split s at any byte of seps, skipping empty fields, appending
  * copies to out.  Postfix lists use " \t\r\n,". */
 void str_split(const char *, const char *, struct strlist *);
+/* str_list_token - the next element of a list such as "a, b {c d}": skips
+ * separators (LIST_SEPS), then takes bytes up to a separator outside
+ * braces.  Returns the length, 0 at the end, or -1 when braces do not
+ * balance.  *pos advances past the token; *start is where it begins. */
+long str_list_token(const char *s, size_t *pos, size_t *start);
 /* str_has_prefix - whether s starts with prefix. */
 bool str_has_prefix(const char *, const char *);
 /* str_eq_ci - ASCII case-insensitive equality. */

@@ -190,3 +190,30 @@ bool str_eq_ci(const char *a, const char *b)
         }
         return *a == *b;
 }
+
+/* str_list_token - next list element, braces kept together */
+long str_list_token(const char *s, size_t *pos, size_t *start)
+{
+        size_t i = *pos;
+        int depth = 0;
+
+        while (s[i] && strchr(LIST_SEPS, s[i]))
+                i++;
+        *start = i;
+        if (s[i] == 0) {
+                *pos = i;
+                return 0;
+        }
+        for (; s[i]; i++) {
+                if (s[i] == '{')
+                        depth++;
+                else if (s[i] == '}' && --depth < 0)
+                        return -1;
+                else if (depth == 0 && strchr(LIST_SEPS, s[i]))
+                        break;
+        }
+        if (depth != 0)
+                return -1;
+        *pos = i;
+        return (long)(i - *start);
+}

@@ -7,33 +7,6 @@
 
 #define INLINE_NEED "need \"inline:{name=value...}\""
 
-/* table_token - next list element, braces kept together */
-long table_token(const char *s, size_t *pos, size_t *start)
-{
-        size_t i = *pos;
-        int depth = 0;
-
-        while (s[i] && strchr(LIST_SEPS, s[i]))
-                i++;
-        *start = i;
-        if (s[i] == 0) {
-                *pos = i;
-                return 0;
-        }
-        for (; s[i]; i++) {
-                if (s[i] == '{')
-                        depth++;
-                else if (s[i] == '}' && --depth < 0)
-                        return -1;
-                else if (depth == 0 && strchr(LIST_SEPS, s[i]))
-                        break;
-        }
-        if (depth != 0)
-                return -1;
-        *pos = i;
-        return (long)(i - *start);
-}
-
 /* braced - when text is "{ ... }" with matching outer braces, the inside
  * (trimmed, heap) in *inner; returns 1, 0 when not braced, -1 when the
  * braces do not balance */
@@ -129,7 +102,7 @@ int table_inline_parse(const char *text, struct table_memtab *m, char **err)
                 return -1;
         }
         free(all);
-        while ((n = table_token(inner, &pos, &start)) > 0)
+        while ((n = str_list_token(inner, &pos, &start)) > 0)
                 if ((rc = inline_elem(text, inner + start, (size_t)n, m, err)) <
                     0)
                         break;

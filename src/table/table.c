@@ -266,7 +266,7 @@ int table_list_open(const char *value, struct table_list **out, char **err)
         long n;
 
         *out = NULL;
-        while ((n = table_token(value, &pos, &start)) > 0) {
+        while ((n = str_list_token(value, &pos, &start)) > 0) {
                 char *spec = xstrndup(value + start, (size_t)n);
                 struct table *t;
 

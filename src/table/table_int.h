@@ -149,10 +149,4 @@ const char *table_regexp_match(struct table_regexp_rules *, const char *key);
 /* table_regexp_free - release (NULL ok). */
 void table_regexp_free(struct table_regexp_rules *);
 
-/* table_token - the next element of a list such as "a, b {c d}": skips
- * separators (LIST_SEPS), then takes bytes up to a separator outside
- * braces.  Returns the length, 0 at the end, or -1 when braces do not
- * balance.  *pos advances past the token; *start is where it begins. */
-long table_token(const char *s, size_t *pos, size_t *start);
-
 #endif

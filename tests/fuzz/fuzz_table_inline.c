@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else if (*value == 0)
                 abort();
         free(value);
-        while ((n = table_token(text, &pos, &start)) > 0)
+        while ((n = str_list_token(text, &pos, &start)) > 0)
                 if (start + (size_t)n > strlen(text))
                         abort();
         free(text);
