@@ -88,7 +88,8 @@ const struct conf_param *conf_param_find(const char *name);
 /* conf_load - read DIR/main.cf (a missing file means all defaults), apply
  * overrides ("name=value" strings, as -o gives them, later ones winning),
  * expand and type every parameter.  Unknown parameters that no value refers
- * to are logged as warnings naming file and line.  On a bad value returns
+ * to (in main.cf, or in an -o of master.cf next to it) are logged as
+ * warnings naming file and line.  On a bad value returns
  * -1 with *err set (caller frees) to "FILE, line N: parameter NAME: why";
  * *out is then NULL.  The result is immutable; free with conf_free. */
 int conf_load(const char *dir, const struct strlist *overrides,

@@ -346,11 +346,39 @@ static bool matches_behaviour(const struct conf_param *p, const char *value)
         return strcmp(value, p->def) == 0;
 }
 
+/* master_cf_refers - whether master.cf next to main.cf refers to name in
+ * a value ($name, ${name}, $(name)), as "-o smtpd_milters=$my_milters"
+ * does: Postfix counts that as a use */
+static bool master_cf_refers(const char *text, const char *name)
+{
+        size_t n = strlen(name);
+
+        for (const char *p = text; p && (p = strchr(p, '$')) != NULL; p++) {
+                const char *q = p + 1;
+                char close = 0;
+                if (*q == '{' || *q == '(') {
+                        close = *q == '{' ? '}' : ')';
+                        q++;
+                }
+                if (strncmp(q, name, n) != 0)
+                        continue;
+                q += n;
+                if (close ? (*q == close || *q == '?' || *q == ':')
+                          : !(isalnum((unsigned char)*q) || *q == '_'))
+                        return true;
+        }
+        return false;
+}
+
 /* conf_store_warn_unused - unknown names nothing refers to, and known
  * ones postern accepts but does not implement, set to a value postern
  * does not behave as (params.def: "Not implemented: ...") */
 void conf_store_warn_unused(struct conf_store *st)
 {
+        char *master = NULL;
+        size_t mlen = 0;
+        bool master_read = false;
+
         for (size_t i = 0; i < st->n; i++) {
                 struct conf_entry *e = &st->v[i];
                 const struct conf_param *p = conf_param_find(e->name);
@@ -362,6 +390,20 @@ void conf_store_warn_unused(struct conf_store *st)
                                   e->origin, e->name, e->value);
                 if (e->referenced || p)
                         continue;
+                if (!master_read && st->path) {
+                        char *dir = xstrdup(st->path), *slash;
+                        if ((slash = strrchr(dir, '/')) != NULL) {
+                                *slash = 0;
+                                char *mp = xasprintf("%s/master.cf", dir);
+                                if (conf_read_file(mp, &master, &mlen) < 0)
+                                        master = NULL;
+                                free(mp);
+                        }
+                        free(dir);
+                        master_read = true;
+                }
+                if (master && master_cf_refers(master, e->name))
+                        continue;
                 const char *hint = conf_suggest(e->name);
                 if (hint)
                         log_warnx("%s: unknown parameter: %s=%s (did you mean "
@@ -371,6 +413,7 @@ void conf_store_warn_unused(struct conf_store *st)
                         log_warnx("%s: unknown parameter: %s=%s", e->origin,
                                   e->name, e->value);
         }
+        free(master);
 }
 
 /* conf_refused - the first parameter set whose description starts

@@ -194,6 +194,26 @@ class ConfErrors(pt.TempDirTest):
                       "smtpd_tls_ask_cert=yes", r.stderr)
         self.assertIn("smtpd_tls_ask_ccert", r.stderr)  # the suggestion
 
+    def test_parameter_used_by_master_cf_is_known(self):
+        # Postfix counts a master.cf -o reference as a use of a main.cf
+        # parameter of the administrator's own
+        d = os.path.join(self.tmp, "c")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "master.cf"), "w") as f:
+            f.write("smtp inet n - n - - smtpd\n"
+                    "  -o smtpd_milters=$my_milters\n"
+                    "  -o smtpd_recipient_restrictions=${my_rcpt}\n")
+        d, r = self.conf("my_milters = inet:127.0.0.1:8891\n"
+                         "my_rcpt = reject_unauth_destination\n"
+                         "my_milters_old = x\nmy = y\n", "-n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("unknown parameter: my_milters=", r.stderr)
+        self.assertNotIn("unknown parameter: my_rcpt=", r.stderr)
+        # a longer or shorter name is not the one referred to
+        self.assertIn("line 3: unknown parameter: my_milters_old=x",
+                      r.stderr)
+        self.assertIn("line 4: unknown parameter: my=y", r.stderr)
+
     def test_unimplemented_parameter_warns_with_line(self):
         d, r = self.conf("alias_maps = hash:/etc/aliases\n"
                          "smtpd_sasl_auth_enable = no\n"
