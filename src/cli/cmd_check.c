@@ -1012,6 +1012,29 @@ static void check_smtpd_sasl(struct check_run *r)
         free(path);
 }
 
+/* check_milters - smtpd_milters: a malformed setting refuses the start
+ * (error); a milter that does not answer now is a warning, since mail
+ * then gets its default_action */
+static void check_milters(struct check_run *r)
+{
+        const struct conf *c = r->c;
+        struct strlist down = {0};
+        char *err = NULL;
+
+        if (*c->smtpd_milters == 0)
+                return;
+        if (smtpd_milters_probe(c, &down, &err) < 0) {
+                check_add(r, CHECK_ERROR, "smtpd_milters", conf_main_cf(c),
+                          "%s", err);
+                free(err);
+                return;
+        }
+        for (size_t i = 0; i < down.n; i++)
+                check_add(r, CHECK_WARNING, "smtpd_milters", conf_main_cf(c),
+                          "%s", down.v[i]);
+        strlist_clear(&down);
+}
+
 /* check_conf - every check of one configuration */
 static void check_conf(struct check_run *r)
 {
@@ -1023,6 +1046,7 @@ static void check_conf(struct check_run *r)
         check_ciphers(r);
         check_sasl(r);
         check_smtpd_sasl(r);
+        check_milters(r);
 
         r->smtpd_ca = check_cafile(r, "smtpd_tls_CAfile", c->smtpd_tls_CAfile);
         check_capath(r, "smtpd_tls_CApath", c->smtpd_tls_CApath);

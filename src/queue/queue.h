@@ -136,6 +136,8 @@ void queue_env_clear(struct queue_env *);
  * add). */
 struct queue_rcpt *queue_env_add_rcpt(struct queue_env *, const char *addr,
                                       const char *orcpt, unsigned notify);
+/* queue_env_del_rcpt - remove recipient i (the later ones move up). */
+void queue_env_del_rcpt(struct queue_env *, size_t i);
 
 /* The longest queue ID plus its NUL. */
 #define QUEUE_ID_SIZE 32

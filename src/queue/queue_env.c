@@ -333,6 +333,17 @@ void queue_env_clear(struct queue_env *env)
         queue_env_init(env);
 }
 
+/* queue_env_del_rcpt - remove one recipient */
+void queue_env_del_rcpt(struct queue_env *env, size_t i)
+{
+        if (i >= env->nrcpt)
+                return;
+        rcpt_clear(&env->rcpt[i]);
+        memmove(&env->rcpt[i], &env->rcpt[i + 1],
+                (env->nrcpt - i - 1) * sizeof(*env->rcpt));
+        env->nrcpt--;
+}
+
 /* queue_env_add_rcpt - append a recipient */
 struct queue_rcpt *queue_env_add_rcpt(struct queue_env *env, const char *addr,
                                       const char *orcpt, unsigned notify)

@@ -144,6 +144,7 @@ struct smtpd_rcpt {
         unsigned notify;  /* SMTPD_NOTIFY_* or 0 when absent */
         char *orcpt_type; /* "rfc822", "utf-8", or NULL when absent */
         char *orcpt;      /* xtext-decoded original recipient, or NULL */
+        char *params;     /* the ESMTP parameters as sent ("" for none) */
 };
 
 /* The envelope of the current transaction. */
@@ -155,6 +156,7 @@ struct smtpd_envelope {
         char *auth;           /* AUTH= as sent (non-printable as '?'), or
                                  NULL (also for AUTH=<>) */
         bool smtputf8;        /* SMTPUTF8 parameter */
+        char *params;         /* the ESMTP parameters as sent ("" for none) */
         size_t size;          /* SIZE= value, 0 when absent */
         struct smtpd_rcpt *rcpt;
         size_t nrcpt;
@@ -242,6 +244,10 @@ struct smtpd_ops {
         /* msg_write - append content (CRLF line endings, dots unstuffed);
          * 0 or -1 (remembered: 451 4.3.0 at the end). */
         int (*msg_write)(void *ctx, const char *, size_t);
+        /* msg_content - what msg_write gets from now on is the client's
+         * content; before, it was the server's own headers (policy
+         * PREPENDs, Received:).  NULL ok. */
+        void (*msg_content)(void *ctx);
         /* msg_end - commit.  OK only once durable, with the queue ID in
          * queue_id (at most qid_size bytes with the NUL). */
         enum smtpd_commit (*msg_end)(void *ctx, char *queue_id,
@@ -316,6 +322,10 @@ void smtpd_session_tls_done(struct smtpd_session *,
  * was held meanwhile, which may end in another PENDING commit: check
  * smtpd_session_action() again afterwards. */
 void smtpd_session_msg_done(struct smtpd_session *, const char *queue_id);
+/* smtpd_session_msg_refused - completes a PENDING msg_end with reply, a
+ * whole 4XX or 5XX reply line ("550 5.7.1 Command rejected"): the message
+ * was not queued. */
+void smtpd_session_msg_refused(struct smtpd_session *, const char *reply);
 /* smtpd_session_auth_done - the answer to an auth_step: OK (235, the
  * session is authenticated as text), CONTINUE (334 text, the client's
  * next line goes to auth_step), FAIL (535 5.7.8, logged as Postfix does)
@@ -382,6 +392,11 @@ int smtpd_sasl_socket(const struct conf *, char **path, char **err);
  * off).  0, or -1 with *err (caller frees) when the settings are wrong
  * or Dovecot does not answer. */
 int smtpd_sasl_probe(const struct conf *, char **plain, char **tls, char **err);
+/* smtpd_milters_probe - c's smtpd_milters: -1 with *err (heap) when the
+ * setting is malformed; else 0, with "milter: why (...)" in *down for each
+ * milter that does not answer an option negotiation within 5 s (blocking:
+ * for postern check). */
+int smtpd_milters_probe(const struct conf *, struct strlist *down, char **err);
 
 /* smtpd_server_new - in the supervisor, before forking and before
  * dropping privileges: TLS contexts (keys readable only by root), relay

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * smtpd_connect.c - the client sockets of the server's helpers (Dovecot's
- * auth service, policy services): a UNIX socket path or inet:host:port,
- * connected without blocking on the connect itself.
+ * auth service, policy services, milters): a UNIX socket path or
+ * inet:host:port, connected without blocking on the connect itself, and
+ * the non-blocking reads and writes they all do.
  */
 #include "smtpd/smtpd_int.h"
 
@@ -80,4 +81,62 @@ int smtpd_connect_start(const char *target, bool *pending)
                 return -1;
         }
         return fd;
+}
+
+/* smtpd_connect_result - whether a pending connect succeeded */
+int smtpd_connect_result(int fd)
+{
+        int e = 0;
+        socklen_t l = sizeof(e);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
+                return -1;
+        if (e) {
+                errno = e;
+                return -1;
+        }
+        return 0;
+}
+
+/* smtpd_conn_send - out from *off on, until sent or the socket is full */
+int smtpd_conn_send(int fd, const struct strbuf *out, size_t *off)
+{
+        while (*off < out->len) {
+                ssize_t n =
+                    send(fd, out->s + *off, out->len - *off, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return 0;
+                if (n <= 0) {
+                        if (n == 0)
+                                errno = EPIPE;
+                        return -1;
+                }
+                *off += (size_t)n;
+        }
+        return 0;
+}
+
+/* smtpd_conn_recv - what the socket has, up to max bytes in in */
+int smtpd_conn_recv(int fd, struct strbuf *in, size_t max)
+{
+        char buf[16384];
+
+        while (in->len < max) {
+                size_t room = max - in->len;
+                ssize_t n =
+                    recv(fd, buf, room < sizeof(buf) ? room : sizeof(buf), 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return 0;
+                if (n <= 0) {
+                        if (n == 0)
+                                errno = 0; /* the end of the stream */
+                        return -1;
+                }
+                strbuf_add(in, buf, (size_t)n);
+        }
+        return 0;
 }

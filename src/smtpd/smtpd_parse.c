@@ -310,6 +310,7 @@ int smtpd_parse_mail(const char *args, const struct smtpd_parse_opts *o,
                 strbuf_adds(err, "501 5.1.7 Bad sender address syntax");
                 return -1;
         }
+        const char *params = skip_sp(p);
         strbuf_init(&prm);
         strbuf_init(&tmp);
         /* Parameters first: SMTPUTF8 decides what the address may hold. */
@@ -416,6 +417,7 @@ int smtpd_parse_mail(const char *args, const struct smtpd_parse_opts *o,
                 goto out;
         }
         env->sender = xstrndup(a, n);
+        env->params = xstrdup(params);
         rc = 0;
 out:
         strbuf_clear(&prm);
@@ -499,6 +501,7 @@ int smtpd_parse_rcpt(const char *args, const struct smtpd_parse_opts *o,
                 strbuf_adds(err, "501 5.1.3 Bad recipient address syntax");
                 return -1;
         }
+        const char *params = skip_sp(p);
         switch (check_addr(a, n, false, o)) {
         case ADDR_OK:
                 break;
@@ -543,6 +546,7 @@ int smtpd_parse_rcpt(const char *args, const struct smtpd_parse_opts *o,
                 }
         }
         r->addr = xstrndup(a, n);
+        r->params = xstrdup(params);
         rc = 0;
 out:
         strbuf_clear(&prm);
@@ -606,6 +610,7 @@ void smtpd_rcpt_clear(struct smtpd_rcpt *r)
         free(r->addr);
         free(r->orcpt_type);
         free(r->orcpt);
+        free(r->params);
         memset(r, 0, sizeof(*r));
 }
 
@@ -615,6 +620,7 @@ void smtpd_envelope_clear(struct smtpd_envelope *e)
         free(e->sender);
         free(e->envid);
         free(e->auth);
+        free(e->params);
         strlist_clear(&e->prepend);
         for (size_t i = 0; i < e->nrcpt; i++)
                 smtpd_rcpt_clear(&e->rcpt[i]);

@@ -248,51 +248,22 @@ static void on_io(int fd, int what, void *arg)
         struct policy_client *p = arg;
 
         if (!p->connected && (what & EVENT_WRITE)) {
-                int e = 0;
-                socklen_t l = sizeof(e);
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e) {
-                        disconnect(p, e ? strerror(e) : "connect failed", true);
+                if (smtpd_connect_result(fd) < 0) {
+                        disconnect(p, strerror(errno), true);
                         return;
                 }
                 p->connected = true;
         }
-        while (p->connected && p->out_off < p->out.len) {
-                ssize_t n = send(fd, p->out.s + p->out_off,
-                                 p->out.len - p->out_off, MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                        break;
-                if (n <= 0) {
-                        disconnect(p, strerror(errno), true);
-                        return;
-                }
-                p->out_off += (size_t)n;
+        if (p->connected && smtpd_conn_send(fd, &p->out, &p->out_off) < 0) {
+                disconnect(p, strerror(errno), true);
+                return;
         }
-        if (what & EVENT_READ) {
-                char buf[4096];
-                for (;;) {
-                        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                                break;
-                        if (n == 0) {
-                                disconnect(p,
-                                           p->head ? "connection closed" : NULL,
-                                           true);
-                                return;
-                        }
-                        if (n < 0 || p->in.len + (size_t)n > REPLY_MAX_BYTES) {
-                                disconnect(p,
-                                           n < 0 ? strerror(errno)
-                                                 : "reply too long",
-                                           n < 0);
-                                return;
-                        }
-                        strbuf_add(&p->in, buf, (size_t)n);
-                }
-        }
+        /* the replies that came before an error or the end of the stream
+         * count */
+        int rc = (what & EVENT_READ)
+                     ? smtpd_conn_recv(fd, &p->in, REPLY_MAX_BYTES)
+                     : 0;
+        int e = errno;
         /* complete replies: up to an empty line */
         char *end;
         while (p->in.len && (end = strstr(p->in.s, "\n\n")) != NULL) {
@@ -326,6 +297,18 @@ static void on_io(int fd, int what, void *arg)
                 if (p->fd < 0)
                         return; /* the callback's new request failed */
                 send_next(p);
+        }
+        if (rc < 0 && p->fd >= 0) {
+                disconnect(p,
+                           e         ? strerror(e)
+                           : p->head ? "connection closed"
+                                     : NULL,
+                           true);
+                return;
+        }
+        if (p->in.len >= REPLY_MAX_BYTES) {
+                disconnect(p, "reply too long", false);
+                return;
         }
         if (p->fd >= 0)
                 want(p);

@@ -317,19 +317,16 @@ void sasl_dovecot_free(struct sasl_dovecot *d)
 /* flush - write what is buffered; -1 when the connection broke */
 static int flush(struct sasl_dovecot *d)
 {
-        while (d->out.len > 0) {
-                ssize_t n = send(d->fd, d->out.s, d->out.len, MSG_NOSIGNAL);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                        break;
-                if (n <= 0)
-                        return -1;
-                memmove(d->out.s, d->out.s + n, d->out.len - (size_t)n);
-                d->out.len -= (size_t)n;
-                d->out.s[d->out.len] = 0;
-        }
-        return 0;
+        size_t off = 0;
+        int rc;
+
+        if (d->out.len == 0)
+                return 0;
+        rc = smtpd_conn_send(d->fd, &d->out, &off);
+        memmove(d->out.s, d->out.s + off, d->out.len - off);
+        d->out.len -= off;
+        d->out.s[d->out.len] = 0;
+        return rc;
 }
 
 /* take_line - the next complete line of d->in (NUL-terminated, newline
@@ -380,25 +377,12 @@ static void answer(struct sasl_dovecot *d, const struct sasl_line *l)
 static void on_io(int fd, int what, void *arg)
 {
         struct sasl_dovecot *d = arg;
-        char buf[4096], *line;
+        char *line;
 
         (void)what;
-        for (;;) {
-                ssize_t n = recv(fd, buf, sizeof(buf), 0);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                        break;
-                if (n <= 0 || d->in.len + (size_t)n > LINE_MAX_BYTES) {
-                        log_warnx("SASL: connection to %s %s", d->path,
-                                  n < 0    ? strerror(errno)
-                                  : n == 0 ? "closed by the server"
-                                           : "sent an overlong line");
-                        disconnect(d);
-                        return;
-                }
-                strbuf_add(&d->in, buf, (size_t)n);
-        }
+        /* the lines that came before an error or the end count */
+        int rc = smtpd_conn_recv(fd, &d->in, LINE_MAX_BYTES);
+        int e = errno;
         while (take_line(d, &line)) {
                 struct sasl_line l;
                 if (sasl_line_parse(line, &l) < 0) {
@@ -415,6 +399,14 @@ static void on_io(int fd, int what, void *arg)
                  * broke the connection */
                 if (d->fd < 0)
                         return;
+        }
+        if (rc < 0 || d->in.len >= LINE_MAX_BYTES) {
+                log_warnx("SASL: connection to %s %s", d->path,
+                          rc == 0 ? "sent an overlong line"
+                          : e     ? strerror(e)
+                                  : "closed by the server");
+                disconnect(d);
+                return;
         }
         if (flush(d) < 0) {
                 disconnect(d);

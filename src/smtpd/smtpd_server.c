@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -98,6 +99,9 @@ struct lconf {
         /* SASL (smtpd_sasl_auth_enable): Dovecot's socket, in the worker */
         char *sasl_path;
         bool sasl_header; /* smtpd_sasl_authenticated_header */
+        /* smtpd_milters */
+        struct milter_spec *milters;
+        size_t nmilters;
         struct sasl_dovecot *sasl;
 };
 
@@ -203,6 +207,14 @@ struct conn {
         struct dns_memo *memo; /* answers for this session, newest first */
         unsigned nmemo;
         bool tls_buffers; /* OpenSSL may hold record buffers */
+        /* with smtpd_milters, the message is held until they decide: our
+         * own headers, then the client's content */
+        struct strbuf mown, mbody;
+        bool mcontent;
+        struct milter_run *mrun; /* the milters at work, or NULL */
+        struct milter_msg mmsg;  /* what they are told */
+        char daemon_addr[INET6_ADDRSTRLEN];
+        char mname[INET6_ADDRSTRLEN + 2]; /* "[addr]" */
         struct conn *next, *prev;
 };
 
@@ -346,6 +358,63 @@ static int sasl_init(struct lconf *lc, const struct smtpd_listen *l, char **err)
         return 0;
 }
 
+/* milters_parse - smtpd_milters with the milter_* defaults */
+static int milters_parse(const struct conf *c, struct milter_spec **v,
+                         size_t *n, char **err)
+{
+        struct milter_spec d;
+
+        *v = NULL;
+        *n = 0;
+        if (*c->smtpd_milters == 0)
+                return 0;
+        if (milter_settings_init(
+                &d, c->milter_default_action, c->milter_connect_timeout,
+                c->milter_command_timeout, c->milter_content_timeout,
+                c->milter_protocol, err) < 0)
+                return -1;
+        return milter_specs_parse(c->smtpd_milters, &d, c->queue_directory, v,
+                                  n, err);
+}
+
+/* smtpd_milters_probe - check smtpd_milters and ask each milter */
+int smtpd_milters_probe(const struct conf *c, struct strlist *down, char **err)
+{
+        struct milter_spec *v;
+        size_t n;
+
+        if (milters_parse(c, &v, &n, err) < 0)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                char *why = NULL;
+                if (milter_probe(&v[i], 5000, &why) < 0) {
+                        char *line = xasprintf(
+                            "%s: %s (mail gets its default_action, %s)",
+                            v[i].name, why,
+                            milter_action_name(v[i].default_action));
+                        strlist_push(down, line);
+                        free(line);
+                        free(why);
+                }
+        }
+        milter_specs_free(v, n);
+        return 0;
+}
+
+/* milters_init - the listener's milters */
+static int milters_init(struct lconf *lc, const struct smtpd_listen *l,
+                        char **err)
+{
+        char *e = NULL;
+
+        if (milters_parse(l->conf, &lc->milters, &lc->nmilters, &e) < 0) {
+                *err = xasprintf("service %s: %s", l->service, e);
+                free(e);
+                return -1;
+        }
+        return 0;
+}
+
 static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
                       const struct smtpd_listen *l, char **err)
 {
@@ -421,6 +490,8 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
         lc->received_tls = c->smtpd_tls_received_header;
 
         if (smtpd_checks_new(c, &lc->checks, err) < 0)
+                return -1;
+        if (milters_init(lc, l, err) < 0)
                 return -1;
         if (lc->wrapper || strcmp(level, "none") != 0) {
                 struct tls_server_settings ts = {
@@ -556,6 +627,7 @@ void smtpd_server_free(struct smtpd_server *srv)
                 table_list_close(srv->lc[i].sni);
                 sasl_dovecot_free(srv->lc[i].sasl);
                 free(srv->lc[i].sasl_path);
+                milter_specs_free(srv->lc[i].milters, srv->lc[i].nmilters);
         }
         free(srv->lc);
         if (srv->queue)
@@ -1156,6 +1228,9 @@ static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
         }
         c->msg_id = queue_msg_id(c->msg);
         receiving_set(c, true);
+        strbuf_reset(&c->mown);
+        strbuf_reset(&c->mbody);
+        c->mcontent = false;
         if (info->sasl_username)
                 log_info("%s: client=%s, sasl_method=%s, sasl_username=%s%s%s",
                          c->msg_id, c->namaddr, info->sasl_method,
@@ -1175,11 +1250,23 @@ static int conn_msg_write(void *ctx, const char *p, size_t n)
 
         if (c->msg == NULL)
                 return -1;
+        if (c->lc->nmilters) { /* held until the milters decide */
+                strbuf_add(c->mcontent ? &c->mbody : &c->mown, p, n);
+                return 0;
+        }
         if (queue_msg_write(c->msg, p, n, &err) < 0) {
                 log_warnx("%s: queue file write: %s", c->msg_id, err);
                 return -1;
         }
         return 0;
+}
+
+/* conn_msg_content - the client's content starts */
+static void conn_msg_content(void *ctx)
+{
+        struct conn *c = ctx;
+
+        c->mcontent = true;
 }
 
 /* fill_env - the queue envelope from the session */
@@ -1303,21 +1390,59 @@ static void commit_pending(void *arg)
         free(msgs);
 }
 
-/* conn_msg_end - finish the file; the commit follows in a group */
-static enum smtpd_commit conn_msg_end(void *ctx, char *qid, size_t qsz)
+/* milter_env_edit - the milters' new sender and recipients */
+static void milter_env_edit(struct conn *c, const struct milter_result *r,
+                            struct queue_env *env)
 {
-        struct conn *c = ctx;
+        if (r->sender) {
+                log_info("%s: milter-change-sender: from=<%s> to <%s>",
+                         c->msg_id, env->sender, r->sender);
+                free(env->sender);
+                env->sender = xstrdup(r->sender);
+        }
+        for (size_t d = 0; d < r->del_rcpt.n; d++)
+                for (size_t i = 0; i < env->nrcpt; i++)
+                        if (strcasecmp(env->rcpt[i].addr, r->del_rcpt.v[d]) ==
+                            0) {
+                                log_info("%s: milter-delete-rcpt: to=<%s>",
+                                         c->msg_id, env->rcpt[i].addr);
+                                queue_env_del_rcpt(env, i--);
+                        }
+        for (size_t a = 0; a < r->add_rcpt.n; a++) {
+                log_info("%s: milter-add-rcpt: to=<%s>", c->msg_id,
+                         r->add_rcpt.v[a]);
+                queue_env_add_rcpt(env, r->add_rcpt.v[a], NULL, 0);
+        }
+}
+
+/* commit_hold - a message a milter quarantined: durable in hold/ now */
+static enum smtpd_commit commit_hold(struct conn *c)
+{
+        const char *err = NULL;
+
+        if (queue_commit_to(c->srv->queue, QUEUE_HOLD, &c->msg, 1, &err) < 0) {
+                log_warnx("%s: queue commit to hold: %s", c->msg_id, err);
+                queue_msg_abort(c->msg); /* frees */
+                c->msg = NULL;
+                return SMTPD_COMMIT_FAIL;
+        }
+        log_flush();
+        queue_notify(c->srv->queue);
+        return SMTPD_COMMIT_OK;
+}
+
+/* enqueue - finish the file, with the milters' envelope edits (r, or
+ * NULL); the commit follows in a group, or at once into hold/ */
+static enum smtpd_commit enqueue(struct conn *c, const struct milter_result *r)
+{
         struct smtpd_server *srv = c->srv;
         struct queue_env env;
         const char *err = NULL;
         int rc;
 
-        (void)qid;
-        (void)qsz;
-        receiving_set(c, false);
-        if (c->msg == NULL)
-                return SMTPD_COMMIT_FAIL;
         fill_env(c, &env);
+        if (r)
+                milter_env_edit(c, r, &env);
         rc = queue_msg_finish(c->msg, &env, NULL, &err);
         queue_env_clear(&env);
         if (rc < 0) {
@@ -1326,6 +1451,8 @@ static enum smtpd_commit conn_msg_end(void *ctx, char *qid, size_t qsz)
                 c->msg = NULL;
                 return SMTPD_COMMIT_FAIL;
         }
+        if (r && r->verdict == MILTER_V_HOLD)
+                return commit_hold(c);
         if (srv->npending == srv->cappending) {
                 srv->cappending = srv->cappending ? srv->cappending * 2 : 16;
                 srv->pending_msg =
@@ -1347,6 +1474,172 @@ static enum smtpd_commit conn_msg_end(void *ctx, char *qid, size_t qsz)
         return SMTPD_COMMIT_PENDING;
 }
 
+/* milter_log - Postfix's line for what a milter did to a message */
+static void milter_log(struct conn *c, const char *what,
+                       const struct milter_result *r, const char *text)
+{
+        const struct smtpd_info *info = smtpd_session_info(c->s);
+        const struct smtpd_envelope *e = info->env;
+
+        log_info("%s: %s: %s from %s: %s; from=<%s> to=<%s> proto=%s "
+                 "helo=<%s>",
+                 c->msg_id, what, r->stage ? r->stage : "END-OF-MESSAGE",
+                 c->namaddr, text, e->sender ? e->sender : "",
+                 r->rcpt    ? r->rcpt
+                 : e->nrcpt ? e->rcpt[0].addr
+                            : "",
+                 info->protocol, info->helo ? info->helo : "");
+}
+
+/* milters_clear - forget the held message and what the milters were told */
+static void milters_clear(struct conn *c)
+{
+        milter_run_free(c->mrun);
+        c->mrun = NULL;
+        strlist_clear(&c->mmsg.rcpt);
+        strlist_clear(&c->mmsg.rcpt_params);
+        memset(&c->mmsg, 0, sizeof(c->mmsg));
+        /* a large message's memory goes back at once */
+        strbuf_clear(&c->mown);
+        strbuf_clear(&c->mbody);
+}
+
+/* on_milter - the milters decided about the held message */
+static void on_milter(void *arg, struct milter_result *r)
+{
+        struct conn *c = arg;
+        const char *err = NULL;
+        char id[QUEUE_ID_SIZE];
+        enum smtpd_commit rc = SMTPD_COMMIT_FAIL;
+
+        snprintf(id, sizeof(id), "%s", c->msg_id);
+        switch (r->verdict) {
+        case MILTER_V_REJECT:
+        case MILTER_V_TEMPFAIL:
+                milter_log(c, "milter-reject", r, r->reply + 4);
+                queue_msg_abort(c->msg); /* frees */
+                c->msg = NULL;
+                c->msg_id = NULL;
+                smtpd_session_msg_refused(c->s, r->reply);
+                break;
+        case MILTER_V_DISCARD:
+                milter_log(c, "milter-discard", r,
+                           "milter triggers DISCARD action");
+                queue_msg_abort(c->msg); /* frees */
+                c->msg = NULL;
+                c->msg_id = NULL;
+                smtpd_session_msg_done(c->s, id);
+                break;
+        case MILTER_V_HOLD:
+        case MILTER_V_QUEUE: {
+                struct strbuf out;
+                size_t hidden = milter_count_headers(c->mown.s ? c->mown.s : "",
+                                                     c->mown.len);
+                strbuf_init(&out);
+                /* the whole message: an insert at 0 goes above Received: */
+                strbuf_add(&c->mown, c->mbody.s ? c->mbody.s : "",
+                           c->mbody.len);
+                milter_apply(r, c->mown.s ? c->mown.s : "", c->mown.len, hidden,
+                             &out);
+                if (r->verdict == MILTER_V_HOLD)
+                        milter_log(c, "milter-hold", r,
+                                   "milter triggers HOLD action");
+                if (queue_msg_write(c->msg, out.s ? out.s : "", out.len, &err) <
+                    0) {
+                        log_warnx("%s: queue file write: %s", c->msg_id, err);
+                        queue_msg_abort(c->msg); /* frees */
+                        c->msg = NULL;
+                } else {
+                        rc = enqueue(c, r);
+                }
+                strbuf_clear(&out);
+                if (rc == SMTPD_COMMIT_PENDING)
+                        break; /* commit_pending answers */
+                if (rc == SMTPD_COMMIT_OK)
+                        queue_msg_free(c->msg);
+                c->msg = NULL;
+                c->msg_id = NULL;
+                smtpd_session_msg_done(c->s, rc == SMTPD_COMMIT_OK ? id : NULL);
+                break;
+        }
+        }
+        milter_result_free(r);
+        milters_clear(c);
+        conn_pump(c);
+}
+
+/* milters_start - send the held message through the milters */
+static void milters_start(struct conn *c)
+{
+        const struct smtpd_info *info = smtpd_session_info(c->s);
+        const struct smtpd_envelope *e = info->env;
+        const struct conf *cf = c->lc->conf;
+        const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
+        struct milter_msg *g = &c->mmsg;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+
+        memset(g, 0, sizeof(*g));
+        c->daemon_addr[0] = 0;
+        if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) == 0)
+                (void)getnameinfo((struct sockaddr *)&ss, sl, c->daemon_addr,
+                                  sizeof(c->daemon_addr), NULL, 0,
+                                  NI_NUMERICHOST);
+        g->myhostname = cf->myhostname;
+        g->daemon_name = cf->milter_macro_daemon_name;
+        g->daemon_addr = c->daemon_addr;
+        g->version = cf->milter_macro_v;
+        /* no reverse lookups: "[addr]", as Sendmail names such a client */
+        snprintf(c->mname, sizeof(c->mname), "[%s]", c->addr);
+        g->client_name = info->name && strcmp(info->name, "unknown") != 0
+                             ? info->name
+                             : c->mname;
+        g->client_addr = c->addr;
+        g->client_port = (unsigned)atoi(c->port);
+        g->family = strchr(c->addr, ':') ? 6 : 4;
+        g->helo = info->helo;
+        if (ti) {
+                g->tls_version = ti->protocol;
+                g->cipher = ti->cipher;
+                g->cipher_bits = ti->cipher_usebits;
+                g->cert_subject = ti->peer_cert ? ti->peer_CN : NULL;
+                g->cert_issuer = ti->peer_cert ? ti->issuer_CN : NULL;
+        }
+        g->queue_id = c->msg_id;
+        g->auth_type = info->sasl_method;
+        g->auth_authen = info->sasl_username;
+        g->auth_author = e->auth;
+        g->sender = e->sender ? e->sender : "";
+        g->mail_params = e->params;
+        for (size_t i = 0; i < e->nrcpt; i++) {
+                strlist_push(&g->rcpt, e->rcpt[i].addr);
+                strlist_push(&g->rcpt_params,
+                             e->rcpt[i].params ? e->rcpt[i].params : "");
+        }
+        g->content = c->mbody.s ? c->mbody.s : "";
+        g->len = c->mbody.len;
+        c->mrun = milter_run_start(c->srv->loop, c->lc->milters,
+                                   c->lc->nmilters, g, on_milter, c);
+}
+
+/* conn_msg_end - the end of the message: through the milters first when
+ * there are any, then into the queue */
+static enum smtpd_commit conn_msg_end(void *ctx, char *qid, size_t qsz)
+{
+        struct conn *c = ctx;
+
+        (void)qid;
+        (void)qsz;
+        receiving_set(c, false);
+        if (c->msg == NULL)
+                return SMTPD_COMMIT_FAIL;
+        if (c->lc->nmilters) {
+                milters_start(c);
+                return SMTPD_COMMIT_PENDING;
+        }
+        return enqueue(c, NULL);
+}
+
 /* conn_msg_abort - drop the open file */
 static void conn_msg_abort(void *ctx)
 {
@@ -1357,7 +1650,8 @@ static void conn_msg_abort(void *ctx)
                 return;
         for (size_t i = 0; i < c->srv->npending; i++)
                 if (c->srv->pending_msg[i] == c->msg)
-                        return;  /* finished: the commit decides */
+                        return; /* finished: the commit decides */
+        milters_clear(c);
         queue_msg_abort(c->msg); /* frees */
         c->msg = NULL;
         c->msg_id = NULL;
@@ -1449,6 +1743,7 @@ static const struct smtpd_ops conn_ops = {
     .received_header = conn_received,
     .msg_begin = conn_msg_begin,
     .msg_write = conn_msg_write,
+    .msg_content = conn_msg_content,
     .msg_end = conn_msg_end,
     .msg_abort = conn_msg_abort,
     .log = conn_log,
@@ -1767,6 +2062,11 @@ static void conn_close(struct conn *c)
         for (size_t i = 0; i < srv->npending; i++)
                 if (srv->pending_conn[i] == c)
                         srv->pending_conn[i] = NULL;
+        if (c->mrun) { /* the client left while the milters worked */
+                queue_msg_abort(c->msg); /* frees */
+                c->msg = NULL;
+        }
+        milters_clear(c);
         smtpd_session_free(c->s);
         for (struct dns_token *t = srv->tokens; c->dns_inflight && t;
              t = t->next)

@@ -555,6 +555,8 @@ static int msg_start(struct smtpd_session *s)
             s->ops->msg_write(s->ctx, s->content.s, s->content.len) < 0)
                 s->msg_err = true;
         strbuf_reset(&s->content);
+        if (s->ops->msg_content)
+                s->ops->msg_content(s->ctx);
         return 0;
 }
 
@@ -569,6 +571,17 @@ static void queued_reply(struct smtpd_session *s, const char *qid)
                       qid);
         else
                 reply(s, "250 2.0.0 Ok: queued as %s", qid);
+}
+
+/* msg_over - the end of message was answered: back to idle */
+static void msg_over(struct smtpd_session *s, bool ok)
+{
+        count(s, s->later_cnt, ok);
+        if (!ok)
+                fail(s);
+        mail_reset(s);
+        smtpd_enter(s, idle_state(s));
+        check_hard_limit(s);
 }
 
 /* msg_finish - end of DATA or BDAT LAST: commit or report */
@@ -608,12 +621,7 @@ static void msg_finish(struct smtpd_session *s, bool bdat)
                         reply(s, "451 4.3.0 Error: queue file write error");
                 }
         }
-        count(s, s->later_cnt, ok);
-        if (!ok)
-                fail(s);
-        mail_reset(s);
-        smtpd_enter(s, idle_state(s));
-        check_hard_limit(s);
+        msg_over(s, ok);
 }
 
 /* in_transaction - MAIL accepted */
@@ -1878,17 +1886,21 @@ void smtpd_session_msg_done(struct smtpd_session *s, const char *qid)
 {
         if (s->state != SMTPD_COMMIT)
                 return;
-        if (qid) {
+        if (qid)
                 queued_reply(s, qid);
-                count(s, s->later_cnt, true);
-        } else {
+        else
                 reply(s, "451 4.3.0 Error: queue file write error");
-                count(s, s->later_cnt, false);
-                fail(s);
-        }
-        mail_reset(s);
-        smtpd_enter(s, idle_state(s));
-        check_hard_limit(s);
+        msg_over(s, qid != NULL);
+        resume(s);
+}
+
+/* smtpd_session_msg_refused - an asynchronous end of message refused */
+void smtpd_session_msg_refused(struct smtpd_session *s, const char *text)
+{
+        if (s->state != SMTPD_COMMIT)
+                return;
+        reply(s, "%s", text);
+        msg_over(s, false);
         resume(s);
 }
 

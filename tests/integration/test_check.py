@@ -12,9 +12,12 @@ asserts the line `SEVERITY: PARAM (FILE): message` and the exit status
 """
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -533,6 +536,60 @@ class CheckTest(pt.TempDirTest):
         p = self.check(smtp_sasl_auth_enable="yes")
         self.assertFinding(p, "warning", "smtp_sasl_auth_enable",
                            self.cf + "/main.cf", "password_maps is empty")
+
+    def serve_once(self, answer):
+        """A loopback listener that reads what comes and sends answer,
+        for each of the connections postern check makes; its port."""
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(4)
+        ls.settimeout(60)
+        self.addCleanup(ls.close)
+
+        def run():
+            while True:
+                try:
+                    c, _ = ls.accept()
+                except OSError:
+                    return
+                with c:
+                    c.settimeout(30)
+                    try:
+                        c.recv(4096)
+                        c.sendall(answer)
+                    except OSError:
+                        pass
+        threading.Thread(target=run, daemon=True).start()
+        return ls.getsockname()[1]
+
+    def test_milters(self):
+        mcf = self.cf + "/main.cf"
+        # a milter that is not there: a warning, with what mail then gets
+        p = self.check(smtpd_milters="inet:127.0.0.1:%d" % pt.free_port())
+        self.assertFinding(p, "warning", "smtpd_milters", mcf,
+                           "connect: Connection refused",
+                           "default_action, tempfail")
+        p = self.check(smtpd_milters="{ inet:127.0.0.1:%d, default_action = "
+                       "accept }" % pt.free_port())
+        self.assertFinding(p, "warning", "smtpd_milters", mcf,
+                           "default_action, accept")
+        # something that answers, but not as a milter
+        port = self.serve_once(b"220 not a milter\r\n")
+        p = self.check(smtpd_milters="inet:127.0.0.1:%d" % port)
+        self.assertFinding(p, "warning", "smtpd_milters", mcf,
+                           "option negotiation: not a milter's answer")
+        # an option negotiation reply (version 6): no finding
+        port = self.serve_once(struct.pack(">IcIII", 13, b"O", 6, 1, 0))
+        p = self.check(smtpd_milters="inet:127.0.0.1:%d" % port)
+        self.assertEqual(self.lines(p), [], p.stdout)
+        # what would refuse the start is an error
+        p = self.check(smtpd_milters="{ inet:127.0.0.1:1, "
+                       "default_action = maybe }")
+        self.assertFinding(p, "error", "smtpd_milters", mcf,
+                           "default_action = maybe: bad value", status=2)
+        p = self.check(smtpd_milters="localhost:8891")
+        self.assertFinding(p, "error", "smtpd_milters", mcf,
+                           "not inet:host:port or unix:path", status=2)
 
     def test_append_default_ca(self):
         # OpenSSL's default store is trust enough for secure too
