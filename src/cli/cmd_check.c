@@ -1080,6 +1080,9 @@ static void check_conf(struct check_run *r)
                          check_clientcert_entry, &w);
         w.param = "transport_maps";
         check_table_list(r, w.param, c->transport_maps, NULL, &w);
+        w.param = "sender_dependent_relayhost_maps";
+        check_table_list(r, w.param, c->sender_dependent_relayhost_maps, NULL,
+                         &w);
         check_restrictions(r);
 
         tls_certlist_free(r->smtpd_ca);

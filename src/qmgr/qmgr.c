@@ -781,7 +781,8 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
                 if (r->state != QUEUE_RCPT_PENDING &&
                     r->state != QUEUE_RCPT_DEFERRED)
                         continue;
-                if (qmgr_route(q->routes, r->addr, &rt, &rerr) < 0) {
+                if (qmgr_route(q->routes, env->sender, r->addr, &rt, &rerr) <
+                    0) {
                         log_outcome(m, i, NULL, "4.3.0", "deferred", rerr);
                         record(m, i, QUEUE_RCPT_DEFERRED, "4.3.0", rerr, false);
                         free(rerr);

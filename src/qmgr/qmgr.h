@@ -50,11 +50,13 @@ struct qmgr_routes;
 int qmgr_routes_new(const struct conf *, struct qmgr_routes **, char **err);
 /* qmgr_routes_free - NULL ok. */
 void qmgr_routes_free(struct qmgr_routes *);
-/* qmgr_route - route one recipient address.  0 with *out filled in (clear
- * with qmgr_route_clear), or -1 with *err (caller frees) on a table error
- * or a malformed transport_maps entry (the caller defers). */
-int qmgr_route(struct qmgr_routes *, const char *rcpt, struct qmgr_route *out,
-               char **err);
+/* qmgr_route - route one recipient address of mail from sender (the
+ * envelope sender, "" for <>; NULL: unknown, relayhost alone applies).  0
+ * with *out filled in (clear with qmgr_route_clear), or -1 with *err
+ * (caller frees) on a table error or a malformed transport_maps entry (the
+ * caller defers). */
+int qmgr_route(struct qmgr_routes *, const char *sender, const char *rcpt,
+               struct qmgr_route *out, char **err);
 /* qmgr_route_clear - free the strings of a route. */
 void qmgr_route_clear(struct qmgr_route *);
 /* qmgr_transport_name - "smtp", "local", ... (static). */

@@ -10,6 +10,7 @@
 struct qmgr_routes {
         const struct conf *conf;
         struct table_list *transport;
+        struct table_list *sdrelay;  /* sender_dependent_relayhost_maps */
         struct strlist mydest;       /* literal domains, lower case */
         struct table_list *mydest_t; /* type:table entries */
         struct strlist vdom;
@@ -49,6 +50,8 @@ int qmgr_routes_new(const struct conf *c, struct qmgr_routes **out, char **err)
         r->conf = c;
         *out = NULL;
         if (table_list_open(c->transport_maps, &r->transport, err) < 0 ||
+            table_list_open(c->sender_dependent_relayhost_maps, &r->sdrelay,
+                            err) < 0 ||
             split_domains(c->mydestination, &r->mydest, &r->mydest_t, err) <
                 0 ||
             split_domains(c->virtual_mailbox_domains, &r->vdom, &r->vdom_t,
@@ -66,6 +69,7 @@ void qmgr_routes_free(struct qmgr_routes *r)
         if (r == NULL)
                 return;
         table_list_close(r->transport);
+        table_list_close(r->sdrelay);
         table_list_close(r->mydest_t);
         table_list_close(r->vdom_t);
         strlist_clear(&r->mydest);
@@ -156,9 +160,41 @@ static int parse_transport(const char *value, enum qmgr_transport *t,
         return -1;
 }
 
+/* relay_for - the relay host for mail from sender:
+ * sender_dependent_relayhost_maps (the address, then "@domain"; the null
+ * sender as empty_address_relayhost_maps_lookup_key; DUNNO ends the search
+ * without a result), else relayhost.  *relay is NULL when neither names
+ * one; -1 with *err on a table error */
+static int relay_for(struct qmgr_routes *r, const char *sender, char **relay,
+                     char **err)
+{
+        const struct conf *c = r->conf;
+        enum table_status st = TABLE_NOTFOUND;
+        const char *v = NULL;
+
+        *relay = NULL;
+        if (sender && *sender == 0)
+                st = table_list_lookup(
+                    r->sdrelay, c->empty_address_relayhost_maps_lookup_key, &v,
+                    NULL, err);
+        else if (sender) {
+                const char *at = strrchr(sender, '@');
+                st = table_list_lookup(r->sdrelay, sender, &v, NULL, err);
+                if (st == TABLE_NOTFOUND && at)
+                        st = table_list_lookup(r->sdrelay, at, &v, NULL, err);
+        }
+        if (st == TABLE_ERROR)
+                return -1;
+        if (st == TABLE_FOUND && strcasecmp(v, "DUNNO") != 0)
+                *relay = xstrdup(v);
+        else if (*c->relayhost)
+                *relay = xstrdup(c->relayhost);
+        return 0;
+}
+
 /* qmgr_route - one recipient */
-int qmgr_route(struct qmgr_routes *r, const char *rcpt, struct qmgr_route *out,
-               char **err)
+int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
+               struct qmgr_route *out, char **err)
 {
         const struct conf *c = r->conf;
         const char *at = strrchr(rcpt, '@');
@@ -191,8 +227,9 @@ int qmgr_route(struct qmgr_routes *r, const char *rcpt, struct qmgr_route *out,
         if (t == QMGR_T_LOCAL || t == QMGR_T_VIRTUAL) {
                 free(dhop); /* local:$myhostname names no real next hop */
                 dhop = NULL;
-        } else if (t == QMGR_T_SMTP && dhop == NULL && *c->relayhost) {
-                dhop = xstrdup(c->relayhost);
+        } else if (t == QMGR_T_SMTP && dhop == NULL &&
+                   relay_for(r, sender, &dhop, err) < 0) {
+                goto out;
         }
         /* transport_maps: the address, the domain (and .parents), "*" */
         st = table_list_lookup(r->transport, addr, &v, NULL, err);
@@ -214,8 +251,9 @@ int qmgr_route(struct qmgr_routes *r, const char *rcpt, struct qmgr_route *out,
                 if (named && mt != t) {
                         free(dhop);
                         dhop = NULL;
-                        if (mt == QMGR_T_SMTP && *c->relayhost)
-                                dhop = xstrdup(c->relayhost);
+                        if (mt == QMGR_T_SMTP &&
+                            relay_for(r, sender, &dhop, err) < 0)
+                                goto out;
                 }
                 t = mt;
         }

@@ -29,15 +29,23 @@ static struct conf *load(const char *const *ov)
         return c;
 }
 
-/* route - route one address; returns the route (caller clears) */
-static struct qmgr_route route(struct qmgr_routes *r, const char *addr)
+/* route_from - route one address of mail from sender; returns the route
+ * (caller clears) */
+static struct qmgr_route route_from(struct qmgr_routes *r, const char *sender,
+                                    const char *addr)
 {
         struct qmgr_route rt;
         char *err = NULL;
 
-        if (qmgr_route(r, addr, &rt, &err) < 0)
+        if (qmgr_route(r, sender, addr, &rt, &err) < 0)
                 fail_msg("qmgr_route %s: %s", addr, err);
         return rt;
+}
+
+/* route - route one address, sender unknown */
+static struct qmgr_route route(struct qmgr_routes *r, const char *addr)
+{
+        return route_from(r, NULL, addr);
 }
 
 static void test_route_classes(void **state)
@@ -141,9 +149,60 @@ static void test_route_relayhost(void **state)
         assert_int_equal(rt.transport, QMGR_T_LOCAL);
         qmgr_route_clear(&rt);
         /* an unknown transport is an error the caller defers */
-        assert_int_equal(qmgr_route(r, "x@bad.example", &rt, &err), -1);
+        assert_int_equal(qmgr_route(r, NULL, "x@bad.example", &rt, &err), -1);
         assert_non_null(strstr(err, "carrier-pigeon"));
         free(err);
+        qmgr_routes_free(r);
+        conf_free(c);
+}
+
+/* test_route_sender_relay - sender_dependent_relayhost_maps: the
+ * address, then @domain, the null sender by its key, DUNNO keeps
+ * relayhost, transport_maps next hops win, local mail is not relayed */
+static void test_route_sender_relay(void **state)
+{
+        static const char *const ov[] = {
+            "relayhost=[smarthost.example]:587",
+            "sender_dependent_relayhost_maps=inline:{ "
+            "alice@one.example=[alice-relay.example], "
+            "@one.example=[one-relay.example]:2525, "
+            "@two.example=DUNNO, <>=[bounce-relay.example] }",
+            "transport_maps=inline:{ direct.example=smtp:[10.0.0.1] , "
+            "viasmtp.example=relay: }",
+            NULL};
+        struct conf *c = load(ov);
+        struct qmgr_routes *r;
+        struct qmgr_route rt;
+        char *err = NULL;
+        static const struct {
+                const char *sender, *rcpt, *nexthop;
+        } cases[] = {
+            {"alice@one.example", "x@example.org", "[alice-relay.example]"},
+            {"Alice@ONE.example", "x@example.org", "[alice-relay.example]"},
+            {"bob@one.example", "x@example.org", "[one-relay.example]:2525"},
+            {"carol@two.example", "x@example.org", "[smarthost.example]:587"},
+            {"dave@three.example", "x@example.org", "[smarthost.example]:587"},
+            {"", "x@example.org", "[bounce-relay.example]"},
+            {NULL, "x@example.org", "[smarthost.example]:587"},
+            /* a next hop of transport_maps wins */
+            {"bob@one.example", "x@direct.example", "[10.0.0.1]"},
+            /* a transport without a next hop takes the sender's relay */
+            {"bob@one.example", "x@viasmtp.example",
+             "[one-relay.example]:2525"},
+        };
+
+        (void)state;
+        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                rt = route_from(r, cases[i].sender, cases[i].rcpt);
+                assert_int_equal(rt.transport, QMGR_T_SMTP);
+                assert_string_equal(rt.nexthop, cases[i].nexthop);
+                assert_string_equal(rt.policy_key, cases[i].nexthop);
+                qmgr_route_clear(&rt);
+        }
+        rt = route_from(r, "alice@one.example", "x@localhost");
+        assert_int_equal(rt.transport, QMGR_T_LOCAL);
+        qmgr_route_clear(&rt);
         qmgr_routes_free(r);
         conf_free(c);
 }
@@ -299,6 +358,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_route_classes),
             cmocka_unit_test(test_route_relayhost),
+            cmocka_unit_test(test_route_sender_relay),
             cmocka_unit_test(test_backoff),
             cmocka_unit_test(test_dsn_wanted),
             cmocka_unit_test(test_dsn_compose),
