@@ -709,7 +709,10 @@ static void conn_cache(struct smtp_attempt *a, struct smtp_conn *c)
 
         c->owner = NULL;
         c->uses++;
-        if (c->eof || c->rbuf.len > 0 || c->wpos < c->wbuf.len ||
+        /* with credentials per sender, a connection is never handed to
+         * mail of another sender (Postfix turns the cache off too) */
+        if (cf->smtp_sender_dependent_authentication || c->eof ||
+            c->rbuf.len > 0 || c->wpos < c->wbuf.len ||
             (cf->smtp_connection_reuse_time_limit > 0 &&
              age >= (double)cf->smtp_connection_reuse_time_limit) ||
             (cf->smtp_connection_reuse_count_limit > 0 &&
@@ -1581,15 +1584,22 @@ static enum step after_ehlo(struct smtp_attempt *a)
             !(c->features &
               (SMTP_FEATURE_AUTH_PLAIN | SMTP_FEATURE_AUTH_LOGIN)))
                 return start_transaction(a);
-        /* the server's name, then the next hop as written */
+        /* with smtp_sender_dependent_authentication the sender, then its
+         * @domain; the server's name, then the next hop as written */
+        const char *sender = queue_file_env(a->job->qf)->sender;
+        const char *at = sender ? strrchr(sender, '@') : NULL;
+        bool by_sender =
+            cf->smtp_sender_dependent_authentication && sender && *sender;
         strbuf_init(&dest);
         strbuf_printf(&dest, a->nh.no_mx ? "[%s]" : "%s", a->nh.host);
         if (a->nh.port != 25)
                 strbuf_printf(&dest, ":%u", a->nh.port);
-        const char *keys[] = {c->host, strbuf_cstr(&dest)};
-        for (size_t i = 0; i < 2 && st == TABLE_NOTFOUND; i++)
-                st = table_list_lookup(a->client->sasl_maps, keys[i], &value,
-                                       NULL, &err);
+        const char *keys[] = {by_sender ? sender : NULL, by_sender ? at : NULL,
+                              c->host, strbuf_cstr(&dest)};
+        for (size_t i = 0; i < ARRAY_SIZE(keys) && st == TABLE_NOTFOUND; i++)
+                if (keys[i])
+                        st = table_list_lookup(a->client->sasl_maps, keys[i],
+                                               &value, NULL, &err);
         strbuf_clear(&dest);
         if (st == TABLE_ERROR) {
                 set_last_err(a, "4.3.0",

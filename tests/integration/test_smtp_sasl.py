@@ -14,7 +14,11 @@ A scripted relay offers AUTH and refuses MAIL before it.  Through it:
   "no mechanism available";
 - a wrong password gets the relay's 535, deferred (soft bounce);
 - without an entry for the relay, no AUTH: the relay's 530 is what the
-  mail gets; a relay that offers no AUTH gets the mail without it.
+  mail gets; a relay that offers no AUTH gets the mail without it;
+- with smtp_sender_dependent_authentication the credentials follow the
+  envelope sender (its address, then @domain, then the relay's entry),
+  and a connection authenticated for one sender is not reused for the
+  next one.
 
 Before, smtp_sasl_auth_enable refused the start, and earlier it was an
 unknown parameter: mail to such a relay host was never authenticated."""
@@ -43,9 +47,9 @@ class SaslClient(pt.TempDirTest):
         self.addCleanup(mta.stop)
         return mta, peer
 
-    def send(self, mta):
+    def send(self, mta, sender="sender@mx.postern.test"):
         with smtplib.SMTP("127.0.0.1", mta.port, timeout=60) as s:
-            s.mail("sender@mx.postern.test")
+            s.mail(sender)
             s.rcpt("bob@remote.example")
             code, msg = s.data(b"Subject: sasl\r\n\r\nbody\r\n")
             self.assertEqual(code, 250, msg)
@@ -96,6 +100,33 @@ class SaslClient(pt.TempDirTest):
         peer.auth = None  # offers no AUTH, requires none
         self.assertIn("status=sent", self.send(mta))
         self.assertEqual(peer.auth_log, [])
+
+
+    def test_sender_dependent_authentication(self):
+        users = {"alice": "pw-a", "carol": "pw-c", "bob": "pw-b"}
+        peer = qmgrfix.FakeSmtp(auth=("PLAIN", users))
+        self.addCleanup(peer.close)
+        pw = self.write("sasl_sender", "alice@one.test alice:pw-a\n"
+                        "@one.test carol:pw-c\n"
+                        "[127.0.0.1]:%d bob:pw-b\n" % peer.port)
+        mta = qmgrfix.Mta(os.path.join(self.tmp, "mta-sd"), (
+            "relayhost = [127.0.0.1]:%d\n"
+            "smtp_tls_security_level = none\n"
+            "smtp_sasl_auth_enable = yes\n"
+            "smtp_sasl_security_options = noanonymous\n"
+            "smtp_sender_dependent_authentication = yes\n"
+            "smtp_sasl_password_maps = texthash:%s\n" % (peer.port, pw)))
+        mta.start()
+        self.addCleanup(mta.stop)
+        for sender in ("alice@one.test", "dave@one.test", "erin@two.test",
+                       "alice@one.test"):
+            self.assertIn("status=sent", self.send(mta, sender))
+        self.assertEqual(peer.auth_log, [
+            ("PLAIN", "alice", True), ("PLAIN", "carol", True),
+            ("PLAIN", "bob", True), ("PLAIN", "alice", True)])
+        self.assertEqual([m[0] for m in peer.messages], [
+            "alice@one.test", "dave@one.test", "erin@two.test",
+            "alice@one.test"])
 
 
 if __name__ == "__main__":
