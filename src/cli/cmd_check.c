@@ -1083,6 +1083,10 @@ static void check_conf(struct check_run *r)
         w.param = "sender_dependent_relayhost_maps";
         check_table_list(r, w.param, c->sender_dependent_relayhost_maps, NULL,
                          &w);
+        w.param = "sender_bcc_maps";
+        check_table_list(r, w.param, c->sender_bcc_maps, NULL, &w);
+        w.param = "recipient_bcc_maps";
+        check_table_list(r, w.param, c->recipient_bcc_maps, NULL, &w);
         check_restrictions(r);
 
         tls_certlist_free(r->smtpd_ca);

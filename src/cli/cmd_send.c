@@ -12,6 +12,7 @@
 #include "conf/conf.h"
 #include "qmgr/qmgr.h"
 #include "queue/queue.h"
+#include "smtpd/smtpd.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -45,6 +46,8 @@ static const char send_help[] =
     "  -R full|hdrs  DSN RET\n"
     "  -V ENVID      DSN ENVID\n"
     "  -c DIR, -o name=value   configuration, as every subcommand\n"
+    "always_bcc, sender_bcc_maps and recipient_bcc_maps add their blind\n"
+    "copies, as for mail received over SMTP.\n"
     "Other sendmail options (-oX, -bm, -B, -v, -L...) are accepted and\n"
     "ignored.  Exit status 0, or sendmail's (64 usage, 65 data, 75\n"
     "temporary failure: nothing was queued).\n";
@@ -280,6 +283,18 @@ static int enqueue(struct send *s, const char *in, size_t len)
                 rc = EX_USAGE;
                 goto out;
         }
+        /* always_bcc and the BCC maps, as smtpd adds them */
+        struct smtpd_bcc *bcc = NULL;
+        char *berr = NULL;
+        if (smtpd_bcc_new(c, &bcc, &berr) < 0 ||
+            smtpd_bcc_add(bcc, &env, &berr) < 0) {
+                fprintf(stderr, "postern send: %s\n", berr);
+                free(berr);
+                smtpd_bcc_free(bcc);
+                rc = EX_TEMPFAIL;
+                goto out;
+        }
+        smtpd_bcc_free(bcc);
         if (queue_msg_write(m, msg.s, msg.len, &err) < 0 ||
             queue_msg_finish(m, &env, NULL, &err) < 0 ||
             queue_commit_to(q, QUEUE_MAILDROP, &m, 1, &err) < 0)

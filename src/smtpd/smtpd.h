@@ -392,6 +392,21 @@ int smtpd_sasl_socket(const struct conf *, char **path, char **err);
  * off).  0, or -1 with *err (caller frees) when the settings are wrong
  * or Dovecot does not answer. */
 int smtpd_sasl_probe(const struct conf *, char **plain, char **tls, char **err);
+/* Blind copies of queued mail (always_bcc, sender_bcc_maps,
+ * recipient_bcc_maps; smtpd_bcc.c). */
+struct smtpd_bcc;
+struct queue_env;
+/* smtpd_bcc_new - c's BCC settings, their tables opened; *out NULL when
+ * none is set.  -1 with *err (heap) naming the table that does not open. */
+int smtpd_bcc_new(const struct conf *, struct smtpd_bcc **out, char **err);
+/* smtpd_bcc_free - release (NULL ok). */
+void smtpd_bcc_free(struct smtpd_bcc *);
+/* smtpd_bcc_add - add the copies for env's sender (the address, then
+ * @domain) and each of its recipients, and always_bcc, each with
+ * NOTIFY=NEVER and none that already is a recipient.  0, or -1 with *err
+ * (heap) on a table error: the message must not be queued without them. */
+int smtpd_bcc_add(struct smtpd_bcc *, struct queue_env *env, char **err);
+
 /* smtpd_milters_probe - c's smtpd_milters: -1 with *err (heap) when the
  * setting is malformed; else 0, with "milter: why (...)" in *down for each
  * milter that does not answer an option negotiation within 5 s (blocking:

@@ -102,6 +102,7 @@ struct lconf {
         /* smtpd_milters */
         struct milter_spec *milters;
         size_t nmilters;
+        struct smtpd_bcc *bcc; /* always_bcc and the BCC maps, or NULL */
         struct sasl_dovecot *sasl;
 };
 
@@ -493,6 +494,12 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
                 return -1;
         if (milters_init(lc, l, err) < 0)
                 return -1;
+        char *be = NULL;
+        if (smtpd_bcc_new(c, &lc->bcc, &be) < 0) {
+                *err = xasprintf("service %s: %s", l->service, be);
+                free(be);
+                return -1;
+        }
         if (lc->wrapper || strcmp(level, "none") != 0) {
                 struct tls_server_settings ts = {
                     .cert_file = c->smtpd_tls_cert_file,
@@ -628,6 +635,7 @@ void smtpd_server_free(struct smtpd_server *srv)
                 sasl_dovecot_free(srv->lc[i].sasl);
                 free(srv->lc[i].sasl_path);
                 milter_specs_free(srv->lc[i].milters, srv->lc[i].nmilters);
+                smtpd_bcc_free(srv->lc[i].bcc);
         }
         free(srv->lc);
         if (srv->queue)
@@ -1443,6 +1451,15 @@ static enum smtpd_commit enqueue(struct conn *c, const struct milter_result *r)
         fill_env(c, &env);
         if (r)
                 milter_env_edit(c, r, &env);
+        char *berr = NULL;
+        if (smtpd_bcc_add(c->lc->bcc, &env, &berr) < 0) {
+                log_warnx("%s: BCC lookup: %s", c->msg_id, berr);
+                free(berr);
+                queue_env_clear(&env);
+                queue_msg_abort(c->msg); /* frees */
+                c->msg = NULL;
+                return SMTPD_COMMIT_FAIL;
+        }
         rc = queue_msg_finish(c->msg, &env, NULL, &err);
         queue_env_clear(&env);
         if (rc < 0) {

@@ -93,44 +93,9 @@ def opendkim_available():
 
 # ---------------------------------------------------------------- queue files
 
-def records(buf):
-    """(tag, value) pairs of a record sequence (TAG SP LEN SP VALUE LF)."""
-    out, i = [], 0
-    while i < len(buf):
-        sp1 = buf.index(b" ", i)
-        sp2 = buf.index(b" ", sp1 + 1)
-        n = int(buf[sp1 + 1:sp2])
-        tag = buf[i:sp1].decode()
-        val = buf[sp2 + 1:sp2 + 1 + n]
-        assert buf[sp2 + 1 + n:sp2 + 2 + n] == b"\n", "bad record end"
-        out.append((tag, val.decode("utf-8", "surrogateescape")))
-        i = sp2 + 2 + n
-    return out
-
-
-def _lens(data):
-    assert data.startswith(b"POSTERN-QUEUE 1\n"), data[:20]
-    return int(data[16:32], 16), int(data[33:41], 16)
-
-
-def message(data):
-    """The message (headers and body, as queued) of a queue file."""
-    body_len, _ = _lens(data)
-    return data[69:69 + body_len]
-
-
-def envelope(data):
-    """The envelope records of a queue file, as (tag, value) pairs."""
-    body_len, env_len = _lens(data)
-    return records(data[69 + body_len:69 + body_len + env_len])
-
-
-def sender(data):
-    return [v for t, v in envelope(data) if t == "sender"][0]
-
-
-def rcpts(data):
-    return [v for t, v in envelope(data) if t == "rcpt"]
+# the queue file's parts (records, message, envelope, sender, rcpts) are
+# queuefile's; milterfix.message() and the others stay for its tests
+from queuefile import envelope, message, rcpts, records, sender  # noqa
 
 
 def header_lines(msg):
