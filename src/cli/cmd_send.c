@@ -283,18 +283,23 @@ static int enqueue(struct send *s, const char *in, size_t len)
                 rc = EX_USAGE;
                 goto out;
         }
-        /* always_bcc and the BCC maps, as smtpd adds them */
+        /* always_bcc and the BCC maps, then virtual aliases, as smtpd */
         struct smtpd_bcc *bcc = NULL;
+        struct smtpd_virtual *valias = NULL;
         char *berr = NULL;
         if (smtpd_bcc_new(c, &bcc, &berr) < 0 ||
-            smtpd_bcc_add(bcc, &env, &berr) < 0) {
+            smtpd_bcc_add(bcc, &env, &berr) < 0 ||
+            smtpd_virtual_new(c, &valias, &berr) < 0 ||
+            smtpd_virtual_expand(valias, &env, &berr) < 0) {
                 fprintf(stderr, "postern send: %s\n", berr);
                 free(berr);
                 smtpd_bcc_free(bcc);
+                smtpd_virtual_free(valias);
                 rc = EX_TEMPFAIL;
                 goto out;
         }
         smtpd_bcc_free(bcc);
+        smtpd_virtual_free(valias);
         if (queue_msg_write(m, msg.s, msg.len, &err) < 0 ||
             queue_msg_finish(m, &env, NULL, &err) < 0 ||
             queue_commit_to(q, QUEUE_MAILDROP, &m, 1, &err) < 0)

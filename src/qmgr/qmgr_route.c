@@ -15,6 +15,8 @@ struct qmgr_routes {
         struct table_list *mydest_t; /* type:table entries */
         struct strlist vdom;
         struct table_list *vdom_t;
+        struct strlist valias; /* virtual_alias_domains */
+        struct table_list *valias_t;
 };
 
 /* split_domains - literal entries and type:table entries of a LIST */
@@ -55,6 +57,8 @@ int qmgr_routes_new(const struct conf *c, struct qmgr_routes **out, char **err)
             split_domains(c->mydestination, &r->mydest, &r->mydest_t, err) <
                 0 ||
             split_domains(c->virtual_mailbox_domains, &r->vdom, &r->vdom_t,
+                          err) < 0 ||
+            split_domains(c->virtual_alias_domains, &r->valias, &r->valias_t,
                           err) < 0) {
                 qmgr_routes_free(r);
                 return -1;
@@ -72,8 +76,10 @@ void qmgr_routes_free(struct qmgr_routes *r)
         table_list_close(r->sdrelay);
         table_list_close(r->mydest_t);
         table_list_close(r->vdom_t);
+        table_list_close(r->valias_t);
         strlist_clear(&r->mydest);
         strlist_clear(&r->vdom);
+        strlist_clear(&r->valias);
         free(r);
 }
 
@@ -215,6 +221,16 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
                 goto out;
         if (yes || *domain == 0) {
                 deftext = c->local_transport;
+        } else if (in_domains(&r->valias, r->valias_t, domain, &yes, err) < 0) {
+                goto out;
+        } else if (yes) {
+                /* an address of a virtual alias domain that no alias
+                 * replaced (postern send, or the table changed since) */
+                out->transport = QMGR_T_ERROR;
+                out->text = xstrdup("5.1.1 User unknown in virtual alias "
+                                    "table");
+                rc = 0;
+                goto out;
         } else {
                 if (in_domains(&r->vdom, r->vdom_t, domain, &yes, err) < 0)
                         goto out;

@@ -407,6 +407,22 @@ void smtpd_bcc_free(struct smtpd_bcc *);
  * (heap) on a table error: the message must not be queued without them. */
 int smtpd_bcc_add(struct smtpd_bcc *, struct queue_env *env, char **err);
 
+/* Virtual aliases (virtual_alias_maps; smtpd_virtual.c). */
+struct smtpd_virtual;
+/* smtpd_virtual_new - c's virtual_alias_maps opened; *out NULL when it is
+ * empty.  -1 with *err (heap) when a table does not open. */
+int smtpd_virtual_new(const struct conf *, struct smtpd_virtual **out,
+                      char **err);
+/* smtpd_virtual_free - release (NULL ok). */
+void smtpd_virtual_free(struct smtpd_virtual *);
+/* smtpd_virtual_expand - replace env's recipients by their aliases,
+ * recursively (each final address once, with the NOTIFY of the recipient
+ * it came from and, for an alias, its address as ORCPT).  0, or -1 with
+ * *err (heap) on a table error or a limit: the message must not be
+ * queued. */
+int smtpd_virtual_expand(struct smtpd_virtual *, struct queue_env *env,
+                         char **err);
+
 /* smtpd_milters_probe - c's smtpd_milters: -1 with *err (heap) when the
  * setting is malformed; else 0, with "milter: why (...)" in *down for each
  * milter that does not answer an option negotiation within 5 s (blocking:

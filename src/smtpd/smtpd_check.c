@@ -132,15 +132,16 @@ struct smtpd_checks {
         struct netrange *nets;
         size_t nnets;
         struct table_list *net_tables;
-        struct domlist mydest, relay, vmbox;
+        struct domlist mydest, relay, vmbox, valias;
         struct rlist lists[RL_N];
-        struct table_list *vmaps; /* virtual_mailbox_maps, or NULL */
-        struct table_list *lmaps; /* local_recipient_maps, or NULL */
-        int local_code;           /* unknown_local_recipient_reject_code */
-        char *delim;              /* recipient_delimiter */
-        bool reject_unlisted;     /* smtpd_reject_unlisted_recipient */
-        bool access_parent;       /* parent_domain_matches_subdomains lists
-                                     smtpd_access_maps: "d" matches subdomains */
+        struct table_list *vmaps;  /* virtual_mailbox_maps, or NULL */
+        struct table_list *vamaps; /* virtual_alias_maps, or NULL */
+        struct table_list *lmaps;  /* local_recipient_maps, or NULL */
+        int local_code;            /* unknown_local_recipient_reject_code */
+        char *delim;               /* recipient_delimiter */
+        bool reject_unlisted;      /* smtpd_reject_unlisted_recipient */
+        bool access_parent;        /* parent_domain_matches_subdomains lists
+                                      smtpd_access_maps: "d" matches subdomains */
         struct table_list *relay_clientcerts;
         struct table_list *login_maps; /* smtpd_sender_login_maps */
         int rbl_code, unk_addr_code, unk_name_code, plaintext_code;
@@ -608,6 +609,8 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                          relay_parent, err) < 0 ||
             load_domains(&k->vmbox, "virtual_mailbox_domains",
                          c->virtual_mailbox_domains, false, err) < 0 ||
+            load_domains(&k->valias, "virtual_alias_domains",
+                         c->virtual_alias_domains, false, err) < 0 ||
             load_data_restrictions(c->smtpd_data_restrictions, err) < 0)
                 goto bad;
         for (int l = 0; l < RL_N; l++)
@@ -638,6 +641,15 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                 if (table_list_open(c->virtual_mailbox_maps, &k->vmaps, &e) <
                     0) {
                         *err = xasprintf("virtual_mailbox_maps: %s", e);
+                        free(e);
+                        goto bad;
+                }
+        }
+        if (*c->virtual_alias_maps) {
+                char *e = NULL;
+                if (table_list_open(c->virtual_alias_maps, &k->vamaps, &e) <
+                    0) {
+                        *err = xasprintf("virtual_alias_maps: %s", e);
                         free(e);
                         goto bad;
                 }
@@ -705,7 +717,7 @@ void smtpd_checks_free(struct smtpd_checks *k)
                 return;
         free(k->nets);
         table_list_close(k->net_tables);
-        struct domlist *d[] = {&k->mydest, &k->relay, &k->vmbox};
+        struct domlist *d[] = {&k->mydest, &k->relay, &k->vmbox, &k->valias};
         for (size_t i = 0; i < ARRAY_SIZE(d); i++) {
                 strlist_clear(&d[i]->names);
                 table_list_close(d[i]->tables);
@@ -715,6 +727,7 @@ void smtpd_checks_free(struct smtpd_checks *k)
         table_list_close(k->relay_clientcerts);
         table_list_close(k->login_maps);
         table_list_close(k->vmaps);
+        table_list_close(k->vamaps);
         table_list_close(k->lmaps);
         free(k->delim);
         free(k->policy_default);
@@ -830,7 +843,8 @@ static bool auth_destination(struct smtpd_checks *k, const char *rcpt)
         if (*dom == 0) {
                 ok = true; /* local: "postmaster" and friends */
         } else if (domlist_match(&k->mydest, dom) ||
-                   domlist_match(&k->vmbox, dom)) {
+                   domlist_match(&k->vmbox, dom) ||
+                   domlist_match(&k->valias, dom)) {
                 ok = true;
         } else if (domlist_match(&k->relay, dom)) {
                 /* user%host@relay and user@host@relay would relay
@@ -1048,16 +1062,51 @@ static int unlisted_local(struct smtpd_checks *k, const char *rcpt,
         return 1;
 }
 
-/* unlisted - a recipient in a virtual mailbox domain that
+/* unlisted - a recipient that no table lists: not an alias of
+ * virtual_alias_maps (which lists it whatever its domain), and in a
+ * virtual alias domain, or in a virtual mailbox domain that
  * virtual_mailbox_maps does not list (neither the address nor its
- * "@domain" catch-all): 1 with the reply (550, or 451 for a table error),
- * 0 when it is listed or not in such a domain */
+ * "@domain" catch-all), or local and not in local_recipient_maps: 1 with
+ * the reply (550, or 451 for a table error), 0 when it is listed or not
+ * in such a domain */
 static int unlisted(struct smtpd_checks *k, const char *rcpt,
                     enum smtpd_verdict *verdict, struct strbuf *reply)
 {
         char *dom = rcpt_domain(rcpt);
         int d = 0;
 
+        /* an alias is a valid recipient whatever its domain; in a
+         * virtual alias domain nothing else is */
+        if (k->vamaps) {
+                char *value = NULL, *err = NULL;
+                int found = smtpd_virtual_lookup(k->vamaps, rcpt, k->delim,
+                                                 &value, &err);
+                free(value);
+                if (found < 0) {
+                        log_warnx("virtual_alias_maps lookup: %s", err);
+                        free(err);
+                        *verdict = SMTPD_DEFER;
+                        strbuf_printf(reply,
+                                      "451 4.3.0 <%s>: Temporary lookup "
+                                      "failure",
+                                      rcpt);
+                        free(dom);
+                        return 1;
+                }
+                if (found > 0) {
+                        free(dom);
+                        return 0;
+                }
+        }
+        if (*dom && domlist_match(&k->valias, dom)) {
+                *verdict = SMTPD_REJECT;
+                strbuf_printf(reply,
+                              "550 5.1.1 <%s>: Recipient address rejected: "
+                              "User unknown in virtual alias table",
+                              rcpt);
+                free(dom);
+                return 1;
+        }
         if (k->vmaps && *dom && domlist_match(&k->vmbox, dom)) {
                 char *addr = str_lower(xstrdup(rcpt));
                 char *catchall = xasprintf("@%s", dom);

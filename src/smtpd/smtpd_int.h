@@ -205,6 +205,19 @@ int sasl_dovecot_cont(struct sasl_dovecot *, unsigned id, const char *resp);
 /* sasl_dovecot_cancel - forget request id; its answer is ignored. */
 void sasl_dovecot_cancel(struct sasl_dovecot *, unsigned id);
 
+/* ---- virtual aliases (smtpd_virtual.c) ---- */
+
+struct table_list;
+/* smtpd_virtual_keys - the virtual_alias_maps keys of an address, in
+ * lookup order: user+ext@domain, user@domain (the extension cut at the
+ * first delim character), @domain; lower case. */
+void smtpd_virtual_keys(const char *addr, const char *delim,
+                        struct strlist *keys);
+/* smtpd_virtual_lookup - an address's entry: 1 with *value (heap), 0
+ * when there is none, -1 with *err (heap). */
+int smtpd_virtual_lookup(struct table_list *maps, const char *addr,
+                         const char *delim, char **value, char **err);
+
 /* ---- Milter client (smtpd_milter.c) ---- */
 
 /* Replies (milter to MTA). */

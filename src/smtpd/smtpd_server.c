@@ -102,7 +102,8 @@ struct lconf {
         /* smtpd_milters */
         struct milter_spec *milters;
         size_t nmilters;
-        struct smtpd_bcc *bcc; /* always_bcc and the BCC maps, or NULL */
+        struct smtpd_bcc *bcc;        /* always_bcc and the BCC maps, or NULL */
+        struct smtpd_virtual *valias; /* virtual_alias_maps, or NULL */
         struct sasl_dovecot *sasl;
 };
 
@@ -495,7 +496,8 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
         if (milters_init(lc, l, err) < 0)
                 return -1;
         char *be = NULL;
-        if (smtpd_bcc_new(c, &lc->bcc, &be) < 0) {
+        if (smtpd_bcc_new(c, &lc->bcc, &be) < 0 ||
+            smtpd_virtual_new(c, &lc->valias, &be) < 0) {
                 *err = xasprintf("service %s: %s", l->service, be);
                 free(be);
                 return -1;
@@ -636,6 +638,7 @@ void smtpd_server_free(struct smtpd_server *srv)
                 free(srv->lc[i].sasl_path);
                 milter_specs_free(srv->lc[i].milters, srv->lc[i].nmilters);
                 smtpd_bcc_free(srv->lc[i].bcc);
+                smtpd_virtual_free(srv->lc[i].valias);
         }
         free(srv->lc);
         if (srv->queue)
@@ -1451,9 +1454,11 @@ static enum smtpd_commit enqueue(struct conn *c, const struct milter_result *r)
         fill_env(c, &env);
         if (r)
                 milter_env_edit(c, r, &env);
+        /* as Postfix's cleanup: the copies, then aliases of them all */
         char *berr = NULL;
-        if (smtpd_bcc_add(c->lc->bcc, &env, &berr) < 0) {
-                log_warnx("%s: BCC lookup: %s", c->msg_id, berr);
+        if (smtpd_bcc_add(c->lc->bcc, &env, &berr) < 0 ||
+            smtpd_virtual_expand(c->lc->valias, &env, &berr) < 0) {
+                log_warnx("%s: %s", c->msg_id, berr);
                 free(berr);
                 queue_env_clear(&env);
                 queue_msg_abort(c->msg); /* frees */

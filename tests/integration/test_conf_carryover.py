@@ -132,7 +132,7 @@ class StockFiles(unittest.TestCase):
         self.assertIn("not implemented by postern, so the start is refused "
                       "(an after-queue content filter", p.stdout)
         for cf in ("non_smtpd_milters = inet:127.0.0.1:8891\n",
-                   "virtual_alias_maps = texthash:/etc/postfix/virtual\n",
+                   "relocated_maps = texthash:/etc/postfix/relocated\n",
                    "header_checks = regexp:/etc/postfix/header_checks\n",
                    "canonical_maps = texthash:/etc/postfix/canonical\n"):
             r = srv.serve_once(os.path.join(self.tmp, "serve"), cf)
@@ -143,11 +143,11 @@ class StockFiles(unittest.TestCase):
         # the default values and "no" are fine, and postern conf still
         # reads the file
         self.write("content_filter =\nnon_smtpd_milters =\n"
-                   "virtual_alias_domains = example.org\n")
+                   "sender_canonical_maps = texthash:/etc/postfix/sc\n")
         self.assertEqual(pt.postern("conf", "-c", self.tmp,
-                                    "virtual_alias_domains").returncode, 0)
+                                    "sender_canonical_maps").returncode, 0)
         out = check(self.tmp)
-        self.assertIn("virtual_alias_domains", out)
+        self.assertIn("sender_canonical_maps", out)
         self.assertNotIn("content_filter", out)
         self.assertNotIn("non_smtpd_milters", out)
 

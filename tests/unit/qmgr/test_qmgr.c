@@ -53,6 +53,7 @@ static void test_route_classes(void **state)
         static const char *const ov[] = {
             "mydestination=$myhostname, localhost",
             "virtual_mailbox_domains=virt.example",
+            "virtual_alias_domains=alias.example",
             "transport_maps=inline:{ relay.example=smtp:[10.0.0.1]:2525, "
             "user@special.example=local:, drop.example=discard:, "
             "{ dead.example = error:5.1.2 gone away }, "
@@ -92,6 +93,13 @@ static void test_route_classes(void **state)
         rt = route(r, "other@special.example");
         assert_int_equal(rt.transport, QMGR_T_SMTP);
         assert_string_equal(rt.nexthop, "special.example");
+        qmgr_route_clear(&rt);
+
+        /* an address of a virtual alias domain no alias replaced */
+        rt = route(r, "x@Alias.example");
+        assert_int_equal(rt.transport, QMGR_T_ERROR);
+        assert_string_equal(rt.text, "5.1.1 User unknown in virtual alias "
+                                     "table");
         qmgr_route_clear(&rt);
 
         rt = route(r, "x@drop.example");
