@@ -297,7 +297,8 @@ static char *memdup(const void *p, size_t n)
 {
         char *c = xmalloc(n ? n : 1);
 
-        memcpy(c, p, n);
+        if (n)
+                memcpy(c, p, n);
         return c;
 }
 
@@ -1276,8 +1277,10 @@ static int read_packets(struct milter_run *m)
                 if (rc < 0)
                         return -1;
         }
-        memmove(m->in.s, m->in.s + off, m->in.len - off);
-        m->in.len -= off;
+        if (off > 0) {
+                memmove(m->in.s, m->in.s + off, m->in.len - off);
+                m->in.len -= off;
+        }
         return 0;
 }
 
