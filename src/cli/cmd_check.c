@@ -1089,6 +1089,8 @@ static void check_conf(struct check_run *r)
         check_table_list(r, w.param, c->recipient_bcc_maps, NULL, &w);
         w.param = "virtual_alias_maps";
         check_table_list(r, w.param, c->virtual_alias_maps, NULL, &w);
+        w.param = "relocated_maps";
+        check_table_list(r, w.param, c->relocated_maps, NULL, &w);
         check_restrictions(r);
 
         tls_certlist_free(r->smtpd_ca);

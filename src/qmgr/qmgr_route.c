@@ -10,9 +10,10 @@
 struct qmgr_routes {
         const struct conf *conf;
         struct table_list *transport;
-        struct table_list *sdrelay;  /* sender_dependent_relayhost_maps */
-        struct strlist mydest;       /* literal domains, lower case */
-        struct table_list *mydest_t; /* type:table entries */
+        struct table_list *sdrelay;   /* sender_dependent_relayhost_maps */
+        struct table_list *relocated; /* relocated_maps */
+        struct strlist mydest;        /* literal domains, lower case */
+        struct table_list *mydest_t;  /* type:table entries */
         struct strlist vdom;
         struct table_list *vdom_t;
         struct strlist valias; /* virtual_alias_domains */
@@ -54,6 +55,7 @@ int qmgr_routes_new(const struct conf *c, struct qmgr_routes **out, char **err)
         if (table_list_open(c->transport_maps, &r->transport, err) < 0 ||
             table_list_open(c->sender_dependent_relayhost_maps, &r->sdrelay,
                             err) < 0 ||
+            table_list_open(c->relocated_maps, &r->relocated, err) < 0 ||
             split_domains(c->mydestination, &r->mydest, &r->mydest_t, err) <
                 0 ||
             split_domains(c->virtual_mailbox_domains, &r->vdom, &r->vdom_t,
@@ -74,6 +76,7 @@ void qmgr_routes_free(struct qmgr_routes *r)
                 return;
         table_list_close(r->transport);
         table_list_close(r->sdrelay);
+        table_list_close(r->relocated);
         table_list_close(r->mydest_t);
         table_list_close(r->vdom_t);
         table_list_close(r->valias_t);
@@ -183,12 +186,8 @@ static int relay_for(struct qmgr_routes *r, const char *sender, char **relay,
                 st = table_list_lookup(
                     r->sdrelay, c->empty_address_relayhost_maps_lookup_key, &v,
                     NULL, err);
-        else if (sender) {
-                const char *at = strrchr(sender, '@');
-                st = table_list_lookup(r->sdrelay, sender, &v, NULL, err);
-                if (st == TABLE_NOTFOUND && at)
-                        st = table_list_lookup(r->sdrelay, at, &v, NULL, err);
-        }
+        else if (sender)
+                st = table_list_lookup_addr(r->sdrelay, sender, "", &v, err);
         if (st == TABLE_ERROR)
                 return -1;
         if (st == TABLE_FOUND && strcasecmp(v, "DUNNO") != 0)
@@ -216,6 +215,17 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
         memset(out, 0, sizeof(*out));
         str_lower(domain);
         str_lower(addr);
+        /* a user who has moved: bounced with his new address */
+        st = table_list_lookup_addr(r->relocated, addr, c->recipient_delimiter,
+                                    &v, err);
+        if (st == TABLE_ERROR)
+                goto out;
+        if (st == TABLE_FOUND) {
+                out->transport = QMGR_T_ERROR;
+                out->text = xasprintf("5.1.6 User has moved to %s", v);
+                rc = 0;
+                goto out;
+        }
         /* the default for the domain's class */
         if (in_domains(&r->mydest, r->mydest_t, domain, &yes, err) < 0)
                 goto out;

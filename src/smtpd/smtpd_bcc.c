@@ -68,15 +68,13 @@ void smtpd_bcc_free(struct smtpd_bcc *b)
 static int lookup(struct table_list *t, const char *addr, char **copy,
                   char **err)
 {
-        const char *at = strrchr(addr, '@'), *v = NULL;
+        const char *v = NULL;
         enum table_status st;
 
         *copy = NULL;
         if (t == NULL || *addr == 0)
                 return 0;
-        st = table_list_lookup(t, addr, &v, NULL, err);
-        if (st == TABLE_NOTFOUND && at)
-                st = table_list_lookup(t, at, &v, NULL, err);
+        st = table_list_lookup_addr(t, addr, "", &v, err);
         if (st == TABLE_ERROR)
                 return -1;
         if (st == TABLE_NOTFOUND)

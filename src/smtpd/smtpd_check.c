@@ -134,14 +134,15 @@ struct smtpd_checks {
         struct table_list *net_tables;
         struct domlist mydest, relay, vmbox, valias;
         struct rlist lists[RL_N];
-        struct table_list *vmaps;  /* virtual_mailbox_maps, or NULL */
-        struct table_list *vamaps; /* virtual_alias_maps, or NULL */
-        struct table_list *lmaps;  /* local_recipient_maps, or NULL */
-        int local_code;            /* unknown_local_recipient_reject_code */
-        char *delim;               /* recipient_delimiter */
-        bool reject_unlisted;      /* smtpd_reject_unlisted_recipient */
-        bool access_parent;        /* parent_domain_matches_subdomains lists
-                                      smtpd_access_maps: "d" matches subdomains */
+        struct table_list *vmaps;     /* virtual_mailbox_maps, or NULL */
+        struct table_list *vamaps;    /* virtual_alias_maps, or NULL */
+        struct table_list *relocated; /* relocated_maps, or NULL */
+        struct table_list *lmaps;     /* local_recipient_maps, or NULL */
+        int local_code;               /* unknown_local_recipient_reject_code */
+        char *delim;                  /* recipient_delimiter */
+        bool reject_unlisted;         /* smtpd_reject_unlisted_recipient */
+        bool access_parent;           /* parent_domain_matches_subdomains lists
+                                         smtpd_access_maps: "d" matches subdomains */
         struct table_list *relay_clientcerts;
         struct table_list *login_maps; /* smtpd_sender_login_maps */
         int rbl_code, unk_addr_code, unk_name_code, plaintext_code;
@@ -654,6 +655,14 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                         goto bad;
                 }
         }
+        if (*c->relocated_maps) {
+                char *e = NULL;
+                if (table_list_open(c->relocated_maps, &k->relocated, &e) < 0) {
+                        *err = xasprintf("relocated_maps: %s", e);
+                        free(e);
+                        goto bad;
+                }
+        }
         if (*c->local_recipient_maps) {
                 char *e = NULL;
                 if (table_list_open(c->local_recipient_maps, &k->lmaps, &e) <
@@ -728,6 +737,7 @@ void smtpd_checks_free(struct smtpd_checks *k)
         table_list_close(k->login_maps);
         table_list_close(k->vmaps);
         table_list_close(k->vamaps);
+        table_list_close(k->relocated);
         table_list_close(k->lmaps);
         free(k->delim);
         free(k->policy_default);
@@ -1062,6 +1072,37 @@ static int unlisted_local(struct smtpd_checks *k, const char *rcpt,
         return 1;
 }
 
+/* relocated - a recipient relocated_maps lists (the address, without its
+ * extension, @domain): 1 with "550 5.1.6 <addr>: Recipient address
+ * rejected: User has moved to WHERE", 451 for a table error; else 0 */
+static int relocated(struct smtpd_checks *k, const char *rcpt,
+                     enum smtpd_verdict *verdict, struct strbuf *reply)
+{
+        const char *v = NULL;
+        char *err = NULL;
+        enum table_status st;
+
+        if (k->relocated == NULL)
+                return 0;
+        st = table_list_lookup_addr(k->relocated, rcpt, k->delim, &v, &err);
+        if (st == TABLE_NOTFOUND)
+                return 0;
+        if (st == TABLE_ERROR) {
+                log_warnx("relocated_maps lookup: %s", err);
+                free(err);
+                *verdict = SMTPD_DEFER;
+                strbuf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure",
+                              rcpt);
+                return 1;
+        }
+        *verdict = SMTPD_REJECT;
+        strbuf_printf(reply,
+                      "550 5.1.6 <%s>: Recipient address rejected: User has "
+                      "moved to %s",
+                      rcpt, v);
+        return 1;
+}
+
 /* unlisted - a recipient that no table lists: not an alias of
  * virtual_alias_maps (which lists it whatever its domain), and in a
  * virtual alias domain, or in a virtual mailbox domain that
@@ -1075,6 +1116,11 @@ static int unlisted(struct smtpd_checks *k, const char *rcpt,
         char *dom = rcpt_domain(rcpt);
         int d = 0;
 
+        /* a user who has moved is gone, whatever else lists him */
+        if ((d = relocated(k, rcpt, verdict, reply)) != 0) {
+                free(dom);
+                return d;
+        }
         /* an alias is a valid recipient whatever its domain; in a
          * virtual alias domain nothing else is */
         if (k->vamaps) {

@@ -208,12 +208,8 @@ void sasl_dovecot_cancel(struct sasl_dovecot *, unsigned id);
 /* ---- virtual aliases (smtpd_virtual.c) ---- */
 
 struct table_list;
-/* smtpd_virtual_keys - the virtual_alias_maps keys of an address, in
- * lookup order: user+ext@domain, user@domain (the extension cut at the
- * first delim character), @domain; lower case. */
-void smtpd_virtual_keys(const char *addr, const char *delim,
-                        struct strlist *keys);
-/* smtpd_virtual_lookup - an address's entry: 1 with *value (heap), 0
+/* smtpd_virtual_lookup - an address's entry (table_list_lookup_addr:
+ * user+ext@domain, user@domain, @domain): 1 with *value (heap), 0
  * when there is none, -1 with *err (heap). */
 int smtpd_virtual_lookup(struct table_list *maps, const char *addr,
                          const char *delim, char **value, char **err);

@@ -29,40 +29,16 @@ struct smtpd_virtual {
         unsigned expand_limit; /* virtual_alias_expansion_limit */
 };
 
-/* smtpd_virtual_keys - the keys of an address, in lookup order */
-void smtpd_virtual_keys(const char *rcpt, const char *delim,
-                        struct strlist *keys)
-{
-        char *addr = str_lower(xstrdup(rcpt));
-        char *at = strrchr(addr, '@');
-        size_t local = at ? (size_t)(at - addr) : strlen(addr);
-        size_t cut = *delim ? strcspn(addr, delim) : local;
-
-        strlist_push(keys, addr);
-        if (at && cut < local) {
-                char *base = xasprintf("%.*s%s", (int)cut, addr, at);
-                strlist_push(keys, base);
-                free(base);
-        }
-        if (at && at[1])
-                strlist_push(keys, at);
-        free(addr);
-}
-
 /* smtpd_virtual_lookup - the entry of an address: 1 with *value (heap), 0
  * when there is none, -1 with *err */
 int smtpd_virtual_lookup(struct table_list *maps, const char *addr,
                          const char *delim, char **value, char **err)
 {
-        struct strlist keys = {0};
-        enum table_status st = TABLE_NOTFOUND;
         const char *v = NULL;
+        enum table_status st =
+            table_list_lookup_addr(maps, addr, delim, &v, err);
 
         *value = NULL;
-        smtpd_virtual_keys(addr, delim, &keys);
-        for (size_t i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
-                st = table_list_lookup(maps, keys.v[i], &v, NULL, err);
-        strlist_clear(&keys);
         if (st == TABLE_ERROR)
                 return -1;
         if (st == TABLE_NOTFOUND)

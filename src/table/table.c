@@ -352,6 +352,42 @@ enum table_status table_list_lookup_domain(struct table_list *l,
         return TABLE_NOTFOUND;
 }
 
+/* table_addr_keys - address, unextended address, @domain */
+void table_addr_keys(const char *rcpt, const char *delim, struct strlist *keys)
+{
+        char *addr = str_lower(xstrdup(rcpt));
+        char *at = strrchr(addr, '@');
+        size_t local = at ? (size_t)(at - addr) : strlen(addr);
+        size_t cut = *delim ? strcspn(addr, delim) : local;
+
+        strlist_push(keys, addr);
+        if (at && cut < local) {
+                char *base = xasprintf("%.*s%s", (int)cut, addr, at);
+                strlist_push(keys, base);
+                free(base);
+        }
+        if (at && at[1])
+                strlist_push(keys, at);
+        free(addr);
+}
+
+/* table_list_lookup_addr - by table_addr_keys */
+enum table_status table_list_lookup_addr(struct table_list *l, const char *addr,
+                                         const char *delim, const char **value,
+                                         char **err)
+{
+        struct strlist keys = {0};
+        enum table_status st = TABLE_NOTFOUND;
+
+        if (l == NULL)
+                return TABLE_NOTFOUND;
+        table_addr_keys(addr, delim, &keys);
+        for (size_t i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
+                st = table_list_lookup(l, keys.v[i], value, NULL, err);
+        strlist_clear(&keys);
+        return st;
+}
+
 /* table_list_lookup_nexthop - as table_lookup_nexthop over the list */
 enum table_status table_list_lookup_nexthop(struct table_list *l,
                                             const char *nexthop,

@@ -132,7 +132,7 @@ class StockFiles(unittest.TestCase):
         self.assertIn("not implemented by postern, so the start is refused "
                       "(an after-queue content filter", p.stdout)
         for cf in ("non_smtpd_milters = inet:127.0.0.1:8891\n",
-                   "relocated_maps = texthash:/etc/postfix/relocated\n",
+                   "recipient_canonical_maps = texthash:/etc/postfix/rc\n",
                    "header_checks = regexp:/etc/postfix/header_checks\n",
                    "canonical_maps = texthash:/etc/postfix/canonical\n"):
             r = srv.serve_once(os.path.join(self.tmp, "serve"), cf)

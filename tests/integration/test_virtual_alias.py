@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""virtual_alias_maps and virtual_alias_domains, as in Postfix: postern
+"""virtual_alias_maps and virtual_alias_domains (and relocated_maps), as
+in Postfix: postern
 serve (Python's smtplib as the client) and postern send replace each
 recipient by its aliases as the message is queued, recursively:
 
@@ -14,7 +15,10 @@ recipient by its aliases as the message is queued, recursively:
   ... User unknown in virtual alias table"), and an alias in a local
   domain passes local_recipient_maps;
 - aliases nested deeper than virtual_alias_recursion_limit defer the
-  message (451) rather than queue it half expanded.
+  message (451) rather than queue it half expanded;
+- relocated_maps: a user who has moved (the address, without its
+  extension, or a whole @domain) is refused with "550 5.1.6 ... User has
+  moved to ...", before any other table is asked.
 
 Before, both parameters refused the start: a Postfix that forwards the
 addresses of its domains could not move to postern."""
@@ -38,6 +42,7 @@ plus@alias.test      plus-dest@remote.test
 loop1@alias.test     loop2@alias.test
 loop2@alias.test     loop1@alias.test
 localalias@mx.postern.test   dave@remote.test
+moved@alias.test     someone@remote.test
 """
 
 
@@ -49,6 +54,11 @@ class VirtualAlias(unittest.TestCase):
         aliases = os.path.join(cls.tmp, "virtual")
         with open(aliases, "w") as f:
             f.write(ALIASES)
+        moved = os.path.join(cls.tmp, "relocated")
+        with open(moved, "w") as f:
+            f.write("gone@mx.postern.test  gone@new.test\n"
+                    "moved@alias.test      www.new.test/contact\n"
+                    "@old.test             the same user at new.test\n")
         users = os.path.join(cls.tmp, "users")
         with open(users, "w") as f:
             f.write("postmaster@mx.postern.test x\n")
@@ -60,7 +70,10 @@ class VirtualAlias(unittest.TestCase):
             "virtual_alias_domains = alias.test, catch.test\n"
             "virtual_alias_maps = texthash:%s\n"
             "virtual_alias_recursion_limit = 5\n"
-            "local_recipient_maps = texthash:%s\n" % (aliases, users)),
+            "relay_domains = old.test\n"
+            "relocated_maps = texthash:%s\n"
+            "local_recipient_maps = texthash:%s\n" % (aliases, moved,
+                                                       users)),
             [("smtp", cls.port, [])], workers=1).start()
 
     @classmethod
@@ -91,6 +104,24 @@ class VirtualAlias(unittest.TestCase):
             code, msg = s.rcpt("x@remote.test")
             self.assertEqual(code, 454, msg)
             self.assertIn(b"Relay access denied", msg)
+
+    def test_relocated(self):
+        with self.session() as s:
+            s.mail("sender@example.org")
+            for rcpt, where in (("gone@mx.postern.test", "gone@new.test"),
+                                ("Gone+list@mx.postern.test",
+                                 "gone@new.test"),
+                                ("anyone@old.test",
+                                 "the same user at new.test")):
+                code, msg = s.rcpt(rcpt)
+                self.assertEqual((code, msg.decode()), (
+                    550, "5.1.6 <%s>: Recipient address rejected: User has "
+                         "moved to %s" % (rcpt, where)))
+            # even for an address an alias would take
+            code, msg = s.rcpt("moved@alias.test")
+            self.assertEqual((code, msg.decode()), (
+                550, "5.1.6 <moved@alias.test>: Recipient address rejected: "
+                     "User has moved to www.new.test/contact"))
 
     def queued(self, rcpts, token, rcpt_options=()):
         with self.session() as s:

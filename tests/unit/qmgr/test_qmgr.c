@@ -54,6 +54,9 @@ static void test_route_classes(void **state)
             "mydestination=$myhostname, localhost",
             "virtual_mailbox_domains=virt.example",
             "virtual_alias_domains=alias.example",
+            "recipient_delimiter=+",
+            "relocated_maps=inline:{ gone@relay.example=new@elsewhere.example,"
+            " { @old.example = ask the postmaster } }",
             "transport_maps=inline:{ relay.example=smtp:[10.0.0.1]:2525, "
             "user@special.example=local:, drop.example=discard:, "
             "{ dead.example = error:5.1.2 gone away }, "
@@ -93,6 +96,17 @@ static void test_route_classes(void **state)
         rt = route(r, "other@special.example");
         assert_int_equal(rt.transport, QMGR_T_SMTP);
         assert_string_equal(rt.nexthop, "special.example");
+        qmgr_route_clear(&rt);
+
+        /* a user who has moved, with or without extension, a domain */
+        rt = route(r, "Gone+x@relay.example");
+        assert_int_equal(rt.transport, QMGR_T_ERROR);
+        assert_string_equal(rt.text,
+                            "5.1.6 User has moved to new@elsewhere.example");
+        qmgr_route_clear(&rt);
+        rt = route(r, "x@old.example");
+        assert_string_equal(rt.text,
+                            "5.1.6 User has moved to ask the postmaster");
         qmgr_route_clear(&rt);
 
         /* an address of a virtual alias domain no alias replaced */
