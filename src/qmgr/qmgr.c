@@ -16,6 +16,7 @@
 #include "log/log.h"
 #include "queue/queue.h"
 #include "smtp/smtp.h"
+#include "smtpd/smtpd.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -111,6 +112,30 @@ struct qmgr {
         struct qdest *dests;
         bool pump_armed;
         bool pumping;
+        /* non_smtpd_milters: the list, the maildrop files they are
+         * working on, and the ones a milter deferred (not before until) */
+        struct milter_spec *milters;
+        size_t nmilters;
+        struct pickup *pickups;
+        struct pickup_wait *waits;
+};
+
+/* One maildrop file going through non_smtpd_milters. */
+struct pickup {
+        struct qmgr *q;
+        char id[QUEUE_ID_SIZE];
+        struct queue_file *qf;
+        struct strbuf content;
+        struct milter_msg msg;
+        struct milter_run *run;
+        struct pickup *next;
+};
+
+/* A maildrop file a milter deferred. */
+struct pickup_wait {
+        char id[QUEUE_ID_SIZE];
+        long long until;
+        struct pickup_wait *next;
 };
 
 /* now_s - wall clock seconds */
@@ -838,7 +863,219 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
                 pump_soon(q);
 }
 
-/* maildrop_pickup - local submissions into ready/ */
+/* pickup_free - unlink and release a pickup */
+static void pickup_free(struct pickup *p)
+{
+        struct pickup **pp = &p->q->pickups;
+
+        while (*pp && *pp != p)
+                pp = &(*pp)->next;
+        if (*pp)
+                *pp = p->next;
+        milter_run_free(p->run);
+        queue_file_close(p->qf);
+        strbuf_clear(&p->content);
+        strlist_clear(&p->msg.rcpt);
+        strlist_clear(&p->msg.rcpt_params);
+        free(p);
+}
+
+/* pickup_waiting - whether a milter deferred id and its time has not
+ * come; forgets the entries whose time has come */
+static bool pickup_waiting(struct qmgr *q, const char *id)
+{
+        long long now = now_s();
+        bool waiting = false;
+
+        for (struct pickup_wait **wp = &q->waits; *wp;) {
+                struct pickup_wait *w = *wp;
+                if (w->until <= now) {
+                        *wp = w->next;
+                        free(w);
+                        continue;
+                }
+                waiting |= strcmp(w->id, id) == 0;
+                wp = &w->next;
+        }
+        return waiting;
+}
+
+/* pickup_requeue - the maildrop file with the milters' edits, as a new
+ * queue file in state to; then the old one goes.  0, or -1 (logged) */
+static int pickup_requeue(struct pickup *p, const struct milter_result *r,
+                          enum queue_state to)
+{
+        struct qmgr *q = p->q;
+        const struct queue_env *old = queue_file_env(p->qf);
+        struct queue_msg *m = NULL;
+        struct queue_env env;
+        struct strbuf out;
+        const char *err = NULL;
+        int rc = -1;
+
+        queue_env_init(&env);
+        strbuf_init(&out);
+        env.sender = xstrdup(r->sender     ? r->sender
+                             : old->sender ? old->sender
+                                           : "");
+        env.envid = old->envid ? xstrdup(old->envid) : NULL;
+        env.ret = old->ret;
+        env.body = old->body;
+        env.smtputf8 = old->smtputf8;
+        env.requiretls = old->requiretls;
+        env.protocol = old->protocol ? xstrdup(old->protocol) : NULL;
+        for (size_t i = 0; i < old->nrcpt; i++) {
+                bool gone = false;
+                for (size_t d = 0; d < r->del_rcpt.n && !gone; d++)
+                        gone = strcasecmp(old->rcpt[i].addr,
+                                          r->del_rcpt.v[d]) == 0;
+                if (!gone)
+                        queue_env_add_rcpt(&env, old->rcpt[i].addr,
+                                           old->rcpt[i].orcpt,
+                                           old->rcpt[i].notify);
+        }
+        for (size_t a = 0; a < r->add_rcpt.n; a++)
+                queue_env_add_rcpt(&env, r->add_rcpt.v[a], NULL, 0);
+        milter_apply(r, p->content.s ? p->content.s : "", p->content.len, 0,
+                     &out);
+        if (queue_msg_new(q->queue, &m, &err) < 0 ||
+            queue_msg_write(m, out.s ? out.s : "", out.len, &err) < 0 ||
+            queue_msg_finish(m, &env, NULL, &err) < 0 ||
+            queue_commit_to(q->queue, to, &m, 1, &err) < 0) {
+                log_warnx("%s: milter edits: %s", p->id, err);
+                goto out;
+        }
+        log_info("%s: milter edits applied, queued as %s", p->id,
+                 queue_msg_id(m));
+        if (queue_delete(q->queue, QUEUE_MAILDROP, p->id, &err) < 0)
+                log_warnx("%s: delete from maildrop: %s", p->id, err);
+        rc = 0;
+out:
+        queue_msg_free(m);
+        queue_env_clear(&env);
+        strbuf_clear(&out);
+        return rc;
+}
+
+/* pickup_done - what the milters decided about a maildrop file */
+static void pickup_done(void *arg, struct milter_result *r)
+{
+        struct pickup *p = arg;
+        struct qmgr *q = p->q;
+        const struct queue_env *env = queue_file_env(p->qf);
+        const char *err = NULL;
+        bool edited = r->nedits || r->body_replaced || r->sender ||
+                      r->add_rcpt.n || r->del_rcpt.n;
+        const char *what = r->verdict == MILTER_V_DISCARD ? "milter-discard"
+                           : r->verdict == MILTER_V_HOLD  ? "milter-hold"
+                                                          : "milter-reject";
+        const char *text =
+            r->verdict == MILTER_V_DISCARD ? "milter triggers DISCARD action"
+            : r->verdict == MILTER_V_HOLD  ? "milter triggers HOLD action"
+            : r->reply                     ? r->reply + 4
+                                           : "";
+
+        if (r->verdict != MILTER_V_QUEUE)
+                log_info("%s: %s: %s from localhost[127.0.0.1]: %s; "
+                         "from=<%s> to=<%s>",
+                         p->id, what, r->stage ? r->stage : "END-OF-MESSAGE",
+                         text, env->sender ? env->sender : "",
+                         env->nrcpt ? env->rcpt[0].addr : "");
+        switch (r->verdict) {
+        case MILTER_V_TEMPFAIL: {
+                /* stays in maildrop/ until the next try */
+                struct pickup_wait *w = xcalloc(1, sizeof(*w));
+                snprintf(w->id, sizeof(w->id), "%s", p->id);
+                w->until = now_s() + (q->conf->queue_run_delay > 0
+                                          ? q->conf->queue_run_delay
+                                          : 300);
+                w->next = q->waits;
+                q->waits = w;
+                break;
+        }
+        case MILTER_V_REJECT:
+                /* nobody to refuse it to: kept on hold for the
+                 * postmaster, never delivered as it is */
+                if (queue_move(q->queue, p->id, QUEUE_MAILDROP, QUEUE_HOLD,
+                               &err) < 0)
+                        log_warnx("%s: move to hold: %s", p->id, err);
+                else
+                        log_info("%s: placed on hold", p->id);
+                break;
+        case MILTER_V_DISCARD:
+                if (queue_delete(q->queue, QUEUE_MAILDROP, p->id, &err) < 0)
+                        log_warnx("%s: delete from maildrop: %s", p->id, err);
+                else
+                        log_info("%s: removed", p->id);
+                break;
+        case MILTER_V_QUEUE:
+        case MILTER_V_HOLD: {
+                enum queue_state to =
+                    r->verdict == MILTER_V_HOLD ? QUEUE_HOLD : QUEUE_READY;
+                if (edited)
+                        (void)pickup_requeue(p, r, to);
+                else if (queue_move(q->queue, p->id, QUEUE_MAILDROP, to, &err) <
+                         0)
+                        log_warnx("%s: maildrop pickup: %s", p->id, err);
+                break;
+        }
+        }
+        milter_result_free(r);
+        pickup_free(p);
+        event_timer_add(q->t_ready, 0);
+}
+
+/* pickup_start - send a maildrop file through non_smtpd_milters, as
+ * Postfix's cleanup does for local submissions: the client is
+ * localhost[127.0.0.1] */
+static void pickup_start(struct qmgr *q, const char *id, struct queue_file *qf)
+{
+        const struct queue_env *env = queue_file_env(qf);
+        struct pickup *p = xcalloc(1, sizeof(*p));
+        const char *err = NULL;
+        char buf[16384];
+        size_t got = 0;
+        int rc;
+
+        p->q = q;
+        p->qf = qf;
+        snprintf(p->id, sizeof(p->id), "%s", id);
+        strbuf_init(&p->content);
+        p->next = q->pickups;
+        q->pickups = p;
+        queue_file_rewind_body(qf);
+        while ((rc = queue_file_read_body(qf, buf, sizeof(buf), &got, &err)) ==
+                   0 &&
+               got > 0)
+                strbuf_add(&p->content, buf, got);
+        if (rc < 0) {
+                log_warnx("%s: read: %s", id, err);
+                pickup_free(p);
+                return;
+        }
+        struct milter_msg *g = &p->msg;
+        g->myhostname = q->conf->myhostname;
+        g->daemon_name = q->conf->milter_macro_daemon_name;
+        g->daemon_addr = "127.0.0.1";
+        g->version = q->conf->milter_macro_v;
+        g->client_name = "localhost";
+        g->client_addr = "127.0.0.1";
+        g->family = 4;
+        g->helo = "localhost";
+        g->queue_id = p->id;
+        g->sender = env->sender ? env->sender : "";
+        for (size_t i = 0; i < env->nrcpt; i++) {
+                strlist_push(&g->rcpt, env->rcpt[i].addr);
+                strlist_push(&g->rcpt_params, "");
+        }
+        g->content = p->content.s ? p->content.s : "";
+        g->len = p->content.len;
+        p->run = milter_run_start(q->loop, q->milters, q->nmilters, g,
+                                  pickup_done, p);
+}
+
+/* maildrop_pickup - local submissions into ready/, through the
+ * non_smtpd_milters when there are any */
 static void maildrop_pickup(struct qmgr *q)
 {
         struct strlist ids = {0};
@@ -849,12 +1086,20 @@ static void maildrop_pickup(struct qmgr *q)
         for (size_t i = 0; i < ids.n; i++) {
                 struct queue_file *qf;
                 enum queue_state to = QUEUE_READY;
+                bool busy = false;
+                for (struct pickup *p = q->pickups; p && !busy; p = p->next)
+                        busy = strcmp(p->id, ids.v[i]) == 0;
+                if (busy || (q->nmilters && pickup_waiting(q, ids.v[i])))
+                        continue;
                 if (queue_file_open(q->queue, QUEUE_MAILDROP, ids.v[i], 0, &qf,
                                     &err) < 0) {
                         if (!str_has_prefix(err, "corrupt queue file"))
                                 continue;
                         log_warnx("%s: %s: moved to corrupt", ids.v[i], err);
                         to = QUEUE_CORRUPT;
+                } else if (q->nmilters) {
+                        pickup_start(q, ids.v[i], qf);
+                        continue;
                 }
                 queue_file_close(qf);
                 if (queue_move(q->queue, ids.v[i], QUEUE_MAILDROP, to, &err) <
@@ -1154,7 +1399,9 @@ int qmgr_new(const struct conf *c, uid_t uid, gid_t gid, struct qmgr **out,
                 free(mail);
         }
         if (qmgr_routes_new(c, &q->routes, err) < 0 ||
-            local_new(c, &q->local, err) < 0)
+            local_new(c, &q->local, err) < 0 ||
+            smtpd_milters_parse(c, c->non_smtpd_milters, &q->milters,
+                                &q->nmilters, err) < 0)
                 goto bad;
         /* the SMTP client reads its key now, while still privileged */
         q->loop = event_loop_new();
@@ -1200,6 +1447,13 @@ void qmgr_free(struct qmgr *q)
         q->more_ready = q->more_deferred = false; /* no more scans */
         while (q->active)
                 msg_free(q->active); /* with their jobs */
+        while (q->pickups)
+                pickup_free(q->pickups); /* left in maildrop/ */
+        for (struct pickup_wait *w = q->waits, *wn; w; w = wn) {
+                wn = w->next;
+                free(w);
+        }
+        milter_specs_free(q->milters, q->nmilters);
         free(q->htab);
         for (struct qdest *d = q->dests, *dn; d; d = dn) {
                 dn = d->next;

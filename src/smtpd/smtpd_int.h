@@ -236,47 +236,6 @@ int smtpd_virtual_lookup(struct table_list *maps, const char *addr,
 #define SMFIR_TEMPFAIL 't'
 #define SMFIR_REPLYCODE 'y'
 
-/* What happens when a milter cannot be reached or breaks the protocol. */
-enum milter_action {
-        MILTER_TEMPFAIL,
-        MILTER_ACCEPT,
-        MILTER_REJECT,
-        MILTER_QUARANTINE
-};
-
-/* milter_action_name - the setting's word for a ("tempfail", ...). */
-const char *milter_action_name(enum milter_action a);
-
-/* One milter of smtpd_milters. */
-struct milter_spec {
-        char *name;   /* as written: "inet:127.0.0.1:8891" */
-        char *target; /* for smtpd_connect_start */
-        enum milter_action default_action;
-        long connect_ms, command_ms, content_ms;
-        unsigned version; /* milter_protocol, 2..6 */
-};
-
-/* milter_settings_init - the defaults of every milter from main.cf's
- * milter_default_action, milter_*_timeout (seconds) and milter_protocol;
- * -1 with *err (heap) naming the bad parameter. */
-int milter_settings_init(struct milter_spec *defaults,
-                         const char *default_action, long long connect_s,
-                         long long command_s, long long content_s,
-                         long long protocol, char **err);
-/* milter_specs_parse - smtpd_milters: each milter an endpoint
- * ("inet:host:port", "unix:path", a relative path under queue_dir) or
- * "{ endpoint, name = value, ... }" with default_action, connect_timeout,
- * command_timeout, content_timeout or protocol; the rest from defaults.
- * -1 with *err (heap). */
-int milter_specs_parse(const char *list, const struct milter_spec *defaults,
-                       const char *queue_dir, struct milter_spec **out,
-                       size_t *n, char **err);
-/* milter_probe - connect to the milter and negotiate options, blocking
- * (postern check), within limit_ms: 0, or -1 with *why (heap). */
-int milter_probe(const struct milter_spec *, long limit_ms, char **why);
-/* milter_specs_free - release n specs. */
-void milter_specs_free(struct milter_spec *, size_t n);
-
 /* One packet from a milter, parsed; pointers into the packet's data. */
 struct milter_reply {
         char cmd;                            /* SMFIR_* */
@@ -292,91 +251,17 @@ struct milter_reply {
 int milter_reply_parse(char cmd, const char *data, size_t len,
                        struct milter_reply *);
 
-/* What the milters decided. */
-enum milter_verdict {
-        MILTER_V_QUEUE,   /* queue, with the edits */
-        MILTER_V_HOLD,    /* queue on hold (quarantine), with the edits */
-        MILTER_V_DISCARD, /* accept and drop */
-        MILTER_V_REJECT,  /* reply (5XX) */
-        MILTER_V_TEMPFAIL /* reply (4XX) */
-};
-
-/* A header edit. */
-struct milter_edit {
-        enum { MILTER_EDIT_ADD, MILTER_EDIT_INS, MILTER_EDIT_CHG } kind;
-        uint32_t index; /* INS: position (0 = first); CHG: n-th of name */
-        char *name;
-        char *text; /* "Name: value\r\n" as it goes in; NULL: delete */
-};
-
-struct milter_result {
-        enum milter_verdict verdict;
-        const char *stage;  /* where a milter decided: "RCPT", ... */
-        const char *rcpt;   /* RCPT: the recipient it refused */
-        const char *milter; /* which one (spec name) */
-        char *reply;        /* REJECT / TEMPFAIL: the whole reply line */
-        char *hold_reason;
-        struct milter_edit *edits; /* in the order they apply */
-        size_t nedits;
-        bool body_replaced;
-        struct strbuf body;
-        char *sender; /* new envelope sender, or NULL */
-        struct strlist add_rcpt, del_rcpt;
-};
+/* milter_probe - connect to the milter and negotiate options, blocking
+ * (postern check), within limit_ms: 0, or -1 with *why (heap). */
+int milter_probe(const struct milter_spec *, long limit_ms, char **why);
 /* milter_result_add - a modification packet (a parsed SMFIR_ADDHEADER,
  * INSHEADER, CHGHEADER, REPLBODY, ADDRCPT, ADDRCPT_PAR, DELRCPT, CHGFROM or
  * QUARANTINE) into r; leadspc: the milter's header values keep their
  * leading space (SMFIP_HDR_LEADSPC).  Other packets are ignored. */
 void milter_result_add(struct milter_result *r, const struct milter_reply *,
                        bool leadspc);
-/* milter_result_free - release (NULL ok). */
-void milter_result_free(struct milter_result *);
-/* milter_apply - content with the result's header and body edits,
- * appended to out.  content (CRLF line endings) is the whole message: the
- * server's own headers first, hidden of them (not shown to the milters,
- * so a change of the n-th header of a name skips them), then the client's
- * headers and body.  An insert at index 0 goes to the very top, above the
- * server's Received:, as in Sendmail and Postfix. */
-void milter_apply(const struct milter_result *, const char *content, size_t len,
-                  size_t hidden, struct strbuf *out);
 /* milter_count_headers - the number of headers text starts with. */
 size_t milter_count_headers(const char *text, size_t len);
-/* milter_addr - an address a milter gave, without its <> (heap). */
-char *milter_addr(const char *);
-
-/* What the milters are told about one message. */
-struct milter_msg {
-        const char *myhostname, *daemon_name, *daemon_addr, *version;
-        const char *client_name, *client_addr;
-        unsigned client_port;
-        int family; /* 4 or 6 */
-        const char *helo;
-        const char *tls_version, *cipher, *cert_subject, *cert_issuer;
-        int cipher_bits;
-        const char *queue_id;
-        const char *auth_type, *auth_authen, *auth_author;
-        const char *sender;      /* without <> */
-        const char *mail_params; /* ESMTP parameters of MAIL, as sent */
-        struct strlist rcpt;
-        struct strlist rcpt_params; /* of each RCPT, as sent */
-        const char *content;        /* the client's headers and body */
-        size_t len;
-};
-
-struct milter_run;
-/* The decision; the callee owns r. */
-typedef void milter_done_fn(void *arg, struct milter_result *r);
-/* milter_run_start - send msg (valid until done runs or the run is
- * freed) through the n milters in turn; done gets the result later, from
- * the loop.  Free the run with milter_run_free after done, or to stop it
- * (done is then not called). */
-struct milter_run *milter_run_start(struct event_loop *,
-                                    const struct milter_spec *, size_t n,
-                                    const struct milter_msg *,
-                                    milter_done_fn *done, void *arg);
-/* milter_run_free - stop or release (NULL ok). */
-void milter_run_free(struct milter_run *);
-
 /* ---- policy service client (smtpd_policy.c) ---- */
 
 struct policy_client;

@@ -360,23 +360,22 @@ static int sasl_init(struct lconf *lc, const struct smtpd_listen *l, char **err)
         return 0;
 }
 
-/* milters_parse - smtpd_milters with the milter_* defaults */
-static int milters_parse(const struct conf *c, struct milter_spec **v,
-                         size_t *n, char **err)
+/* smtpd_milters_parse - a milter list with the milter_* defaults */
+int smtpd_milters_parse(const struct conf *c, const char *list,
+                        struct milter_spec **v, size_t *n, char **err)
 {
         struct milter_spec d;
 
         *v = NULL;
         *n = 0;
-        if (*c->smtpd_milters == 0)
+        if (*list == 0)
                 return 0;
         if (milter_settings_init(
                 &d, c->milter_default_action, c->milter_connect_timeout,
                 c->milter_command_timeout, c->milter_content_timeout,
                 c->milter_protocol, err) < 0)
                 return -1;
-        return milter_specs_parse(c->smtpd_milters, &d, c->queue_directory, v,
-                                  n, err);
+        return milter_specs_parse(list, &d, c->queue_directory, v, n, err);
 }
 
 /* smtpd_milters_probe - check smtpd_milters and ask each milter */
@@ -385,7 +384,7 @@ int smtpd_milters_probe(const struct conf *c, struct strlist *down, char **err)
         struct milter_spec *v;
         size_t n;
 
-        if (milters_parse(c, &v, &n, err) < 0)
+        if (smtpd_milters_parse(c, c->smtpd_milters, &v, &n, err) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {
                 char *why = NULL;
@@ -409,7 +408,8 @@ static int milters_init(struct lconf *lc, const struct smtpd_listen *l,
 {
         char *e = NULL;
 
-        if (milters_parse(l->conf, &lc->milters, &lc->nmilters, &e) < 0) {
+        if (smtpd_milters_parse(l->conf, l->conf->smtpd_milters, &lc->milters,
+                                &lc->nmilters, &e) < 0) {
                 *err = xasprintf("service %s: %s", l->service, e);
                 free(e);
                 return -1;

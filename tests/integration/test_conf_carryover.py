@@ -131,7 +131,7 @@ class StockFiles(unittest.TestCase):
         self.assertIn("error: content_filter (", p.stdout)
         self.assertIn("not implemented by postern, so the start is refused "
                       "(an after-queue content filter", p.stdout)
-        for cf in ("non_smtpd_milters = inet:127.0.0.1:8891\n",
+        for cf in ("body_checks = regexp:/etc/postfix/body_checks\n",
                    "recipient_canonical_maps = texthash:/etc/postfix/rc\n",
                    "header_checks = regexp:/etc/postfix/header_checks\n",
                    "canonical_maps = texthash:/etc/postfix/canonical\n"):
@@ -142,14 +142,14 @@ class StockFiles(unittest.TestCase):
                           "so the start is refused" % name, r.stderr)
         # the default values and "no" are fine, and postern conf still
         # reads the file
-        self.write("content_filter =\nnon_smtpd_milters =\n"
+        self.write("content_filter =\nbody_checks =\n"
                    "sender_canonical_maps = texthash:/etc/postfix/sc\n")
         self.assertEqual(pt.postern("conf", "-c", self.tmp,
                                     "sender_canonical_maps").returncode, 0)
         out = check(self.tmp)
         self.assertIn("sender_canonical_maps", out)
         self.assertNotIn("content_filter", out)
-        self.assertNotIn("non_smtpd_milters", out)
+        self.assertNotIn("body_checks", out)
 
     def test_myorigin_file_errors(self):
         empty = os.path.join(self.tmp, "mailname")
