@@ -1012,27 +1012,35 @@ static void check_smtpd_sasl(struct check_run *r)
         free(path);
 }
 
-/* check_milters - smtpd_milters: a malformed setting refuses the start
+/* check_milters - smtpd_milters and non_smtpd_milters: a malformed
+ * setting refuses the start
  * (error); a milter that does not answer now is a warning, since mail
  * then gets its default_action */
 static void check_milters(struct check_run *r)
 {
         const struct conf *c = r->c;
-        struct strlist down = {0};
-        char *err = NULL;
+        const struct {
+                const char *param, *list;
+        } lists[] = {{"smtpd_milters", c->smtpd_milters},
+                     /* the queue manager's: main.cf alone */
+                     {"non_smtpd_milters", r->svc ? "" : c->non_smtpd_milters}};
 
-        if (*c->smtpd_milters == 0)
-                return;
-        if (smtpd_milters_probe(c, &down, &err) < 0) {
-                check_add(r, CHECK_ERROR, "smtpd_milters", conf_main_cf(c),
-                          "%s", err);
-                free(err);
-                return;
+        for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+                struct strlist down = {0};
+                char *err = NULL;
+                if (*lists[l].list == 0)
+                        continue;
+                if (smtpd_milters_probe(c, lists[l].list, &down, &err) < 0) {
+                        check_add(r, CHECK_ERROR, lists[l].param,
+                                  conf_main_cf(c), "%s", err);
+                        free(err);
+                        continue;
+                }
+                for (size_t i = 0; i < down.n; i++)
+                        check_add(r, CHECK_WARNING, lists[l].param,
+                                  conf_main_cf(c), "%s", down.v[i]);
+                strlist_clear(&down);
         }
-        for (size_t i = 0; i < down.n; i++)
-                check_add(r, CHECK_WARNING, "smtpd_milters", conf_main_cf(c),
-                          "%s", down.v[i]);
-        strlist_clear(&down);
 }
 
 /* check_conf - every check of one configuration */

@@ -550,11 +550,13 @@ void smtpd_virtual_free(struct smtpd_virtual *);
 int smtpd_virtual_expand(struct smtpd_virtual *, struct queue_env *env,
                          char **err);
 
-/* smtpd_milters_probe - c's smtpd_milters: -1 with *err (heap) when the
+/* smtpd_milters_probe - a milter list of c (smtpd_milters,
+ * non_smtpd_milters): -1 with *err (heap) when the
  * setting is malformed; else 0, with "milter: why (...)" in *down for each
  * milter that does not answer an option negotiation within 5 s (blocking:
  * for postern check). */
-int smtpd_milters_probe(const struct conf *, struct strlist *down, char **err);
+int smtpd_milters_probe(const struct conf *, const char *list,
+                        struct strlist *down, char **err);
 
 /* smtpd_server_new - in the supervisor, before forking and before
  * dropping privileges: TLS contexts (keys readable only by root), relay

@@ -379,12 +379,13 @@ int smtpd_milters_parse(const struct conf *c, const char *list,
 }
 
 /* smtpd_milters_probe - check smtpd_milters and ask each milter */
-int smtpd_milters_probe(const struct conf *c, struct strlist *down, char **err)
+int smtpd_milters_probe(const struct conf *c, const char *list,
+                        struct strlist *down, char **err)
 {
         struct milter_spec *v;
         size_t n;
 
-        if (smtpd_milters_parse(c, c->smtpd_milters, &v, &n, err) < 0)
+        if (smtpd_milters_parse(c, list, &v, &n, err) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {
                 char *why = NULL;

@@ -592,6 +592,14 @@ class CheckTest(pt.TempDirTest):
         p = self.check(smtpd_milters="localhost:8891")
         self.assertFinding(p, "error", "smtpd_milters", mcf,
                            "not inet:host:port or unix:path", status=2)
+        # the queue manager's list for local submissions, the same way
+        p = self.check(non_smtpd_milters="inet:127.0.0.1:%d" % pt.free_port())
+        self.assertFinding(p, "warning", "non_smtpd_milters", mcf,
+                           "connect: Connection refused",
+                           "default_action, tempfail")
+        p = self.check(non_smtpd_milters="{ inet:127.0.0.1:1, nope = 1 }")
+        self.assertFinding(p, "error", "non_smtpd_milters", mcf,
+                           "unknown setting \"nope\"", status=2)
 
     def test_append_default_ca(self):
         # OpenSSL's default store is trust enough for secure too

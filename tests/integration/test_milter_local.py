@@ -24,6 +24,7 @@ import unittest
 import milterfix
 import pt
 import qmgrfix
+import srv
 
 
 @unittest.skipUnless(milterfix.scripted_available() and
@@ -134,6 +135,20 @@ class LocalMilters(unittest.TestCase):
         pt.wait_for(lambda: not self.mta.queued("maildrop"),
                     "maildrop/ to be empty")
         self.assertEqual(self.mta.maildir("erin"), {})
+
+
+
+class LocalMilterSettings(pt.TempDirTest):
+
+    def test_malformed_list_refuses_the_start(self):
+        # refused by postern serve itself, not by a queue manager that
+        # would exit and be restarted over and over
+        r = srv.serve_once(os.path.join(self.tmp, "s"),
+                           "non_smtpd_milters = { inet:127.0.0.1:1, "
+                           "nope = 1 }\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("non_smtpd_milters: milter inet:127.0.0.1:1: unknown "
+                      "setting \"nope\"", r.stderr)
 
 
 if __name__ == "__main__":
