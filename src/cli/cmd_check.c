@@ -1099,6 +1099,8 @@ static void check_conf(struct check_run *r)
         check_table_list(r, w.param, c->virtual_alias_maps, NULL, &w);
         w.param = "relocated_maps";
         check_table_list(r, w.param, c->relocated_maps, NULL, &w);
+        w.param = "rbl_reply_maps";
+        check_table_list(r, w.param, c->rbl_reply_maps, NULL, &w);
         check_restrictions(r);
 
         tls_certlist_free(r->smtpd_ca);

@@ -864,7 +864,8 @@ void conf_free(struct conf *c)
 
 /* Parameters whose $names belong to another expansion, later (Postfix's
  * raw parameters): their text is kept as written. */
-static const char *const raw_params[] = {"smtpd_reject_footer"};
+static const char *const raw_params[] = {"smtpd_reject_footer",
+                                         "default_rbl_reply"};
 
 /* is_raw - whether name is one of raw_params */
 static bool is_raw(const char *name)

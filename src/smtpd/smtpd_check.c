@@ -146,7 +146,9 @@ struct smtpd_checks {
         struct table_list *relay_clientcerts;
         struct table_list *login_maps; /* smtpd_sender_login_maps */
         int rbl_code, unk_addr_code, unk_name_code, plaintext_code;
-        char *policy_default; /* smtpd_policy_service_default_action */
+        const char *rbl_reply;       /* default_rbl_reply */
+        struct table_list *rbl_maps; /* rbl_reply_maps, or NULL */
+        char *policy_default;        /* smtpd_policy_service_default_action */
         bool allow_untrusted_routing;
         /* smtpd_forbid_bare_newline_exclusions: only nets and net_tables
          * of this inner object are used */
@@ -684,6 +686,15 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
         }
         k->local_code = (int)c->unknown_local_recipient_reject_code;
         k->rbl_code = (int)c->rbl_code;
+        k->rbl_reply = c->default_rbl_reply;
+        if (*c->rbl_reply_maps) {
+                char *e = NULL;
+                if (table_list_open(c->rbl_reply_maps, &k->rbl_maps, &e) < 0) {
+                        *err = xasprintf("rbl_reply_maps: %s", e);
+                        free(e);
+                        goto bad;
+                }
+        }
         k->plaintext_code = (int)c->plaintext_reject_code;
         k->policy_default = xstrdup(c->smtpd_policy_service_default_action);
         k->unk_addr_code = (int)c->unknown_address_reject_code;
@@ -738,6 +749,7 @@ void smtpd_checks_free(struct smtpd_checks *k)
         table_list_close(k->vmaps);
         table_list_close(k->vamaps);
         table_list_close(k->relocated);
+        table_list_close(k->rbl_maps);
         table_list_close(k->lmaps);
         free(k->delim);
         free(k->policy_default);
@@ -1417,18 +1429,91 @@ static const char *dsn_class(int code, const char *dsn, char buf[16])
         return buf;
 }
 
+/* rbl_reply - the reply of a listed DNSBL: its rbl_reply_maps template
+ * (by the DNSBL domain) or default_rbl_reply, filled in; an enhanced
+ * status code is added when the template has none.  1, with the verdict
+ * its code gives (451 when the table fails) */
+static int rbl_reply(struct smtpd_checks *k,
+                     const struct smtpd_check_client *cl,
+                     const struct restriction *r, const char *what,
+                     const char *cls, const char *rcpt, const char *reason,
+                     enum smtpd_verdict *verdict, struct strbuf *reply)
+{
+        const char *tmpl = k->rbl_reply, *v = NULL;
+        char code[16], dsn[16], *err = NULL, *copy = NULL;
+        char *sdom = cl->sender ? rcpt_domain(cl->sender) : NULL;
+        char *rdom = rcpt ? rcpt_domain(rcpt) : NULL;
+        char *sname =
+            cl->sender ? xstrndup(cl->sender, strcspn(cl->sender, "@")) : NULL;
+        char *rname = rcpt ? xstrndup(rcpt, strcspn(rcpt, "@")) : NULL;
+        struct strbuf text;
+
+        switch (k->rbl_maps
+                    ? table_list_lookup(k->rbl_maps, r->domain, &v, NULL, &err)
+                    : TABLE_NOTFOUND) {
+        case TABLE_FOUND:
+                tmpl = copy = xstrdup(v);
+                break;
+        case TABLE_ERROR:
+                log_warnx("rbl_reply_maps lookup: %s", err);
+                free(err);
+                *verdict = SMTPD_DEFER;
+                strbuf_adds(reply, "451 4.3.0 Temporary lookup failure");
+                goto out;
+        default:
+                break;
+        }
+        snprintf(code, sizeof(code), "%d", k->rbl_code);
+        static const char *const names[] = {
+            "rbl_code",        "rbl_class",   "rbl_what",
+            "rbl_domain",      "rbl_reason",  "rbl_txt",
+            "client_address",  "client_name", "reverse_client_name",
+            "helo_name",       "sender",      "sender_name",
+            "sender_domain",   "recipient",   "recipient_name",
+            "recipient_domain"};
+        const char *values[] = {code,      cls,      what,       r->domain,
+                                reason,    reason,   cl->addr,   "unknown",
+                                "unknown", cl->helo, cl->sender, sname,
+                                sdom,      rcpt,     rname,      rdom};
+        strbuf_init(&text);
+        smtpd_template(tmpl, names, values, ARRAY_SIZE(names), &text);
+        /* "NNN text": the code decides; "NNN d.d.d text" keeps its own */
+        const char *t = strbuf_cstr(&text), *rest = t;
+        int n = k->rbl_code; /* a template without a code: rbl_code */
+        if ((t[0] == '4' || t[0] == '5') && isdigit((unsigned char)t[1]) &&
+            isdigit((unsigned char)t[2]) && t[3] == ' ') {
+                n = (t[0] - '0') * 100 + (t[1] - '0') * 10 + (t[2] - '0');
+                rest = t + 4;
+        }
+        bool has_dsn = isdigit((unsigned char)rest[0]) && rest[1] == '.';
+        *verdict = n >= 500 ? SMTPD_REJECT : SMTPD_DEFER;
+        if (has_dsn)
+                strbuf_printf(reply, "%d %s", n, rest);
+        else
+                strbuf_printf(reply, "%d %s %s", n, dsn_class(n, "4.7.1", dsn),
+                              rest);
+        strbuf_clear(&text);
+out:
+        free(copy);
+        free(sdom);
+        free(rdom);
+        free(sname);
+        free(rname);
+        return 1;
+}
+
 /* dnsbl - reject_rbl_client (subject: the client address) and
  * reject_rhsbl_* (subject: a domain), as Postfix's default_rbl_reply:
  * 1 listed (the reply, with the TXT record's text), 0 not listed (or the
  * lookup failed: not listed, as Postfix), 2 waiting for DNS */
 static int dnsbl(struct smtpd_checks *k, const struct smtpd_check_client *cl,
                  const struct restriction *r, const char *subject,
-                 const char *cls, enum smtpd_verdict *verdict,
+                 const char *cls, const char *rcpt, enum smtpd_verdict *verdict,
                  struct strbuf *reply)
 {
         const char *const *v;
         size_t n;
-        char *name, dsn[16];
+        char *name;
         bool listed = false;
         int rc = 0;
 
@@ -1465,14 +1550,8 @@ static int dnsbl(struct smtpd_checks *k, const struct smtpd_check_client *cl,
                 }
                 if (t == SMTPD_DNS_FOUND && n > 0 && *v[0])
                         reason = v[0];
-                *verdict = k->rbl_code >= 500 ? SMTPD_REJECT : SMTPD_DEFER;
-                strbuf_printf(reply,
-                              "%d %s Service unavailable; %s [%s] blocked "
-                              "using %s%s%s",
-                              k->rbl_code, dsn_class(k->rbl_code, "4.7.1", dsn),
-                              cls, subject, r->domain, reason ? "; " : "",
-                              reason ? reason : "");
-                rc = 1;
+                rc = rbl_reply(k, cl, r, subject, cls, rcpt, reason, verdict,
+                               reply);
         }
         free(name);
         return rc;
@@ -1658,18 +1737,21 @@ static int dns_restriction(struct smtpd_checks *k,
 
         switch (r->kind) {
         case R_REJECT_RBL_CLIENT:
-                return dnsbl(k, cl, r, cl->addr, "Client host", verdict, reply);
+                return dnsbl(k, cl, r, cl->addr, "Client host", rcpt, verdict,
+                             reply);
         case R_PERMIT_DNSWL_CLIENT:
                 /* as Postfix, never a way around reject_unauth_destination:
                  * in the relay and recipient lists it permits only mail
                  * for this host and its relay domains */
                 if (rcpt && r->relay_list && !auth_destination(k, rcpt))
                         return 0;
-                return dnsbl(k, cl, r, cl->addr, "Client host", verdict, reply);
+                return dnsbl(k, cl, r, cl->addr, "Client host", rcpt, verdict,
+                             reply);
         case R_REJECT_RHSBL_HELO:
                 if (cl->helo) {
                         char *h = str_lower(xstrdup(cl->helo));
-                        d = dnsbl(k, cl, r, h, "Helo command", verdict, reply);
+                        d = dnsbl(k, cl, r, h, "Helo command", rcpt, verdict,
+                                  reply);
                         free(h);
                 }
                 return d;
@@ -1683,7 +1765,7 @@ static int dns_restriction(struct smtpd_checks *k,
                           r->kind == R_REJECT_RHSBL_SENDER
                               ? "Sender address"
                               : "Recipient address",
-                          verdict, reply);
+                          rcpt, verdict, reply);
                 break;
         case R_REJECT_UNKNOWN_SENDER_DOMAIN:
                 if (cl->sender == NULL || *cl->sender == 0)

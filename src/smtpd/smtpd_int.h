@@ -205,6 +205,14 @@ int sasl_dovecot_cont(struct sasl_dovecot *, unsigned id, const char *resp);
 /* sasl_dovecot_cancel - forget request id; its answer is ignored. */
 void sasl_dovecot_cancel(struct sasl_dovecot *, unsigned id);
 
+/* smtpd_template - a Postfix reply template (default_rbl_reply,
+ * rbl_reply_maps, smtpd_reject_footer) into out: $name, ${name},
+ * ${name?text} (text when the value is not empty), ${name:text} (when it
+ * is), $$; names[i] has values[i] (NULL counts as empty); an unknown name
+ * stays as written (smtpd_template.c). */
+void smtpd_template(const char *t, const char *const names[],
+                    const char *const values[], size_t n, struct strbuf *out);
+
 /* ---- virtual aliases (smtpd_virtual.c) ---- */
 
 struct table_list;

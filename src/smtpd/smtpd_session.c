@@ -264,27 +264,16 @@ static void footer_text(struct smtpd_session *s, const char *t,
         localtime_r(&now, &tm);
         strftime(when, sizeof(when), "%b %e %H:%M:%S", &tm);
         const char *values[] = {s->addr, s->port, when, s->set->myhostname};
-        while (*t) {
-                size_t k;
-                bool braced = t[0] == '$' && t[1] == '{';
-                const char *n = t + (braced ? 2 : 1);
-                for (k = 0; *t == '$' && k < ARRAY_SIZE(names); k++) {
-                        size_t l = strlen(names[k]);
-                        if (strncmp(n, names[k], l) == 0 &&
-                            (braced ? n[l] == '}'
-                                    : !(isalnum((unsigned char)n[l]) ||
-                                        n[l] == '_')))
-                                break;
-                }
-                if (*t == '$' && k < ARRAY_SIZE(names)) {
-                        strbuf_adds(out, values[k]);
-                        t = n + strlen(names[k]) + (braced ? 1 : 0);
-                        continue;
-                }
+        struct strbuf text;
+
+        strbuf_init(&text);
+        smtpd_template(t, names, values, ARRAY_SIZE(names), &text);
+        for (size_t i = 0; i < text.len; i++)
                 strbuf_addc(out,
-                            (unsigned char)*t < 32 || *t == 127 ? '?' : *t);
-                t++;
-        }
+                            (unsigned char)text.s[i] < 32 || text.s[i] == 127
+                                ? '?'
+                                : text.s[i]);
+        strbuf_clear(&text);
 }
 
 /* add_footer - smtpd_reject_footer after the 4XX or 5XX reply line that

@@ -265,7 +265,8 @@ class CheckTest(pt.TempDirTest):
         for param in ("relay_clientcerts", "smtp_tls_policy_maps",
                       "transport_maps", "sender_dependent_relayhost_maps",
                       "sender_bcc_maps", "recipient_bcc_maps",
-                      "virtual_alias_maps", "relocated_maps"):
+                      "virtual_alias_maps", "relocated_maps",
+                      "rbl_reply_maps"):
             with self.subTest(param=param):
                 p = self.check(**{param: "texthash:" + missing})
                 self.assertFinding(p, "error", param, missing,

@@ -71,6 +71,12 @@ RECORDS = [
 LISTS = {
     "rbl": ["smtpd_client_restrictions=reject_rbl_client,bl.example"],
     "clean": ["smtpd_client_restrictions=reject_rbl_client,nothing.example"],
+    # a reply template per DNSBL (rbl_reply_maps), and another default
+    "rbl_map": ["smtpd_client_restrictions=reject_rbl_client,bl.example",
+                "rbl_reply_maps=texthash:%(rblmap)s"],
+    "rbl_default": ["smtpd_client_restrictions=reject_rbl_client,bl.example",
+                    "{ default_rbl_reply = $rbl_code 5.7.9 Go away, "
+                    "$rbl_what${rbl_reason:, no reason} }"],
     "codes_no": ["smtpd_client_restrictions="
                  "reject_rbl_client,codes.example=127.0.0.[2..9]"],
     "codes_yes": ["smtpd_client_restrictions="
@@ -123,6 +129,12 @@ class DnsRestrictions(unittest.TestCase):
                     "known.example    REJECT still checked\n"
                     "ns.example       REJECT bad name server\n")
         os.chmod(names, 0o644)
+        rblmap = os.path.join(cls.tmp, "rbl_reply")
+        with open(rblmap, "w") as f:
+            f.write("bl.example  450 $client_address is listed at "
+                    "$rbl_domain${rbl_reason?: $rbl_reason} (mail for "
+                    "$recipient from $sender_domain, $$5)\n")
+        os.chmod(rblmap, 0o644)
         cls.ports = {}
         for name in LISTS:
             p = pt.free_port()
@@ -139,7 +151,8 @@ class DnsRestrictions(unittest.TestCase):
             "nosuch.example x.bogus.example namedmx.example\n"
             % (cls.world.addr, cls.world.port, cls.world.trust_anchor),
             [(n, cls.ports[n],
-              [o % {"cidr": cidr, "names": names} for o in LISTS[n]])
+              [o % {"cidr": cidr, "names": names, "rblmap": rblmap}
+               for o in LISTS[n]])
              for n in LISTS],
             workers=1).start()
 
@@ -166,6 +179,18 @@ class DnsRestrictions(unittest.TestCase):
         self.server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
                              "554 5.7.1 Service unavailable; Client host "
                              "[127.0.0.1] blocked using bl.example;")
+
+    def test_rbl_reply_templates(self):
+        # rbl_reply_maps: the code of the template decides, the enhanced
+        # status code is added, $names and ${name?text} are filled in
+        self.assertEqual(self.rcpt("rbl_map"), (
+            450, "4.7.1 127.0.0.1 is listed at bl.example: listed: see "
+                 "https://bl.example/127.0.0.1 (mail for b@known.example "
+                 "from known.example, $5)"))
+        # default_rbl_reply: a template of one's own, with its own
+        # enhanced status code kept
+        self.assertEqual(self.rcpt("rbl_default"), (
+            554, "5.7.9 Go away, 127.0.0.1"))
 
     def test_dnswl(self):
         # whitelisted: the blacklist after it in the list is not reached
