@@ -379,7 +379,9 @@ enum table_status table_list_lookup_addr(struct table_list *l, const char *addr,
         struct strlist keys = {0};
         enum table_status st = TABLE_NOTFOUND;
 
-        if (l == NULL)
+        /* no tables (an empty setting): no keys to build, as the queue
+         * manager asks for every recipient it routes */
+        if (l == NULL || l->n == 0)
                 return TABLE_NOTFOUND;
         table_addr_keys(addr, delim, &keys);
         for (size_t i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
