@@ -63,26 +63,6 @@ void smtpd_bcc_free(struct smtpd_bcc *b)
         free(b);
 }
 
-/* lookup - an address in a BCC table: the address, then @domain; 1 with
- * *copy (heap), 0 when not found, -1 with *err */
-static int lookup(struct table_list *t, const char *addr, char **copy,
-                  char **err)
-{
-        const char *v = NULL;
-        enum table_status st;
-
-        *copy = NULL;
-        if (t == NULL || *addr == 0)
-                return 0;
-        st = table_list_lookup_addr(t, addr, "", &v, err);
-        if (st == TABLE_ERROR)
-                return -1;
-        if (st == TABLE_NOTFOUND)
-                return 0;
-        *copy = xstrdup(v);
-        return 1;
-}
-
 /* add - one copy, unless it is already a recipient */
 static void add(struct queue_env *env, char *addr)
 {
@@ -101,37 +81,40 @@ static void add(struct queue_env *env, char *addr)
         queue_env_add_rcpt(env, a, NULL, QUEUE_NOTIFY_NEVER);
 }
 
+/* copy_for - the copy t names for addr (not for the null sender) into
+ * copies: 0, or -1 with *err */
+static int copy_for(struct table_list *t, const char *addr,
+                    struct strlist *copies, char **err)
+{
+        char *copy;
+        int rc;
+
+        if (t == NULL || *addr == 0)
+                return 0;
+        if ((rc = smtpd_addr_lookup(t, addr, "", &copy, err)) <= 0)
+                return rc;
+        strlist_push(copies, copy);
+        free(copy);
+        return 0;
+}
+
 /* smtpd_bcc_add - the copies of one message */
 int smtpd_bcc_add(struct smtpd_bcc *b, struct queue_env *env, char **err)
 {
         struct strlist copies = {0};
-        char *copy;
         int rc;
 
         if (b == NULL)
                 return 0;
         if (b->always)
                 strlist_push(&copies, b->always);
-        if ((rc = lookup(b->sender, env->sender ? env->sender : "", &copy,
-                         err)) < 0)
-                goto out;
-        if (rc > 0) {
-                strlist_push(&copies, copy);
-                free(copy);
-        }
+        rc = copy_for(b->sender, env->sender ? env->sender : "", &copies, err);
         /* only the recipients the client gave, not the copies */
-        for (size_t i = 0, n = env->nrcpt; i < n; i++) {
-                if ((rc = lookup(b->rcpt, env->rcpt[i].addr, &copy, err)) < 0)
-                        goto out;
-                if (rc > 0) {
-                        strlist_push(&copies, copy);
-                        free(copy);
-                }
-        }
-        for (size_t i = 0; i < copies.n; i++)
-                add(env, copies.v[i]);
-        rc = 0;
-out:
+        for (size_t i = 0, n = env->nrcpt; i < n && rc == 0; i++)
+                rc = copy_for(b->rcpt, env->rcpt[i].addr, &copies, err);
+        if (rc == 0)
+                for (size_t i = 0; i < copies.n; i++)
+                        add(env, copies.v[i]);
         strlist_clear(&copies);
-        return rc < 0 ? -1 : 0;
+        return rc;
 }

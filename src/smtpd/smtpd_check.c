@@ -312,6 +312,24 @@ static int load_nets(struct smtpd_checks *k, const char *param,
         return rc;
 }
 
+/* open_maps - the tables of param (value), or *out NULL when it is
+ * empty; -1 with *err naming param */
+static int open_maps(const char *param, const char *value,
+                     struct table_list **out, char **err)
+{
+        char *e = NULL;
+
+        *out = NULL;
+        if (*value == 0)
+                return 0;
+        if (table_list_open(value, out, &e) < 0) {
+                *err = xasprintf("%s: %s", param, e);
+                free(e);
+                return -1;
+        }
+        return 0;
+}
+
 /* load_domains - mydestination, relay_domains, virtual_mailbox_domains */
 static int load_domains(struct domlist *d, const char *param, const char *value,
                         bool parent_matches, char **err)
@@ -639,32 +657,15 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
         k->reject_unlisted = c->smtpd_reject_unlisted_recipient;
         k->access_parent = strstr(c->parent_domain_matches_subdomains,
                                   "smtpd_access_maps") != NULL;
-        if (*c->virtual_mailbox_maps) {
-                char *e = NULL;
-                if (table_list_open(c->virtual_mailbox_maps, &k->vmaps, &e) <
-                    0) {
-                        *err = xasprintf("virtual_mailbox_maps: %s", e);
-                        free(e);
-                        goto bad;
-                }
-        }
-        if (*c->virtual_alias_maps) {
-                char *e = NULL;
-                if (table_list_open(c->virtual_alias_maps, &k->vamaps, &e) <
-                    0) {
-                        *err = xasprintf("virtual_alias_maps: %s", e);
-                        free(e);
-                        goto bad;
-                }
-        }
-        if (*c->relocated_maps) {
-                char *e = NULL;
-                if (table_list_open(c->relocated_maps, &k->relocated, &e) < 0) {
-                        *err = xasprintf("relocated_maps: %s", e);
-                        free(e);
-                        goto bad;
-                }
-        }
+        if (open_maps("virtual_mailbox_maps", c->virtual_mailbox_maps,
+                      &k->vmaps, err) < 0 ||
+            open_maps("virtual_alias_maps", c->virtual_alias_maps, &k->vamaps,
+                      err) < 0 ||
+            open_maps("relocated_maps", c->relocated_maps, &k->relocated, err) <
+                0 ||
+            open_maps("rbl_reply_maps", c->rbl_reply_maps, &k->rbl_maps, err) <
+                0)
+                goto bad;
         if (*c->local_recipient_maps) {
                 char *e = NULL;
                 if (table_list_open(c->local_recipient_maps, &k->lmaps, &e) <
@@ -687,14 +688,6 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
         k->local_code = (int)c->unknown_local_recipient_reject_code;
         k->rbl_code = (int)c->rbl_code;
         k->rbl_reply = c->default_rbl_reply;
-        if (*c->rbl_reply_maps) {
-                char *e = NULL;
-                if (table_list_open(c->rbl_reply_maps, &k->rbl_maps, &e) < 0) {
-                        *err = xasprintf("rbl_reply_maps: %s", e);
-                        free(e);
-                        goto bad;
-                }
-        }
         k->plaintext_code = (int)c->plaintext_reject_code;
         k->policy_default = xstrdup(c->smtpd_policy_service_default_action);
         k->unk_addr_code = (int)c->unknown_address_reject_code;
@@ -1137,8 +1130,8 @@ static int unlisted(struct smtpd_checks *k, const char *rcpt,
          * virtual alias domain nothing else is */
         if (k->vamaps) {
                 char *value = NULL, *err = NULL;
-                int found = smtpd_virtual_lookup(k->vamaps, rcpt, k->delim,
-                                                 &value, &err);
+                int found =
+                    smtpd_addr_lookup(k->vamaps, rcpt, k->delim, &value, &err);
                 free(value);
                 if (found < 0) {
                         log_warnx("virtual_alias_maps lookup: %s", err);

@@ -216,11 +216,11 @@ void smtpd_template(const char *t, const char *const names[],
 /* ---- virtual aliases (smtpd_virtual.c) ---- */
 
 struct table_list;
-/* smtpd_virtual_lookup - an address's entry (table_list_lookup_addr:
+/* smtpd_addr_lookup - an address's entry (table_list_lookup_addr:
  * user+ext@domain, user@domain, @domain): 1 with *value (heap), 0
  * when there is none, -1 with *err (heap). */
-int smtpd_virtual_lookup(struct table_list *maps, const char *addr,
-                         const char *delim, char **value, char **err);
+int smtpd_addr_lookup(struct table_list *maps, const char *addr,
+                      const char *delim, char **value, char **err);
 
 /* ---- Milter client (smtpd_milter.c) ---- */
 

@@ -29,10 +29,11 @@ struct smtpd_virtual {
         unsigned expand_limit; /* virtual_alias_expansion_limit */
 };
 
-/* smtpd_virtual_lookup - the entry of an address: 1 with *value (heap), 0
- * when there is none, -1 with *err */
-int smtpd_virtual_lookup(struct table_list *maps, const char *addr,
-                         const char *delim, char **value, char **err)
+/* smtpd_addr_lookup - the entry of an address in an address table
+ * (virtual aliases, BCC maps): 1 with *value (heap), 0 when there is
+ * none, -1 with *err */
+int smtpd_addr_lookup(struct table_list *maps, const char *addr,
+                      const char *delim, char **value, char **err)
 {
         const char *v = NULL;
         enum table_status st =
@@ -100,7 +101,7 @@ static int expand(struct smtpd_virtual *v, const char *addr, unsigned depth,
 {
         struct strlist results = {0};
         char *value;
-        int rc = smtpd_virtual_lookup(v->maps, addr, v->delim, &value, err);
+        int rc = smtpd_addr_lookup(v->maps, addr, v->delim, &value, err);
 
         if (rc <= 0) {
                 if (rc == 0)
