@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
 #include "event/event.h"
 #include "log/log.h"
 
@@ -100,32 +101,27 @@ const char *milter_action_name(enum milter_action a)
         return action_names[a];
 }
 
-/* time_parse - "30", "30s", "2m", "1h": milliseconds, or -1 */
-static long time_parse(const char *v)
+/* time_ms - a time setting (conf_parse_time: "30", "30s", "2m"...) in
+ * milliseconds, or -1 */
+static long time_ms(const char *v)
 {
-        char *end;
-        long n = strtol(v, &end, 10);
-        long unit = 1000;
+        long long sec;
+        const char *why;
 
-        if (end == v || n < 0 || n > 86400)
+        if (conf_parse_time(v, 's', &sec, &why) < 0 || sec < 0 || sec > 86400)
                 return -1;
-        if (*end && end[1] == 0) {
-                switch (*end) {
-                case 's':
-                        break;
-                case 'm':
-                        unit = 60 * 1000;
-                        break;
-                case 'h':
-                        unit = 3600 * 1000;
-                        break;
-                default:
-                        return -1;
-                }
-        } else if (*end) {
-                return -1;
-        }
-        return n * unit;
+        return (long)sec * 1000;
+}
+
+/* version_of - a protocol setting, 2 to 6, or 0 */
+static unsigned version_of(const char *v)
+{
+        long long n;
+        const char *why;
+
+        if (conf_parse_int(v, &n, &why) < 0 || n < 2 || n > 6)
+                return 0;
+        return (unsigned)n;
 }
 
 /* milter_settings_init - the defaults of every milter */
@@ -171,15 +167,13 @@ static int spec_option(struct milter_spec *m, const char *opt, char **err)
         if (strcmp(name, "default_action") == 0)
                 rc = action_parse(value, &m->default_action);
         else if (strcmp(name, "connect_timeout") == 0)
-                rc = (m->connect_ms = time_parse(value)) < 0 ? -1 : 0;
+                rc = (m->connect_ms = time_ms(value)) < 0 ? -1 : 0;
         else if (strcmp(name, "command_timeout") == 0)
-                rc = (m->command_ms = time_parse(value)) < 0 ? -1 : 0;
+                rc = (m->command_ms = time_ms(value)) < 0 ? -1 : 0;
         else if (strcmp(name, "content_timeout") == 0)
-                rc = (m->content_ms = time_parse(value)) < 0 ? -1 : 0;
+                rc = (m->content_ms = time_ms(value)) < 0 ? -1 : 0;
         else if (strcmp(name, "protocol") == 0)
-                rc = (m->version = (unsigned)atoi(value)) < 2 || m->version > 6
-                         ? -1
-                         : 0;
+                rc = (m->version = version_of(value)) == 0 ? -1 : 0;
         else {
                 *err = xasprintf("milter %s: unknown setting \"%s\"", m->name,
                                  name);
