@@ -17,6 +17,7 @@ scripted per test:
 Before, non_smtpd_milters refused the start, so the usual OpenDKIM setup
 (non_smtpd_milters = $smtpd_milters) could not be carried over."""
 import os
+import re
 import shutil
 import tempfile
 import unittest
@@ -135,6 +136,12 @@ class LocalMilters(unittest.TestCase):
         pt.wait_for(lambda: not self.mta.queued("maildrop"),
                     "maildrop/ to be empty")
         self.assertEqual(self.mta.maildir("erin"), {})
+        # removed from maildrop/ itself: a message moved on instead would
+        # be logged "removed" only after its delivery ("to=<...>")
+        qid = re.search(r"(\S+): milter-discard: .*to=<erin@",
+                        self.mta.logtext()).group(1)
+        self.mta.wait_log("%s: removed" % qid)
+        self.assertNotIn("%s: to=<" % qid, self.mta.logtext())
 
 
 
