@@ -330,7 +330,6 @@ static const struct {
         const char *behaves_as;
 } unimplemented_value[] = {
     {"biff", "no"},
-    {"smtpd_peername_lookup", "no"},
     {"smtpd_delay_reject", "yes"},
 };
 

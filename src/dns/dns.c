@@ -489,7 +489,7 @@ static bool type_ok(int type)
 {
         return type == DNS_T_A || type == DNS_T_AAAA || type == DNS_T_MX ||
                type == DNS_T_CNAME || type == DNS_T_TLSA || type == DNS_T_TXT ||
-               type == DNS_T_NS;
+               type == DNS_T_NS || type == DNS_T_PTR;
 }
 
 /* pending_new - a query record */

@@ -19,6 +19,7 @@ struct event_loop;
 #define DNS_T_A 1
 #define DNS_T_NS 2
 #define DNS_T_CNAME 5
+#define DNS_T_PTR 12
 #define DNS_T_MX 15
 #define DNS_T_TXT 16
 #define DNS_T_AAAA 28
@@ -44,7 +45,7 @@ struct dns_rr {
         uint32_t ttl;
         /* MX */
         unsigned pref;
-        char *host; /* MX exchange, CNAME or NS target, no trailing dot; ""
+        char *host; /* MX exchange, CNAME, NS or PTR target, no trailing dot; ""
                        for the root (null MX); odd label bytes as \DDD */
         /* A / AAAA */
         char *addr; /* "192.0.2.1" / "2001:db8::1" */

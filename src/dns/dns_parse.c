@@ -169,6 +169,7 @@ int dns_rr_parse(int type, const unsigned char *data, size_t len, uint32_t ttl,
                 return rr_addr(AF_INET6, data, len, rr, err);
         case DNS_T_CNAME:
         case DNS_T_NS:
+        case DNS_T_PTR:
                 return rr_name(data, len, 0, rr, err);
         case DNS_T_MX:
                 if (len < 3) {

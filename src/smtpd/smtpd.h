@@ -499,6 +499,7 @@ char *milter_addr(const char *);
 struct milter_msg {
         const char *myhostname, *daemon_name, *daemon_addr, *version;
         const char *client_name, *client_addr;
+        const char *client_ptr; /* the PTR name, or "unknown" (NULL: none) */
         unsigned client_port;
         int family; /* 4 or 6 */
         const char *helo;
@@ -588,16 +589,39 @@ enum smtpd_dns_state {
         SMTPD_DNS_PENDING,  /* a query was started: ask again later */
 };
 
+/* smtpd_dns_fn - the embedder's DNS as the restrictions see it: the
+ * answer for name and type as far as it knows it, or PENDING after it
+ * asked (the caller is called again when the answer is in). */
+typedef enum smtpd_dns_state (*smtpd_dns_fn)(void *arg, const char *name,
+                                             int type,
+                                             const char *const **values,
+                                             size_t *n);
+
+/* How a client name was found, as Postfix's client_name_status. */
+enum smtpd_peer_status {
+        SMTPD_PEER_OK,   /* found (and, for the client name, verified) */
+        SMTPD_PEER_TEMP, /* a DNS failure that may pass */
+        SMTPD_PEER_PERM, /* no name, or it does not lead back */
+};
+
+/* The client's names (smtpd_peername_lookup). */
+struct smtpd_peer {
+        char *name;    /* verified host name, or "unknown" */
+        char *reverse; /* the PTR record's name, or "unknown" */
+        enum smtpd_peer_status name_status, reverse_status;
+};
+
 /* What access and relay control know of the client and the transaction. */
 struct smtpd_check_client {
         const char *addr;
-        const char *namaddr;     /* "name[addr]" for replies, or NULL */
-        const char *helo;        /* HELO/EHLO argument, or NULL */
-        const char *sender;      /* MAIL FROM ("" null sender), or NULL */
-        bool mynetworks;         /* smtpd_checks_mynetworks(addr) */
-        bool ccert_present;      /* a client certificate was presented */
-        bool ccert_trusted;      /* and verified against the CAs */
-        const char *cert_fprint; /* smtpd_tls_fingerprint_digest */
+        const struct smtpd_peer *peer; /* its names, or NULL: unknown */
+        const char *namaddr;           /* "name[addr]" for replies, or NULL */
+        const char *helo;              /* HELO/EHLO argument, or NULL */
+        const char *sender;            /* MAIL FROM ("" null sender), or NULL */
+        bool mynetworks;               /* smtpd_checks_mynetworks(addr) */
+        bool ccert_present;            /* a client certificate was presented */
+        bool ccert_trusted;            /* and verified against the CAs */
+        const char *cert_fprint;       /* smtpd_tls_fingerprint_digest */
         const char *pkey_fprint;
         const char *sasl_username; /* after AUTH, or NULL */
         const char *sasl_method;
@@ -607,8 +631,7 @@ struct smtpd_check_client {
          * PENDING smtpd_checks_rcpt answers PENDING and is called again
          * when the query is answered.  NULL: the DNS-based restrictions
          * are skipped (VRFY). */
-        enum smtpd_dns_state (*dns)(void *arg, const char *name, int type,
-                                    const char *const **values, size_t *n);
+        smtpd_dns_fn dns;
         /* policy - the answer of check_policy_service SERVICE for this
          * RCPT ("action" without "action="), as dns: FOUND with *action,
          * TEMPFAIL, or PENDING after the request was sent.  NULL: the

@@ -60,6 +60,13 @@
         X(REJECT_UNKNOWN_SENDER_DOMAIN, "reject_unknown_sender_domain", 0)     \
         X(REJECT_UNKNOWN_RCPT_DOMAIN, "reject_unknown_recipient_domain", 0)    \
         X(REJECT_UNKNOWN_HELO, "reject_unknown_helo_hostname", 0)              \
+        X(REJECT_UNKNOWN_CLIENT, "reject_unknown_client_hostname", 0)          \
+        X(REJECT_UNKNOWN_CLIENT_OLD, "reject_unknown_client", 0)               \
+        X(REJECT_UNKNOWN_REV_CLIENT, "reject_unknown_reverse_client_hostname", \
+          0)                                                                   \
+        X(CHECK_REV_CLIENT, "check_reverse_client_hostname_access", 1)         \
+        X(REJECT_RHSBL_CLIENT, "reject_rhsbl_client", 2)                       \
+        X(REJECT_RHSBL_REV_CLIENT, "reject_rhsbl_reverse_client", 2)           \
         X(CHECK_POLICY, "check_policy_service", 3)                             \
         X(REJECT_PLAINTEXT, "reject_plaintext_session", 0)                     \
         X(CHECK_SENDER_MX, "check_sender_mx_access", 1)                        \
@@ -145,7 +152,8 @@ struct smtpd_checks {
                                          smtpd_access_maps: "d" matches subdomains */
         struct table_list *relay_clientcerts;
         struct table_list *login_maps; /* smtpd_sender_login_maps */
-        int rbl_code, unk_addr_code, unk_name_code, plaintext_code;
+        int rbl_code, unk_addr_code, unk_name_code, unk_client_code,
+            plaintext_code;
         const char *rbl_reply;       /* default_rbl_reply */
         struct table_list *rbl_maps; /* rbl_reply_maps, or NULL */
         char *policy_default;        /* smtpd_policy_service_default_action */
@@ -692,6 +700,7 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
         k->policy_default = xstrdup(c->smtpd_policy_service_default_action);
         k->unk_addr_code = (int)c->unknown_address_reject_code;
         k->unk_name_code = (int)c->unknown_hostname_reject_code;
+        k->unk_client_code = (int)c->unknown_client_reject_code;
         k->delim = xstrdup(c->recipient_delimiter);
         if (*c->relay_clientcerts) {
                 char *e = NULL;
@@ -1202,9 +1211,9 @@ struct stage {
         const char *cls;
 };
 
-/* valid_hostname - letters, digits, hyphens and dots, no empty label, or
+/* smtpd_valid_hostname - letters, digits, hyphens and dots, no empty label, or
  * an address literal ("[192.0.2.1]", "[IPv6:...]") */
-static bool valid_hostname(const char *h)
+bool smtpd_valid_hostname(const char *h)
 {
         size_t n = strlen(h), label = 0;
 
@@ -1394,32 +1403,23 @@ static int login_mismatch(struct smtpd_checks *k,
         return 1;
 }
 
-/* rbl_name - the DNSBL name of a client address: the octets (IPv6:
- * nibbles) reversed, then domain; NULL when addr is no address */
-static char *rbl_name(const char *addr, const char *domain)
-{
-        unsigned char b[16];
-        struct strbuf n;
-
-        strbuf_init(&n);
-        if (inet_pton(AF_INET, addr, b) == 1) {
-                strbuf_printf(&n, "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0],
-                              domain);
-        } else if (inet_pton(AF_INET6, addr, b) == 1) {
-                for (int i = 15; i >= 0; i--)
-                        strbuf_printf(&n, "%x.%x.", b[i] & 15, b[i] >> 4);
-                strbuf_adds(&n, domain);
-        } else {
-                return NULL;
-        }
-        return strbuf_detach(&n);
-}
-
 /* dsn_class - "4.1.8" with the class of code (5.1.8 for a 5XX) */
 static const char *dsn_class(int code, const char *dsn, char buf[16])
 {
         snprintf(buf, 16, "%c%s", code >= 500 ? '5' : '4', dsn + 1);
         return buf;
+}
+
+/* peer_name, peer_reverse - the client's verified and PTR names, or
+ * "unknown" */
+static const char *peer_name(const struct smtpd_check_client *cl)
+{
+        return cl->peer && cl->peer->name ? cl->peer->name : "unknown";
+}
+
+static const char *peer_reverse(const struct smtpd_check_client *cl)
+{
+        return cl->peer && cl->peer->reverse ? cl->peer->reverse : "unknown";
 }
 
 /* rbl_reply - the reply of a listed DNSBL: its rbl_reply_maps template
@@ -1464,10 +1464,12 @@ static int rbl_reply(struct smtpd_checks *k,
             "helo_name",       "sender",      "sender_name",
             "sender_domain",   "recipient",   "recipient_name",
             "recipient_domain"};
-        const char *values[] = {code,      cls,      what,       r->domain,
-                                reason,    reason,   cl->addr,   "unknown",
-                                "unknown", cl->helo, cl->sender, sname,
-                                sdom,      rcpt,     rname,      rdom};
+        const char *values[] = {code,      cls,           what,
+                                r->domain, reason,        reason,
+                                cl->addr,  peer_name(cl), peer_reverse(cl),
+                                cl->helo,  cl->sender,    sname,
+                                sdom,      rcpt,          rname,
+                                rdom};
         strbuf_init(&text);
         smtpd_template(tmpl, names, values, ARRAY_SIZE(names), &text);
         /* "NNN text": the code decides; "NNN d.d.d text" keeps its own */
@@ -1495,6 +1497,34 @@ out:
         return 1;
 }
 
+/* unknown_client - reject_unknown_client_hostname (no name, or one that
+ * does not resolve back to the address) and
+ * reject_unknown_reverse_client_hostname (no PTR name): Postfix's reply,
+ * 450 when the lookup failed only for now.  1 when it refused */
+static int unknown_client(struct smtpd_checks *k,
+                          const struct smtpd_check_client *cl,
+                          enum restriction_kind kind,
+                          enum smtpd_verdict *verdict, struct strbuf *reply)
+{
+        bool rev = kind == R_REJECT_UNKNOWN_REV_CLIENT;
+        enum smtpd_peer_status s = cl->peer == NULL ? SMTPD_PEER_PERM
+                                   : rev            ? cl->peer->reverse_status
+                                                    : cl->peer->name_status;
+        char dsn[16];
+
+        if (s == SMTPD_PEER_OK)
+                return 0;
+        int code = s == SMTPD_PEER_TEMP ? 450 : k->unk_client_code;
+        *verdict = code >= 500 ? SMTPD_REJECT : SMTPD_DEFER;
+        strbuf_printf(
+            reply,
+            "%d %s Client host rejected: cannot find your %shostname, "
+            "[%s]",
+            code, dsn_class(code, "4.7.25", dsn), rev ? "reverse " : "",
+            cl->addr);
+        return 1;
+}
+
 /* dnsbl - reject_rbl_client (subject: the client address) and
  * reject_rhsbl_* (subject: a domain), as Postfix's default_rbl_reply:
  * 1 listed (the reply, with the TXT record's text), 0 not listed (or the
@@ -1514,7 +1544,7 @@ static int dnsbl(struct smtpd_checks *k, const struct smtpd_check_client *cl,
                 return 0;
         bool by_addr =
             r->kind == R_REJECT_RBL_CLIENT || r->kind == R_PERMIT_DNSWL_CLIENT;
-        name = by_addr ? rbl_name(subject, r->domain)
+        name = by_addr ? smtpd_reverse_name(subject, r->domain)
                        : xasprintf("%s.%s", subject, r->domain);
         if (name == NULL)
                 return 0;
@@ -1748,6 +1778,18 @@ static int dns_restriction(struct smtpd_checks *k,
                         free(h);
                 }
                 return d;
+        case R_REJECT_RHSBL_CLIENT:
+        case R_REJECT_RHSBL_REV_CLIENT: {
+                bool rev = r->kind == R_REJECT_RHSBL_REV_CLIENT;
+                const char *name = rev ? peer_reverse(cl) : peer_name(cl);
+                if (!strcmp(name, "unknown"))
+                        return 0;
+                dom = str_lower(xstrdup(name));
+                d = dnsbl(k, cl, r, dom,
+                          rev ? "Unverified Client host" : "Client host", rcpt,
+                          verdict, reply);
+                break;
+        }
         case R_REJECT_RHSBL_SENDER:
         case R_REJECT_RHSBL_RCPT:
                 if (r->kind == R_REJECT_RHSBL_SENDER && cl->sender == NULL)
@@ -1897,6 +1939,8 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                 case R_REJECT_RHSBL_SENDER:
                 case R_REJECT_RHSBL_HELO:
                 case R_REJECT_RHSBL_RCPT:
+                case R_REJECT_RHSBL_CLIENT:
+                case R_REJECT_RHSBL_REV_CLIENT:
                 case R_REJECT_UNKNOWN_SENDER_DOMAIN:
                 case R_REJECT_UNKNOWN_RCPT_DOMAIN:
                 case R_CHECK_SENDER_MX:
@@ -1954,18 +1998,37 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                                         return 1;
                         }
                         break;
-                case R_CHECK_CLIENT: {
+                case R_CHECK_CLIENT:
+                case R_CHECK_REV_CLIENT: {
+                        /* the name and its parent domains, then the
+                         * address and its networks */
+                        bool rev = r[i].kind == R_CHECK_REV_CLIENT;
+                        const char *name =
+                            rev ? peer_reverse(cl) : peer_name(cl);
                         struct strlist keys = {0};
+                        char *lower = str_lower(xstrdup(name));
+                        if (strcmp(lower, "unknown") != 0)
+                                domain_keys(lower, k->access_parent, &keys);
                         client_keys(cl->addr, &keys);
                         int d = lookup_access(
                             r[i].tables, (const char *const *)keys.v, keys.n,
-                            cl->namaddr ? cl->namaddr : cl->addr, "Client host",
-                            ev, verdict, reply);
+                            rev           ? name
+                            : cl->namaddr ? cl->namaddr
+                                          : cl->addr,
+                            rev ? "Unverified Client host" : "Client host", ev,
+                            verdict, reply);
                         strlist_clear(&keys);
+                        free(lower);
                         if (d)
                                 return 1;
                         break;
                 }
+                case R_REJECT_UNKNOWN_CLIENT:
+                case R_REJECT_UNKNOWN_CLIENT_OLD:
+                case R_REJECT_UNKNOWN_REV_CLIENT:
+                        if (unknown_client(k, cl, r[i].kind, verdict, reply))
+                                return 1;
+                        break;
                 case R_CHECK_HELO:
                         if (cl->helo && *cl->helo) {
                                 char *lower = str_lower(xstrdup(cl->helo));
@@ -2008,7 +2071,7 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         break;
                 }
                 case R_REJECT_INVALID_HELO:
-                        if (cl->helo && !valid_hostname(cl->helo)) {
+                        if (cl->helo && !smtpd_valid_hostname(cl->helo)) {
                                 *verdict = SMTPD_REJECT;
                                 strbuf_printf(reply,
                                               "501 5.5.2 <%s>: Helo command "

@@ -298,4 +298,26 @@ unsigned policy_ask(struct policy_client *, const char *request,
 /* policy_cancel - done will not be called for request id. */
 void policy_cancel(struct policy_client *, unsigned id);
 
+/* smtpd_reverse_name - the octets of an address (IPv6: its nibbles)
+ * reversed, then domain ("2.0.0.127.in-addr.arpa" for domain
+ * "in-addr.arpa", a DNSBL name for a DNSBL domain); NULL when addr is no
+ * address.  Caller frees. */
+char *smtpd_reverse_name(const char *addr, const char *domain);
+/* smtpd_valid_hostname - letters, digits, hyphens, underscores and dots,
+ * no empty label, or an address literal ("[192.0.2.1]"). */
+bool smtpd_valid_hostname(const char *);
+
+/* smtpd_peer_lookup - name the client at addr as Postfix does: its PTR
+ * record, whose name must resolve back to addr (else the name is
+ * "unknown", the reverse name the PTR's).  Asks dns, so it answers
+ * SMTPD_DNS_PENDING until dns knows all it needs; call it again then.
+ * When done (SMTPD_DNS_FOUND) *p is filled, after Postfix's warnings
+ * were logged. */
+enum smtpd_dns_state smtpd_peer_lookup(const char *addr, smtpd_dns_fn dns,
+                                       void *arg, struct smtpd_peer *p);
+/* smtpd_peer_unknown - both names "unknown" (PERM): no lookup made. */
+void smtpd_peer_unknown(struct smtpd_peer *);
+/* smtpd_peer_clear - free the names; NULL names ok. */
+void smtpd_peer_clear(struct smtpd_peer *);
+
 #endif

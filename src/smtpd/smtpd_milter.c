@@ -803,6 +803,7 @@ static void build(struct milter_run *m)
                 macro_add(&mac, "_", us);
                 macro_add(&mac, "{client_addr}", g->client_addr);
                 macro_add(&mac, "{client_name}", g->client_name);
+                macro_add(&mac, "{client_ptr}", g->client_ptr);
                 snprintf(num, sizeof(num), "%u", g->client_port);
                 macro_add(&mac, "{client_port}", num);
                 free(us);

@@ -192,7 +192,9 @@ struct conn {
         enum conn_phase phase;
         char addr[INET6_ADDRSTRLEN];
         char port[8];
-        char namaddr[INET6_ADDRSTRLEN + 24]; /* unknown[addr]:port */
+        char namaddr[256 + INET6_ADDRSTRLEN + 10]; /* name[addr]:port */
+        struct smtpd_peer peer;                    /* the client's names */
+        bool peer_wait; /* looking them up: no session yet */
         struct smtpd_tls_info tinfo;
         struct queue_msg *msg;
         const char *msg_id;
@@ -810,9 +812,11 @@ static void memo_add(struct conn *c, const char *name, int type,
                                                : SMTPD_DNS_TEMPFAIL;
         for (size_t i = 0; a && a->result == DNS_OK && i < a->n; i++) {
                 const struct dns_rr *rr = &a->rr[i];
-                const char *v = type == DNS_T_MX || type == DNS_T_NS ? rr->host
-                                : type == DNS_T_TXT                  ? rr->text
-                                                                     : rr->addr;
+                const char *v =
+                    type == DNS_T_MX || type == DNS_T_NS || type == DNS_T_PTR
+                        ? rr->host
+                    : type == DNS_T_TXT ? rr->text
+                                        : rr->addr;
                 strlist_push(&m->values, v ? v : "");
         }
         if (m->state == SMTPD_DNS_FOUND && m->values.n == 0)
@@ -858,6 +862,7 @@ static void memo_free(struct conn *c)
 
 static void on_dns(void *arg, const struct dns_answer *a);
 static void recheck(struct conn *c);
+static void peer_step(struct conn *c);
 static struct dns_token *token_new(struct conn *c, const char *name, int type);
 static void token_link(struct dns_token *t);
 static void token_unlink(struct dns_token *t);
@@ -997,9 +1002,9 @@ static char *policy_request(struct conn *c, const struct smtpd_info *info,
         snprintf(num, sizeof(num), "%zu", e ? e->nrcpt : 0);
         policy_attr(&b, "recipient_count", num);
         policy_attr(&b, "client_address", c->addr);
-        policy_attr(&b, "client_name", "unknown");
+        policy_attr(&b, "client_name", c->peer.name);
         policy_attr(&b, "client_port", c->port);
-        policy_attr(&b, "reverse_client_name", "unknown");
+        policy_attr(&b, "reverse_client_name", c->peer.reverse);
         snprintf(num, sizeof(num), "%lx.%lx.%x", (unsigned long)getpid(),
                  (unsigned long)(uintptr_t)c, info->transactions);
         policy_attr(&b, "instance", num);
@@ -1104,6 +1109,7 @@ check_client(struct conn *c, const struct smtpd_info *info, bool vrfy)
         const struct tls_info *ti = c->tls ? tls_conn_info(c->tls) : NULL;
         struct smtpd_check_client cl = {
             .addr = c->addr,
+            .peer = &c->peer,
             .namaddr = info->namaddr,
             .helo = info->helo,
             .sender = info->env && !vrfy ? info->env->sender : NULL,
@@ -1142,6 +1148,10 @@ static void on_dns(void *arg, const struct dns_answer *a)
  * all in */
 static void recheck(struct conn *c)
 {
+        if (c && c->peer_wait && c->dns_inflight == 0) {
+                peer_step(c);
+                return;
+        }
         if (c == NULL || c->dns_inflight > 0 || c->wait_rcpt == NULL)
                 return;
         struct strbuf reply;
@@ -1612,12 +1622,14 @@ static void milters_start(struct conn *c)
         g->daemon_name = cf->milter_macro_daemon_name;
         g->daemon_addr = c->daemon_addr;
         g->version = cf->milter_macro_v;
-        /* no reverse lookups: "[addr]", as Sendmail names such a client */
+        /* a client without a verified name is "[addr]", as Sendmail
+         * names it */
         snprintf(c->mname, sizeof(c->mname), "[%s]", c->addr);
         g->client_name = info->name && strcmp(info->name, "unknown") != 0
                              ? info->name
                              : c->mname;
         g->client_addr = c->addr;
+        g->client_ptr = c->peer.reverse;
         g->client_port = (unsigned)atoi(c->port);
         g->family = strchr(c->addr, ':') ? 6 : 4;
         g->helo = info->helo;
@@ -1805,7 +1817,7 @@ static void fill_tinfo(struct conn *c)
 static void session_start(struct conn *c)
 {
         struct smtpd_client cl = {
-            .name = "unknown",
+            .name = c->peer.name,
             .addr = c->addr,
             .port = c->port,
             .bare_newline_excluded =
@@ -2098,6 +2110,7 @@ static void conn_close(struct conn *c)
                         c->dns_inflight--;
                 }
         memo_free(c);
+        smtpd_peer_clear(&c->peer);
         free(c->wait_rcpt);
         if (c->tls) {
                 (void)tls_conn_shutdown(c->tls);
@@ -2152,6 +2165,9 @@ static void too_many(struct conn *c, const char *limit, unsigned n)
         conn_close(c);
 }
 
+static void set_namaddr(struct conn *c);
+static void conn_begin(struct conn *c);
+
 /* conn_new - a connection was accepted */
 static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                      const struct sockaddr_storage *sa)
@@ -2173,12 +2189,6 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
                     strchr(c->addr + 7, '.'))
                         memmove(c->addr, c->addr + 7, strlen(c->addr + 7) + 1);
         }
-        if (lc->settings.port_logging)
-                snprintf(c->namaddr, sizeof(c->namaddr), "unknown[%s]:%s",
-                         c->addr, c->port);
-        else
-                snprintf(c->namaddr, sizeof(c->namaddr), "unknown[%s]",
-                         c->addr);
         /* TCP_NODELAY comes from the listener (smtpd_server_run) */
         c->io = event_io_new_armed(srv->loop, fd, on_io, c);
         c->delay = event_timer_new(srv->loop, on_delay, c);
@@ -2191,12 +2201,56 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
 
         c->bucket = addr_bucket(lc->service, c->addr);
         atomic_fetch_add(&srv->row[c->bucket], 1);
-        unsigned now = 0;
+        c->counted = true;
+        c->limit_exempt = smtpd_checks_limit_exempt(lc->checks, c->addr);
+        if (lc->conf->smtpd_peername_lookup) {
+                /* the name first, as Postfix: it is in every log line */
+                smtpd_peer_unknown(&c->peer);
+                set_namaddr(c);
+                c->peer_wait = true; /* the socket is not watched yet */
+                peer_step(c);
+                return;
+        }
+        smtpd_peer_unknown(&c->peer);
+        set_namaddr(c);
+        conn_begin(c);
+}
+
+/* set_namaddr - "name[addr]" (":port" with smtpd_client_port_logging) */
+static void set_namaddr(struct conn *c)
+{
+        if (c->lc->settings.port_logging)
+                snprintf(c->namaddr, sizeof(c->namaddr), "%s[%s]:%s",
+                         c->peer.name, c->addr, c->port);
+        else
+                snprintf(c->namaddr, sizeof(c->namaddr), "%s[%s]", c->peer.name,
+                         c->addr);
+}
+
+/* peer_step - the client's names, as far as DNS answered: once all is
+ * known, the connection goes on */
+static void peer_step(struct conn *c)
+{
+        if (smtpd_peer_lookup(c->addr, conn_dns, c, &c->peer) ==
+            SMTPD_DNS_PENDING)
+                return;
+        c->peer_wait = false;
+        set_namaddr(c);
+        conn_begin(c);
+}
+
+/* conn_begin - past the name lookup: the client's limits, then the TLS
+ * handshake (wrapper mode) or the session */
+static void conn_begin(struct conn *c)
+{
+        struct smtpd_server *srv = c->srv;
+        struct lconf *lc = c->lc;
+        int fd = c->fd;
+        unsigned now = 0; /* the client's connections, this one included */
+
         for (size_t r = 0; r < srv->nrows; r++)
                 now +=
                     atomic_load(&srv->conn_count[r * CONN_BUCKETS + c->bucket]);
-        c->counted = true;
-        c->limit_exempt = smtpd_checks_limit_exempt(lc->checks, c->addr);
         if (lc->conn_limit > 0 && !c->limit_exempt &&
             now > (unsigned)lc->conn_limit) {
                 too_many(c, "concurrency", now);

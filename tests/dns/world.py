@@ -20,7 +20,10 @@ MX, A and AAAA for mx1, only A for mx2 (so "mx2 AAAA" is NODATA), a CNAME
 chain www -> alias -> mx1, and a TLSA record at _25._tcp.mx1.  Extra records
 are given per zone when building: World(extra={"secure.example.":
 ["h1 A 192.0.2.101"]}); names are relative to the zone unless they end in a
-dot.
+dot.  World(reverse=[...]) adds an unsigned "arpa." zone, delegated from
+the root without DS (so insecure, as most reverse zones are), holding
+those records: PTR records for client addresses, say
+"1.0.18.198.in-addr.arpa. PTR mail.secure.example.".
 
 Because the server listens on a private port, resolvers reach the zones
 through stub zones rather than delegations (whose NS/glue can only say port
@@ -230,9 +233,13 @@ class World(Daemon):
     ZONES = [".", "example.", "secure.example.", "nsec3.example.",
              "insecure.example.", "bogus.example.", "badds.example."]
 
-    def __init__(self, extra=None, tmp=None):
-        """extra: {zone: [record line, ...]} added before signing."""
+    def __init__(self, extra=None, tmp=None, reverse=None):
+        """extra: {zone: [record line, ...]} added before signing;
+        reverse: record lines of an unsigned arpa. zone (None: none)."""
         self.extra = {self._zone(z): list(v) for z, v in (extra or {}).items()}
+        self.reverse = reverse
+        if reverse is not None:
+            self.ZONES = World.ZONES + ["arpa."]
         for z in self.extra:
             if z not in self.ZONES:
                 raise ValueError("no zone %s in the world" % z)
@@ -295,7 +302,7 @@ class World(Daemon):
         keys = {}
         # Children first: their DS go into example.
         ds = {}
-        for zone in self.ZONES[2:]:
+        for zone in World.ZONES[2:]:
             v4, v6 = NETS[zone]
             h = HOST4[zone]
             body = CHILD.format(v4=v4, v6=v6, h=h, h2=h + 1,
@@ -314,7 +321,7 @@ class World(Daemon):
             else:
                 ds[zone] = self._ds(keys[zone][0])
         body = "ns A %s\n" % self.addr
-        for zone in self.ZONES[2:]:
+        for zone in World.ZONES[2:]:
             body += "%s NS ns.example.\n" % zone
             if zone in ds:
                 body += ds[zone] + "\n"
@@ -324,6 +331,10 @@ class World(Daemon):
         files["example."] = self._sign("example.", path, keys["example."])
         body = ("example. NS ns.example.\nns.example. A %s\n%s\n" %
                 (self.addr, self._ds(keys["example."][0])))
+        if self.reverse is not None:
+            body += "arpa. NS ns.example.\n"
+            files["arpa."] = self._write_zone(
+                "arpa.", "".join(r + "\n" for r in self.reverse))
         path = self._write_zone(".", body)
         keys["."] = [self._keygen(".", True), self._keygen(".", False)]
         files["."] = self._sign(".", path, keys["."])

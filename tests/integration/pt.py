@@ -100,6 +100,17 @@ def free_port(host="127.0.0.1"):
     return port
 
 
+def free_ports(names, taken=()):
+    """{name: port}: a distinct free port for each name, none in taken."""
+    ports = {}
+    for n in names:
+        p = free_port()
+        while p in ports.values() or p in taken:
+            p = free_port()
+        ports[n] = p
+    return ports
+
+
 class TempDirTest(unittest.TestCase):
     """A test case with a fresh temporary directory in self.tmp."""
 
@@ -115,6 +126,39 @@ class TempDirTest(unittest.TestCase):
         if mode is not None:
             os.chmod(path, mode)
         return path
+
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+
+def enter_netns(mounts=False):
+    """Move this (single-threaded) process into a network namespace of
+    its own, with its loopback up, so a test may give itself addresses
+    and a resolver without touching the host; with mounts, a mount
+    namespace too, whose mounts stay private.  Skips the test module
+    when not root."""
+    import ctypes
+    import ctypes.util
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root: unshare(CLONE_NEWNET)")
+    if not have("ip"):
+        raise unittest.SkipTest("ip (iproute2) not installed")
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+    def check(rc, what):
+        if rc != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, "%s: %s" % (what, os.strerror(e)))
+    check(libc.unshare(CLONE_NEWNET | (CLONE_NEWNS if mounts else 0)),
+          "unshare")
+    if mounts:
+        check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None),
+              "make / private")
+    run([which("ip"), "link", "set", "lo", "up"], check=True)
+    return libc
 
 
 def main():

@@ -105,17 +105,22 @@ class Server:
 
     def __init__(self, d, main_cf, services, workers=2, extra_files=None,
                  host="127.0.0.1", wrap=None):
-        """services: list of (name, port, [-o settings]) of inet smtpd;
+        """services: list of (name, port, [-o settings]) of inet smtpd,
+        on host (a fourth item: that service's own host, "::1" say);
         wrap: a command prefix (strace ...) to run postern serve under."""
         self.d = d
         self.log = os.path.join(d, "maillog")
         self.queue = os.path.join(d, "queue")
         os.makedirs(d, exist_ok=True)
         self.ports = {}
+        self.hosts = {}
         lines = []
-        for name, port, opts in services:
+        for name, port, opts, *own in services:
             self.ports[name] = port
-            lines.append("%s:%d inet n - n - - smtpd" % (host, port))
+            self.hosts[port] = own[0] if own else host
+            h = self.hosts[port]
+            lines.append("%s:%d inet n - n - - smtpd" %
+                         ("[%s]" % h if ":" in h else h, port))
             for o in opts:
                 lines.append("  -o " + o)
         base = ("queue_directory = %s\nmaillog_file = %s\n"
@@ -139,7 +144,8 @@ class Server:
                          str(self.workers)],
             stdout=self.err, stderr=self.err, text=True)
         for port in self.ports.values():
-            pt.wait_for(lambda: self._accepts(port, self.host) or self._died(),
+            pt.wait_for(lambda: self._accepts(port, self.hosts[port]) or
+                        self._died(),
                         "postern serve to listen on %d" % port)
         if self.proc.poll() is not None:
             raise AssertionError("postern serve exited %d: %s" %

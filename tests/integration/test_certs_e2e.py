@@ -88,7 +88,7 @@ smtpd_relay_restrictions = permit_mynetworks permit_tls_clientcerts
         code, text = s.data("Subject: via p12\r\n\r\nrelayed\r\n")
         self.assertEqual(code, 250, text)
         self.server.wait_log("Trusted TLS connection established from "
-                             "unknown[127.0.0.1]")
+                             "localhost[127.0.0.1]")
 
     def test_without_certificate_relay_is_denied(self):
         s = self.session()

@@ -691,10 +691,10 @@ class CheckTest(pt.TempDirTest):
     def test_restrictions_serve_would_refuse(self):
         main = os.path.join(self.cf, "main.cf")
         p = self.check(smtpd_sender_restrictions="reject_non_fqdn_sender, "
-                       "reject_unknown_client_hostname")
+                       "reject_unverified_sender")
         self.assertFinding(p, "error", "smtpd_*_restrictions", main,
                            "smtpd_sender_restrictions: unknown restriction "
-                           "\"reject_unknown_client_hostname\"",
+                           "\"reject_unverified_sender\"",
                            "postern serve would not start", status=2)
         self.assertOnly(p, 1)
         p = self.check(smtpd_data_restrictions="reject_unauth_pipelining, "

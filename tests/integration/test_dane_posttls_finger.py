@@ -47,11 +47,7 @@ import pt  # noqa: E402
 import test_dane_delivery as tdd  # noqa: E402  (module: its classes stay out)
 from unbound import UNBOUND, Unbound, ask  # noqa: E402
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
 
 # Not 127.0.0.1: glibc's default when it cannot read resolv.conf, which
 # would hide a resolv.conf that the (unprivileged) posttls-finger cannot
@@ -100,17 +96,14 @@ def setUpModule():
     if os.geteuid() != 0:
         raise unittest.SkipTest("needs root: unshare(CLONE_NEWNET|"
                                 "CLONE_NEWNS) for a private resolv.conf")
-    for prog in ("posttls-finger", "ip", "knotd"):
+    for prog in ("posttls-finger", "knotd"):
         if not pt.have(prog):
             raise unittest.SkipTest(prog + " not installed")
     if UNBOUND is None:
         raise unittest.SkipTest("unbound not installed")
-    # The process is single-threaded here, as unshare(CLONE_NEWNS) wants.
-    _check(_libc.unshare(CLONE_NEWNET | CLONE_NEWNS), "unshare")
-    # mounts made from now on stay in this namespace
-    _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None),
-           "make / private")
-    pt.run([pt.which("ip"), "link", "set", "lo", "up"], check=True)
+    # The process is single-threaded here, as unshare(CLONE_NEWNS) wants;
+    # mounts made from now on stay in this namespace.
+    pt.enter_netns(mounts=True)
     NSTMP = tempfile.mkdtemp(prefix="postern-pfns-")
     # the whole of 127/8 is local on the private loopback, as on the host
     with socket.socket() as s:

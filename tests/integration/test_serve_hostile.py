@@ -212,7 +212,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
         self.assertEqual(r, [b"421 4.4.2 mx.postern.test Error: timeout "
                              b"exceeded\r\n"])
         self.assertEqual(f.read(), b"")  # and then close
-        self.server.wait_log("timeout after EHLO from unknown[127.0.0.1]")
+        self.server.wait_log("timeout after EHLO from localhost[127.0.0.1]")
 
     def test_tls12_renegotiation_refused(self):
         p = subprocess.Popen(
@@ -341,7 +341,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
         # writes its log lines at the end of a loop turn, so the start-up
         # probes' and earlier tests' lines may still be coming; once this
         # session's disconnect is in the log, they are too.
-        mark = "disconnect from unknown[127.0.0.1] helo=1 noop=2 quit=1"
+        mark = "disconnect from localhost[127.0.0.1] helo=1 noop=2 quit=1"
         before = self.server.logtext().count(mark)
         with smtplib.SMTP("127.0.0.1", self.ports["smtp"], timeout=120) as c:
             c.helo("barrier.test")
@@ -367,9 +367,9 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
         pt.wait_for(lambda: "disconnect from" in
                     self.server.logtext()[start:], "the disconnect")
         new = self.server.logtext()[start:]
-        self.assertEqual(new.count(": connect from unknown[127.0.0.1]"), 2,
+        self.assertEqual(new.count(": connect from localhost[127.0.0.1]"), 2,
                          new)
-        self.assertEqual(new.count(": disconnect from unknown[127.0.0.1]"),
+        self.assertEqual(new.count(": disconnect from localhost[127.0.0.1]"),
                          1, new)
         line = [x for x in new.splitlines() if "SSL_accept error" in x][0]
         self.assertEqual(line.count("SSL_accept error from"), 1, line)

@@ -135,7 +135,7 @@ class Load(unittest.TestCase):
         self.assertEqual(s.recv(10), b"")  # closed
         # the service is named as in master.cf's first column
         self.server.wait_log("Connection concurrency limit exceeded: %d "
-                             "from unknown[127.0.0.1] for service "
+                             "from localhost[127.0.0.1] for service "
                              "127.0.0.1:%d" % (LIMIT + 1, self.ports["few"]))
         # another service with the same limit counts its own connections
         other = self.connect("few2")

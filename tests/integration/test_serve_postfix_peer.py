@@ -110,7 +110,7 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
                       "127.0.0.1[127.0.0.1]:%d" % self.port, text)
         self.assertIn("250 2.0.0 Ok: queued as ", text)
         self.server.wait_log("Trusted TLS connection established from "
-                             "unknown[127.0.0.1]")
+                             "localhost[127.0.0.1]")
         data = pt.wait_for(lambda: self.server.find_message(token),
                            "the relayed message in postern's ready/")
         self.assertIn(b"carol@elsewhere.example", data)
@@ -134,7 +134,7 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
                       "denied", text)
         self.assertIn("status=bounced", text)
         self.assertNotIn("status=sent", text)
-        self.server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
+        self.server.wait_log("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: "
                              "554 5.7.1 <dave@elsewhere.example>: Relay "
                              "access denied")
         self.assertIsNone(self.server.find_message(token))

@@ -125,7 +125,7 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
         self.assertIn(b"(using TLSv1.3 with cipher", data)
         self.assertIn(b"with ESMTPS", data)
         self.server.wait_log("Anonymous TLS connection established from "
-                             "unknown[127.0.0.1]: TLSv1.3 with cipher")
+                             "localhost[127.0.0.1]: TLSv1.3 with cipher")
 
     def test_second_starttls_refused(self):
         s = self.smtp()
@@ -169,7 +169,7 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
                                 ConnectionError)) as cm:
             smtplib.SMTP_SSL("127.0.0.1", self.ports["req"], timeout=60,
                              context=self.client_ctx(self.xcrt, self.xkey))
-        self.server.wait_log("NOQUEUE: abort: TLS from unknown[127.0.0.1]: "
+        self.server.wait_log("NOQUEUE: abort: TLS from localhost[127.0.0.1]: "
                              "client certificate not trusted")
         del cm
         # none at all: the handshake itself fails
@@ -201,7 +201,7 @@ smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts,
                                        "Subject: relay\r\n\r\nrelayed\r\n"))
         self.assertIn(qid, self.server.queued())
         self.server.wait_log("Trusted TLS connection established from "
-                             "unknown[127.0.0.1]")
+                             "localhost[127.0.0.1]")
 
     def test_relay_denied_for_unlisted_certificate(self):
         s = self.smtp()

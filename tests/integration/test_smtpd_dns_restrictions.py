@@ -135,12 +135,7 @@ class DnsRestrictions(unittest.TestCase):
                     "$rbl_domain${rbl_reason?: $rbl_reason} (mail for "
                     "$recipient from $sender_domain, $$5)\n")
         os.chmod(rblmap, 0o644)
-        cls.ports = {}
-        for name in LISTS:
-            p = pt.free_port()
-            while p in cls.ports.values():
-                p = pt.free_port()
-            cls.ports[name] = p
+        cls.ports = pt.free_ports(LISTS)
         cls.server = srv.Server(
             os.path.join(cls.tmp, "srv"),
             "dns_resolver_addresses = %s@%d\n"
@@ -176,7 +171,7 @@ class DnsRestrictions(unittest.TestCase):
                  "blocked using bl.example; listed: see "
                  "https://bl.example/127.0.0.1"))
         self.assertEqual(self.rcpt("clean")[0], 250)
-        self.server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
+        self.server.wait_log("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: "
                              "554 5.7.1 Service unavailable; Client host "
                              "[127.0.0.1] blocked using bl.example;")
 

@@ -120,9 +120,9 @@ class Limits(pt.TempDirTest):
         srv.read_reply(f)
         sock.close()
         server = self.servers[port]
-        server.wait_log("disconnect from unknown[127.0.0.1]:%d quit=1" %
+        server.wait_log("disconnect from localhost[127.0.0.1]:%d quit=1" %
                         client_port)
-        self.assertIn(": connect from unknown[127.0.0.1]:%d\n" % client_port,
+        self.assertIn(": connect from localhost[127.0.0.1]:%d\n" % client_port,
                       server.logtext())
 
     def all_replies(self, port, commands):

@@ -284,7 +284,9 @@ class Milter(unittest.TestCase):
             self.a, "one", msg, rcpts=(RCPT, "r2@mx.postern.test"))
         qid = self.queued_ok(reply)
         self.assertEqual(rec["errors"], [])
-        # CONNECT: the client's address and port
+        # CONNECT: the client's verified name (libunbound's localhost
+        # zone), address and port
+        self.assertEqual(rec["connect"][0], "localhost")
         self.assertEqual(rec["connect"][2], ["127.0.0.1", self.client_port])
         self.assertEqual(rec["helo"], "client.example")
         self.assertEqual(len(rec["messages"]), 1)
@@ -312,6 +314,9 @@ class Milter(unittest.TestCase):
         self.assertEqual(conn["v"],
                          "postern " + version.split("=", 1)[1].strip())
         self.assertEqual(conn["{client_addr}"], "127.0.0.1")
+        self.assertEqual(conn["{client_name}"], "localhost")
+        self.assertEqual(conn["{client_ptr}"], "localhost")
+        self.assertEqual(conn["_"], "localhost [127.0.0.1]")
         mail = m["macros"]["mail"][0]
         self.assertEqual(mail["{mail_addr}"], "s@client.example")
         self.assertEqual(mail["i"], qid)
@@ -463,7 +468,7 @@ class Milter(unittest.TestCase):
         ... with the milter's queue ID; nothing is queued."""
         self.assertEqual(reply, (code, text))
         qid = qid_of(rec)
-        line = ("milter-reject: %s from unknown[127.0.0.1]: %s; "
+        line = ("milter-reject: %s from localhost[127.0.0.1]: %s; "
                 "from=<s@client.example> to=<%s> proto=ESMTP "
                 "helo=<client.example>" % (stage, text, RCPT))
         got = self.log_line(line)
@@ -491,7 +496,7 @@ class Milter(unittest.TestCase):
         self.a.plan(connect="reject")
         reply, rec = self.run_milter(self.a, "one", message("rej-conn"))
         self.assertEqual(reply, (550, "5.7.1 Command rejected"))
-        self.log_line("milter-reject: CONNECT from unknown[127.0.0.1]: "
+        self.log_line("milter-reject: CONNECT from localhost[127.0.0.1]: "
                       "5.7.1 Command rejected; from=<s@client.example> "
                       "to=<%s> proto=ESMTP helo=<client.example>" % RCPT)
         self.assertEqual(rec["replies"], [["connect", "reject"]])
@@ -502,7 +507,7 @@ class Milter(unittest.TestCase):
                           "reply": ["554", "5.7.0", "go away"]})
         reply, rec = self.run_milter(self.a, "one", message("custom"))
         self.assertEqual(reply, (554, "5.7.0 go away"))
-        self.log_line("milter-reject: HELO from unknown[127.0.0.1]: "
+        self.log_line("milter-reject: HELO from localhost[127.0.0.1]: "
                       "5.7.0 go away; from=<s@client.example> "
                       "to=<%s> proto=ESMTP helo=<client.example>" % RCPT)
         self.assert_not_queued("custom")
@@ -512,7 +517,7 @@ class Milter(unittest.TestCase):
                           "reply": ["421", "4.3.2", "not now"]})
         reply, rec = self.run_milter(self.a, "one", message("custom4"))
         self.assertEqual(reply, (421, "4.3.2 not now"))
-        self.log_line("milter-reject: MAIL from unknown[127.0.0.1]: "
+        self.log_line("milter-reject: MAIL from localhost[127.0.0.1]: "
                       "4.3.2 not now; from=<s@client.example>")
         self.assert_not_queued("custom4")
 
@@ -524,7 +529,7 @@ class Milter(unittest.TestCase):
             self.a, "one", message("rej-rcpt"),
             rcpts=(RCPT, "bad@mx.postern.test"))
         self.assertEqual(reply, (550, "5.7.1 Command rejected"))
-        line = self.log_line("milter-reject: RCPT from unknown[127.0.0.1]: "
+        line = self.log_line("milter-reject: RCPT from localhost[127.0.0.1]: "
                              "5.7.1 Command rejected; "
                              "from=<s@client.example> "
                              "to=<bad@mx.postern.test> proto=ESMTP "
@@ -540,7 +545,7 @@ class Milter(unittest.TestCase):
         reply, rec = self.run_milter(self.a, "one", message("discard"))
         qid = self.queued_ok(reply)
         self.log_line("%s: milter-discard: END-OF-MESSAGE from "
-                      "unknown[127.0.0.1]: milter triggers DISCARD action; "
+                      "localhost[127.0.0.1]: milter triggers DISCARD action; "
                       "from=<s@client.example> to=<%s> proto=ESMTP "
                       "helo=<client.example>" % (qid, RCPT))
         self.assertEqual(rec["messages"][0]["macros"]["eom"][0]["i"], qid)
@@ -553,7 +558,7 @@ class Milter(unittest.TestCase):
         qid = self.queued_ok(reply)
         self.assertEqual(rec["errors"], [])
         self.log_line("%s: milter-hold: END-OF-MESSAGE from "
-                      "unknown[127.0.0.1]: milter triggers HOLD action; "
+                      "localhost[127.0.0.1]: milter triggers HOLD action; "
                       "from=<s@client.example> to=<%s> proto=ESMTP "
                       "helo=<client.example>" % (qid, RCPT))
         self.assertNotIn(qid, self.server.queued("ready"))
@@ -658,7 +663,7 @@ class Milter(unittest.TestCase):
         self.assertEqual(reply, (550, "5.7.1 Command rejected"))
         self.b.wait_session(nb)
         self.log_line("milter-reject: END-OF-MESSAGE from "
-                      "unknown[127.0.0.1]: 5.7.1 Command rejected; "
+                      "localhost[127.0.0.1]: 5.7.1 Command rejected; "
                       "from=<s@client.example>")
         self.assert_not_queued("second")
 
@@ -686,7 +691,7 @@ class Milter(unittest.TestCase):
         self.assertEqual(reply, (451, "4.7.1 Service unavailable - try "
                                       "again later"))
         self.warned()
-        self.log_line("milter-reject: CONNECT from unknown[127.0.0.1]: "
+        self.log_line("milter-reject: CONNECT from localhost[127.0.0.1]: "
                       "4.7.1 Service unavailable - try again later; "
                       "from=<s@client.example> to=<%s> proto=ESMTP "
                       "helo=<client.example>" % RCPT)

@@ -111,7 +111,7 @@ class Policy(unittest.TestCase):
             450, "4.2.0 <alice@mx.postern.test>: Recipient address "
                  "rejected: Greylisted, see "
                  "http://postgrey.schweikert.ch/help/mx.postern.test.html"))
-        self.server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
+        self.server.wait_log("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: "
                              "450 4.2.0 <alice@mx.postern.test>: Recipient "
                              "address rejected: Greylisted")
         # as a real client would: try again until the delay is over

@@ -87,7 +87,7 @@ class RateLimits(unittest.TestCase):
                          "4.7.0 mx.postern.test Error: too many connections "
                          "from 127.0.0.1")
         self.server.wait_log("warning: Connection rate limit exceeded: 3 "
-                             "from unknown[127.0.0.1] for service %s" %
+                             "from localhost[127.0.0.1] for service %s" %
                              self.service("conn"))
 
     def test_message_rate(self):
@@ -106,9 +106,9 @@ class RateLimits(unittest.TestCase):
         # log lines are written at the end of a worker's loop turn: after
         # the reply went out
         self.server.wait_log("warning: Message delivery request rate limit "
-                             "exceeded: 3 from unknown[127.0.0.1] for "
+                             "exceeded: 3 from localhost[127.0.0.1] for "
                              "service %s" % self.service("mail"))
-        self.server.wait_log("exceeded: 4 from unknown[127.0.0.1] for "
+        self.server.wait_log("exceeded: 4 from localhost[127.0.0.1] for "
                              "service %s" % self.service("mail"))
         # a refusal by rate is no restriction: no "reject:" line for it
         self.assertNotIn("reject: MAIL", self.server.logtext())
@@ -123,7 +123,7 @@ class RateLimits(unittest.TestCase):
             self.assertEqual((code, msg.decode()), (
                 450, "4.7.1 Error: too many recipients from 127.0.0.1"))
         self.server.wait_log("warning: Recipient address rate limit "
-                             "exceeded: 4 from unknown[127.0.0.1] for "
+                             "exceeded: 4 from localhost[127.0.0.1] for "
                              "service %s" % self.service("rcpt"))
 
     def test_new_tls_session_rate(self):
@@ -140,20 +140,20 @@ class RateLimits(unittest.TestCase):
             code, msg = s.getreply()
             self.assertEqual((code, msg.decode()), (
                 421, "4.7.0 mx.postern.test Error: too many new TLS "
-                "sessions from unknown[127.0.0.1]"))
+                "sessions from localhost[127.0.0.1]"))
         # the third client is refused before any handshake
         with self.smtp("tls") as s:
             s.ehlo("client.test")
             code, msg = s.docmd("STARTTLS")
             self.assertEqual((code, msg.decode()), (
                 454, "4.7.0 Error: too many new TLS sessions from "
-                "unknown[127.0.0.1]"))
+                "localhost[127.0.0.1]"))
             self.assertEqual(s.noop()[0], 250)  # still in plaintext SMTP
         self.server.wait_log("warning: New TLS session rate limit "
-                             "exceeded: 2 from unknown[127.0.0.1] for "
+                             "exceeded: 2 from localhost[127.0.0.1] for "
                              "service %s" % self.service("tls"))
         self.server.wait_log("warning: Refusing STARTTLS request from "
-                             "unknown[127.0.0.1] for service %s" %
+                             "localhost[127.0.0.1] for service %s" %
                              self.service("tls"))
 
     def test_exceptions(self):

@@ -93,7 +93,7 @@ class Restrictions(unittest.TestCase):
         self.assertEqual((code, msg.decode()), (
             554, "5.7.1 <joe@Spammer.Example>: Sender address rejected: "
                  "not you"))
-        self.server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
+        self.server.wait_log("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: "
                              "554 5.7.1 <joe@Spammer.Example>: Sender address "
                              "rejected: not you; from=<joe@Spammer.Example> "
                              "to=<bob@mx.postern.test> proto=ESMTP "
@@ -111,10 +111,10 @@ class Restrictions(unittest.TestCase):
 
     def test_unknown_restriction_refused(self):
         r = self.serve("smtpd_sender_restrictions = "
-                       "reject_unknown_client_hostname\n")
+                       "reject_unverified_sender\n")
         self.assertEqual(r.returncode, 1)
         self.assertIn("smtpd_sender_restrictions: unknown restriction "
-                      "\"reject_unknown_client_hostname\"", r.stderr)
+                      "\"reject_unverified_sender\"", r.stderr)
         self.assertIn("check_sender_access", r.stderr)  # what it knows
 
     def test_data_restriction_refused(self):
@@ -245,9 +245,9 @@ smtpd_recipient_restrictions = reject_unauth_destination,
         self.assertEqual(rcpt("a@dir.example")[0], 250)
         self.assertEqual(rcpt("a@warn.example")[0], 250)
         self.assertEqual(rcpt("a@info.example")[0], 250)
-        server.wait_log("NOQUEUE: warn: RCPT from unknown[127.0.0.1]: looks "
+        server.wait_log("NOQUEUE: warn: RCPT from localhost[127.0.0.1]: looks "
                         "odd; from=<a@warn.example>")
-        server.wait_log("NOQUEUE: info: RCPT from unknown[127.0.0.1]: seen;")
+        server.wait_log("NOQUEUE: info: RCPT from localhost[127.0.0.1]: seen;")
         self.assertEqual(rcpt("a@dsn.example"), (
             554, "5.7.9 <a@dsn.example>: Sender address rejected: no such "
                  "thing"))

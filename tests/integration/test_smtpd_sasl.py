@@ -87,12 +87,7 @@ class SaslServer(unittest.TestCase):
                     "@shared.example       alice, bob\n")
         ca = pki.PKI(os.path.join(cls.dir, "pki"))
         crt, key = ca.issue("mx.postern.test")
-        cls.ports = {}
-        for n in ("sub", "plain", "none", "owned", "known", "hidden", "enc"):
-            p = pt.free_port()
-            while p in cls.ports.values():
-                p = pt.free_port()
-            cls.ports[n] = p
+        cls.ports = pt.free_ports(("sub", "plain", "none", "owned", "known", "hidden", "enc"))
         auth = ["smtpd_sasl_auth_enable=yes", "smtpd_sasl_type=dovecot",
                 "smtpd_sasl_path=" + cls.dove.socket_path]
         cls.server = srv.Server(
@@ -158,7 +153,7 @@ class SaslServer(unittest.TestCase):
         s.quit()
         log_line(self.server, "sasl_method=PLAIN, sasl_username=alice")
         self.assertRegex(self.server.logtext(), re.compile(
-            r"postern/smtpd\[\d+\]: [0-9A-Z]+: client=unknown\[127\.0\.0\.1\], "
+            r"postern/smtpd\[\d+\]: [0-9A-Z]+: client=localhost\[127\.0\.0\.1\], "
             r"sasl_method=PLAIN, sasl_username=alice$", re.M))
         body = self.server.find_message("by alice")
         self.assertIn(b"(Authenticated sender: alice)", body)
@@ -192,7 +187,7 @@ class SaslServer(unittest.TestCase):
             b"5.7.8 Error: authentication failed:"), e.exception.smtp_error)
         line = log_line(self.server, "SASL PLAIN authentication failed: "
                                     "(reason unavailable)")
-        self.assertIn("warning: unknown[127.0.0.1]: SASL PLAIN "
+        self.assertIn("warning: localhost[127.0.0.1]: SASL PLAIN "
                       "authentication failed:", line)
         # fail2ban matches what follows "warning: "
         m = FAIL2BAN.search(line.split("warning: ", 1)[1])
@@ -296,7 +291,7 @@ class SaslServer(unittest.TestCase):
                          250)
         self.assertEqual(self.sender("known", "bob", "alice@client.example")[0],
                          553)
-        self.assertIn("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 553 "
+        self.assertIn("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 553 "
                       "5.7.1 <alice@client.example>: Sender address "
                       "rejected: not owned by user bob;",
                       self.server.logtext())

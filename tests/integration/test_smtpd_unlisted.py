@@ -63,7 +63,7 @@ class Unlisted(pt.TempDirTest):
             s.ehlo("client.example.org")
             code, _ = s.verify("eve@virt.test")
             self.assertEqual(code, 550)
-        server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
+        server.wait_log("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: "
                         "550 5.1.1 <eve@virt.test>")
 
     def test_off_and_as_a_restriction(self):
@@ -88,7 +88,7 @@ class Unlisted(pt.TempDirTest):
         self.assertEqual(got[4][1], "5.1.1 <mallory@mx.postern.test>: "
                                     "Recipient address rejected: User "
                                     "unknown in local recipient table")
-        server.wait_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: "
+        server.wait_log("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: "
                         "550 5.1.1 <mallory@mx.postern.test>")
         # a temporary code, as Postfix allows for a table being rebuilt
         _, port = self.server("local_recipient_maps = texthash:%s\n"

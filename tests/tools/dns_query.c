@@ -54,7 +54,7 @@ static int type_of(const char *t)
         } types[] = {{"A", DNS_T_A},       {"AAAA", DNS_T_AAAA},
                      {"MX", DNS_T_MX},     {"CNAME", DNS_T_CNAME},
                      {"TLSA", DNS_T_TLSA}, {"TXT", DNS_T_TXT},
-                     {"NS", DNS_T_NS}};
+                     {"NS", DNS_T_NS},     {"PTR", DNS_T_PTR}};
 
         for (size_t i = 0; i < ARRAY_SIZE(types); i++)
                 if (strcasecmp(t, types[i].name) == 0)
@@ -82,6 +82,7 @@ static void job_format(struct job *j, size_t i, const struct dns_answer *a)
                         break;
                 case DNS_T_CNAME:
                 case DNS_T_NS:
+                case DNS_T_PTR:
                         strbuf_printf(&j->out, "%s", rr->host);
                         break;
                 case DNS_T_TXT:
