@@ -61,7 +61,7 @@ typedef int (*table_line_fn)(void *arg, char *text, unsigned long lineno,
 int table_read_lines(const char *name, const char *buf, size_t len,
                      table_line_fn fn, void *arg, char **err);
 
-/* The IF blocks of a rule table (cidr:, regexp:) still open while it is
+/* The IF blocks of a rule table (cidr:, regexp:, pcre:) still open while it is
  * parsed: the rule index and line of each unclosed IF, innermost last. */
 struct table_ifs {
         struct table_if {
@@ -137,15 +137,51 @@ const char *table_cidr_match(const struct table_cidr_rules *, const char *addr);
 /* table_cidr_free - release (NULL ok). */
 void table_cidr_free(struct table_cidr_rules *);
 
-/* The rules of a regexp: table. */
+/* The rules of a regexp: or pcre: table: one parser, IF/ENDIF and $n
+ * substitution for both, with the patterns compiled and matched by an
+ * engine (POSIX regcomp for regexp:, PCRE2 for pcre:). */
 struct table_regexp_rules;
-/* table_regexp_parse - parse regexp_table(5) source text; name is used in
- * messages.  A bad rule is an error. */
-int table_regexp_parse(const char *name, const char *buf, size_t len,
+
+/* $0 ... $9: the groups a result may use */
+#define TABLE_RE_GROUPS 10
+/* What a group of a match covers in the key: byte offsets, -1 for a
+ * group that did not take part. */
+struct table_re_span {
+        long so, eo;
+};
+/* A pattern engine. */
+struct table_re_engine {
+        unsigned defaults; /* option bits before a rule's flags */
+        bool group0;       /* a result may use $0 (the whole match) */
+        /* flag - the option bit that flag letter c toggles, 0 when the
+         * engine knows no such flag */
+        unsigned (*flag)(int c);
+        /* compile - 0 with *re (freed by free) and *groups (the number of
+         * capture groups), or -1 with *why (heap) */
+        int (*compile)(const char *pattern, unsigned opts, void **re,
+                       size_t *groups, char **why);
+        /* match - 1 when re matches key, with m[0 .. TABLE_RE_GROUPS-1]
+         * filled when m is not NULL; 0 when not; -1 with *why (heap) when
+         * the match failed (a resource limit) */
+        int (*match)(void *re, const char *key, struct table_re_span *m,
+                     char **why);
+        void (*free)(void *re);
+};
+/* regexp_table(5): POSIX extended, case-insensitive by default. */
+extern const struct table_re_engine table_re_posix;
+
+/* table_regexp_parse - parse regexp_table(5) / pcre_table(5) source text
+ * with engine e; name is used in messages.  A bad rule is an error. */
+int table_regexp_parse(const struct table_re_engine *e, const char *name,
+                       const char *buf, size_t len,
                        struct table_regexp_rules **out, char **err);
-/* table_regexp_match - the result of the first rule matching key, with $n
- * filled in, or NULL.  Borrowed until the next call on the rules. */
-const char *table_regexp_match(struct table_regexp_rules *, const char *key);
+/* table_regexp_match - the result of the first rule matching key, with
+ * $n filled in (*value borrowed until the next call on the rules), or
+ * TABLE_NOTFOUND; TABLE_ERROR with *err naming the table and line when
+ * the engine fails (pcre:'s match limit). */
+enum table_status table_regexp_match(struct table_regexp_rules *,
+                                     const char *key, const char **value,
+                                     char **err);
 /* table_regexp_free - release (NULL ok). */
 void table_regexp_free(struct table_regexp_rules *);
 

@@ -43,23 +43,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (run > 3)
                         return 0;
         }
-        if (table_regexp_parse("fuzz", (const char *)data, size, &rules, &err) <
-            0) {
+        if (table_regexp_parse(&table_re_posix, "fuzz", (const char *)data,
+                               size, &rules, &err) < 0) {
                 if (err == NULL || strstr(err, "fuzz") == NULL)
                         abort();
                 free(err);
                 return 0;
         }
         for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-                const char *v = table_regexp_match(rules, probes[i]);
-                if (v && strlen(v) > size * (strlen(probes[i]) + 1) + 1)
-                        abort();
+                const char *v = NULL;
+
+                switch (table_regexp_match(rules, probes[i], &v, &err)) {
+                case TABLE_ERROR:
+                        if (err == NULL || strstr(err, "fuzz") == NULL)
+                                abort();
+                        free(err);
+                        err = NULL;
+                        break;
+                case TABLE_FOUND:
+                        if (strlen(v) > size * (strlen(probes[i]) + 1) + 1)
+                                abort();
+                        break;
+                case TABLE_NOTFOUND:
+                        break;
+                }
         }
         /* each word of the input as a key */
         char *copy = xstrndup((const char *)data, size), *save = NULL;
         for (char *w = strtok_r(copy, " \t\r\n", &save); w;
-             w = strtok_r(NULL, " \t\r\n", &save))
-                table_regexp_match(rules, w);
+             w = strtok_r(NULL, " \t\r\n", &save)) {
+                const char *v;
+
+                if (table_regexp_match(rules, w, &v, &err) == TABLE_ERROR) {
+                        free(err);
+                        err = NULL;
+                }
+        }
         free(copy);
         table_regexp_free(rules);
         return 0;
