@@ -428,6 +428,12 @@ int table_regexp_open(struct table *t, const char *name, char **err)
         return rules_open(t, &table_re_posix, name, err);
 }
 
+/* table_pcre_open - pcre:FILE, PCRE2 patterns */
+int table_pcre_open(struct table *t, const char *name, char **err)
+{
+        return rules_open(t, &table_re_pcre, name, err);
+}
+
 /* The POSIX engine of regexp: tables.  Option bits are regcomp's. */
 
 /* posix_flag - i, x, m toggle REG_ICASE, REG_EXTENDED, REG_NEWLINE */

@@ -22,6 +22,7 @@ static const struct table_type {
     {"inline", table_inline_open, true, false},
     {"cidr", table_cidr_open, false, false},
     {"regexp", table_regexp_open, false, false},
+    {"pcre", table_pcre_open, false, false},
     {"static", table_static_open, false, false},
 };
 

@@ -114,6 +114,7 @@ int table_texthash_open(struct table *, const char *name, char **err);
 int table_lmdb_open(struct table *, const char *name, char **err);
 int table_cidr_open(struct table *, const char *name, char **err);
 int table_regexp_open(struct table *, const char *name, char **err);
+int table_pcre_open(struct table *, const char *name, char **err);
 int table_inline_open(struct table *, const char *name, char **err);
 int table_static_open(struct table *, const char *name, char **err);
 
@@ -169,6 +170,8 @@ struct table_re_engine {
 };
 /* regexp_table(5): POSIX extended, case-insensitive by default. */
 extern const struct table_re_engine table_re_posix;
+/* pcre_table(5): PCRE2 in byte mode, with a match limit. */
+extern const struct table_re_engine table_re_pcre;
 
 /* table_regexp_parse - parse regexp_table(5) / pcre_table(5) source text
  * with engine e; name is used in messages.  A bad rule is an error. */

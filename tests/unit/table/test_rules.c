@@ -83,6 +83,13 @@ static void expect_err(const char *type, const char *text, unsigned line,
         free(want);
 }
 
+/* walk_entry - "key=value;" appended to the strbuf arg */
+static int walk_entry(const char *key, const char *value, void *arg)
+{
+        strbuf_printf(arg, "%s=%s;", key, value);
+        return 0;
+}
+
 /* The syntax both types share. */
 static const char shared[] =
     "# comment\n"
@@ -115,13 +122,18 @@ static void shared_lookups(struct table *t)
         expect(t, "", NULL);
 }
 
-static void test_regexp_syntax(void **state)
-{
-        struct table *t = xopen_rules("regexp", shared);
+/* the types: one parser, so the same rules answer the same */
+static const char *const types[] = {"regexp", "pcre"};
 
+static void test_syntax(void **state)
+{
         (void)state;
-        shared_lookups(t);
-        table_close(t);
+        for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+                struct table *t = xopen_rules(types[i], shared);
+
+                shared_lookups(t);
+                table_close(t);
+        }
 }
 
 static void test_regexp_flags(void **state)
@@ -141,19 +153,124 @@ static void test_regexp_flags(void **state)
         table_close(t);
 }
 
-static void test_regexp_errors(void **state)
+static void test_errors(void **state)
 {
         (void)state;
-        expect_err("regexp", "# one\n/a/q x\n", 2, "unknown flag 'q'");
+        for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+                const char *ty = types[i];
+
+                expect_err(ty, "# one\n/a/q x\n", 2, "unknown flag 'q'");
+                expect_err(ty, "/(a)/ $2\n", 1,
+                           "$n beyond the pattern's groups");
+                expect_err(ty, "!/(a)/ $1\n", 1,
+                           "$n in the result of a negated pattern");
+                expect_err(ty, "/a/ $x\n", 1, "bad $ in the result");
+                expect_err(ty, "/a/\n", 1, "no lookup result");
+                expect_err(ty, "/a b\n", 1, "no closing /");
+                expect_err(ty, "\n\nendif\n", 3, "ENDIF without IF");
+                expect_err(ty, "if /a/\n/b/ c\n", 1,
+                           "IF has no matching ENDIF");
+                expect_err(ty, "if /(/\nendif\n", 1,
+                           "bad regular expression: ");
+        }
         expect_err("regexp", "/[a-/ x\n", 1, "bad regular expression: ");
-        expect_err("regexp", "/(a)/ $2\n", 1, "$n beyond the pattern's groups");
-        expect_err("regexp", "!/(a)/ $1\n", 1,
-                   "$n in the result of a negated pattern");
-        expect_err("regexp", "/a/ $x\n", 1, "bad $ in the result");
-        expect_err("regexp", "/a/\n", 1, "no lookup result");
-        expect_err("regexp", "/a b\n", 1, "no closing /");
-        expect_err("regexp", "\n\nendif\n", 3, "ENDIF without IF");
-        expect_err("regexp", "if /a/\n/b/ c\n", 1, "IF has no matching ENDIF");
+}
+
+static void test_pcre_flags(void **state)
+{
+        struct table *t = xopen_rules("pcre", "/^CASE$/i\tsensitive\n"
+                                              "/^case$/\tinsensitive\n"
+                                              "/^a.b$/\tdot all\n"
+                                              "/^c.d$/s\tdot\n"
+                                              "/^e$/m\tline\n"
+                                              "/^f$/E\tend only\n"
+                                              "/^g(a+)/U\tungreedy $1\n"
+                                              "/^h(a+)/\tgreedy $1\n"
+                                              "/k l/x\textended\n"
+                                              "/l/A\tanchored\n"
+                                              "/^X$/X\textra\n"
+                                              "/^(?<n>n)(o)?$/\tnamed $1 [$2]\n"
+                                              "/^u(.)$/\tbyte $1\n");
+
+        (void)state;
+        /* caseless by default (keys are not folded), i toggles it */
+        expect(t, "CASE", "sensitive");
+        expect(t, "Case", "insensitive");
+        /* DOTALL by default, s toggles it */
+        expect(t, "a\nb", "dot all");
+        expect(t, "c\nd", NULL);
+        expect(t, "cxd", "dot");
+        expect(t, "q\ne", "line");
+        expect(t, "f\n", NULL);
+        expect(t, "f", "end only");
+        expect(t, "gaaa", "ungreedy a");
+        expect(t, "haaa", "greedy aaa");
+        expect(t, "kl", "extended");
+        expect(t, "k l", NULL);
+        expect(t, "la", "anchored");
+        expect(t, "al", NULL);
+        expect(t, "x", "extra");
+        expect(t, "n", "named n []");
+        /* byte mode: one byte is one character, any byte is a key */
+        expect(t, "u\xff", "byte \xff");
+        expect(t, "u\xc3\xa9", NULL);
+        table_close(t);
+}
+
+static void test_pcre_errors(void **state)
+{
+        (void)state;
+        expect_err("pcre", "/a/I x\n", 1, "unknown flag 'I'");
+        expect_err("pcre", "\n\n/a(b/ x\n", 3,
+                   "bad regular expression: missing closing parenthesis at "
+                   "offset 3");
+        expect_err("pcre", "/(*UTF)a/ x\n", 1,
+                   "bad regular expression: using UTF is disabled");
+        /* Postfix skips such a rule: groups are numbered from 1 */
+        expect_err("pcre", "/(a)/ $0\n", 1, "$0 in the result");
+}
+
+static void test_pcre_match_limit(void **state)
+{
+        const char *v = NULL;
+        char *err = NULL, *want;
+        struct table *t = xopen_rules("pcre", "/^b/\tb\n"
+                                              "# runaway backtracking\n"
+                                              "/^(a+)+$/\tall a\n"
+                                              "/^a/\tstarts with a\n");
+
+        (void)state;
+        expect(t, "aaaa", "all a");
+        expect(t, "b", "b");
+        /* the limit stops the match: a lookup error, not "not found" and
+         * not the next rule's result */
+        assert_int_equal(
+            table_lookup(t, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", &v, &err),
+            TABLE_ERROR);
+        assert_non_null(err);
+        want = xasprintf("%s, line 3: ", path);
+        assert_memory_equal(err, want, strlen(want));
+        assert_non_null(strstr(err, "match limit exceeded"));
+        free(want);
+        free(err);
+        /* and the table still works */
+        expect(t, "aab", "starts with a");
+        table_close(t);
+}
+
+static void test_walk(void **state)
+{
+        struct table *t = xopen_rules("pcre", "if /x/\n/^(a)/i\tA $1\n"
+                                              "endif\n!|b|\tnot b\n");
+        struct strbuf sb;
+        char *err = NULL;
+
+        (void)state;
+        strbuf_init(&sb);
+        assert_int_equal(table_walk(t, walk_entry, &sb, &err), 0);
+        assert_string_equal(strbuf_cstr(&sb), "/^(a)/i=A $1;!|b|=not b;");
+        strbuf_clear(&sb);
+        table_close(t);
 }
 
 /* setup - a scratch directory */
@@ -178,9 +295,13 @@ static int teardown(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_regexp_syntax),
+            cmocka_unit_test(test_syntax),
+            cmocka_unit_test(test_errors),
             cmocka_unit_test(test_regexp_flags),
-            cmocka_unit_test(test_regexp_errors),
+            cmocka_unit_test(test_pcre_flags),
+            cmocka_unit_test(test_pcre_errors),
+            cmocka_unit_test(test_pcre_match_limit),
+            cmocka_unit_test(test_walk),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
