@@ -554,8 +554,8 @@ static void check_capath(struct check_run *r, const char *param,
 /* check_table_file - the file behind a table spec, or the spec itself */
 static char *check_table_file(const char *spec)
 {
-        static const char *const file_types[] = {"lmdb", "hash", "btree",
-                                                 "texthash", "cidr"};
+        static const char *const file_types[] = {
+            "lmdb", "hash", "btree", "texthash", "cidr", "regexp", "pcre"};
         const char *colon = strchr(spec, ':');
 
         if (colon) {

@@ -35,8 +35,9 @@ static const char map_help[] =
     "                         is the type of a FILE without TYPE:\n"
     "\n"
     "Types: lmdb: (hash: and btree: are aliases), texthash:, cidr:,\n"
-    "inline:{ key=value, ... }, static:value.  Without TYPE:, lmdb: is\n"
-    "used.  Exit status: 0 found or done, 1 not found, 2 error.\n";
+    "regexp:, pcre:, inline:{ key=value, ... }, static:value.  Without\n"
+    "TYPE:, lmdb: is used.  Exit status: 0 found or done, 1 not found,\n"
+    "2 error (also a failed lookup, such as pcre:'s match limit).\n";
 
 /* map_fatal - "postern: fatal: text" on stderr; returns the exit status */
 static int map_fatal(const char *fmt, ...) PRINTFLIKE(1, 2);

@@ -8,12 +8,15 @@
  *   hash:FILE, btree:FILE   aliases of lmdb: (so an existing main.cf works)
  *   inline:{ key=value, { key = text with spaces } }
  *   cidr:FILE       "network/prefix result" rules, first match wins
+ *   regexp:FILE     "/pattern/flags result" rules, POSIX regular expressions
+ *   pcre:FILE       the same rules with PCRE2 patterns
  *   static:value, static:{ text with spaces }   every key has this value
  *
  * Source files use Postfix's syntax: "key whitespace value", '#' comment
  * lines, blank lines, and lines starting with white space continue the
  * previous logical line.  Keys are folded to lower case (except cidr:,
- * whose keys are addresses).  A line without a value and a duplicate key
+ * whose keys are addresses, and regexp: and pcre:, whose patterns are
+ * case-insensitive by default).  A line without a value and a duplicate key
  * are warnings naming file and line (logged with log_warnx); the first
  * entry of a key wins.  Real syntax errors (a NUL byte, a bad cidr rule,
  * unbalanced inline braces) make table_open fail with "FILE, line N: why".
@@ -52,8 +55,10 @@ void table_close(struct table *);
 const char *table_spec(const struct table *);
 
 /* table_lookup - exact lookup of key (folded to lower case for every type
- * but cidr:).  On TABLE_FOUND *value is borrowed until the next call on
- * this table or table_close. */
+ * but cidr:, regexp: and pcre:).  On TABLE_FOUND *value is borrowed until
+ * the next call on this table or table_close.  TABLE_ERROR is a failed
+ * lookup (an unreadable lmdb: file, pcre:'s match limit): callers defer
+ * rather than treat it as "not found". */
 enum table_status table_lookup(struct table *, const char *key,
                                const char **value, char **err);
 /* table_lookup_domain - lookup for policy tables, as Postfix's
