@@ -209,6 +209,8 @@ enum smtpd_commit {
         SMTPD_COMMIT_OK,      /* durable; queue_id filled */
         SMTPD_COMMIT_FAIL,    /* temporary failure: 451 4.3.0 */
         SMTPD_COMMIT_PENDING, /* call smtpd_session_msg_done later */
+        SMTPD_COMMIT_REFUSED, /* not queued: queue_id holds the whole
+                                 4XX/5XX reply line (header checks) */
 };
 
 /* The embedder's decisions and effects.  Every callback is optional; a
@@ -250,7 +252,8 @@ struct smtpd_ops {
          * PREPENDs, Received:).  NULL ok. */
         void (*msg_content)(void *ctx);
         /* msg_end - commit.  OK only once durable, with the queue ID in
-         * queue_id (at most qid_size bytes with the NUL). */
+         * queue_id (at most qid_size bytes with the NUL, at least 512: a
+         * REFUSED reply goes there too). */
         enum smtpd_commit (*msg_end)(void *ctx, char *queue_id,
                                      size_t qid_size);
         /* msg_abort - drop the open queue file. */

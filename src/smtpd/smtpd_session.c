@@ -573,10 +573,18 @@ static void msg_over(struct smtpd_session *s, bool ok)
         check_hard_limit(s);
 }
 
+/* refusal_ok - a REFUSED reply is one 4XX or 5XX line */
+static bool refusal_ok(const char *r)
+{
+        return (r[0] == '4' || r[0] == '5') && r[1] >= '0' && r[1] <= '9' &&
+               r[2] >= '0' && r[2] <= '9' && (r[3] == ' ' || r[3] == 0) &&
+               strpbrk(r, "\r\n") == NULL;
+}
+
 /* msg_finish - end of DATA or BDAT LAST: commit or report */
 static void msg_finish(struct smtpd_session *s, bool bdat)
 {
-        char qid[64];
+        char qid[512]; /* or a REFUSED reply */
         bool ok = false;
 
         flush_content(s);
@@ -602,10 +610,12 @@ static void msg_finish(struct smtpd_session *s, bool bdat)
                         return;
                 }
                 s->msg_open = false;
+                qid[sizeof(qid) - 1] = 0;
                 if (c == SMTPD_COMMIT_OK) {
-                        qid[sizeof(qid) - 1] = 0;
                         queued_reply(s, qid);
                         ok = true;
+                } else if (c == SMTPD_COMMIT_REFUSED && refusal_ok(qid)) {
+                        reply(s, "%s", qid);
                 } else {
                         reply(s, "451 4.3.0 Error: queue file write error");
                 }

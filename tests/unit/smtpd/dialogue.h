@@ -57,6 +57,7 @@ struct fake {
         bool open;
         int begins, aborts, writes;
         enum smtpd_commit commit; /* what msg_end answers */
+        const char *refusal;      /* the reply of a REFUSED commit */
         bool fail_write;
         bool fail_begin;
         bool received; /* add a Received: header */
@@ -174,12 +175,15 @@ static enum smtpd_commit fake_end(void *ctx, char *qid, size_t n)
         struct fake *f = ctx;
         assert_true(f->open);
         f->open = false;
-        if (f->commit == SMTPD_COMMIT_FAIL) {
+        if (f->commit == SMTPD_COMMIT_FAIL ||
+            f->commit == SMTPD_COMMIT_REFUSED) {
+                if (f->commit == SMTPD_COMMIT_REFUSED)
+                        snprintf(qid, n, "%s", f->refusal);
                 free(f->cur.sender);
                 strlist_clear(&f->cur.rcpts);
                 strbuf_clear(&f->cur.content);
                 memset(&f->cur, 0, sizeof(f->cur));
-                return SMTPD_COMMIT_FAIL;
+                return f->commit;
         }
         assert_true(f->nmsgs < ARRAY_SIZE(f->msgs));
         snprintf(f->cur.qid, sizeof(f->cur.qid), "QID%d", ++f->qid_seq);

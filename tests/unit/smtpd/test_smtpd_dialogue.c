@@ -1022,6 +1022,50 @@ static void test_async_commit(void **state)
         fake_clear(&f);
 }
 
+/* The dialogue of test_refused_commit; %s is the reply to the end of
+ * DATA. */
+#define REFUSED_SCRIPT                                                         \
+        GREET_EHLO "C: MAIL FROM:<a@example.org>\n"                            \
+                   "C: RCPT TO:<b@example.net>\n"                              \
+                   "C: DATA\n"                                                 \
+                   "S~ 250\n"                                                  \
+                   "S~ 250\n"                                                  \
+                   "S~ 354\n"                                                  \
+                   "C: Subject: viagra\n"                                      \
+                   "C: .\n"                                                    \
+                   "S: %s\n"                                                   \
+                   "C: MAIL FROM:<c@example.org>\n"                            \
+                   "S: 250 2.1.0 Ok\n"
+
+/* test_refused_commit - msg_end refuses the message with a reply of its
+ * own (header checks); a malformed one is a temporary failure */
+static void test_refused_commit(void **state)
+{
+        static const struct {
+                const char *refusal, *reply;
+        } t[] = {
+            {"550 5.7.1 message content rejected",
+             "550 5.7.1 message content rejected"},
+            {"451 4.7.1 try again later", "451 4.7.1 try again later"},
+            {"250 fine", "451 4.3.0 Error: queue file write error"},
+            {"550 two\r\nlines", "451 4.3.0 Error: queue file write error"},
+        };
+        struct smtpd_settings set;
+        (void)state;
+        test_settings(&set);
+        for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+                struct fake f;
+                char *sc = xasprintf(REFUSED_SCRIPT, t[i].reply);
+                fake_init(&f);
+                f.commit = SMTPD_COMMIT_REFUSED;
+                f.refusal = t[i].refusal;
+                dialogue_run(sc, &set, &f, FEED_BULK, NULL);
+                assert_int_equal(f.nmsgs, 0);
+                fake_clear(&f);
+                free(sc);
+        }
+}
+
 /* test_pending_rcpt - rcpt_check decides later (DNS restrictions): input
  * waits, counts and replies come when it is decided */
 static void test_pending_rcpt(void **state)
@@ -1210,6 +1254,7 @@ int main(void)
             cmocka_unit_test(test_starttls_injection),
             cmocka_unit_test(test_wrappermode),
             cmocka_unit_test(test_async_commit),
+            cmocka_unit_test(test_refused_commit),
             cmocka_unit_test(test_auth),
             cmocka_unit_test(test_pending_rcpt),
             cmocka_unit_test(test_queue_failures),
