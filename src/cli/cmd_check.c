@@ -721,6 +721,68 @@ static void check_table_list(struct check_run *r, const char *param,
         strlist_clear(&specs);
 }
 
+/* check_hbc_entry - one rule of a header or body checks table: an action
+ * postern cannot carry out, or does not know */
+static int check_hbc_entry(const char *key, const char *value, void *arg)
+{
+        struct check_walk *w = arg;
+        const char *text;
+
+        switch (smtpd_hbc_action(value, &text)) {
+        case SMTPD_HBC_FILTER:
+                if (strchr(text, ':'))
+                        check_add(w->r, CHECK_ERROR, w->param, w->file,
+                                  "%s: FILTER %s: postern has no content "
+                                  "filters, matching mail is deferred "
+                                  "(451 4.3.5)",
+                                  key, text);
+                break;
+        case SMTPD_HBC_UNKNOWN:
+                check_add(w->r, CHECK_WARNING, w->param, w->file,
+                          "%s: unknown action \"%s\": treated as DUNNO", key,
+                          value);
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+/* check_hbc - the tables of header_checks and the like (each spec once:
+ * mime_ and nested_header_checks are $header_checks by default), and
+ * receive_override_options */
+static void check_hbc(struct check_run *r, struct check_walk *w)
+{
+        const struct conf *c = r->c;
+        const struct {
+                const char *param, *value;
+        } t[] = {
+            {"header_checks", c->header_checks},
+            {"mime_header_checks", c->mime_header_checks},
+            {"nested_header_checks", c->nested_header_checks},
+            {"body_checks", c->body_checks},
+        };
+        unsigned flags;
+        char *err = NULL;
+
+        for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+                bool seen = false;
+                for (size_t k = 0; k < i; k++)
+                        seen |= strcmp(t[k].value, t[i].value) == 0;
+                if (seen)
+                        continue;
+                w->param = t[i].param;
+                check_table_list(r, t[i].param, t[i].value, check_hbc_entry, w);
+        }
+        if (smtpd_receive_overrides(c, &flags, &err) < 0) {
+                const char *why = err + strcspn(err, ":");
+                check_add(r, CHECK_ERROR, "receive_override_options",
+                          conf_main_cf(c), "%s; postern serve would not start",
+                          *why ? why + 2 : err);
+                free(err);
+        }
+}
+
 /* check_list_has - whether a restriction list names word */
 static bool check_list_has(const char *value, const char *word)
 {
@@ -1101,6 +1163,7 @@ static void check_conf(struct check_run *r)
         check_table_list(r, w.param, c->relocated_maps, NULL, &w);
         w.param = "rbl_reply_maps";
         check_table_list(r, w.param, c->rbl_reply_maps, NULL, &w);
+        check_hbc(r, &w);
         check_restrictions(r);
 
         tls_certlist_free(r->smtpd_ca);

@@ -151,9 +151,8 @@ static size_t content_len(const char *text, size_t len, bool eol)
         return len;
 }
 
-/* header_name - the name's length when text starts a header ("Name:",
- * also the obsolete "Name :"), else 0 */
-static size_t header_name(const char *text, size_t n)
+/* mime_header_name - the name's length when text starts a header */
+size_t mime_header_name(const char *text, size_t n)
 {
         size_t i = 0, name;
 
@@ -454,7 +453,7 @@ static void record(struct mime_parser *p, const char *text, size_t len,
                         }
                         hdr_flush(p);
                 }
-                size_t name = piece ? 0 : header_name(text, clen);
+                size_t name = piece ? 0 : mime_header_name(text, clen);
                 if (name) {
                         p->have_hdr = true;
                         p->name_len = name;

@@ -76,6 +76,9 @@ typedef void mime_unit_fn(void *arg, const struct mime_unit *);
 
 struct mime_parser;
 
+/* mime_header_name - when text (n bytes) starts a header ("Name:", also
+ * the obsolete "Name :"), the length of the name; else 0. */
+size_t mime_header_name(const char *text, size_t n);
 /* mime_settings_init - Postfix's defaults. */
 void mime_settings_init(struct mime_settings *);
 /* mime_parser_new - a parser at the start of a message; set is copied.

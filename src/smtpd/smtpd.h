@@ -410,6 +410,122 @@ void smtpd_bcc_free(struct smtpd_bcc *);
  * NOTIFY=NEVER and none that already is a recipient.  0, or -1 with *err
  * (heap) on a table error: the message must not be queued without them. */
 int smtpd_bcc_add(struct smtpd_bcc *, struct queue_env *env, char **err);
+/* smtpd_bcc_copy - one blind copy for addr (surrounding <> and blanks
+ * dropped) with NOTIFY=NEVER, unless it already is a recipient. */
+void smtpd_bcc_copy(struct queue_env *env, const char *addr);
+
+/* ---- header and body checks (smtpd_hbc.c): Postfix's header_checks,
+ * mime_header_checks, nested_header_checks and body_checks, for smtpd and
+ * for the queue manager (local submissions) ---- */
+
+/* receive_override_options: what not to do as mail is received. */
+#define SMTPD_NO_HEADER_BODY_CHECKS (1u << 0)
+#define SMTPD_NO_MILTERS (1u << 1)
+#define SMTPD_NO_ADDRESS_MAPPINGS (1u << 2) /* virtual aliases, auto BCC */
+#define SMTPD_NO_UNKNOWN_RCPT_CHECKS (1u << 3)
+/* smtpd_receive_overrides - c's receive_override_options as SMTPD_NO_*
+ * bits in *flags: 0, or -1 with *err (heap) for an unknown word. */
+int smtpd_receive_overrides(const struct conf *, unsigned *flags, char **err);
+
+/* The actions of a check's table result (header_checks(5)); OK is
+ * DUNNO. */
+enum smtpd_hbc_action {
+        SMTPD_HBC_DUNNO,
+        SMTPD_HBC_REJECT,
+        SMTPD_HBC_WARN,
+        SMTPD_HBC_INFO,
+        SMTPD_HBC_FILTER, /* no content filters: defers the message */
+        SMTPD_HBC_PASS,
+        SMTPD_HBC_DISCARD,
+        SMTPD_HBC_HOLD,
+        SMTPD_HBC_PREPEND,
+        SMTPD_HBC_REPLACE,
+        SMTPD_HBC_REDIRECT,
+        SMTPD_HBC_BCC,
+        SMTPD_HBC_STRIP,
+        SMTPD_HBC_IGNORE,
+        SMTPD_HBC_UNKNOWN,
+};
+/* smtpd_hbc_action - the action of a table result ("REJECT text"), the
+ * word case-insensitive; *text is what follows it, white space skipped
+ * (borrowed from value). */
+enum smtpd_hbc_action smtpd_hbc_action(const char *value, const char **text);
+
+struct smtpd_hbc;        /* the checks of a configuration */
+struct smtpd_hbc_stream; /* one message going through them */
+
+/* smtpd_hbc_new - c's checks with their limits (header_size_limit,
+ * line_length_limit, body_checks_size_limit,
+ * disable_mime_input_processing, mime_nesting_limit,
+ * mime_boundary_length_limit), the tables opened; *out NULL when none of
+ * the four is set.  -1 with *err (heap) naming the parameter whose table
+ * does not open or whose limit is negative. */
+int smtpd_hbc_new(const struct conf *, struct smtpd_hbc **out, char **err);
+/* smtpd_hbc_free - release (NULL ok). */
+void smtpd_hbc_free(struct smtpd_hbc *);
+
+/* What the log lines say about a message (Postfix's cleanup: "QID:
+ * reject: header TEXT from CLIENT; from=<> to=<> proto=P helo=<H>:
+ * why"); NULL leaves a field out.  Copied. */
+struct smtpd_hbc_origin {
+        const char *queue_id;
+        const char *client; /* "name[addr]", or "local" */
+        const char *sender;
+        const char *rcpt; /* the first recipient */
+        const char *proto;
+        const char *helo;
+};
+
+enum smtpd_hbc_verdict {
+        SMTPD_HBC_QUEUE,  /* queue it (maybe on hold) */
+        SMTPD_HBC_REFUSE, /* reply with reply, queue nothing */
+        SMTPD_HBC_DROP,   /* DISCARD: say it was queued, queue nothing */
+};
+
+/* What the checks decided about a message. */
+struct smtpd_hbc_result {
+        enum smtpd_hbc_verdict verdict;
+        char *reply;        /* REFUSE: the whole reply, "550 5.7.1 ..." */
+        bool hold;          /* HOLD: into hold/ */
+        char *redirect;     /* REDIRECT: the only recipient, or NULL */
+        struct strlist bcc; /* BCC: more recipients */
+};
+/* smtpd_hbc_result_clear - release; an empty QUEUE result (reusable). */
+void smtpd_hbc_result_clear(struct smtpd_hbc_result *);
+
+/* Where the checked content goes: 0, or -1 (remembered). */
+typedef int smtpd_hbc_write_fn(void *arg, const char *, size_t);
+
+/* smtpd_hbc_start - a message through h (borrowed for the stream's
+ * life); what passes the checks, with their edits, goes to out as soon
+ * as each header or line is complete. */
+struct smtpd_hbc_stream *smtpd_hbc_start(struct smtpd_hbc *h,
+                                         const struct smtpd_hbc_origin *,
+                                         smtpd_hbc_write_fn *out, void *arg);
+/* smtpd_hbc_write - n more bytes of content (CRLF line endings): 0, or
+ * -1 once out failed or a table could not be read. */
+int smtpd_hbc_write(struct smtpd_hbc_stream *, const char *, size_t n);
+/* smtpd_hbc_cut - what was written so far ends with complete headers:
+ * the MTA's own (Received:), which the client's content cannot continue
+ * (a client's first line that starts with white space is body). */
+void smtpd_hbc_cut(struct smtpd_hbc_stream *);
+/* smtpd_hbc_finish - the end of the content: the rest goes to out, the
+ * decision into *res (cleared first; the caller clears it).  0, or -1
+ * when out failed or a table could not be read (logged; the message must
+ * not be queued: 451 4.3.0, as Postfix). */
+int smtpd_hbc_finish(struct smtpd_hbc_stream *, struct smtpd_hbc_result *res);
+/* smtpd_hbc_stream_free - release (NULL ok). */
+void smtpd_hbc_stream_free(struct smtpd_hbc_stream *);
+
+/* smtpd_hbc_add_bcc - res's BCC recipients into env (NOTIFY=NEVER, none
+ * that already is a recipient); before virtual aliases, as Postfix. */
+void smtpd_hbc_add_bcc(const struct smtpd_hbc_result *res,
+                       struct queue_env *env);
+/* smtpd_hbc_redirect - with a REDIRECT, env's recipients are replaced by
+ * that one address (after aliases and BCC: they would all have gone
+ * there, as in Postfix's queue manager). */
+void smtpd_hbc_redirect(const struct smtpd_hbc_result *res,
+                        struct queue_env *env);
 
 /* ---- milters (smtpd_milter.c): for smtpd, and for the queue manager
  * (non_smtpd_milters) ---- */

@@ -63,22 +63,23 @@ void smtpd_bcc_free(struct smtpd_bcc *b)
         free(b);
 }
 
-/* add - one copy, unless it is already a recipient */
-static void add(struct queue_env *env, char *addr)
+/* smtpd_bcc_copy - one copy, unless it is already a recipient */
+void smtpd_bcc_copy(struct queue_env *env, const char *addr)
 {
-        char *a = str_trim(addr);
+        char *copy = xstrdup(addr);
+        char *a = str_trim(copy);
         size_t n = strlen(a);
 
         if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
                 a[n - 1] = 0;
                 a++;
         }
-        if (*a == 0)
-                return;
-        for (size_t i = 0; i < env->nrcpt; i++)
-                if (strcasecmp(env->rcpt[i].addr, a) == 0)
-                        return;
-        queue_env_add_rcpt(env, a, NULL, QUEUE_NOTIFY_NEVER);
+        bool dup = *a == 0;
+        for (size_t i = 0; i < env->nrcpt && !dup; i++)
+                dup = strcasecmp(env->rcpt[i].addr, a) == 0;
+        if (!dup)
+                queue_env_add_rcpt(env, a, NULL, QUEUE_NOTIFY_NEVER);
+        free(copy);
 }
 
 /* copy_for - the copy t names for addr (not for the null sender) into
@@ -114,7 +115,7 @@ int smtpd_bcc_add(struct smtpd_bcc *b, struct queue_env *env, char **err)
                 rc = copy_for(b->rcpt, env->rcpt[i].addr, &copies, err);
         if (rc == 0)
                 for (size_t i = 0; i < copies.n; i++)
-                        add(env, copies.v[i]);
+                        smtpd_bcc_copy(env, copies.v[i]);
         strlist_clear(&copies);
         return rc;
 }

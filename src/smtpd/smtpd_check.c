@@ -148,8 +148,9 @@ struct smtpd_checks {
         int local_code;               /* unknown_local_recipient_reject_code */
         char *delim;                  /* recipient_delimiter */
         bool reject_unlisted;         /* smtpd_reject_unlisted_recipient */
-        bool access_parent;           /* parent_domain_matches_subdomains lists
-                                         smtpd_access_maps: "d" matches subdomains */
+        bool no_unknown_rcpt; /* receive_override_options: never unlisted */
+        bool access_parent;   /* parent_domain_matches_subdomains lists
+                                 smtpd_access_maps: "d" matches subdomains */
         struct table_list *relay_clientcerts;
         struct table_list *login_maps; /* smtpd_sender_login_maps */
         int rbl_code, unk_addr_code, unk_name_code, unk_client_code,
@@ -663,6 +664,11 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                 goto bad;
         }
         k->reject_unlisted = c->smtpd_reject_unlisted_recipient;
+        unsigned no = 0;
+        char *oerr = NULL;
+        if (smtpd_receive_overrides(c, &no, &oerr) < 0)
+                free(oerr); /* the listener reports it (lconf_init) */
+        k->no_unknown_rcpt = no & SMTPD_NO_UNKNOWN_RCPT_CHECKS;
         k->access_parent = strstr(c->parent_domain_matches_subdomains,
                                   "smtpd_access_maps") != NULL;
         if (open_maps("virtual_mailbox_maps", c->virtual_mailbox_maps,
@@ -1127,9 +1133,12 @@ static int relocated(struct smtpd_checks *k, const char *rcpt,
 static int unlisted(struct smtpd_checks *k, const char *rcpt,
                     enum smtpd_verdict *verdict, struct strbuf *reply)
 {
-        char *dom = rcpt_domain(rcpt);
+        char *dom;
         int d = 0;
 
+        if (k->no_unknown_rcpt)
+                return 0; /* behind a content filter: checked before */
+        dom = rcpt_domain(rcpt);
         /* a user who has moved is gone, whatever else lists him */
         if ((d = relocated(k, rcpt, verdict, reply)) != 0) {
                 free(dom);

@@ -104,6 +104,7 @@ struct lconf {
         size_t nmilters;
         struct smtpd_bcc *bcc;        /* always_bcc and the BCC maps, or NULL */
         struct smtpd_virtual *valias; /* virtual_alias_maps, or NULL */
+        struct smtpd_hbc *hbc;        /* header and body checks, or NULL */
         struct sasl_dovecot *sasl;
 };
 
@@ -216,7 +217,11 @@ struct conn {
         struct strbuf mown, mbody;
         bool mcontent;
         struct milter_run *mrun; /* the milters at work, or NULL */
-        struct milter_msg mmsg;  /* what they are told */
+        /* header and body checks: the message on its way through them,
+         * then what they decided (for the milters' end) */
+        struct smtpd_hbc_stream *hbcs;
+        struct smtpd_hbc_result hres;
+        struct milter_msg mmsg; /* what they are told */
         char daemon_addr[INET6_ADDRSTRLEN];
         char mname[INET6_ADDRSTRLEN + 2]; /* "[addr]" */
         struct conn *next, *prev;
@@ -496,11 +501,22 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
 
         if (smtpd_checks_new(c, &lc->checks, err) < 0)
                 return -1;
-        if (milters_init(lc, l, err) < 0)
-                return -1;
+        /* receive_override_options (a master.cf -o, after a content
+         * filter): what this listener leaves out */
+        unsigned no = 0;
         char *be = NULL;
-        if (smtpd_bcc_new(c, &lc->bcc, &be) < 0 ||
-            smtpd_virtual_new(c, &lc->valias, &be) < 0) {
+        if (smtpd_receive_overrides(c, &no, &be) < 0 ||
+            (!(no & SMTPD_NO_ADDRESS_MAPPINGS) &&
+             (smtpd_bcc_new(c, &lc->bcc, &be) < 0 ||
+              smtpd_virtual_new(c, &lc->valias, &be) < 0))) {
+                *err = xasprintf("service %s: %s", l->service, be);
+                free(be);
+                return -1;
+        }
+        if (!(no & SMTPD_NO_MILTERS) && milters_init(lc, l, err) < 0)
+                return -1;
+        if (!(no & SMTPD_NO_HEADER_BODY_CHECKS) &&
+            smtpd_hbc_new(c, &lc->hbc, &be) < 0) {
                 *err = xasprintf("service %s: %s", l->service, be);
                 free(be);
                 return -1;
@@ -642,6 +658,7 @@ void smtpd_server_free(struct smtpd_server *srv)
                 milter_specs_free(srv->lc[i].milters, srv->lc[i].nmilters);
                 smtpd_bcc_free(srv->lc[i].bcc);
                 smtpd_virtual_free(srv->lc[i].valias);
+                smtpd_hbc_free(srv->lc[i].hbc);
         }
         free(srv->lc);
         if (srv->queue)
@@ -1237,6 +1254,8 @@ static void receiving_set(struct conn *c, bool on)
                 c->srv->nreceiving--;
 }
 
+static int conn_store(void *ctx, const char *p, size_t n);
+
 /* conn_msg_begin - a new queue file */
 static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
 {
@@ -1261,17 +1280,41 @@ static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
                          info->env->auth ? info->env->auth : "");
         else
                 log_info("%s: client=%s", c->msg_id, c->namaddr);
+        smtpd_hbc_result_clear(&c->hres);
+        if (c->lc->hbc) {
+                const struct smtpd_envelope *e = info->env;
+                struct smtpd_hbc_origin o = {
+                    .queue_id = c->msg_id,
+                    .client = c->namaddr,
+                    .sender = e->sender ? e->sender : "",
+                    .rcpt = e->nrcpt ? e->rcpt[0].addr : NULL,
+                    .proto = info->protocol,
+                    .helo = info->helo,
+                };
+                c->hbcs = smtpd_hbc_start(c->lc->hbc, &o, conn_store, c);
+        }
         return 0;
 }
 
-/* conn_msg_write - message content */
+/* conn_msg_write - message content, through the header and body checks
+ * when there are any */
 static int conn_msg_write(void *ctx, const char *p, size_t n)
+{
+        struct conn *c = ctx;
+
+        if (c->msg == NULL)
+                return -1;
+        if (c->hbcs)
+                return smtpd_hbc_write(c->hbcs, p, n);
+        return conn_store(c, p, n);
+}
+
+/* conn_store - content on its way to the queue file */
+static int conn_store(void *ctx, const char *p, size_t n)
 {
         struct conn *c = ctx;
         const char *err = NULL;
 
-        if (c->msg == NULL)
-                return -1;
         if (c->lc->nmilters) { /* held until the milters decide */
                 strbuf_add(c->mcontent ? &c->mbody : &c->mown, p, n);
                 return 0;
@@ -1288,6 +1331,9 @@ static void conn_msg_content(void *ctx)
 {
         struct conn *c = ctx;
 
+        /* our Received: goes out now: it is ours, not the client's */
+        if (c->hbcs)
+                smtpd_hbc_cut(c->hbcs);
         c->mcontent = true;
 }
 
@@ -1467,6 +1513,7 @@ static enum smtpd_commit enqueue(struct conn *c, const struct milter_result *r)
                 milter_env_edit(c, r, &env);
         /* as Postfix's cleanup: the copies, then aliases of them all */
         char *berr = NULL;
+        smtpd_hbc_add_bcc(&c->hres, &env);
         if (smtpd_bcc_add(c->lc->bcc, &env, &berr) < 0 ||
             smtpd_virtual_expand(c->lc->valias, &env, &berr) < 0) {
                 log_warnx("%s: %s", c->msg_id, berr);
@@ -1476,6 +1523,9 @@ static enum smtpd_commit enqueue(struct conn *c, const struct milter_result *r)
                 c->msg = NULL;
                 return SMTPD_COMMIT_FAIL;
         }
+        smtpd_hbc_redirect(&c->hres, &env);
+        bool hold = (r && r->verdict == MILTER_V_HOLD) || c->hres.hold;
+        smtpd_hbc_result_clear(&c->hres);
         rc = queue_msg_finish(c->msg, &env, NULL, &err);
         queue_env_clear(&env);
         if (rc < 0) {
@@ -1484,7 +1534,7 @@ static enum smtpd_commit enqueue(struct conn *c, const struct milter_result *r)
                 c->msg = NULL;
                 return SMTPD_COMMIT_FAIL;
         }
-        if (r && r->verdict == MILTER_V_HOLD)
+        if (hold)
                 return commit_hold(c);
         if (srv->npending == srv->cappending) {
                 srv->cappending = srv->cappending ? srv->cappending * 2 : 16;
@@ -1532,6 +1582,7 @@ static void milters_clear(struct conn *c)
         strlist_clear(&c->mmsg.rcpt);
         strlist_clear(&c->mmsg.rcpt_params);
         memset(&c->mmsg, 0, sizeof(c->mmsg));
+        smtpd_hbc_result_clear(&c->hres);
         /* a large message's memory goes back at once */
         strbuf_clear(&c->mown);
         strbuf_clear(&c->mbody);
@@ -1657,22 +1708,56 @@ static void milters_start(struct conn *c)
                                    c->lc->nmilters, g, on_milter, c);
 }
 
-/* conn_msg_end - the end of the message: through the milters first when
- * there are any, then into the queue */
+/* hbc_end - what the header and body checks decided, at the end of the
+ * message: COMMIT_PENDING to go on, or the answer (a REFUSED reply, or
+ * a DISCARD's queue ID, in qid) with the file gone */
+static enum smtpd_commit hbc_end(struct conn *c, char *qid, size_t qsz)
+{
+        struct smtpd_hbc_result *h = &c->hres;
+        int rc = smtpd_hbc_finish(c->hbcs, h);
+        enum smtpd_commit v = SMTPD_COMMIT_PENDING;
+
+        smtpd_hbc_stream_free(c->hbcs);
+        c->hbcs = NULL;
+        if (rc < 0)
+                v = SMTPD_COMMIT_FAIL;
+        else if (h->verdict == SMTPD_HBC_REFUSE)
+                v = SMTPD_COMMIT_REFUSED, snprintf(qid, qsz, "%s", h->reply);
+        else if (h->verdict == SMTPD_HBC_DROP)
+                v = SMTPD_COMMIT_OK, snprintf(qid, qsz, "%s", c->msg_id);
+        if (v != SMTPD_COMMIT_PENDING) {
+                smtpd_hbc_result_clear(h);
+                queue_msg_abort(c->msg); /* frees */
+                c->msg = NULL;
+                c->msg_id = NULL;
+        }
+        return v;
+}
+
+/* conn_msg_end - the end of the message: the header and body checks'
+ * decision, then through the milters when there are any (they see what
+ * the checks let through, as in Postfix), then into the queue */
 static enum smtpd_commit conn_msg_end(void *ctx, char *qid, size_t qsz)
 {
         struct conn *c = ctx;
+        enum smtpd_commit v;
 
-        (void)qid;
-        (void)qsz;
         receiving_set(c, false);
         if (c->msg == NULL)
                 return SMTPD_COMMIT_FAIL;
+        if (c->hbcs && (v = hbc_end(c, qid, qsz)) != SMTPD_COMMIT_PENDING)
+                return v;
         if (c->lc->nmilters) {
                 milters_start(c);
                 return SMTPD_COMMIT_PENDING;
         }
-        return enqueue(c, NULL);
+        snprintf(qid, qsz, "%s", c->msg_id); /* a HOLD commits at once */
+        if ((v = enqueue(c, NULL)) == SMTPD_COMMIT_OK) {
+                queue_msg_free(c->msg);
+                c->msg = NULL;
+                c->msg_id = NULL;
+        }
+        return v;
 }
 
 /* conn_msg_abort - drop the open file */
@@ -1681,6 +1766,8 @@ static void conn_msg_abort(void *ctx)
         struct conn *c = ctx;
 
         receiving_set(c, false);
+        smtpd_hbc_stream_free(c->hbcs);
+        c->hbcs = NULL;
         if (c->msg == NULL)
                 return;
         for (size_t i = 0; i < c->srv->npending; i++)

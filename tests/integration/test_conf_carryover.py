@@ -132,9 +132,8 @@ class StockFiles(unittest.TestCase):
         self.assertIn("error: content_filter (", p.stdout)
         self.assertIn("not implemented by postern, so the start is refused "
                       "(an after-queue content filter", p.stdout)
-        for cf in ("body_checks = regexp:/etc/postfix/body_checks\n",
+        for cf in ("sender_canonical_maps = texthash:/etc/postfix/sc\n",
                    "recipient_canonical_maps = texthash:/etc/postfix/rc\n",
-                   "header_checks = regexp:/etc/postfix/header_checks\n",
                    "canonical_maps = texthash:/etc/postfix/canonical\n"):
             r = srv.serve_once(os.path.join(self.tmp, "serve"), cf)
             self.assertNotEqual(r.returncode, 0, cf)
@@ -143,14 +142,14 @@ class StockFiles(unittest.TestCase):
                           "so the start is refused" % name, r.stderr)
         # the default values and "no" are fine, and postern conf still
         # reads the file
-        self.write("content_filter =\nbody_checks =\n"
+        self.write("content_filter =\ncanonical_maps =\n"
                    "sender_canonical_maps = texthash:/etc/postfix/sc\n")
         self.assertEqual(pt.postern("conf", "-c", self.tmp,
                                     "sender_canonical_maps").returncode, 0)
         out = check(self.tmp)
         self.assertIn("sender_canonical_maps", out)
         self.assertNotIn("content_filter", out)
-        self.assertNotIn("body_checks", out)
+        self.assertNotIn("error: canonical_maps", out)
 
     def test_myorigin_file_errors(self):
         empty = os.path.join(self.tmp, "mailname")

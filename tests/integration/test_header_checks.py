@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""header_checks, mime_header_checks, nested_header_checks and
+body_checks (Postfix's header_checks(5)) on mail received by postern
+serve, sent with Python's smtplib and email package:
+
+- REJECT on a folded Subject (the pattern sees the header's lines joined
+  by a newline): 550 5.7.1 message content rejected, Postfix's "QID:
+  reject: header ... from CLIENT; from=<> to=<> proto=ESMTP helo=<>:"
+  line, nothing queued; REJECT with a text of its own, and with a 4.x.x
+  status (451); the same over BDAT;
+- IGNORE removes the header from the queued message, PREPEND adds one
+  above it, REPLACE changes it, body REPLACE changes a line;
+- DISCARD answers 250 and queues nothing; HOLD queues into hold/;
+- REDIRECT replaces the recipients, BCC adds one (NOTIFY=NEVER);
+- body_checks REJECT a body line, but only within body_checks_size_limit
+  of its body part;
+- mime_header_checks see an attachment's Content-Disposition
+  (filename="evil.exe"), nested_header_checks an attached message's
+  Subject, and header_checks neither;
+- postern's own Received: header is checked too (as Postfix's cleanup
+  checks the one its smtpd wrote);
+- receive_override_options = no_header_body_checks (a master.cf -o)
+  turns them off for one service;
+- with smtpd_milters, the checks come first and the milter sees the
+  message as they left it (Postfix's cleanup runs its header and body
+  checks as the content arrives, the milters at the end); a message the
+  checks reject never reaches the milter; no_milters leaves it out;
+- a table that does not open refuses the start and is reported by
+  postern check with its file and line.
+
+Before, setting any of them refused the start.
+"""
+import os
+import re
+import shutil
+import smtplib
+import socket
+import tempfile
+import unittest
+from email.message import EmailMessage
+
+import milterfix
+import pt
+import queuefile
+import srv
+
+RCPT = "r@mx.postern.test"
+SENDER = "s@client.example"
+QUEUED = re.compile(r"^2\.0\.0 Ok: queued as ([0-9A-VZ]+)$")
+
+HEADER_CHECKS = r"""
+/^Subject:.*cheap.*pills/ REJECT
+/^Subject: own text/ REJECT Go away
+/^Subject: later/ REJECT 4.7.1 come back later
+/^X-Secret:/ IGNORE
+/^Subject: prepend/ PREPEND X-Checked: prepended
+/^Subject: replace (.*)/ REPLACE Subject: [replaced] $1
+/^Subject: discard/ DISCARD spam trap
+/^Subject: hold/ HOLD look at it
+/^Subject: redirect/ REDIRECT trap@mx.postern.test
+/^Subject: bcc/ BCC archive@mx.postern.test
+/^Received: from helo-to-watch\.example / INFO our Received header
+"""
+
+MIME_HEADER_CHECKS = r"""
+/^Content-(Disposition|Type):.*name="?.*\.(exe|scr)"?/ REJECT Attachment name "$2" not allowed
+/^Subject:/ WARN mime_header_checks saw a Subject
+"""
+
+NESTED_HEADER_CHECKS = r"""
+/^Subject:.*forwarded spam/ REJECT 5.7.0 nested message rejected
+"""
+
+BODY_CHECKS = r"""
+/^bad body line/ REJECT 5.7.0 body line rejected
+/^edit this line/ REPLACE edited line
+"""
+
+
+def simple(subject, body="hello\r\n", extra=()):
+    """A small message (str, CRLF)."""
+    hdr = [("From", SENDER), ("To", RCPT), ("Subject", subject)]
+    hdr += list(extra)
+    return "".join("%s: %s\r\n" % h for h in hdr) + "\r\n" + body
+
+
+class HeaderChecks(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="postern-hbc-")
+        tables = {}
+        for name, text in (("header", HEADER_CHECKS),
+                           ("mime", MIME_HEADER_CHECKS),
+                           ("nested", NESTED_HEADER_CHECKS),
+                           ("body", BODY_CHECKS)):
+            tables[name] = os.path.join(cls.tmp, name)
+            with open(tables[name], "w") as f:
+                f.write(text)
+        cls.port, cls.plain = pt.free_port(), pt.free_port()
+        while cls.plain == cls.port:
+            cls.plain = pt.free_port()
+        cls.server = srv.Server(
+            os.path.join(cls.tmp, "srv"),
+            "header_checks = regexp:%(header)s\n"
+            "mime_header_checks = regexp:%(mime)s\n"
+            "nested_header_checks = regexp:%(nested)s\n"
+            "body_checks = regexp:%(body)s\n"
+            "body_checks_size_limit = 1000\n" % tables,
+            [("smtp", cls.port, []),
+             ("plain", cls.plain,
+              ["receive_override_options=no_header_body_checks"])],
+            workers=1).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        srv.stop_and_clean(cls.server, cls.tmp)
+
+    # ---- helpers
+
+    def send(self, msg, port=None, rcpts=(RCPT,), helo="client.example"):
+        """Send msg (str or bytes); (code, text) of the end of DATA.
+        log_line() looks at the log from here on."""
+        self.log_mark = len(self.server.logtext())
+        s = smtplib.SMTP("127.0.0.1", port or self.port, timeout=120)
+        self.addCleanup(s.close)
+        s.ehlo(helo)
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        for r in rcpts:
+            self.assertEqual(s.rcpt(r)[0], 250, r)
+        try:
+            code, text = s.data(msg if isinstance(msg, bytes)
+                                else msg.encode())
+        except smtplib.SMTPDataError as e:
+            code, text = e.smtp_code, e.smtp_error
+        s.quit()
+        return code, text.decode()
+
+    def queued(self, reply, state="ready"):
+        """The queue file of a "250 ... queued as ID" reply."""
+        code, text = reply
+        self.assertEqual(code, 250, text)
+        m = QUEUED.match(text)
+        self.assertIsNotNone(m, text)
+        self.assertIn(m.group(1), self.server.queued(state))
+        return self.server.queue_file(m.group(1), state)
+
+    def log_line(self, text):
+        """The line that holds text (waiting for it) since send()."""
+        def find():
+            new = self.server.logtext()[self.log_mark:]
+            return [line for line in new.splitlines() if text in line]
+        return pt.wait_for(find, "log line %r" % text)[0]
+
+    def assert_not_queued(self, needle):
+        for state in ("ready", "deferred", "hold"):
+            for q in self.server.queued(state):
+                self.assertNotIn(needle.encode(),
+                                 self.server.queue_file(q, state),
+                                 "%s/%s" % (state, q))
+        pt.wait_for(lambda: not self.server.queued("tmp"), "an empty tmp/")
+
+    # ---- REJECT
+
+    def test_reject_folded_subject(self):
+        code, text = self.send(simple("cheap\r\n\tpills", "reject-one\r\n"))
+        self.assertEqual((code, text), (550, "5.7.1 message content rejected"))
+        line = self.log_line(": reject: header Subject: cheap")
+        # the header's newline is in what matched; the log shows it as '?'
+        self.assertRegex(line, r"postern/smtpd\[\d+\]: [0-9A-Z]+: reject: "
+                         r"header Subject: cheap\?\tpills from "
+                         r"unknown\[127\.0\.0\.1\]; from=<s@client\.example> "
+                         r"to=<r@mx\.postern\.test> proto=ESMTP "
+                         r"helo=<client\.example>: 5\.7\.1 message content "
+                         r"rejected$")
+        self.assert_not_queued("reject-one")
+        # the session goes on: the next message is fine
+        self.queued(self.send(simple("fine", "after-reject\r\n")))
+
+    def test_reject_texts(self):
+        self.assertEqual(self.send(simple("own text here")),
+                         (550, "5.7.1 Go away"))
+        self.assertEqual(self.send(simple("later please")),
+                         (451, "4.7.1 come back later"))
+        self.log_line("reject: header Subject: later please from "
+                      "unknown[127.0.0.1]; ")
+
+    def test_reject_bdat(self):
+        sock, f = srv.raw_session(self, self.port)
+        body = simple("cheap pills by BDAT", "bdat\r\n").encode()
+        sock.sendall(b"EHLO client.example\r\n")
+        self.assertTrue(srv.read_reply(f)[-1].startswith(b"250 "))
+        sock.sendall(b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nBDAT %d LAST\r\n"
+                     % (SENDER.encode(), RCPT.encode(), len(body)) + body)
+        for _ in range(2):
+            self.assertTrue(srv.read_reply(f)[0].startswith(b"250 "))
+        self.assertEqual(srv.read_reply(f),
+                         [b"550 5.7.1 message content rejected\r\n"])
+
+    # ---- edits
+
+    def test_ignore_prepend_replace(self):
+        data = self.queued(self.send(simple(
+            "prepend and replace", "edit this line\r\nkept line\r\n",
+            extra=[("X-Secret", "internal"), ("Subject", "replace me")]),
+            helo="helo-to-watch.example"))
+        msg = queuefile.message(data)
+        self.assertNotIn(b"X-Secret", msg)
+        self.assertIn(b"\r\nX-Checked: prepended\r\n"
+                      b"Subject: prepend and replace\r\n", msg)
+        self.assertIn(b"\r\nSubject: [replaced] me\r\n", msg)
+        self.assertNotIn(b"Subject: replace me", msg)
+        self.assertTrue(msg.endswith(b"\r\n\r\nedited line\r\nkept line\r\n"),
+                        msg)
+        self.log_line(": prepend: header Subject: prepend and replace from "
+                      "unknown[127.0.0.1]; from=<s@client.example> "
+                      "to=<r@mx.postern.test> proto=ESMTP "
+                      "helo=<helo-to-watch.example>: X-Checked: prepended")
+        self.log_line(": replace: body edit this line from ")
+        # postern's own Received: header went through header_checks
+        self.log_line(": info: header Received: from helo-to-watch.example "
+                      "(unknown [127.0.0.1])")
+
+    # ---- decisions
+
+    def test_discard(self):
+        code, text = self.send(simple("discard me", "discard-body\r\n"))
+        self.assertEqual(code, 250, text)
+        self.assertIsNotNone(QUEUED.match(text), text)
+        self.log_line(": discard: header Subject: discard me from "
+                      "unknown[127.0.0.1]; from=<s@client.example> "
+                      "to=<r@mx.postern.test> proto=ESMTP "
+                      "helo=<client.example>: spam trap")
+        self.assert_not_queued("discard-body")
+
+    def test_hold(self):
+        data = self.queued(self.send(simple("hold me", "hold-body\r\n")),
+                           "hold")
+        self.assertIn(b"hold-body", queuefile.message(data))
+        self.log_line(": hold: header Subject: hold me from ")
+        self.assertNotIn(b"hold-body", b"".join(
+            self.server.queue_file(q) for q in self.server.queued()))
+
+    def test_redirect_and_bcc(self):
+        data = self.queued(self.send(
+            simple("redirect me", "redirect-body\r\n"),
+            rcpts=(RCPT, "other@mx.postern.test")))
+        self.assertEqual(queuefile.rcpts(data), ["trap@mx.postern.test"])
+        self.log_line(": redirect: header Subject: redirect me from ")
+        data = self.queued(self.send(simple("bcc me", "bcc-body\r\n")))
+        got = queuefile.rcpt_fields(data)
+        self.assertEqual([a for a, _ in got], [RCPT, "archive@mx.postern.test"])
+        self.assertEqual(got[1][1].get("notify"), "never")
+        self.log_line(": bcc: header Subject: bcc me from ")
+
+    # ---- body
+
+    def test_body_reject_and_size_limit(self):
+        code, text = self.send(simple(
+            "body", "first line\r\nbad body line here\r\n"))
+        self.assertEqual((code, text), (550, "5.7.0 body line rejected"))
+        self.log_line(": reject: body bad body line here from "
+                      "unknown[127.0.0.1]; from=<s@client.example> ")
+        # past body_checks_size_limit (1000) of its body part: not checked
+        pad = ("x" * 70 + "\r\n") * 20
+        data = self.queued(self.send(simple(
+            "body", pad + "bad body line, too late\r\n")))
+        self.assertIn(b"bad body line, too late", data)
+
+    # ---- MIME
+
+    def test_mime_attachment(self):
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = SENDER, RCPT, "invoice"
+        m.set_content("see the attachment\n")
+        m.add_attachment(b"MZ\x90\x00" * 64, maintype="application",
+                         subtype="octet-stream", filename="evil.exe")
+        code, text = self.send(m.as_bytes(policy=m.policy.clone(
+            linesep="\r\n")))
+        self.assertEqual((code, text),
+                         (550, '5.7.1 Attachment name "exe" not allowed'))
+        self.log_line(": reject: header Content-Disposition: attachment; "
+                      'filename="evil.exe" from unknown[127.0.0.1]; ')
+        # the message's own Subject is not a MIME header
+        self.assertNotIn("mime_header_checks saw a Subject",
+                         self.server.logtext()[self.log_mark:])
+        # the same attachment as a .txt passes
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = SENDER, RCPT, "notes"
+        m.set_content("see the attachment\n")
+        m.add_attachment("notes\n", filename="notes.txt")
+        self.queued(self.send(m.as_bytes(policy=m.policy.clone(
+            linesep="\r\n"))))
+
+    def test_nested_message(self):
+        inner = EmailMessage()
+        inner["From"], inner["To"] = "x@elsewhere.example", RCPT
+        inner["Subject"] = "a forwarded spam"
+        inner.set_content("inner body\n")
+        outer = EmailMessage()
+        outer["From"], outer["To"], outer["Subject"] = SENDER, RCPT, "fwd"
+        outer.set_content("forwarding this\n")
+        outer.add_attachment(inner)
+        raw = outer.as_bytes(policy=outer.policy.clone(linesep="\r\n"))
+        self.assertIn(b"Content-Type: message/rfc822", raw)
+        self.assertEqual(self.send(raw),
+                         (550, "5.7.0 nested message rejected"))
+        self.log_line(": reject: header Subject: a forwarded spam from ")
+        # header_checks alone do not look into the attached message:
+        # the same Subject on the message itself passes them
+        self.queued(self.send(simple("a forwarded spam", "outer\r\n")))
+
+    # ---- settings
+
+    def test_override_per_service(self):
+        data = self.queued(self.send(simple("cheap pills", "plain-body\r\n",
+                                            extra=[("X-Secret", "kept")]),
+                                     port=self.plain))
+        self.assertIn(b"X-Secret: kept", queuefile.message(data))
+
+
+@unittest.skipUnless(milterfix.scripted_available(),
+                     "Debian's python3-milter (/usr/bin/python3) missing")
+class WithMilter(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="postern-hbc-milter-")
+        os.chmod(cls.tmp, 0o755)
+        cls.server = None
+        cls.milter = milterfix.Scripted(os.path.join(cls.tmp, "m")).start()
+        hc = os.path.join(cls.tmp, "hc")
+        with open(hc, "w") as f:
+            f.write(HEADER_CHECKS)
+        cls.port, cls.nomilter = pt.free_port(), pt.free_port()
+        while cls.nomilter in (cls.port, cls.milter.port):
+            cls.nomilter = pt.free_port()
+        cls.server = srv.Server(
+            os.path.join(cls.tmp, "srv"),
+            "header_checks = regexp:%s\nsmtpd_milters = %s\n"
+            % (hc, cls.milter.postern),
+            [("smtp", cls.port, []),
+             ("nomilter", cls.nomilter, ["receive_override_options="
+                                         "no_milters"])],
+            workers=1).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        problems = srv.stop_all([cls.server]) if cls.server else []
+        cls.milter.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert not problems, problems
+
+    def send(self, msg, port=None):
+        s = smtplib.SMTP("127.0.0.1", port or self.port, timeout=120)
+        self.addCleanup(s.close)
+        s.ehlo("client.example")
+        s.mail(SENDER)
+        s.rcpt(RCPT)
+        try:
+            code, text = s.data(msg.encode())
+        except smtplib.SMTPDataError as e:
+            code, text = e.smtp_code, e.smtp_error
+        s.quit()
+        return code, text.decode()
+
+    def test_checks_before_milter(self):
+        before = self.milter.count()
+        code, text = self.send(simple("prepend for the milter", "m-body\r\n",
+                                      extra=[("X-Secret", "internal")]))
+        self.assertEqual(code, 250, text)
+        rec = self.milter.wait_session(before)
+        names = [h[0] for h in rec["messages"][0]["headers"]]
+        self.assertNotIn("X-Secret", names)
+        self.assertIn("X-Checked", names)
+        self.assertLess(names.index("X-Checked"), names.index("Subject"))
+        # rejected by the checks: the milter is not asked
+        before = self.milter.count()
+        self.assertEqual(self.send(simple("cheap pills")),
+                         (550, "5.7.1 message content rejected"))
+        self.assertEqual(self.send(simple("fine", "m-after\r\n"))[0], 250)
+        rec = self.milter.wait_session(before)
+        self.assertEqual(rec["messages"][0]["headers"][2],
+                         ["Subject", "fine"])
+        # no_milters: checks still apply, the milter is not asked
+        before = self.milter.count()
+        self.assertEqual(self.send(simple("nm", "nm\r\n",
+                                          [("X-Secret", "x")]),
+                                   port=self.nomilter)[0], 250)
+        self.assertEqual(self.send(simple("cheap pills"), port=self.nomilter),
+                         (550, "5.7.1 message content rejected"))
+        self.assertEqual(self.milter.count(), before)
+
+
+class Settings(pt.TempDirTest):
+
+    def test_bad_table(self):
+        t = self.write("hc", "/^Subject: ok/ REJECT\n/^Subject: (bad/ "
+                             "REJECT\n")
+        r = srv.serve_once(os.path.join(self.tmp, "s"),
+                           "header_checks = regexp:%s\n" % t)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("header_checks: %s, line 2: bad regular expression"
+                      % t, r.stderr)
+        self.write("c/main.cf", "header_checks = regexp:%s\n"
+                   "body_checks = regexp:%s/missing\n" % (t, self.tmp))
+        p = pt.postern("check", "-c", os.path.join(self.tmp, "c"))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("error: header_checks (%s): cannot open table "
+                      "regexp:%s: %s, line 2: bad regular expression"
+                      % (t, t, t), p.stdout)
+        self.assertIn("error: body_checks (%s/missing)" % self.tmp, p.stdout)
+
+    def test_filter_action(self):
+        t = self.write("hc", "/^Subject:/ FILTER smtp:[127.0.0.1]:10025\n")
+        self.write("c/main.cf", "header_checks = regexp:%s\n"
+                   "receive_override_options = no_milters, no_such\n" % t)
+        p = pt.postern("check", "-c", os.path.join(self.tmp, "c"))
+        self.assertIn("error: header_checks (%s): /^Subject:/: FILTER "
+                      "smtp:[127.0.0.1]:10025: postern has no content "
+                      "filters" % t, p.stdout)
+        self.assertIn('error: receive_override_options (%s): unknown option '
+                      '"no_such"' % os.path.join(self.tmp, "c", "main.cf"),
+                      p.stdout)
+
+
+if __name__ == "__main__":
+    pt.main()
