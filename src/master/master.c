@@ -101,21 +101,20 @@ static void generation_free(struct generation *g)
         free(g);
 }
 
-/* local_milters_ok - non_smtpd_milters as the queue manager will read
- * it: a malformed list refuses the start (or the reload) here, not in a
- * queue manager that would exit and be restarted in a loop */
-static int local_milters_ok(const struct conf *c, char **err)
+/* local_intake_ok - non_smtpd_milters and the header and body checks as
+ * the queue manager will read them: a malformed list or a table that does
+ * not open refuses the start (or the reload) here, not in a queue manager
+ * that would exit and be restarted in a loop */
+static int local_intake_ok(const struct conf *c, char **err)
 {
         struct milter_spec *v;
+        struct smtpd_hbc *h;
         size_t n;
-        char *e = NULL;
 
-        if (smtpd_milters_parse(c, c->non_smtpd_milters, &v, &n, &e) < 0) {
-                *err = xasprintf("non_smtpd_milters: %s", e);
-                free(e);
+        if (smtpd_local_intake(c, &v, &n, &h, err) < 0)
                 return -1;
-        }
         milter_specs_free(v, n);
+        smtpd_hbc_free(h);
         return 0;
 }
 
@@ -128,8 +127,7 @@ static int generation_load(const struct master_opts *o, unsigned id,
         g->id = id;
         *out = NULL;
         if (conf_load(o->config_dir, o->overrides, &g->main, err) < 0 ||
-            conf_refused(g->main, err) < 0 ||
-            local_milters_ok(g->main, err) < 0)
+            conf_refused(g->main, err) < 0 || local_intake_ok(g->main, err) < 0)
                 goto bad;
         if (master_cf_read(o->config_dir, &g->svc, &g->nsvc, err) < 0)
                 goto bad;

@@ -112,26 +112,30 @@ struct qmgr {
         struct qdest *dests;
         bool pump_armed;
         bool pumping;
-        /* non_smtpd_milters: the list, the maildrop files they are
-         * working on, and the ones a milter deferred (not before until) */
+        /* non_smtpd_milters and the header and body checks: the
+         * milters, the checks, the maildrop files they are working on,
+         * and the ones deferred (not before until) */
         struct milter_spec *milters;
         size_t nmilters;
+        struct smtpd_hbc *hbc;
         struct pickup *pickups;
         struct pickup_wait *waits;
 };
 
-/* One maildrop file going through non_smtpd_milters. */
+/* One maildrop file going through the checks and non_smtpd_milters. */
 struct pickup {
         struct qmgr *q;
         char id[QUEUE_ID_SIZE];
         struct queue_file *qf;
-        struct strbuf content;
+        struct strbuf content; /* as the checks left it */
+        bool checked_edit;     /* the checks changed it */
+        struct smtpd_hbc_result hres;
         struct milter_msg msg;
         struct milter_run *run;
         struct pickup *next;
 };
 
-/* A maildrop file a milter deferred. */
+/* A maildrop file a milter or a check deferred. */
 struct pickup_wait {
         char id[QUEUE_ID_SIZE];
         long long until;
@@ -875,6 +879,7 @@ static void pickup_free(struct pickup *p)
         milter_run_free(p->run);
         queue_file_close(p->qf);
         strbuf_clear(&p->content);
+        smtpd_hbc_result_clear(&p->hres);
         strlist_clear(&p->msg.rcpt);
         strlist_clear(&p->msg.rcpt_params);
         free(p);
@@ -900,8 +905,9 @@ static bool pickup_waiting(struct qmgr *q, const char *id)
         return waiting;
 }
 
-/* pickup_requeue - the maildrop file with the milters' edits, as a new
- * queue file in state to; then the old one goes.  0, or -1 (logged) */
+/* pickup_requeue - the maildrop file with the edits of the checks and
+ * the milters (r, or NULL), as a new queue file in state to; then the old
+ * one goes.  0, or -1 (logged) */
 static int pickup_requeue(struct pickup *p, const struct milter_result *r,
                           enum queue_state to)
 {
@@ -915,9 +921,9 @@ static int pickup_requeue(struct pickup *p, const struct milter_result *r,
 
         queue_env_init(&env);
         strbuf_init(&out);
-        env.sender = xstrdup(r->sender     ? r->sender
-                             : old->sender ? old->sender
-                                           : "");
+        env.sender = xstrdup(r && r->sender ? r->sender
+                             : old->sender  ? old->sender
+                                            : "");
         env.envid = old->envid ? xstrdup(old->envid) : NULL;
         env.ret = old->ret;
         env.body = old->body;
@@ -926,7 +932,7 @@ static int pickup_requeue(struct pickup *p, const struct milter_result *r,
         env.protocol = old->protocol ? xstrdup(old->protocol) : NULL;
         for (size_t i = 0; i < old->nrcpt; i++) {
                 bool gone = false;
-                for (size_t d = 0; d < r->del_rcpt.n && !gone; d++)
+                for (size_t d = 0; r && d < r->del_rcpt.n && !gone; d++)
                         gone = strcasecmp(old->rcpt[i].addr,
                                           r->del_rcpt.v[d]) == 0;
                 if (!gone)
@@ -934,19 +940,26 @@ static int pickup_requeue(struct pickup *p, const struct milter_result *r,
                                            old->rcpt[i].orcpt,
                                            old->rcpt[i].notify);
         }
-        for (size_t a = 0; a < r->add_rcpt.n; a++)
+        for (size_t a = 0; r && a < r->add_rcpt.n; a++)
                 queue_env_add_rcpt(&env, r->add_rcpt.v[a], NULL, 0);
-        milter_apply(r, p->content.s ? p->content.s : "", p->content.len, 0,
-                     &out);
+        smtpd_hbc_add_bcc(&p->hres, &env);
+        smtpd_hbc_redirect(&p->hres, &env);
+        if (r)
+                milter_apply(r, p->content.s ? p->content.s : "",
+                             p->content.len, 0, &out);
+        else
+                strbuf_add(&out, p->content.s ? p->content.s : "",
+                           p->content.len);
         if (queue_msg_new(q->queue, &m, &err) < 0 ||
             queue_msg_write(m, out.s ? out.s : "", out.len, &err) < 0 ||
             queue_msg_finish(m, &env, NULL, &err) < 0 ||
             queue_commit_to(q->queue, to, &m, 1, &err) < 0) {
-                log_warnx("%s: milter edits: %s", p->id, err);
+                log_warnx("%s: %s edits: %s", p->id, r ? "milter" : "check",
+                          err);
                 goto out;
         }
-        log_info("%s: milter edits applied, queued as %s", p->id,
-                 queue_msg_id(m));
+        log_info("%s: %s edits applied, queued as %s", p->id,
+                 r ? "milter" : "check", queue_msg_id(m));
         if (queue_delete(q->queue, QUEUE_MAILDROP, p->id, &err) < 0)
                 log_warnx("%s: delete from maildrop: %s", p->id, err);
         rc = 0;
@@ -957,13 +970,65 @@ out:
         return rc;
 }
 
+/* pickup_defer - the maildrop file stays until the next try, after
+ * queue_run_delay */
+static void pickup_defer(struct pickup *p)
+{
+        struct qmgr *q = p->q;
+        struct pickup_wait *w = xcalloc(1, sizeof(*w));
+
+        snprintf(w->id, sizeof(w->id), "%s", p->id);
+        w->until =
+            now_s() +
+            (q->conf->queue_run_delay > 0 ? q->conf->queue_run_delay : 300);
+        w->next = q->waits;
+        q->waits = w;
+}
+
+/* pickup_hold - a rejected local submission: there is nobody to refuse it
+ * to, so it is kept on hold for the postmaster, never delivered as it is */
+static void pickup_hold(struct pickup *p)
+{
+        const char *err = NULL;
+
+        if (queue_move(p->q->queue, p->id, QUEUE_MAILDROP, QUEUE_HOLD, &err) <
+            0)
+                log_warnx("%s: move to hold: %s", p->id, err);
+        else
+                log_info("%s: placed on hold", p->id);
+}
+
+/* pickup_remove - a discarded local submission */
+static void pickup_remove(struct pickup *p)
+{
+        const char *err = NULL;
+
+        if (queue_delete(p->q->queue, QUEUE_MAILDROP, p->id, &err) < 0)
+                log_warnx("%s: delete from maildrop: %s", p->id, err);
+        else
+                log_info("%s: removed", p->id);
+}
+
+/* pickup_settle - into ready/ (or hold/), written anew when the checks
+ * or the milters (r, or NULL; edited says) changed it */
+static void pickup_settle(struct pickup *p, const struct milter_result *r,
+                          bool edited, bool hold)
+{
+        enum queue_state to = hold || p->hres.hold ? QUEUE_HOLD : QUEUE_READY;
+        const char *err = NULL;
+
+        if (edited || p->checked_edit)
+                (void)pickup_requeue(p, r, to);
+        else if (queue_move(p->q->queue, p->id, QUEUE_MAILDROP, to, &err) < 0)
+                log_warnx("%s: maildrop pickup: %s", p->id, err);
+}
+
 /* pickup_done - what the milters decided about a maildrop file */
 static void pickup_done(void *arg, struct milter_result *r)
 {
         struct pickup *p = arg;
         struct qmgr *q = p->q;
         const struct queue_env *env = queue_file_env(p->qf);
-        const char *err = NULL;
         bool edited = r->nedits || r->body_replaced || r->sender ||
                       r->add_rcpt.n || r->del_rcpt.n;
         const char *what = r->verdict == MILTER_V_DISCARD ? "milter-discard"
@@ -982,52 +1047,78 @@ static void pickup_done(void *arg, struct milter_result *r)
                          text, env->sender ? env->sender : "",
                          env->nrcpt ? env->rcpt[0].addr : "");
         switch (r->verdict) {
-        case MILTER_V_TEMPFAIL: {
-                /* stays in maildrop/ until the next try */
-                struct pickup_wait *w = xcalloc(1, sizeof(*w));
-                snprintf(w->id, sizeof(w->id), "%s", p->id);
-                w->until = now_s() + (q->conf->queue_run_delay > 0
-                                          ? q->conf->queue_run_delay
-                                          : 300);
-                w->next = q->waits;
-                q->waits = w;
+        case MILTER_V_TEMPFAIL:
+                pickup_defer(p);
                 break;
-        }
         case MILTER_V_REJECT:
-                /* nobody to refuse it to: kept on hold for the
-                 * postmaster, never delivered as it is */
-                if (queue_move(q->queue, p->id, QUEUE_MAILDROP, QUEUE_HOLD,
-                               &err) < 0)
-                        log_warnx("%s: move to hold: %s", p->id, err);
-                else
-                        log_info("%s: placed on hold", p->id);
+                pickup_hold(p);
                 break;
         case MILTER_V_DISCARD:
-                if (queue_delete(q->queue, QUEUE_MAILDROP, p->id, &err) < 0)
-                        log_warnx("%s: delete from maildrop: %s", p->id, err);
-                else
-                        log_info("%s: removed", p->id);
+                pickup_remove(p);
                 break;
         case MILTER_V_QUEUE:
-        case MILTER_V_HOLD: {
-                enum queue_state to =
-                    r->verdict == MILTER_V_HOLD ? QUEUE_HOLD : QUEUE_READY;
-                if (edited)
-                        (void)pickup_requeue(p, r, to);
-                else if (queue_move(q->queue, p->id, QUEUE_MAILDROP, to, &err) <
-                         0)
-                        log_warnx("%s: maildrop pickup: %s", p->id, err);
+        case MILTER_V_HOLD:
+                pickup_settle(p, r, edited, r->verdict == MILTER_V_HOLD);
                 break;
-        }
         }
         milter_result_free(r);
         pickup_free(p);
         event_timer_add(q->t_ready, 0);
 }
 
-/* pickup_start - send a maildrop file through non_smtpd_milters, as
- * Postfix's cleanup does for local submissions: the client is
- * localhost[127.0.0.1] */
+/* collect - what the checks let through */
+static int collect(void *arg, const char *p, size_t n)
+{
+        strbuf_add(arg, p, n);
+        return 0;
+}
+
+/* pickup_check - the header and body checks of a local submission (its
+ * log lines say "from local", as Postfix's): true when it goes on to the
+ * milters or the queue, false when they decided (deferred, held,
+ * removed) */
+static bool pickup_check(struct pickup *p)
+{
+        const struct queue_env *env = queue_file_env(p->qf);
+        struct smtpd_hbc_origin o = {
+            .queue_id = p->id,
+            .client = "local",
+            .sender = env->sender ? env->sender : "",
+            .rcpt = env->nrcpt ? env->rcpt[0].addr : NULL,
+        };
+        struct strbuf out;
+        struct smtpd_hbc_stream *st;
+        int rc;
+
+        strbuf_init(&out);
+        st = smtpd_hbc_start(p->q->hbc, &o, collect, &out);
+        (void)smtpd_hbc_write(st, p->content.s ? p->content.s : "",
+                              p->content.len);
+        rc = smtpd_hbc_finish(st, &p->hres);
+        smtpd_hbc_stream_free(st);
+        if (rc == 0 && p->hres.verdict == SMTPD_HBC_QUEUE) {
+                p->checked_edit =
+                    out.len != p->content.len ||
+                    (out.len && memcmp(out.s, p->content.s, out.len) != 0) ||
+                    p->hres.bcc.n || p->hres.redirect;
+                strbuf_clear(&p->content);
+                p->content = out;
+                return true;
+        }
+        strbuf_clear(&out);
+        if (rc < 0 ||
+            (p->hres.verdict == SMTPD_HBC_REFUSE && p->hres.reply[0] == '4'))
+                pickup_defer(p); /* a table error, FILTER, REJECT 4.x.x */
+        else if (p->hres.verdict == SMTPD_HBC_REFUSE)
+                pickup_hold(p);
+        else
+                pickup_remove(p); /* DISCARD */
+        return false;
+}
+
+/* pickup_start - a maildrop file through the header and body checks and
+ * non_smtpd_milters, as Postfix's cleanup does for local submissions: the
+ * milters' client is localhost[127.0.0.1] */
 static void pickup_start(struct qmgr *q, const char *id, struct queue_file *qf)
 {
         const struct queue_env *env = queue_file_env(qf);
@@ -1051,6 +1142,17 @@ static void pickup_start(struct qmgr *q, const char *id, struct queue_file *qf)
         if (rc < 0) {
                 log_warnx("%s: read: %s", id, err);
                 pickup_free(p);
+                return;
+        }
+        if (q->hbc && !pickup_check(p)) {
+                pickup_free(p);
+                event_timer_add(q->t_ready, 0);
+                return;
+        }
+        if (q->nmilters == 0) {
+                pickup_settle(p, NULL, false, false);
+                pickup_free(p);
+                event_timer_add(q->t_ready, 0);
                 return;
         }
         struct milter_msg *g = &p->msg;
@@ -1089,7 +1191,8 @@ static void maildrop_pickup(struct qmgr *q)
                 bool busy = false;
                 for (struct pickup *p = q->pickups; p && !busy; p = p->next)
                         busy = strcmp(p->id, ids.v[i]) == 0;
-                if (busy || (q->nmilters && pickup_waiting(q, ids.v[i])))
+                if (busy ||
+                    ((q->nmilters || q->hbc) && pickup_waiting(q, ids.v[i])))
                         continue;
                 if (queue_file_open(q->queue, QUEUE_MAILDROP, ids.v[i], 0, &qf,
                                     &err) < 0) {
@@ -1097,7 +1200,7 @@ static void maildrop_pickup(struct qmgr *q)
                                 continue;
                         log_warnx("%s: %s: moved to corrupt", ids.v[i], err);
                         to = QUEUE_CORRUPT;
-                } else if (q->nmilters) {
+                } else if (q->nmilters || q->hbc) {
                         pickup_start(q, ids.v[i], qf);
                         continue;
                 }
@@ -1400,8 +1503,7 @@ int qmgr_new(const struct conf *c, uid_t uid, gid_t gid, struct qmgr **out,
         }
         if (qmgr_routes_new(c, &q->routes, err) < 0 ||
             local_new(c, &q->local, err) < 0 ||
-            smtpd_milters_parse(c, c->non_smtpd_milters, &q->milters,
-                                &q->nmilters, err) < 0)
+            smtpd_local_intake(c, &q->milters, &q->nmilters, &q->hbc, err) < 0)
                 goto bad;
         /* the SMTP client reads its key now, while still privileged */
         q->loop = event_loop_new();
@@ -1454,6 +1556,7 @@ void qmgr_free(struct qmgr *q)
                 free(w);
         }
         milter_specs_free(q->milters, q->nmilters);
+        smtpd_hbc_free(q->hbc);
         free(q->htab);
         for (struct qdest *d = q->dests, *dn; d; d = dn) {
                 dn = d->next;

@@ -517,6 +517,13 @@ int smtpd_hbc_finish(struct smtpd_hbc_stream *, struct smtpd_hbc_result *res);
 /* smtpd_hbc_stream_free - release (NULL ok). */
 void smtpd_hbc_stream_free(struct smtpd_hbc_stream *);
 
+struct milter_spec;
+/* smtpd_local_intake - what local submissions go through in the queue
+ * manager: non_smtpd_milters (n specs in *milters) and the header and
+ * body checks (*hbc, NULL when none), less what main.cf's
+ * receive_override_options leaves out.  -1 with *err (heap). */
+int smtpd_local_intake(const struct conf *, struct milter_spec **milters,
+                       size_t *n, struct smtpd_hbc **hbc, char **err);
 /* smtpd_hbc_add_bcc - res's BCC recipients into env (NOTIFY=NEVER, none
  * that already is a recipient); before virtual aliases, as Postfix. */
 void smtpd_hbc_add_bcc(const struct smtpd_hbc_result *res,

@@ -520,6 +520,34 @@ void smtpd_hbc_stream_free(struct smtpd_hbc_stream *st)
         free(st);
 }
 
+/* smtpd_local_intake - the milters and checks of local submissions */
+int smtpd_local_intake(const struct conf *c, struct milter_spec **milters,
+                       size_t *n, struct smtpd_hbc **hbc, char **err)
+{
+        unsigned no = 0;
+        char *e = NULL;
+
+        *milters = NULL;
+        *n = 0;
+        *hbc = NULL;
+        if (smtpd_receive_overrides(c, &no, err) < 0)
+                return -1;
+        if (!(no & SMTPD_NO_MILTERS) &&
+            smtpd_milters_parse(c, c->non_smtpd_milters, milters, n, &e) < 0) {
+                *err = xasprintf("non_smtpd_milters: %s", e);
+                free(e);
+                return -1;
+        }
+        if (!(no & SMTPD_NO_HEADER_BODY_CHECKS) &&
+            smtpd_hbc_new(c, hbc, err) < 0) {
+                milter_specs_free(*milters, *n);
+                *milters = NULL;
+                *n = 0;
+                return -1;
+        }
+        return 0;
+}
+
 /* smtpd_hbc_add_bcc - the BCC recipients */
 void smtpd_hbc_add_bcc(const struct smtpd_hbc_result *res,
                        struct queue_env *env)

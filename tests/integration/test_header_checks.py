@@ -27,7 +27,11 @@ serve, sent with Python's smtplib and email package:
   checks as the content arrives, the milters at the end); a message the
   checks reject never reaches the milter; no_milters leaves it out;
 - a table that does not open refuses the start and is reported by
-  postern check with its file and line.
+  postern check with its file and line;
+- local submissions (postern send) are checked too, when the queue
+  manager picks them up from maildrop/ ("from local" in the log lines):
+  an edited one is queued anew, a rejected one is placed on hold (there
+  is nobody to refuse it to), a discarded one is removed.
 
 Before, setting any of them refused the start.
 """
@@ -42,6 +46,7 @@ from email.message import EmailMessage
 
 import milterfix
 import pt
+import qmgrfix
 import queuefile
 import srv
 
@@ -391,6 +396,69 @@ class WithMilter(unittest.TestCase):
         self.assertEqual(self.send(simple("cheap pills"), port=self.nomilter),
                          (550, "5.7.1 message content rejected"))
         self.assertEqual(self.milter.count(), before)
+
+
+class LocalSubmission(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="postern-hbc-local-")
+        os.chmod(cls.tmp, 0o755)
+        hc, bc = os.path.join(cls.tmp, "hc"), os.path.join(cls.tmp, "bc")
+        with open(hc, "w") as f:
+            f.write(HEADER_CHECKS)
+        with open(bc, "w") as f:
+            f.write(BODY_CHECKS)
+        cls.mta = qmgrfix.Mta(os.path.join(cls.tmp, "mta"), (
+            "header_checks = regexp:%s\nbody_checks = regexp:%s\n"
+            % (hc, bc))).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.mta.stop()
+        problems = cls.mta.problems()
+        shutil.rmtree(cls.tmp, True)
+        if problems or rc != 0:
+            raise AssertionError("postern serve exit %s: %s" %
+                                 (rc, "\n".join(problems)))
+
+    def submit(self, user, subject, body, extra=""):
+        p = self.mta.postern("send", "-f", "a@example.com",
+                             "%s@mx.postern.test" % user,
+                             input="From: a@example.com\nSubject: %s\n%s\n%s"
+                             % (subject, extra, body))
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_edit_reject_discard(self):
+        self.submit("bob", "prepend local", "edit this line\nlocal-one\n",
+                    "X-Secret: internal\n")
+        got = [m for m in self.mta.wait_mail("bob").values()
+               if b"local-one" in m]
+        self.assertEqual(len(got), 1)
+        self.assertNotIn(b"X-Secret", got[0])
+        self.assertIn(b"\nX-Checked: prepended\nSubject: prepend local\n",
+                      got[0])
+        self.assertIn(b"\nedited line\nlocal-one\n", got[0])
+        self.mta.wait_log("check edits applied, queued as ")
+        self.mta.wait_log(": prepend: header Subject: prepend local from "
+                          "local; from=<a@example.com> "
+                          "to=<bob@mx.postern.test>: X-Checked: prepended")
+
+        self.submit("carol", "cheap pills", "local-two\n")
+        self.mta.wait_log(": reject: header Subject: cheap pills from local; "
+                          "from=<a@example.com> to=<carol@mx.postern.test>: "
+                          "5.7.1 message content rejected")
+        self.mta.wait_log("placed on hold")
+        pt.wait_for(lambda: [q for q in self.mta.queued("hold")
+                             if b"local-two" in self.mta.queue_file(q, "hold")],
+                    "the rejected submission on hold")
+
+        self.submit("dave", "discard me", "local-three\n")
+        self.mta.wait_log(": discard: header Subject: discard me from local;")
+        self.mta.wait_log(": removed")
+        for state in ("maildrop", "ready", "hold", "deferred"):
+            for q in self.mta.queued(state):
+                self.assertNotIn(b"local-three", self.mta.queue_file(q, state))
 
 
 class Settings(pt.TempDirTest):
