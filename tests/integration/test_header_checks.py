@@ -31,7 +31,10 @@ serve, sent with Python's smtplib and email package:
 - local submissions (postern send) are checked too, when the queue
   manager picks them up from maildrop/ ("from local" in the log lines):
   an edited one is queued anew, a rejected one is placed on hold (there
-  is nobody to refuse it to), a discarded one is removed.
+  is nobody to refuse it to), a discarded one is removed;
+- with a real Postfix (Debian's, a private instance) given the same
+  tables and the same messages, the queued message is the same (but for
+  the Received: headers) and a REJECT gets the same reply and log line.
 
 Before, setting any of them refused the start.
 """
@@ -45,6 +48,7 @@ import unittest
 from email.message import EmailMessage
 
 import milterfix
+import pfpeer
 import pt
 import qmgrfix
 import queuefile
@@ -459,6 +463,115 @@ class LocalSubmission(unittest.TestCase):
         for state in ("maildrop", "ready", "hold", "deferred"):
             for q in self.mta.queued(state):
                 self.assertNotIn(b"local-three", self.mta.queue_file(q, state))
+
+
+def strip_received(msg):
+    """A message (bytes, any line ends) as LF lines, without its
+    Received: headers."""
+    out, skip, head = [], False, True
+    for line in msg.replace(b"\r\n", b"\n").split(b"\n"):
+        if head and line == b"":
+            head = False
+        if head and line[:1] in (b" ", b"\t") and skip:
+            continue
+        skip = head and line.lower().startswith(b"received:")
+        if not skip:
+            out.append(line)
+    return b"\n".join(out).rstrip(b"\n") + b"\n"
+
+
+@unittest.skipUnless(pt.have("postfix") and os.geteuid() == 0,
+                     "needs Postfix and root for a private instance")
+class SameAsPostfix(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = pfpeer.tmpdir("postern-hbc-pf-")
+        tables = {}
+        for name, text in (("header", HEADER_CHECKS +
+                            "/^X-Compare:/ HOLD compare\n"),
+                           ("mime", MIME_HEADER_CHECKS),
+                           ("nested", NESTED_HEADER_CHECKS),
+                           ("body", BODY_CHECKS)):
+            tables[name] = os.path.join(cls.tmp, name)
+            with open(tables[name], "w") as f:
+                f.write(text)
+        checks = {"header_checks": "regexp:" + tables["header"],
+                  "mime_header_checks": "regexp:" + tables["mime"],
+                  "nested_header_checks": "regexp:" + tables["nested"],
+                  "body_checks": "regexp:" + tables["body"]}
+        cls.pf = pfpeer.Postfix(os.path.join(cls.tmp, "pf"), dict(
+            checks, myhostname="mx.postern.test",
+            mydestination="mx.postern.test", local_recipient_maps=""))
+        cls.pf.start()
+        cls.port = pt.free_port()
+        while cls.port == cls.pf.port:
+            cls.port = pt.free_port()
+        cls.server = srv.Server(
+            os.path.join(cls.tmp, "postern"),
+            "".join("%s = %s\n" % kv for kv in checks.items()),
+            [("smtp", cls.port, [])], workers=1).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pf.stop()
+        srv.stop_and_clean(cls.server, cls.tmp)
+
+    def send(self, port, msg):
+        with smtplib.SMTP("127.0.0.1", port, timeout=120) as s:
+            s.ehlo("client.example")
+            s.mail(SENDER)
+            s.rcpt(RCPT)
+            try:
+                code, text = s.data(msg)
+            except smtplib.SMTPDataError as e:
+                code, text = e.smtp_code, e.smtp_error
+        return code, text.decode()
+
+    def test_same_queued_message(self):
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = SENDER, RCPT, "prepend compare"
+        m["Date"] = "Mon, 02 Jun 2025 10:00:00 +0000"
+        m["Message-ID"] = "<compare@client.example>"
+        m["X-Secret"] = "internal"
+        m["X-Compare"] = "yes"
+        m.set_content("first line\nedit this line\nlast line\n")
+        m.add_attachment("notes\n", filename="notes.txt")
+        raw = (b"Subject: replace this subject\r\n" +
+               m.as_bytes(policy=m.policy.clone(linesep="\r\n")))
+        code, text = self.send(self.pf.port, raw)
+        self.assertEqual(code, 250, text)
+        pfqid = text.split()[-1]
+        held = pt.wait_for(lambda: pt.run(
+            ["postcat", "-c", self.pf.conf, "-h", "-b", "-q", pfqid]),
+            "postcat of the held message")
+        self.assertEqual(held.returncode, 0, held.stderr)
+        code, text = self.send(self.port, raw)
+        self.assertEqual(code, 250, text)
+        qid = text.split()[-1]
+        ours = queuefile.message(self.server.queue_file(qid, "hold"))
+        theirs = held.stdout.encode()
+        self.assertEqual(strip_received(ours), strip_received(theirs))
+        self.assertIn(b"X-Checked: prepended", ours)
+        self.assertNotIn(b"X-Secret", ours)
+
+    def test_same_reject(self):
+        msg = simple("cheap pills from both", "x\r\n").encode()
+        ours = self.send(self.port, msg)
+        theirs = self.send(self.pf.port, msg)
+        self.assertEqual(ours, theirs)
+        self.assertEqual(ours, (550, "5.7.1 message content rejected"))
+        pattern = re.compile(r"^.*?: [0-9A-Za-z]+: (reject: header .*)$",
+                             re.M)
+        client = re.compile(r"from [^ ]+\[127\.0\.0\.1\];")
+
+        def line(text):
+            found = [client.sub("from CLIENT[127.0.0.1];", m) for m in
+                     pattern.findall(text or "")
+                     if "cheap pills from both" in m]
+            return found[0] if found else None
+        pf = pt.wait_for(lambda: line(self.pf.read()), "Postfix's reject")
+        self.assertEqual(line(self.server.logtext()), pf)
 
 
 class Settings(pt.TempDirTest):
