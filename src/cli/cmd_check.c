@@ -768,7 +768,8 @@ static void check_hbc(struct check_run *r, struct check_walk *w)
         for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
                 bool seen = false;
                 for (size_t k = 0; k < i; k++)
-                        seen |= strcmp(t[k].value, t[i].value) == 0;
+                        seen |= t[i].value && t[k].value &&
+                                strcmp(t[k].value, t[i].value) == 0;
                 if (seen)
                         continue;
                 w->param = t[i].param;

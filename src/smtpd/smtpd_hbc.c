@@ -148,8 +148,10 @@ int smtpd_hbc_new(const struct conf *c, struct smtpd_hbc **out, char **err)
         char *e = NULL;
 
         *out = NULL;
-        for (int i = 0; i < CHECK_N; i++)
+        for (int i = 0; i < CHECK_N; i++) {
+                v[i] = v[i] ? v[i] : "";
                 any |= *v[i] != 0;
+        }
         if (!any)
                 return 0;
         h = xcalloc(1, sizeof(*h));

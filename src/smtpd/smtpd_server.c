@@ -1719,12 +1719,15 @@ static enum smtpd_commit hbc_end(struct conn *c, char *qid, size_t qsz)
 
         smtpd_hbc_stream_free(c->hbcs);
         c->hbcs = NULL;
-        if (rc < 0)
+        if (rc < 0) {
                 v = SMTPD_COMMIT_FAIL;
-        else if (h->verdict == SMTPD_HBC_REFUSE)
-                v = SMTPD_COMMIT_REFUSED, snprintf(qid, qsz, "%s", h->reply);
-        else if (h->verdict == SMTPD_HBC_DROP)
-                v = SMTPD_COMMIT_OK, snprintf(qid, qsz, "%s", c->msg_id);
+        } else if (h->verdict == SMTPD_HBC_REFUSE) {
+                v = SMTPD_COMMIT_REFUSED;
+                snprintf(qid, qsz, "%s", h->reply);
+        } else if (h->verdict == SMTPD_HBC_DROP) {
+                v = SMTPD_COMMIT_OK; /* as if queued, as Postfix says */
+                snprintf(qid, qsz, "%s", c->msg_id);
+        }
         if (v != SMTPD_COMMIT_PENDING) {
                 smtpd_hbc_result_clear(h);
                 queue_msg_abort(c->msg); /* frees */

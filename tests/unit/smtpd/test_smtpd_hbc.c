@@ -93,11 +93,14 @@ static struct conf *load(const char *const *settings)
         for (size_t i = 0; settings[i]; i++) {
                 struct strbuf b;
                 strbuf_init(&b);
-                for (const char *p = settings[i]; *p; p++)
-                        if (strncmp(p, "DIR", 3) == 0)
-                                strbuf_adds(&b, dir), p += 2;
-                        else
+                for (const char *p = settings[i]; *p; p++) {
+                        if (strncmp(p, "DIR", 3) == 0) {
+                                strbuf_adds(&b, dir);
+                                p += 2;
+                        } else {
                                 strbuf_addc(&b, *p);
+                        }
+                }
                 strlist_push(&o, b.s);
                 strbuf_clear(&b);
         }
