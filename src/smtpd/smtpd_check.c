@@ -979,11 +979,14 @@ static int access_result(const char *v, const char *what, const char *cls,
         return 1;
 }
 
-/* lookup_access - one check_*_access table list for several keys */
+/* lookup_access - one check_*_access table list for several keys, the
+ * first nwhole of them whole strings (an address, a host name), the others
+ * derived from them (parent domains, network prefixes, "user@"), which
+ * pattern tables (cidr, regexp, pcre) are not asked for, as in Postfix */
 static int lookup_access(struct table_list *t, const char *const *keys,
-                         size_t nkeys, const char *what, const char *cls,
-                         struct eval *ev, enum smtpd_verdict *verdict,
-                         struct strbuf *reply)
+                         size_t nkeys, size_t nwhole, const char *what,
+                         const char *cls, struct eval *ev,
+                         enum smtpd_verdict *verdict, struct strbuf *reply)
 {
         for (size_t i = 0; i < nkeys; i++) {
                 const char *v;
@@ -991,7 +994,9 @@ static int lookup_access(struct table_list *t, const char *const *keys,
                 if (keys[i] == NULL || *keys[i] == 0)
                         continue;
                 enum table_status st =
-                    table_list_lookup(t, keys[i], &v, NULL, &err);
+                    i < nwhole
+                        ? table_list_lookup(t, keys[i], &v, NULL, &err)
+                        : table_list_lookup_partial(t, keys[i], &v, NULL, &err);
                 if (st == TABLE_ERROR) {
                         log_warnx("%s lookup: %s", cls, err);
                         free(err);
@@ -1071,7 +1076,9 @@ static int unlisted_local(struct smtpd_checks *k, const char *rcpt,
 
         local_keys(rcpt, k->delim, &keys);
         for (size_t i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
-                st = table_list_lookup(k->lmaps, keys.v[i], &v, NULL, &err);
+                st = i ? table_list_lookup_partial(k->lmaps, keys.v[i], &v,
+                                                   NULL, &err)
+                       : table_list_lookup(k->lmaps, keys.v[i], &v, NULL, &err);
         strlist_clear(&keys);
         if (st == TABLE_ERROR) {
                 log_warnx("local_recipient_maps lookup: %s", err);
@@ -1183,9 +1190,10 @@ static int unlisted(struct smtpd_checks *k, const char *rcpt,
                 const char *v;
                 char *err = NULL;
                 enum table_status st = TABLE_NOTFOUND;
-                for (size_t i = 0; i < 2 && st == TABLE_NOTFOUND; i++)
-                        st = table_list_lookup(k->vmaps, keys[i], &v, NULL,
-                                               &err);
+                st = table_list_lookup(k->vmaps, keys[0], &v, NULL, &err);
+                if (st == TABLE_NOTFOUND)
+                        st = table_list_lookup_partial(k->vmaps, keys[1], &v,
+                                                       NULL, &err);
                 if (st == TABLE_ERROR) {
                         log_warnx("virtual_mailbox_maps lookup: %s", err);
                         free(err);
@@ -1322,29 +1330,13 @@ static bool non_fqdn_address(const char *addr)
 static int sender_owners(struct smtpd_checks *k, const char *sender,
                          char **owners)
 {
-        char *addr = str_lower(xstrdup(sender));
-        char *at = strrchr(addr, '@');
-        size_t cut = at ? strcspn(addr, k->delim) : 0;
-        struct strlist keys = {0};
-        enum table_status st = TABLE_NOTFOUND;
         const char *v = NULL;
         char *err = NULL;
 
         *owners = NULL;
         /* user+ext@domain, user@domain, @domain */
-        strlist_push(&keys, addr);
-        if (at && *k->delim && addr + cut < at) {
-                char *base = xasprintf("%.*s%s", (int)cut, addr, at);
-                strlist_push(&keys, base);
-                free(base);
-        }
-        if (at)
-                strlist_push(&keys, at);
-        for (size_t i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
-                st =
-                    table_list_lookup(k->login_maps, keys.v[i], &v, NULL, &err);
-        strlist_clear(&keys);
-        free(addr);
+        enum table_status st =
+            table_list_lookup_addr(k->login_maps, sender, k->delim, &v, &err);
         if (st == TABLE_ERROR) {
                 log_warnx("smtpd_sender_login_maps lookup: %s", err);
                 free(err);
@@ -1724,10 +1716,7 @@ static int mx_access(struct smtpd_checks *k,
                 break;
         }
         for (size_t h = 0; h < hosts.n && rc != 1; h++) {
-                struct strlist keys = {0};
-                char *lower = str_lower(xstrdup(hosts.v[h]));
-                domain_keys(lower, k->access_parent, &keys);
-                free(lower);
+                struct strlist addrs = {0};
                 for (int t = 0; t < 2; t++) {
                         int at = t ? DNS_T_AAAA : DNS_T_A;
                         switch (cl->dns(cl->dns_arg, hosts.v[h], at, &v, &n)) {
@@ -1736,21 +1725,34 @@ static int mx_access(struct smtpd_checks *k,
                                 break;
                         case SMTPD_DNS_FOUND:
                                 for (size_t i = 0; i < n; i++)
-                                        client_keys(v[i], &keys);
+                                        strlist_push(&addrs, v[i]);
                                 break;
                         default:
                                 break;
                         }
                 }
-                if (rc != 2 &&
-                    lookup_access(r->tables, (const char *const *)keys.v,
-                                  keys.n, shown, cls, ev, verdict, reply)) {
-                        if (*verdict == SMTPD_ACCEPT)
-                                strbuf_reset(reply); /* OK: DUNNO */
-                        else
-                                rc = 1;
+                /* the name, then each address, each with what derives
+                 * from it */
+                for (size_t a = 0; rc == 0 && a <= addrs.n; a++) {
+                        struct strlist keys = {0};
+                        if (a == 0) {
+                                char *lower = str_lower(xstrdup(hosts.v[h]));
+                                domain_keys(lower, k->access_parent, &keys);
+                                free(lower);
+                        } else {
+                                client_keys(addrs.v[a - 1], &keys);
+                        }
+                        if (lookup_access(r->tables,
+                                          (const char *const *)keys.v, keys.n,
+                                          1, shown, cls, ev, verdict, reply)) {
+                                if (*verdict == SMTPD_ACCEPT)
+                                        strbuf_reset(reply); /* OK: DUNNO */
+                                else
+                                        rc = 1;
+                        }
+                        strlist_clear(&keys);
                 }
-                strlist_clear(&keys);
+                strlist_clear(&addrs);
         }
         strlist_clear(&hosts);
         return rc;
@@ -2000,7 +2002,7 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         if (cl->ccert_present) {
                                 const char *keys[] = {cl->cert_fprint,
                                                       cl->pkey_fprint};
-                                if (lookup_access(r[i].tables, keys, 2,
+                                if (lookup_access(r[i].tables, keys, 2, 2,
                                                   cl->cert_fprint,
                                                   "Client certificate", ev,
                                                   verdict, reply))
@@ -2014,19 +2016,25 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         bool rev = r[i].kind == R_CHECK_REV_CLIENT;
                         const char *name =
                             rev ? peer_reverse(cl) : peer_name(cl);
-                        struct strlist keys = {0};
+                        const char *shown = rev           ? name
+                                            : cl->namaddr ? cl->namaddr
+                                                          : cl->addr;
+                        const char *ccls =
+                            rev ? "Unverified Client host" : "Client host";
+                        struct strlist nkeys = {0}, akeys = {0};
                         char *lower = str_lower(xstrdup(name));
                         if (strcmp(lower, "unknown") != 0)
-                                domain_keys(lower, k->access_parent, &keys);
-                        client_keys(cl->addr, &keys);
-                        int d = lookup_access(
-                            r[i].tables, (const char *const *)keys.v, keys.n,
-                            rev           ? name
-                            : cl->namaddr ? cl->namaddr
-                                          : cl->addr,
-                            rev ? "Unverified Client host" : "Client host", ev,
-                            verdict, reply);
-                        strlist_clear(&keys);
+                                domain_keys(lower, k->access_parent, &nkeys);
+                        client_keys(cl->addr, &akeys);
+                        int d =
+                            lookup_access(r[i].tables,
+                                          (const char *const *)nkeys.v, nkeys.n,
+                                          1, shown, ccls, ev, verdict, reply) ||
+                            lookup_access(r[i].tables,
+                                          (const char *const *)akeys.v, akeys.n,
+                                          1, shown, ccls, ev, verdict, reply);
+                        strlist_clear(&nkeys);
+                        strlist_clear(&akeys);
                         free(lower);
                         if (d)
                                 return 1;
@@ -2045,7 +2053,7 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                                 domain_keys(lower, k->access_parent, &keys);
                                 int d = lookup_access(
                                     r[i].tables, (const char *const *)keys.v,
-                                    keys.n, cl->helo, "Helo command", ev,
+                                    keys.n, 1, cl->helo, "Helo command", ev,
                                     verdict, reply);
                                 strlist_clear(&keys);
                                 free(lower);
@@ -2062,7 +2070,7 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         if (*a == 0) {
                                 /* smtpd_null_access_lookup_key */
                                 const char *nk[] = {"<>"};
-                                if (lookup_access(r[i].tables, nk, 1, "",
+                                if (lookup_access(r[i].tables, nk, 1, 1, "",
                                                   "Sender address", ev, verdict,
                                                   reply))
                                         return 1;
@@ -2071,8 +2079,8 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         struct strlist keys = {0};
                         address_keys(a, k->access_parent, &keys);
                         int d = lookup_access(
-                            r[i].tables, (const char *const *)keys.v, keys.n, a,
-                            snd ? "Sender address" : "Recipient address", ev,
+                            r[i].tables, (const char *const *)keys.v, keys.n, 1,
+                            a, snd ? "Sender address" : "Recipient address", ev,
                             verdict, reply);
                         strlist_clear(&keys);
                         if (d)

@@ -14,16 +14,17 @@ static const struct table_type {
         int (*open)(struct table *, const char *, char **);
         bool fold;     /* keys folded to lower case */
         bool compiled; /* built by table_compile into FILE.lmdb */
+        bool pattern;  /* matched by rules: whole keys only */
 } table_types[] = {
-    {"texthash", table_texthash_open, true, false},
-    {"lmdb", table_lmdb_open, true, true},
-    {"hash", table_lmdb_open, true, true},
-    {"btree", table_lmdb_open, true, true},
-    {"inline", table_inline_open, true, false},
-    {"cidr", table_cidr_open, false, false},
-    {"regexp", table_regexp_open, false, false},
-    {"pcre", table_pcre_open, false, false},
-    {"static", table_static_open, false, false},
+    {"texthash", table_texthash_open, true, false, false},
+    {"lmdb", table_lmdb_open, true, true, false},
+    {"hash", table_lmdb_open, true, true, false},
+    {"btree", table_lmdb_open, true, true, false},
+    {"inline", table_inline_open, true, false, false},
+    {"cidr", table_cidr_open, false, false, true},
+    {"regexp", table_regexp_open, false, false, true},
+    {"pcre", table_pcre_open, false, false, true},
+    {"static", table_static_open, false, false, false},
 };
 
 /* spec_split - the type row and the name of "type:name" */
@@ -72,6 +73,7 @@ int table_open(const char *spec, struct table **out, char **err)
         t = xcalloc(1, sizeof(*t));
         t->spec = xstrdup(spec);
         t->fold = type->fold;
+        t->pattern = type->pattern;
         strbuf_init(&t->key);
         strbuf_init(&t->value);
         if (type->open(t, name, err) < 0) {
@@ -136,8 +138,8 @@ static const char *next_name(const char *name, const char *cur)
 enum table_status table_lookup_domain(struct table *t, const char *domain,
                                       const char **value, char **err)
 {
-        for (const char *n = next_name(domain, NULL); n;
-             n = next_name(domain, n)) {
+        for (const char *n = next_name(domain, NULL);
+             n && !(t->pattern && n != domain); n = next_name(domain, n)) {
                 enum table_status s = table_lookup(t, n, value, err);
 
                 if (s != TABLE_NOTFOUND)
@@ -314,10 +316,12 @@ struct table *table_list_get(const struct table_list *l, size_t i)
 
 /* list_find - each table in order for one name */
 static enum table_status list_find(struct table_list *l, const char *key,
-                                   const char **value, struct table **from,
-                                   char **err)
+                                   bool partial, const char **value,
+                                   struct table **from, char **err)
 {
         for (size_t i = 0; i < l->n; i++) {
+                if (partial && l->v[i]->pattern)
+                        continue;
                 enum table_status s = table_lookup(l->v[i], key, value, err);
 
                 if (s == TABLE_NOTFOUND)
@@ -334,7 +338,16 @@ enum table_status table_list_lookup(struct table_list *l, const char *key,
                                     const char **value, struct table **from,
                                     char **err)
 {
-        return list_find(l, key, value, from, err);
+        return list_find(l, key, false, value, from, err);
+}
+
+/* table_list_lookup_partial - the same, but pattern tables are left out:
+ * they see only whole keys, as in Postfix */
+enum table_status table_list_lookup_partial(struct table_list *l,
+                                            const char *key, const char **value,
+                                            struct table **from, char **err)
+{
+        return list_find(l, key, true, value, from, err);
 }
 
 /* table_list_lookup_domain - candidate names outermost, tables inner */
@@ -345,7 +358,8 @@ enum table_status table_list_lookup_domain(struct table_list *l,
 {
         for (const char *n = next_name(domain, NULL); n;
              n = next_name(domain, n)) {
-                enum table_status s = list_find(l, n, value, from, err);
+                enum table_status s =
+                    list_find(l, n, n != domain, value, from, err);
 
                 if (s != TABLE_NOTFOUND)
                         return s;
@@ -386,7 +400,7 @@ enum table_status table_list_lookup_addr(struct table_list *l, const char *addr,
                 return TABLE_NOTFOUND;
         table_addr_keys(addr, delim, &keys);
         for (size_t i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
-                st = table_list_lookup(l, keys.v[i], value, NULL, err);
+                st = list_find(l, keys.v[i], i > 0, value, NULL, err);
         strlist_clear(&keys);
         return st;
 }

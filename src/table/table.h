@@ -133,6 +133,13 @@ struct table *table_list_get(const struct table_list *, size_t i);
 enum table_status table_list_lookup(struct table_list *, const char *key,
                                     const char **value, struct table **from,
                                     char **err);
+/* table_list_lookup_partial - table_list_lookup of a key derived from
+ * the whole one (a parent domain, an address without its extension or
+ * local part, a network prefix): pattern tables (cidr, regexp, pcre) are
+ * left out, as Postfix asks them only for the whole string. */
+enum table_status table_list_lookup_partial(struct table_list *,
+                                            const char *key, const char **value,
+                                            struct table **from, char **err);
 /* table_addr_keys - the keys an address is looked up by in Postfix's
  * address tables (virtual, relocated, BCC, relay per sender): the address,
  * the address without its extension (cut at the first character of delim
@@ -140,13 +147,15 @@ enum table_status table_list_lookup(struct table_list *, const char *key,
  * case, appended to keys. */
 void table_addr_keys(const char *addr, const char *delim, struct strlist *keys);
 /* table_list_lookup_addr - the first of those keys that the list finds
- * (or a table error); *value is borrowed as for table_list_lookup. */
+ * (or a table error); pattern tables see only the address itself.
+ * *value is borrowed as for table_list_lookup. */
 enum table_status table_list_lookup_addr(struct table_list *, const char *addr,
                                          const char *delim, const char **value,
                                          char **err);
 /* table_list_lookup_domain - as table_lookup_domain; for each candidate
  * name (the domain, then each ".parent") every table is searched in order
- * before the next candidate, as Postfix's maps do. */
+ * before the next candidate, as Postfix's maps do; pattern tables see
+ * only the domain itself. */
 enum table_status table_list_lookup_domain(struct table_list *,
                                            const char *domain,
                                            const char **value,

@@ -27,6 +27,7 @@ struct table {
         const struct table_ops *ops;
         char *spec;          /* "type:name" as given */
         bool fold;           /* fold keys to lower case before lookup */
+        bool pattern;        /* cidr, regexp, pcre: whole keys only */
         struct strbuf key;   /* folded key */
         struct strbuf value; /* value storage for types that copy */
         void *priv;          /* the type's own data */

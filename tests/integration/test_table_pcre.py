@@ -172,6 +172,7 @@ class PcreAccess(pt.TempDirTest):
 /^(.+)-outgoing@(.+)$/	REJECT Use ${1}@${2} instead
 /^(a+)+@runaway\.example$/	REJECT never
 /^[^@]+@(?:[^.]+\.)*spam\.example$/	REJECT spam
+!/@/	REJECT no domain
 """)
         self.port = pt.free_port()
         server = srv.Server(os.path.join(self.tmp, "s"), (
@@ -202,6 +203,9 @@ class PcreAccess(pt.TempDirTest):
         self.assertEqual(self.rcpt("joe@mail.Spam.Example"), (
             554, "5.7.1 <joe@mail.Spam.Example>: Sender address "
                  "rejected: spam"))
+        # a pattern table sees the whole address only, not the domain,
+        # parent domains or "user@" that other tables are asked for
+        # (Postfix's access(5)): "!/@/" refuses none of them
         self.assertEqual(self.rcpt("a@example.org"), (250, "2.1.5 Ok"))
 
     def test_match_limit_defers(self):

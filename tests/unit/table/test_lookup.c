@@ -331,12 +331,61 @@ static int teardown(void **state)
         return scratch_remove(dir);
 }
 
+/* test_pattern_whole_keys - pattern tables are asked for whole keys
+ * only: no parent domains, no address without its extension or local
+ * part, as Postfix's access(5) and address tables */
+static void test_pattern_whole_keys(void **state)
+{
+        char *dom = write_file("d.re", "/^\\.x\\.example$/ dotted\n");
+        char *neg = write_file("n.re", "!/@/ no-at\n");
+        char *th = write_file("p.th", "example  parent\n.example  parent\n");
+        char *v1 = xasprintf("regexp:%s texthash:%s", dom, th);
+        char *v2 = xasprintf("regexp:%s texthash:%s", neg, th);
+        struct table_list *l;
+        const char *v;
+        char *err = NULL;
+
+        (void)state;
+        /* a parent domain (".x.example", which the pattern matches when
+         * it is the whole key) is for the texthash table only */
+        assert_int_equal(table_list_open(v1, &l, &err), 0);
+        assert_int_equal(
+            table_list_lookup_domain(l, "a.x.example", &v, NULL, &err),
+            TABLE_FOUND);
+        assert_string_equal(v, "parent");
+        assert_int_equal(
+            table_list_lookup_domain(l, ".x.example", &v, NULL, &err),
+            TABLE_FOUND);
+        assert_string_equal(v, "dotted");
+        table_list_close(l);
+        /* "!/@/" sees only whole keys; "example" is one when asked for
+         * as such */
+        assert_int_equal(table_list_open(v2, &l, &err), 0);
+        assert_int_equal(
+            table_list_lookup_addr(l, "u+e@example", "+", &v, &err),
+            TABLE_NOTFOUND);
+        assert_int_equal(
+            table_list_lookup_partial(l, "example", &v, NULL, &err),
+            TABLE_FOUND);
+        assert_string_equal(v, "parent");
+        assert_int_equal(table_list_lookup(l, "example", &v, NULL, &err),
+                         TABLE_FOUND);
+        assert_string_equal(v, "no-at");
+        table_list_close(l);
+        free(v1);
+        free(v2);
+        free(dom);
+        free(neg);
+        free(th);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_domain_parent_matching),
             cmocka_unit_test(test_nexthop),
             cmocka_unit_test(test_list_order),
+            cmocka_unit_test(test_pattern_whole_keys),
             cmocka_unit_test(test_lmdb_compile),
             cmocka_unit_test(test_lmdb_errors),
             cmocka_unit_test(test_lmdb_empty_and_walk),
