@@ -735,6 +735,7 @@ struct smtpd_peer {
         char *name;    /* verified host name, or "unknown" */
         char *reverse; /* the PTR record's name, or "unknown" */
         enum smtpd_peer_status name_status, reverse_status;
+        char *warning; /* Postfix's warning about the names, or NULL */
 };
 
 /* What access and relay control know of the client and the transaction. */

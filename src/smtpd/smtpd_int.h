@@ -311,13 +311,15 @@ bool smtpd_valid_hostname(const char *);
  * record, whose name must resolve back to addr (else the name is
  * "unknown", the reverse name the PTR's).  Asks dns, so it answers
  * SMTPD_DNS_PENDING until dns knows all it needs; call it again then.
- * When done (SMTPD_DNS_FOUND) *p is filled, after Postfix's warnings
- * were logged. */
+ * When done (SMTPD_DNS_FOUND) *p is filled, with the warning Postfix
+ * logs (for the caller to log) when the name was not believed. */
 enum smtpd_dns_state smtpd_peer_lookup(const char *addr, smtpd_dns_fn dns,
                                        void *arg, struct smtpd_peer *p);
 /* smtpd_peer_unknown - both names "unknown" (PERM): no lookup made. */
 void smtpd_peer_unknown(struct smtpd_peer *);
 /* smtpd_peer_clear - free the names; NULL names ok. */
 void smtpd_peer_clear(struct smtpd_peer *);
+/* smtpd_peer_copy - *to (cleared first) becomes a copy of *from. */
+void smtpd_peer_copy(struct smtpd_peer *to, const struct smtpd_peer *from);
 
 #endif

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "dns/dns.h"
-#include "log/log.h"
 
 /* smtpd_reverse_name - the octets of addr (IPv6: its nibbles) reversed,
  * then domain; NULL when addr is no address */
@@ -100,9 +99,11 @@ enum smtpd_dns_state smtpd_peer_lookup(const char *addr, smtpd_dns_fn dns,
          * host name is no name at all */
         const char *ptr = v[0];
         if (numeric(ptr) || !smtpd_valid_hostname(ptr) || ptr[0] == '[') {
-                log_warnx("%s: %s hostname from the PTR record: %.100s", addr,
-                          numeric(ptr) ? "numeric" : "malformed", ptr);
                 set(p, "unknown", SMTPD_PEER_PERM, "unknown", SMTPD_PEER_PERM);
+                p->warning = xasprintf(
+                    "%s: %s hostname from the PTR record: "
+                    "%.100s",
+                    addr, numeric(ptr) ? "numeric" : "malformed", ptr);
                 return SMTPD_DNS_FOUND;
         }
         char *name = xstrdup(ptr); /* v is the DNS's, replaced below */
@@ -117,19 +118,20 @@ enum smtpd_dns_state smtpd_peer_lookup(const char *addr, smtpd_dns_fn dns,
         if (st == SMTPD_DNS_FOUND && i < n) {
                 set(p, name, SMTPD_PEER_OK, name, SMTPD_PEER_OK);
         } else if (st == SMTPD_DNS_FOUND) {
-                log_warnx("hostname %s does not resolve to address %s", name,
-                          addr);
                 set(p, "unknown", SMTPD_PEER_PERM, name, SMTPD_PEER_OK);
+                p->warning = xasprintf(
+                    "hostname %s does not resolve to address %s", name, addr);
         } else {
                 /* glibc's words for EAI_AGAIN and EAI_NONAME, as in
                  * Postfix's line */
                 bool temp = st == SMTPD_DNS_TEMPFAIL;
-                log_warnx("hostname %s does not resolve to address %s: %s",
-                          name, addr,
-                          temp ? "Temporary failure in name resolution"
-                               : "Name or service not known");
                 set(p, "unknown", temp ? SMTPD_PEER_TEMP : SMTPD_PEER_PERM,
                     name, SMTPD_PEER_OK);
+                p->warning =
+                    xasprintf("hostname %s does not resolve to address %s: %s",
+                              name, addr,
+                              temp ? "Temporary failure in name resolution"
+                                   : "Name or service not known");
         }
         free(name);
         return SMTPD_DNS_FOUND;
@@ -147,5 +149,14 @@ void smtpd_peer_clear(struct smtpd_peer *p)
 {
         free(p->name);
         free(p->reverse);
-        p->name = p->reverse = NULL;
+        free(p->warning);
+        p->name = p->reverse = p->warning = NULL;
+}
+
+/* smtpd_peer_copy - *to becomes a copy of *from */
+void smtpd_peer_copy(struct smtpd_peer *to, const struct smtpd_peer *from)
+{
+        set(to, from->name, from->name_status, from->reverse,
+            from->reverse_status);
+        to->warning = from->warning ? xstrdup(from->warning) : NULL;
 }

@@ -115,6 +115,7 @@ struct dns_memo {
         char *name;
         int type;
         enum smtpd_dns_state state;
+        unsigned ttl; /* seconds the answer holds (0: a failure) */
         struct strlist values;
         struct dns_memo *next;
 };
@@ -142,6 +143,22 @@ struct policy_conn {
 /* Answers kept per session (RBL, then its TXT, sender and recipient
  * domains: a few per RCPT). */
 #define DNS_MEMO_MAX 32
+
+/* The clients' names a worker remembers (direct-mapped by address), for
+ * as long as their DNS records hold, at most PEER_TTL_MAX seconds; that
+ * a name does not exist, for PEER_TTL_NEG (libunbound caches no longer
+ * than the zone says either).  Busy clients (a content filter, a
+ * submission host, a big sender's pool) are then named without a round
+ * trip to the resolver thread for each connection. */
+#define PEER_CACHE_N 256
+#define PEER_TTL_MAX 3600
+#define PEER_TTL_NEG 60
+
+struct peer_cached {
+        char addr[INET6_ADDRSTRLEN];
+        struct smtpd_peer peer;
+        time_t expires; /* CLOCK_MONOTONIC seconds; 0: empty */
+};
 /* Answers one RCPT may wait for, one after another, before it is
  * deferred (a list with more lookups than the memo keeps would cycle). */
 #define RECHECK_MAX 24
@@ -174,6 +191,7 @@ struct smtpd_server {
          * and every query in flight (a closed connection's too) */
         struct dns_resolver *dns;
         bool dns_failed;
+        struct peer_cached *peer_cache; /* PEER_CACHE_N, made when needed */
         struct dns_token *tokens;
         /* check_policy_service clients, one per service string */
         struct policy_conn *policies;
@@ -664,6 +682,9 @@ void smtpd_server_free(struct smtpd_server *srv)
         if (srv->queue)
                 queue_close(srv->queue);
         tls_ticket_keys_free(srv->keys);
+        for (size_t i = 0; srv->peer_cache && i < PEER_CACHE_N; i++)
+                smtpd_peer_clear(&srv->peer_cache[i].peer);
+        free(srv->peer_cache);
         if (srv->conn_count)
                 munmap((void *)srv->conn_count,
                        srv->nrows * CONN_BUCKETS * sizeof(unsigned));
@@ -827,8 +848,13 @@ static void memo_add(struct conn *c, const char *name, int type,
                    : a->result == DNS_NXDOMAIN ? SMTPD_DNS_NONE
                    : a->result == DNS_NODATA   ? SMTPD_DNS_NONE
                                                : SMTPD_DNS_TEMPFAIL;
+        m->ttl = m->state == SMTPD_DNS_NONE    ? PEER_TTL_NEG
+                 : m->state == SMTPD_DNS_FOUND ? PEER_TTL_MAX
+                                               : 0;
         for (size_t i = 0; a && a->result == DNS_OK && i < a->n; i++) {
                 const struct dns_rr *rr = &a->rr[i];
+                if (rr->ttl < m->ttl)
+                        m->ttl = rr->ttl;
                 const char *v =
                     type == DNS_T_MX || type == DNS_T_NS || type == DNS_T_PTR
                         ? rr->host
@@ -2257,6 +2283,8 @@ static void too_many(struct conn *c, const char *limit, unsigned n)
 
 static void set_namaddr(struct conn *c);
 static void conn_begin(struct conn *c);
+static bool peer_cache_get(struct conn *c);
+static void peer_done(struct conn *c);
 
 /* conn_new - a connection was accepted */
 static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
@@ -2293,12 +2321,16 @@ static void conn_new(struct smtpd_server *srv, struct lconf *lc, int fd,
         atomic_fetch_add(&srv->row[c->bucket], 1);
         c->counted = true;
         c->limit_exempt = smtpd_checks_limit_exempt(lc->checks, c->addr);
-        if (lc->conf->smtpd_peername_lookup) {
+        if (lc->conf->smtpd_peername_lookup && !peer_cache_get(c)) {
                 /* the name first, as Postfix: it is in every log line */
                 smtpd_peer_unknown(&c->peer);
                 set_namaddr(c);
                 c->peer_wait = true; /* the socket is not watched yet */
                 peer_step(c);
+                return;
+        }
+        if (lc->conf->smtpd_peername_lookup) {
+                peer_done(c);
                 return;
         }
         smtpd_peer_unknown(&c->peer);
@@ -2317,6 +2349,77 @@ static void set_namaddr(struct conn *c)
                          c->addr);
 }
 
+/* now_s - CLOCK_MONOTONIC seconds */
+static time_t now_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec;
+}
+
+/* peer_slot - the cache entry for an address */
+static struct peer_cached *peer_slot(struct smtpd_server *srv, const char *addr)
+{
+        if (srv->peer_cache == NULL)
+                srv->peer_cache =
+                    xcalloc(PEER_CACHE_N, sizeof(struct peer_cached));
+        return &srv->peer_cache[addr_bucket("", addr) % PEER_CACHE_N];
+}
+
+/* peer_cache_get - the client's names from the cache; false when they
+ * are not there (or no longer hold) */
+static bool peer_cache_get(struct conn *c)
+{
+        struct peer_cached *e = peer_slot(c->srv, c->addr);
+
+        if (e->expires == 0 || strcmp(e->addr, c->addr) != 0 ||
+            e->expires <= now_s())
+                return false;
+        smtpd_peer_copy(&c->peer, &e->peer);
+        return true;
+}
+
+/* memo_ttl - how long the session's answer for name/type holds */
+static unsigned memo_ttl(struct conn *c, const char *name, int type)
+{
+        struct dns_memo *m = name ? memo_find(c, name, type) : NULL;
+
+        return m ? m->ttl : 0;
+}
+
+/* peer_cache_put - remember the names just found, as long as the answers
+ * they come from hold; a temporary failure is not remembered */
+static void peer_cache_put(struct conn *c)
+{
+        const struct smtpd_peer *p = &c->peer;
+        bool v6 = strchr(c->addr, ':') != NULL;
+        char *q = smtpd_reverse_name(c->addr, v6 ? "ip6.arpa" : "in-addr.arpa");
+        unsigned ttl = memo_ttl(c, q, DNS_T_PTR);
+
+        free(q);
+        if (p->reverse_status == SMTPD_PEER_OK) {
+                unsigned f = memo_ttl(c, p->reverse, v6 ? DNS_T_AAAA : DNS_T_A);
+                ttl = f < ttl ? f : ttl;
+        }
+        if (ttl == 0 || p->name_status == SMTPD_PEER_TEMP ||
+            p->reverse_status == SMTPD_PEER_TEMP)
+                return;
+        struct peer_cached *e = peer_slot(c->srv, c->addr);
+        snprintf(e->addr, sizeof(e->addr), "%s", c->addr);
+        smtpd_peer_copy(&e->peer, p);
+        e->expires = now_s() + ttl;
+}
+
+/* peer_done - the names are known: Postfix's warning, then on */
+static void peer_done(struct conn *c)
+{
+        if (c->peer.warning)
+                log_warnx("%s", c->peer.warning);
+        set_namaddr(c);
+        conn_begin(c);
+}
+
 /* peer_step - the client's names, as far as DNS answered: once all is
  * known, the connection goes on */
 static void peer_step(struct conn *c)
@@ -2325,8 +2428,8 @@ static void peer_step(struct conn *c)
             SMTPD_DNS_PENDING)
                 return;
         c->peer_wait = false;
-        set_namaddr(c);
-        conn_begin(c);
+        peer_cache_put(c);
+        peer_done(c);
 }
 
 /* conn_begin - past the name lookup: the client's limits, then the TLS
