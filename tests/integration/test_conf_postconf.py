@@ -106,6 +106,7 @@ class ConfAgainstPostconf(pt.TempDirTest):
             "mynetworks_style", "relay_domains", "smtpd_relay_restrictions",
             "smtputf8_enable", "smtp_tls_dane_insecure_mx_policy",
             "smtpd_tls_fingerprint_digest", "smtp_tls_fingerprint_digest",
+            "lmtp_tls_fingerprint_digest",
             "syslog_name",
             "smtpd_forbid_bare_newline", "default_database_type",
             # computed: from the compatibility level, for the running program
