@@ -43,9 +43,11 @@ struct smtp_rcpt {
 struct smtp_job {
         struct queue_file *qf;  /* open; envelope and body read from it */
         const char *nexthop;    /* "example.org" (MX lookup), "[host]",
-                                   "[host]:port", "host:port" */
+                                   "[host]:port", "host:port"; LMTP:
+                                   "unix:path", "inet:host:port"... */
         const char *policy_key; /* the TLS policy lookup key: the recipient
-                                   domain, or the nexthop as written */
+                                   domain, or the nexthop as written (LMTP
+                                   NULL: the path, or host:port) */
         struct smtp_rcpt *rcpt; /* the batch, all to this nexthop */
         size_t nrcpt;
 };
@@ -63,6 +65,15 @@ struct smtp_client;
 int smtp_client_new(struct event_loop *, const struct conf *,
                     struct dns_resolver *, struct smtp_client **out,
                     char **err);
+/* smtp_client_new_lmtp - the same client speaking LMTP (RFC 2033) for
+ * lmtp: transports: LHLO, one end-of-data reply per accepted recipient,
+ * next hops in smtp_lmtp_nexthop_parse's forms (unix-domain sockets too),
+ * and every setting from the lmtp_* twin of the smtp_* parameter
+ * (lmtp_lhlo_name for smtp_helo_name...).  Its lines are logged as
+ * postern/lmtp.  Errors as smtp_client_new, naming lmtp_* parameters. */
+int smtp_client_new_lmtp(struct event_loop *, const struct conf *,
+                         struct dns_resolver *, struct smtp_client **out,
+                         char **err);
 /* smtp_client_free - closes cached connections (QUIT, not waiting for
  * the reply) and cancels running attempts without calling their done.
  * May be called from within a done callback.  NULL ok. */
@@ -188,9 +199,12 @@ void smtp_tls_policy_key(const struct smtp_tls_policy *, struct strbuf *out);
  * Next hops (smtp_route.c).
  */
 struct smtp_nexthop {
-        char *host;    /* without brackets and port */
-        unsigned port; /* 25 when not given */
-        bool no_mx;    /* written in [brackets]: no MX lookup */
+        char *host;    /* without brackets and port; LMTP unix: the path */
+        unsigned port; /* 25 when not given (LMTP: lmtp_tcp_port); 0 for a
+                          unix: path */
+        bool no_mx;    /* written in [brackets], or LMTP: no MX lookup */
+        char *path;    /* LMTP unix:path as written (relative to
+                          queue_directory unless absolute), else NULL */
 };
 
 /* smtp_nexthop_parse - "[host]:port", "[host]", "host:port", "host".
@@ -198,15 +212,15 @@ struct smtp_nexthop {
  * unbalanced brackets; on success free with smtp_nexthop_clear. */
 int smtp_nexthop_parse(const char *, struct smtp_nexthop *,
                        const char **errstr);
+/* smtp_lmtp_nexthop_parse - an LMTP destination as Postfix's lmtp(8)
+ * takes it: "unix:path", or "inet:" followed by (or, without a prefix,
+ * just) "host", "host:port", "[host]" or "[host]:port", the port being
+ * port when not given.  No form means an MX lookup.  Returns 0, or -1
+ * with *errstr (static); on success free with smtp_nexthop_clear. */
+int smtp_lmtp_nexthop_parse(const char *, unsigned port, struct smtp_nexthop *,
+                            const char **errstr);
 /* smtp_nexthop_clear - NULL-safe release of the strings. */
 void smtp_nexthop_clear(struct smtp_nexthop *);
-
-/* smtp_host_is_literal - whether a host name is a numeric IPv4 or IPv6
- * address ("ipv6:" prefix allowed): used as is, never looked up. */
-bool smtp_host_is_literal(const char *host);
-/* smtp_family_wanted - whether inet_protocols lets the client use an
- * address family (AF_INET, AF_INET6). */
-bool smtp_family_wanted(const struct conf *, int family);
 
 /* smtp_host_is_literal - whether a host name is a numeric IPv4 or IPv6
  * address ("ipv6:" prefix allowed): used as is, never looked up. */

@@ -12,6 +12,9 @@
 #include "table/table.h"
 #include "tls/tls.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,17 +28,18 @@ double smtp_now(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* global_level - smtp_tls_security_level, or the obsolete booleans */
-static int global_level(const struct conf *conf, enum smtp_tls_level *out,
-                        char **err)
+/* global_level - smtp_tls_security_level, or the obsolete booleans;
+ * service names the parameter in errors */
+static int global_level(const struct conf *conf, const char *service,
+                        enum smtp_tls_level *out, char **err)
 {
         const char *l = conf->smtp_tls_security_level;
 
         if (l && *l) {
                 if (smtp_tls_level_parse(l, out) < 0) {
-                        *err = xasprintf("smtp_tls_security_level: invalid "
+                        *err = xasprintf("%s_tls_security_level: invalid "
                                          "TLS security level \"%s\"",
-                                         l);
+                                         service, l);
                         return -1;
                 }
                 return 0;
@@ -84,25 +88,128 @@ static struct tls_ctx *client_tls_ctx(const struct conf *conf, int loglevel,
         return tls_client_ctx_new(&s, errstr);
 }
 
-/* smtp_client_new - shared state of every delivery */
-int smtp_client_new(struct event_loop *loop, const struct conf *conf,
-                    struct dns_resolver *dns, struct smtp_client **out,
-                    char **err)
+/*
+ * The lmtp_* parameters that the LMTP client reads in place of the smtp_*
+ * ones of the same suffix: Postfix's smtp(8) and lmtp(8) are one program
+ * that reads either set, and so is postern's client.  SASL is not among
+ * them (lmtp_sasl_* are not implemented).
+ */
+#define LMTP_TWINS(X)                                                          \
+        X(use_tls)                                                             \
+        X(enforce_tls)                                                         \
+        X(tls_enforce_peername)                                                \
+        X(tls_security_level)                                                  \
+        X(tls_policy_maps)                                                     \
+        X(tls_wrappermode)                                                     \
+        X(tls_cert_file)                                                       \
+        X(tls_key_file)                                                        \
+        X(tls_eccert_file)                                                     \
+        X(tls_eckey_file)                                                      \
+        X(tls_chain_files)                                                     \
+        X(tls_CAfile)                                                          \
+        X(tls_CApath)                                                          \
+        X(tls_protocols)                                                       \
+        X(tls_mandatory_protocols)                                             \
+        X(tls_ciphers)                                                         \
+        X(tls_mandatory_ciphers)                                               \
+        X(tls_exclude_ciphers)                                                 \
+        X(tls_mandatory_exclude_ciphers)                                       \
+        X(tls_secure_cert_match)                                               \
+        X(tls_verify_cert_match)                                               \
+        X(tls_fingerprint_cert_match)                                          \
+        X(tls_fingerprint_digest)                                              \
+        X(tls_scert_verifydepth)                                               \
+        X(tls_servername)                                                      \
+        X(tls_session_cache_timeout)                                           \
+        X(tls_loglevel)                                                        \
+        X(tls_note_starttls_offer)                                             \
+        X(tls_trust_anchor_file)                                               \
+        X(dns_support_level)                                                   \
+        X(mx_address_limit)                                                    \
+        X(mx_session_limit)                                                    \
+        X(connect_timeout)                                                     \
+        X(mail_timeout)                                                        \
+        X(rcpt_timeout)                                                        \
+        X(data_init_timeout)                                                   \
+        X(data_xfer_timeout)                                                   \
+        X(data_done_timeout)                                                   \
+        X(quit_timeout)                                                        \
+        X(starttls_timeout)                                                    \
+        X(bind_address)                                                        \
+        X(bind_address6)                                                       \
+        X(line_length_limit)                                                   \
+        X(skip_5xx_greeting)                                                   \
+        X(connection_reuse_time_limit)                                         \
+        X(connection_reuse_count_limit)
+
+/* lmtp_conf_new - conf as the LMTP client sees it (caller frees with
+ * free(): the strings stay conf's) */
+static struct conf *lmtp_conf_new(const struct conf *conf)
+{
+        struct conf *l = xmalloc(sizeof(*l));
+
+        *l = *conf;
+#define LMTP_TWIN(n) l->smtp_##n = conf->lmtp_##n;
+        LMTP_TWINS(LMTP_TWIN)
+#undef LMTP_TWIN
+        l->smtp_helo_name = conf->lmtp_lhlo_name;
+        l->smtp_helo_timeout = conf->lmtp_lhlo_timeout;
+        l->smtp_never_send_ehlo = false; /* LHLO or nothing */
+        l->smtp_sasl_auth_enable = false;
+        l->smtp_sender_dependent_authentication = false;
+        return l;
+}
+
+/* lmtp_port - lmtp_tcp_port: a number, or a name from /etc/services */
+static int lmtp_port(const char *s, unsigned *port, char **err)
+{
+        const char *why = NULL;
+        long long v;
+
+        if (conf_parse_int(s, &v, &why) == 0) {
+                if (v > 0 && v < 65536) {
+                        *port = (unsigned)v;
+                        return 0;
+                }
+        } else {
+                struct servent *se = getservbyname(s, "tcp");
+                if (se) {
+                        *port = ntohs((uint16_t)se->s_port);
+                        return 0;
+                }
+        }
+        *err = xasprintf("lmtp_tcp_port: bad port \"%s\"", s);
+        return -1;
+}
+
+/* client_new - smtp_client_new and smtp_client_new_lmtp */
+static int client_new(struct event_loop *loop, const struct conf *caller,
+                      struct dns_resolver *dns, bool lmtp,
+                      struct smtp_client **out, char **err)
 {
         struct smtp_client *c;
+        const struct conf *conf = caller;
         const char *errstr = NULL;
 
         *out = NULL;
         *err = NULL;
         c = xcalloc(1, sizeof(*c));
         c->loop = loop;
-        c->conf = conf;
         c->dns = dns;
-        if (global_level(conf, &c->level, err) < 0)
+        c->lmtp = lmtp;
+        c->service = lmtp ? "lmtp" : "smtp";
+        if (lmtp) {
+                if (lmtp_port(caller->lmtp_tcp_port, &c->lmtp_port, err) < 0)
+                        goto fail;
+                c->lmtp_conf = lmtp_conf_new(caller);
+                conf = c->lmtp_conf;
+        }
+        c->conf = conf;
+        if (global_level(conf, c->service, &c->level, err) < 0)
                 goto fail;
         if (table_list_open(conf->smtp_tls_policy_maps, &c->policy_maps, err) <
             0) {
-                char *e = xasprintf("smtp_tls_policy_maps: %s", *err);
+                char *e = xasprintf("%s_tls_policy_maps: %s", c->service, *err);
                 free(*err);
                 *err = e;
                 goto fail;
@@ -135,8 +242,25 @@ int smtp_client_new(struct event_loop *loop, const struct conf *conf,
 fail:
         table_list_close(c->policy_maps);
         table_list_close(c->sasl_maps);
+        free(c->lmtp_conf);
         free(c);
         return -1;
+}
+
+/* smtp_client_new - shared state of every SMTP delivery */
+int smtp_client_new(struct event_loop *loop, const struct conf *conf,
+                    struct dns_resolver *dns, struct smtp_client **out,
+                    char **err)
+{
+        return client_new(loop, conf, dns, false, out, err);
+}
+
+/* smtp_client_new_lmtp - shared state of every LMTP delivery */
+int smtp_client_new_lmtp(struct event_loop *loop, const struct conf *conf,
+                         struct dns_resolver *dns, struct smtp_client **out,
+                         char **err)
+{
+        return client_new(loop, conf, dns, true, out, err);
 }
 
 /* smtp_policy_lookup - the effective TLS policy of a destination */
@@ -257,5 +381,6 @@ void smtp_client_free(struct smtp_client *c)
         tls_ctx_free(c->tls_ctx);
         tls_ctx_free(c->tls_ctx_quiet);
         free(c->tls_err);
+        free(c->lmtp_conf);
         free(c);
 }

@@ -113,7 +113,14 @@ struct smtp_conn {
 
 struct smtp_client {
         struct event_loop *loop;
-        const struct conf *conf;
+        const struct conf *conf; /* LMTP: lmtp_conf, the caller's
+                                    otherwise */
+        bool lmtp;               /* speaks LMTP (smtp_client_new_lmtp) */
+        const char *service;     /* "smtp" or "lmtp": the log name and the
+                                    prefix of parameter names in messages */
+        unsigned lmtp_port;      /* lmtp_tcp_port */
+        struct conf *lmtp_conf;  /* LMTP: a copy of the caller's conf with
+                                    the lmtp_* values in the smtp_* fields */
         struct dns_resolver *dns;
         struct tls_ctx *tls_ctx;       /* logs at smtp_tls_loglevel */
         struct tls_ctx *tls_ctx_quiet; /* fingerprint: smtp logs itself */

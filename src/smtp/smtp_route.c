@@ -45,6 +45,7 @@ void smtp_nexthop_clear(struct smtp_nexthop *nh)
         if (nh == NULL)
                 return;
         free(nh->host);
+        free(nh->path);
         memset(nh, 0, sizeof(*nh));
 }
 
@@ -68,14 +69,14 @@ static int parse_port(const char *s, unsigned *port)
         return 0;
 }
 
-/* smtp_nexthop_parse - "[host]:port" and friends */
-int smtp_nexthop_parse(const char *s, struct smtp_nexthop *nh,
-                       const char **errstr)
+/* nexthop_parse - "[host]:port" and friends, port when none is given */
+static int nexthop_parse(const char *s, unsigned port, struct smtp_nexthop *nh,
+                         const char **errstr)
 {
         const char *host, *hend, *rest;
 
         memset(nh, 0, sizeof(*nh));
-        nh->port = 25;
+        nh->port = port;
         if (s == NULL || *s == 0) {
                 *errstr = "empty next-hop destination";
                 return -1;
@@ -123,6 +124,44 @@ int smtp_nexthop_parse(const char *s, struct smtp_nexthop *nh,
                 }
         }
         str_lower(nh->host);
+        return 0;
+}
+
+/* smtp_nexthop_parse - an SMTP next hop: port 25 unless given */
+int smtp_nexthop_parse(const char *s, struct smtp_nexthop *nh,
+                       const char **errstr)
+{
+        return nexthop_parse(s, 25, nh, errstr);
+}
+
+/* smtp_lmtp_nexthop_parse - an LMTP next hop: a unix-domain socket, or a
+ * host (never an MX lookup: RFC 2033 has no MX) */
+int smtp_lmtp_nexthop_parse(const char *s, unsigned port,
+                            struct smtp_nexthop *nh, const char **errstr)
+{
+        if (s && str_has_prefix(s, "unix:")) {
+                const char *path = s + 5;
+                memset(nh, 0, sizeof(*nh));
+                if (*path == 0) {
+                        *errstr = "empty path in unix: next-hop destination";
+                        return -1;
+                }
+                for (const char *p = path; *p; p++)
+                        if ((unsigned char)*p < ' ' || *p == 0x7f) {
+                                *errstr = "bad character in unix: next-hop "
+                                          "path";
+                                return -1;
+                        }
+                nh->path = xstrdup(path);
+                nh->host = xstrdup(path);
+                nh->no_mx = true;
+                return 0;
+        }
+        if (s && str_has_prefix(s, "inet:"))
+                s += 5;
+        if (nexthop_parse(s, port, nh, errstr) < 0)
+                return -1;
+        nh->no_mx = true;
         return 0;
 }
 
@@ -209,6 +248,14 @@ static void route_native(struct smtp_attempt *a, const char *host)
 
 static void route_next_query(struct smtp_route_state *r);
 
+/* route_service - the log name of a lookup's client ("smtp", "lmtp") */
+static const char *route_service(void *arg)
+{
+        struct smtp_route_state *r = arg;
+
+        return r->a ? smtp_attempt_client(r->a)->service : "smtp";
+}
+
 /* route_detach - the attempt no longer points at its routing state */
 static void route_detach(struct smtp_route_state *r)
 {
@@ -279,10 +326,10 @@ static void addr_answered(void *arg, const struct dns_answer *ans)
         route_next_query(r);
 }
 
-/* on_addr - addr_answered, its lines logged as postern/smtp */
+/* on_addr - addr_answered, its lines logged as postern/smtp (lmtp) */
 static void on_addr(void *arg, const struct dns_answer *ans)
 {
-        const char *prev = log_service("smtp");
+        const char *prev = log_service(route_service(arg));
 
         addr_answered(arg, ans);
         (void)log_service(prev);
@@ -433,10 +480,10 @@ static void mx_answered(void *arg, const struct dns_answer *ans)
         route_next_query(r);
 }
 
-/* on_mx - mx_answered, its lines logged as postern/smtp */
+/* on_mx - mx_answered, its lines logged as postern/smtp (lmtp) */
 static void on_mx(void *arg, const struct dns_answer *ans)
 {
-        const char *prev = log_service("smtp");
+        const char *prev = log_service(route_service(arg));
 
         mx_answered(arg, ans);
         (void)log_service(prev);

@@ -5,7 +5,9 @@
  * MAIL/RCPT/DATA (pipelined when offered, with separate send and receive
  * cursors), the body, the end-of-data reply, and the connection's end:
  * QUIT or the idle cache for the next message to the same destination
- * under the same TLS policy.
+ * under the same TLS policy.  The LMTP client (client->lmtp) is the same
+ * machine with LHLO for EHLO, unix-domain sockets, and one end-of-data
+ * reply per accepted recipient (RFC 2033 section 4.2).
  */
 #include "smtp/smtp_int.h"
 
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* Postfix's smtp_connection_cache_time_limit default: how long an idle
@@ -96,6 +99,8 @@ struct smtp_attempt {
         size_t send_cur, recv_cur; /* 0 MAIL, 1..ntx RCPT, ntx+1 DATA */
         bool mail_failed;
         bool dot_ignore; /* "." sent only to end an empty DATA */
+        size_t dot_cur;  /* LMTP: the tx index whose end-of-data reply
+                            comes next */
         bool line_start;
         bool prev_cr;
         size_t line_len; /* body bytes on the current line */
@@ -374,7 +379,8 @@ static const char *stage_text(struct smtp_attempt *a)
         case SMTP_ST_GREETING:
                 return "receiving the initial server greeting";
         case SMTP_ST_EHLO:
-                return "performing the EHLO handshake";
+                return a->client->lmtp ? "performing the LHLO handshake"
+                                       : "performing the EHLO handshake";
         case SMTP_ST_HELO:
                 return "performing the HELO handshake";
         case SMTP_ST_STARTTLS:
@@ -424,7 +430,10 @@ static struct smtp_conn *conn_new(struct smtp_client *cl, const char *host,
         c->addr = xstrdup(addr);
         c->port = port;
         c->namaddr = xasprintf("%s[%s]", host, addr);
-        c->relay = xasprintf("%s[%s]:%u", host, addr, port);
+        /* a unix-domain socket has no port: "host[private/dovecot-lmtp]",
+         * as Postfix logs it */
+        c->relay = port ? xasprintf("%s[%s]:%u", host, addr, port)
+                        : xstrdup(c->namaddr);
         c->born = smtp_now();
         strbuf_init(&c->rbuf);
         strbuf_init(&c->wbuf);
@@ -644,10 +653,12 @@ static void idle_expired(void *arg)
         conn_quit(c);
 }
 
-/* idle_timer_cb - idle_expired, its lines logged as postern/smtp */
+/* idle_timer_cb - idle_expired, its lines logged as postern/smtp (or
+ * lmtp) */
 static void idle_timer_cb(void *arg)
 {
-        const char *prev = log_service("smtp");
+        const char *prev =
+            log_service(((struct smtp_conn *)arg)->client->service);
 
         idle_expired(arg);
         (void)log_service(prev);
@@ -692,10 +703,11 @@ static void conn_io(int fd, int what, void *arg)
         }
 }
 
-/* conn_io_cb - conn_io, its lines logged as postern/smtp */
+/* conn_io_cb - conn_io, its lines logged as postern/smtp (or lmtp) */
 static void conn_io_cb(int fd, int what, void *arg)
 {
-        const char *prev = log_service("smtp");
+        const char *prev =
+            log_service(((struct smtp_conn *)arg)->client->service);
 
         conn_io(fd, what, arg);
         (void)log_service(prev);
@@ -876,7 +888,7 @@ static int bind_source(const struct conf *cf, int fd, int family)
         struct sockaddr_storage ss;
         socklen_t len;
 
-        if (src == NULL || *src == 0)
+        if (src == NULL || *src == 0 || family == AF_UNIX)
                 return 0;
         memset(&ss, 0, sizeof(ss));
         if (family == AF_INET) {
@@ -897,6 +909,33 @@ static int bind_source(const struct conf *cf, int fd, int family)
                 }
         }
         return bind(fd, (struct sockaddr *)&ss, len);
+}
+
+/* unix_sockaddr - the address of an LMTP unix: next hop, a relative path
+ * under queue_directory (Postfix's lmtp runs there, so
+ * "private/dovecot-lmtp" works as in Postfix); -1 with last_err set when
+ * it does not fit */
+static int unix_sockaddr(struct smtp_attempt *a, struct sockaddr_storage *ss,
+                         socklen_t *len)
+{
+        struct sockaddr_un *su = (struct sockaddr_un *)ss;
+        const char *qdir = a->client->conf->queue_directory;
+        char *path = a->nh.path[0] == '/'
+                         ? xstrdup(a->nh.path)
+                         : xasprintf("%s/%s", qdir ? qdir : ".", a->nh.path);
+        size_t n = strlen(path);
+
+        if (n >= sizeof(su->sun_path)) {
+                log_warnx("unix-domain name too long: %s", path);
+                set_last_err(a, "4.3.5", "Server configuration error");
+                free(path);
+                return -1;
+        }
+        su->sun_family = AF_UNIX;
+        memcpy(su->sun_path, path, n + 1);
+        *len = (socklen_t)sizeof(*su);
+        free(path);
+        return 0;
 }
 
 /* attempt_connect_next - connect to addrs[cur] (or give up) */
@@ -950,7 +989,12 @@ static void attempt_connect_next(struct smtp_attempt *a)
                 memset(&ss, 0, sizeof(ss));
                 struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
                 struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-                if (inet_pton(AF_INET, ad->addr, &s4->sin_addr) == 1) {
+                if (a->nh.path) {
+                        if (unix_sockaddr(a, &ss, &sslen) < 0) {
+                                attempt_finish(a);
+                                return;
+                        }
+                } else if (inet_pton(AF_INET, ad->addr, &s4->sin_addr) == 1) {
                         s4->sin_family = AF_INET;
                         s4->sin_port = htons((uint16_t)a->nh.port);
                         sslen = sizeof(*s4);
@@ -995,14 +1039,17 @@ static void attempt_connect_next(struct smtp_attempt *a)
 
 /* ---- protocol ---- */
 
-/* send_ehlo - EHLO (or HELO when configured so) */
+/* send_ehlo - EHLO (or HELO when configured so), LMTP's LHLO */
 static void send_ehlo(struct smtp_attempt *a)
 {
         const char *name = a->client->conf->smtp_helo_name;
 
         if (name == NULL || *name == 0)
                 name = "localhost";
-        if (a->client->conf->smtp_never_send_ehlo) {
+        if (a->client->lmtp) {
+                conn_cmd(a->conn, "LHLO %s", name);
+                enter(a, SMTP_ST_EHLO);
+        } else if (a->client->conf->smtp_never_send_ehlo) {
                 conn_cmd(a->conn, "HELO %s", name);
                 enter(a, SMTP_ST_HELO);
         } else {
@@ -1258,6 +1305,13 @@ static char *tls_sess_key(struct smtp_attempt *a)
                          a->conn->host);
 }
 
+/* tls_nexthop - the next-hop name certificates are matched against:
+ * myhostname for a unix-domain socket, as in Postfix */
+static const char *tls_nexthop(const struct smtp_attempt *a)
+{
+        return a->nh.path ? a->client->conf->myhostname : a->nh.host;
+}
+
 /* start_tls - the handshake after "220" to STARTTLS */
 static enum step start_tls(struct smtp_attempt *a)
 {
@@ -1281,7 +1335,7 @@ static enum step start_tls(struct smtp_attempt *a)
         if (sni && str_eq_ci(sni, "hostname"))
                 sni = c->host;
         else if (sni && str_eq_ci(sni, "nexthop"))
-                sni = a->nh.host;
+                sni = tls_nexthop(a);
         if (sni && *sni == 0)
                 sni = NULL;
         if (sni && is_ip_literal(sni))
@@ -1291,7 +1345,7 @@ static enum step start_tls(struct smtp_attempt *a)
                           : a->level == SMTP_TLS_VERIFY
                               ? cf->smtp_tls_verify_cert_match
                               : cf->smtp_tls_secure_cert_match;
-                m.nexthop = a->nh.host;
+                m.nexthop = tls_nexthop(a);
                 m.hostname = c->host;
                 m.single_label_wildcards =
                     !cf->tls_wildcard_matches_multiple_labels;
@@ -1452,8 +1506,8 @@ static enum step drive_handshake(struct smtp_attempt *a)
         if (a->level == SMTP_TLS_MAY) {
                 /* Opportunistic TLS: a new connection in plaintext. */
                 log_info("%s: TLS handshake failed; retrying in plaintext "
-                         "(smtp_tls_security_level = may)",
-                         c->relay);
+                         "(%s_tls_security_level = may)",
+                         c->relay, a->client->service);
                 a->plain_next = true;
                 attempt_connect_next(a);
                 return STEP_STOP;
@@ -1472,7 +1526,8 @@ static enum step on_ehlo(struct smtp_attempt *a, bool helo)
         bool mandatory = a->level >= SMTP_TLS_ENCRYPT;
 
         if (rp->code / 100 != 2) {
-                if (!helo && !a->tls_active) {
+                /* LMTP has no HELO to fall back to */
+                if (!helo && !a->tls_active && !a->client->lmtp) {
                         conn_cmd(c, "HELO %s",
                                  a->client->conf->smtp_helo_name &&
                                          *a->client->conf->smtp_helo_name
@@ -1488,7 +1543,9 @@ static enum step on_ehlo(struct smtp_attempt *a, bool helo)
                 strbuf_printf(&t, "host %s said: ", c->namaddr);
                 smtp_reply_oneline(rp, &t);
                 strbuf_printf(&t, " (in reply to %s command)",
-                              helo ? "HELO" : "EHLO");
+                              helo              ? "HELO"
+                              : a->client->lmtp ? "LHLO"
+                                                : "EHLO");
                 set_last_err(a, dsn, "%s", strbuf_cstr(&t));
                 strbuf_clear(&t);
                 if (dsn[0] == '5')
@@ -1680,6 +1737,41 @@ static enum step on_auth(struct smtp_attempt *a)
         return sasl_failed(a, dsn);
 }
 
+/* dot_outcome - recipient r's outcome from the end-of-data reply */
+static void dot_outcome(struct smtp_attempt *a, struct smtp_rcpt *r)
+{
+        if (a->rp->code / 100 == 2) {
+                char dsn[16];
+                struct strbuf t;
+                reply_dsn(a->rp, dsn, sizeof(dsn));
+                strbuf_init(&t);
+                smtp_reply_oneline(a->rp, &t);
+                rcpt_set(a, r, dsn, strbuf_cstr(&t));
+                strbuf_clear(&t);
+        } else {
+                rcpt_fail_reply(a, r, "end of DATA");
+        }
+}
+
+/* on_lmtp_dot - LMTP: one end-of-data reply per recipient that RCPT
+ * accepted, in RCPT order (RFC 2033 section 4.2), each deciding that
+ * recipient alone: a 452 for a full mailbox defers that one only.
+ * Recipients are recorded reply by reply, so a connection lost half-way
+ * leaves only those without a reply to be tried again. */
+static enum step on_lmtp_dot(struct smtp_attempt *a)
+{
+        while (a->dot_cur < a->ntx && !a->accepted[a->dot_cur])
+                a->dot_cur++;
+        if (a->dot_cur < a->ntx)
+                dot_outcome(a, &a->job->rcpt[a->tx[a->dot_cur++]]);
+        while (a->dot_cur < a->ntx && !a->accepted[a->dot_cur])
+                a->dot_cur++;
+        if (a->dot_cur < a->ntx)
+                return STEP_GO_ON; /* more replies to come */
+        tx_end(a, true);
+        return STEP_STOP;
+}
+
 /* on_reply - a complete reply in the current state */
 static enum step on_reply(struct smtp_attempt *a)
 {
@@ -1802,6 +1894,7 @@ static enum step on_reply(struct smtp_attempt *a)
                                 return STEP_STOP;
                         }
                         queue_file_rewind_body(a->job->qf);
+                        a->dot_cur = 0;
                         a->line_start = true;
                         a->prev_cr = false;
                         a->line_len = 0;
@@ -1825,22 +1918,11 @@ static enum step on_reply(struct smtp_attempt *a)
                         tx_end(a, cls == 2);
                         return STEP_STOP;
                 }
-                for (size_t k = 0; k < a->ntx; k++) {
-                        struct smtp_rcpt *r = &a->job->rcpt[a->tx[k]];
-                        if (!a->accepted[k])
-                                continue;
-                        if (cls == 2) {
-                                char dsn[16];
-                                struct strbuf t;
-                                reply_dsn(rp, dsn, sizeof(dsn));
-                                strbuf_init(&t);
-                                smtp_reply_oneline(rp, &t);
-                                rcpt_set(a, r, dsn, strbuf_cstr(&t));
-                                strbuf_clear(&t);
-                        } else {
-                                rcpt_fail_reply(a, r, "end of DATA");
-                        }
-                }
+                if (a->client->lmtp)
+                        return on_lmtp_dot(a);
+                for (size_t k = 0; k < a->ntx; k++)
+                        if (a->accepted[k])
+                                dot_outcome(a, &a->job->rcpt[a->tx[k]]);
                 tx_end(a, true);
                 return STEP_STOP;
         default:
@@ -2054,6 +2136,22 @@ void smtp_route_failed(struct smtp_attempt *a, const char *dsn, const char *fmt,
         attempt_finish(a);
 }
 
+/* policy_key - the TLS policy lookup key of the attempt: the job's, else
+ * the next hop; for LMTP, as Postfix looks it up, the socket path or the
+ * destination without "inet:" */
+static const char *policy_key(const struct smtp_attempt *a)
+{
+        const char *k = a->job->nexthop;
+
+        if (a->job->policy_key)
+                return a->job->policy_key;
+        if (a->client->lmtp && a->nh.path)
+                return a->nh.path;
+        if (a->client->lmtp && k && str_has_prefix(k, "inet:"))
+                return k + 5;
+        return k;
+}
+
 /* attempt_begin - on the loop: a cached connection, or routing */
 static void attempt_begin(void *arg)
 {
@@ -2063,16 +2161,16 @@ static void attempt_begin(void *arg)
 
         a->t_start = smtp_now();
         a->env = queue_file_env(a->job->qf);
-        if (smtp_nexthop_parse(a->job->nexthop, &a->nh, &errstr) < 0) {
+        if ((a->client->lmtp
+                 ? smtp_lmtp_nexthop_parse(
+                       a->job->nexthop, a->client->lmtp_port, &a->nh, &errstr)
+                 : smtp_nexthop_parse(a->job->nexthop, &a->nh, &errstr)) < 0) {
                 set_last_err(a, "4.3.5", "bad next-hop \"%s\": %s",
                              a->job->nexthop ? a->job->nexthop : "", errstr);
                 attempt_finish(a);
                 return;
         }
-        if (smtp_policy_lookup(a->client,
-                               a->job->policy_key ? a->job->policy_key
-                                                  : a->job->nexthop,
-                               &a->pol, &err) < 0) {
+        if (smtp_policy_lookup(a->client, policy_key(a), &a->pol, &err) < 0) {
                 log_warnx("%s", err);
                 set_last_err(a, "4.7.5", "%s", err);
                 free(err);
@@ -2081,12 +2179,21 @@ static void attempt_begin(void *arg)
         }
         a->level = a->pol.level;
         a->dane_level = SMTP_TLS_NONE;
+        if (a->nh.path && a->level == SMTP_TLS_MAY) {
+                /* as Postfix: a private channel gains nothing from
+                 * unauthenticated encryption, and no plaintext retry is
+                 * wanted there */
+                log_warnx("%s: opportunistic TLS encryption is not "
+                          "appropriate for unix-domain destinations.",
+                          a->nh.path);
+                a->level = SMTP_TLS_NONE;
+        }
         a->wrapper = a->client->conf->smtp_tls_wrappermode;
         if (a->wrapper && a->level == SMTP_TLS_NONE) {
                 set_last_err(a, "4.7.5",
-                             "smtp_tls_wrappermode requires TLS, but the TLS "
+                             "%s_tls_wrappermode requires TLS, but the TLS "
                              "security level for %s is none",
-                             a->nh.host);
+                             a->client->service, a->nh.host);
                 log_warnx("%s", strbuf_cstr(&a->last_err));
                 attempt_finish(a);
                 return;
@@ -2100,9 +2207,9 @@ static void attempt_begin(void *arg)
                         if (a->level == SMTP_TLS_DANE_ONLY) {
                                 set_last_err(a, "4.7.5",
                                              "dane-only policy for %s, but "
-                                             "smtp_dns_support_level is not "
+                                             "%s_dns_support_level is not "
                                              "dnssec",
-                                             a->nh.host);
+                                             a->nh.host, a->client->service);
                                 attempt_finish(a);
                                 return;
                         }
@@ -2141,13 +2248,22 @@ static void attempt_begin(void *arg)
                 return;
         }
         enter(a, SMTP_ST_RESOLVE);
+        if (a->nh.path) {
+                /* a unix-domain socket: Postfix names it myhostname[path] */
+                smtp_attempt_add_addr(a, a->client->conf->myhostname,
+                                      a->nh.path);
+                smtp_route_done(a);
+                return;
+        }
         smtp_route_start(a);
 }
 
-/* attempt_start - attempt_begin, its lines logged as postern/smtp */
+/* attempt_start - attempt_begin, its lines logged as postern/smtp (or
+ * lmtp) */
 static void attempt_start(void *arg)
 {
-        const char *prev = log_service("smtp");
+        const char *prev =
+            log_service(((struct smtp_attempt *)arg)->client->service);
 
         attempt_begin(arg);
         (void)log_service(prev);

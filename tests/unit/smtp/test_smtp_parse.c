@@ -193,6 +193,62 @@ static void test_nexthop(void **state)
                 assert_int_equal(smtp_nexthop_parse(bad[i], &nh, &errstr), -1);
 }
 
+static void test_lmtp_nexthop(void **state)
+{
+        struct smtp_nexthop nh;
+        const char *errstr;
+
+        (void)state;
+        /* unix: a path as written, relative ones stay relative */
+        assert_int_equal(smtp_lmtp_nexthop_parse("unix:private/dovecot-lmtp",
+                                                 24, &nh, &errstr),
+                         0);
+        assert_string_equal(nh.path, "private/dovecot-lmtp");
+        assert_string_equal(nh.host, "private/dovecot-lmtp");
+        assert_int_equal(nh.port, 0);
+        smtp_nexthop_clear(&nh);
+        assert_int_equal(
+            smtp_lmtp_nexthop_parse("unix:/run/dovecot/lmtp", 24, &nh, &errstr),
+            0);
+        assert_string_equal(nh.path, "/run/dovecot/lmtp");
+        smtp_nexthop_clear(&nh);
+        /* inet: and bare hosts: the lmtp_tcp_port unless given, and never
+         * an MX lookup */
+        static const struct {
+                const char *in, *host;
+                unsigned port;
+        } ok[] = {
+            {"inet:127.0.0.1:24", "127.0.0.1", 24},
+            {"inet:[127.0.0.1]:2424", "127.0.0.1", 2424},
+            {"inet:[::1]", "::1", 24},
+            {"inet:Mail.Example", "mail.example", 24},
+            {"mail.example:26", "mail.example", 26},
+            {"[192.0.2.1]", "192.0.2.1", 24},
+            {"mail.example", "mail.example", 24},
+        };
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+                assert_int_equal(
+                    smtp_lmtp_nexthop_parse(ok[i].in, 24, &nh, &errstr), 0);
+                assert_string_equal(nh.host, ok[i].host);
+                assert_int_equal(nh.port, ok[i].port);
+                assert_true(nh.no_mx);
+                assert_null(nh.path);
+                smtp_nexthop_clear(&nh);
+        }
+        /* another default port (lmtp_tcp_port) */
+        assert_int_equal(smtp_lmtp_nexthop_parse("inet:h", 2003, &nh, &errstr),
+                         0);
+        assert_int_equal(nh.port, 2003);
+        smtp_nexthop_clear(&nh);
+        const char *bad[] = {
+            "",        "unix:",     "inet:",    "inet:[x", "inet:x:0",
+            "x:65536", "unix:a\nb", "inet:a b", NULL};
+        assert_int_equal(smtp_lmtp_nexthop_parse(NULL, 24, &nh, &errstr), -1);
+        for (size_t i = 0; bad[i]; i++)
+                assert_int_equal(
+                    smtp_lmtp_nexthop_parse(bad[i], 24, &nh, &errstr), -1);
+}
+
 static void test_policy(void **state)
 {
         struct smtp_tls_policy p;
@@ -241,6 +297,7 @@ int main(void)
             cmocka_unit_test(test_ehlo_features),
             cmocka_unit_test(test_sasl),
             cmocka_unit_test(test_nexthop),
+            cmocka_unit_test(test_lmtp_nexthop),
             cmocka_unit_test(test_policy),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
