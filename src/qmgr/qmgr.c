@@ -98,6 +98,8 @@ struct qmgr {
         struct dns_resolver *dns;
         struct smtp_client *smtp;
         char *smtp_err;
+        struct smtp_client *lmtp; /* the lmtp: transport */
+        char *lmtp_err;
         struct local *local;
         struct qmgr_routes *routes;
         struct qmsg *active;
@@ -235,9 +237,10 @@ static struct qdest *dest_get(struct qmgr *q, enum qmgr_transport t,
         struct qdest *d = xcalloc(1, sizeof(*d));
         d->key = key;
         d->t = t;
-        d->limit = t == QMGR_T_SMTP
-                       ? q->conf->smtp_destination_concurrency_limit
-                       : q->conf->local_destination_concurrency_limit;
+        d->limit =
+            t == QMGR_T_SMTP   ? q->conf->smtp_destination_concurrency_limit
+            : t == QMGR_T_LMTP ? q->conf->lmtp_destination_concurrency_limit
+                               : q->conf->local_destination_concurrency_limit;
         if (d->limit <= 0)
                 d->limit = q->conf->default_destination_concurrency_limit;
         if (d->limit <= 0)
@@ -250,9 +253,10 @@ static struct qdest *dest_get(struct qmgr *q, enum qmgr_transport t,
 /* rcpt_limit - recipients per delivery for a transport */
 static size_t rcpt_limit(struct qmgr *q, enum qmgr_transport t)
 {
-        long long n = t == QMGR_T_SMTP
-                          ? q->conf->smtp_destination_recipient_limit
-                          : q->conf->local_destination_recipient_limit;
+        long long n =
+            t == QMGR_T_SMTP   ? q->conf->smtp_destination_recipient_limit
+            : t == QMGR_T_LMTP ? q->conf->lmtp_destination_recipient_limit
+                               : q->conf->local_destination_recipient_limit;
         if (n <= 0)
                 n = q->conf->default_destination_recipient_limit;
         return n > 0 ? (size_t)n : 1;
@@ -339,7 +343,9 @@ static void job_done(struct qjob *j)
 {
         struct qmsg *m = j->m;
         struct qmgr *q = m->q;
-        bool smtp = j->t == QMGR_T_SMTP;
+        /* LMTP outcomes are server replies too ("host ... said: 550 ..."),
+         * and a success there is not a final delivery postern made */
+        bool smtp = j->t == QMGR_T_SMTP || j->t == QMGR_T_LMTP;
 
         for (size_t k = 0; k < j->nrcpt; k++) {
                 struct smtp_rcpt *r = &j->rcpt[k];
@@ -380,7 +386,7 @@ static void job_done(struct qjob *j)
         pump_soon(q);
 }
 
-/* smtp_done - the SMTP client's callback; what follows is the queue
+/* smtp_done - the SMTP (or LMTP) client's callback; what follows is the queue
  * manager's again, logged under its own name */
 static void smtp_done(void *arg, struct smtp_job *sj)
 {
@@ -429,22 +435,28 @@ static void job_start(struct qjob *j)
         struct qmgr *q = j->m->q;
 
         j->d->active++;
-        if (j->t != QMGR_T_SMTP) {
+        if (j->t != QMGR_T_SMTP && j->t != QMGR_T_LMTP) {
                 job_run_local(j);
                 return;
         }
-        if (q->smtp == NULL) {
-                job_fail_all(j, q->smtp_err ? q->smtp_err
-                                            : "smtp client unavailable");
+        bool lmtp = j->t == QMGR_T_LMTP;
+        struct smtp_client *cl = lmtp ? q->lmtp : q->smtp;
+        const char *cerr = lmtp ? q->lmtp_err : q->smtp_err;
+        if (cl == NULL) {
+                job_fail_all(j, cerr   ? cerr
+                                : lmtp ? "lmtp client unavailable"
+                                       : "smtp client unavailable");
                 return;
         }
+        /* LMTP: the client derives the policy key from the next hop */
         j->sj = (struct smtp_job){.qf = j->m->qf,
                                   .nexthop = j->nexthop,
-                                  .policy_key = j->nexthop,
+                                  .policy_key = lmtp ? NULL : j->nexthop,
                                   .rcpt = j->rcpt,
                                   .nrcpt = j->nrcpt};
-        if (smtp_deliver(q->smtp, &j->sj, smtp_done, j) < 0)
-                job_fail_all(j, "smtp delivery could not start");
+        if (smtp_deliver(cl, &j->sj, smtp_done, j) < 0)
+                job_fail_all(j, lmtp ? "lmtp delivery could not start"
+                                     : "smtp delivery could not start");
 }
 
 /* on_pump - start waiting jobs within each destination's limit */
@@ -1389,6 +1401,21 @@ static void on_term(void *arg)
         event_loop_exit(q->loop);
 }
 
+/* start_lmtp - the LMTP client; without a resolver it still reaches
+ * unix-domain sockets and address literals, and host names through
+ * getaddrinfo (LMTP has no MX lookups) */
+static void start_lmtp(struct qmgr *q)
+{
+        char *err = NULL;
+
+        if (smtp_client_new_lmtp(q->loop, q->conf, q->dns, &q->lmtp, &err) <
+            0) {
+                log_warnx("lmtp client: %s", err);
+                q->lmtp_err = xasprintf("lmtp client unavailable: %s", err);
+                free(err);
+        }
+}
+
 /* start_smtp - the resolver and the SMTP client; without them only
  * SMTP deliveries wait (deferred with the reason) */
 static void start_smtp(struct qmgr *q)
@@ -1512,6 +1539,7 @@ int qmgr_new(const struct conf *c, uid_t uid, gid_t gid, struct qmgr **out,
                 goto bad;
         }
         start_smtp(q);
+        start_lmtp(q);
         *out = q;
         return 0;
 bad:
@@ -1545,6 +1573,7 @@ void qmgr_free(struct qmgr *q)
         if (q == NULL)
                 return;
         smtp_client_free(q->smtp);
+        smtp_client_free(q->lmtp);
         dns_resolver_free(q->dns);
         q->more_ready = q->more_deferred = false; /* no more scans */
         while (q->active)
@@ -1575,6 +1604,7 @@ void qmgr_free(struct qmgr *q)
         if (q->nfd >= 0)
                 close(q->nfd);
         free(q->smtp_err);
+        free(q->lmtp_err);
         local_free(q->local);
         qmgr_routes_free(q->routes);
         queue_close(q->queue);

@@ -26,7 +26,8 @@ struct queue_env;
 /* ---- routing ---- */
 
 enum qmgr_transport {
-        QMGR_T_SMTP,    /* smtp, relay, lmtp-less: the SMTP client */
+        QMGR_T_SMTP,    /* smtp, relay: the SMTP client */
+        QMGR_T_LMTP,    /* lmtp: the SMTP client speaking LMTP */
         QMGR_T_LOCAL,   /* Maildir under data_directory */
         QMGR_T_VIRTUAL, /* virtual_mailbox_maps */
         QMGR_T_DISCARD, /* accept and drop */
@@ -37,8 +38,10 @@ enum qmgr_transport {
 /* Where one recipient goes.  nexthop and text are heap-owned. */
 struct qmgr_route {
         enum qmgr_transport transport;
-        char *nexthop;    /* smtp: "example.org", "[h]:25"; else NULL */
-        char *policy_key; /* smtp: TLS policy key: nexthop or rcpt domain */
+        char *nexthop;    /* smtp: "example.org", "[h]:25"; lmtp:
+                             "unix:private/dovecot-lmtp", "inet:h:24";
+                             else NULL */
+        char *policy_key; /* smtp, lmtp: TLS policy key: the nexthop */
         char *text;       /* error:/retry: text, or NULL */
 };
 

@@ -98,8 +98,8 @@ void qmgr_route_clear(struct qmgr_route *rt)
 /* qmgr_transport_name - printable transport */
 const char *qmgr_transport_name(enum qmgr_transport t)
 {
-        static const char *const names[] = {"smtp",    "local", "virtual",
-                                            "discard", "error", "retry"};
+        static const char *const names[] = {
+            "smtp", "lmtp", "local", "virtual", "discard", "error", "retry"};
         return (size_t)t < ARRAY_SIZE(names) ? names[t] : "?";
 }
 
@@ -147,9 +147,9 @@ static int parse_transport(const char *value, enum qmgr_transport *t,
                 enum qmgr_transport t;
         } map[] = {
             {"smtp", QMGR_T_SMTP},       {"relay", QMGR_T_SMTP},
-            {"local", QMGR_T_LOCAL},     {"virtual", QMGR_T_VIRTUAL},
-            {"discard", QMGR_T_DISCARD}, {"error", QMGR_T_ERROR},
-            {"retry", QMGR_T_RETRY},
+            {"lmtp", QMGR_T_LMTP},       {"local", QMGR_T_LOCAL},
+            {"virtual", QMGR_T_VIRTUAL}, {"discard", QMGR_T_DISCARD},
+            {"error", QMGR_T_ERROR},     {"retry", QMGR_T_RETRY},
         };
 
         while (*rest == ' ' || *rest == '\t')
@@ -209,7 +209,7 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
         enum table_status st;
         enum qmgr_transport t;
         char *hop = NULL, *dhop = NULL;
-        bool yes, named;
+        bool yes, named, local = false;
         int rc = -1;
 
         memset(out, 0, sizeof(*out));
@@ -229,6 +229,7 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
         /* the default for the domain's class */
         if (in_domains(&r->mydest, r->mydest_t, domain, &yes, err) < 0)
                 goto out;
+        local = yes;
         if (yes || *domain == 0) {
                 deftext = c->local_transport;
         } else if (in_domains(&r->valias, r->valias_t, domain, &yes, err) < 0) {
@@ -283,9 +284,29 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
                 }
                 t = mt;
         }
+        /* local(8)'s mailbox_transport: what would be delivered locally
+         * goes there instead (Dovecot's LMTP, most often) */
+        if (t == QMGR_T_LOCAL && (local || *domain == 0) &&
+            *c->mailbox_transport) {
+                free(hop);
+                hop = NULL;
+                if (parse_transport(c->mailbox_transport, &t, &hop, &named) <
+                        0 ||
+                    !named) {
+                        *err = xasprintf("mailbox_transport: unknown mail "
+                                         "transport \"%s\"",
+                                         c->mailbox_transport);
+                        goto out;
+                }
+                if (t == QMGR_T_LOCAL) {
+                        free(hop);
+                        hop = NULL;
+                }
+        }
         out->transport = t;
         switch (t) {
         case QMGR_T_SMTP:
+        case QMGR_T_LMTP:
                 out->nexthop = xstrdup(hop ? hop : dhop ? dhop : domain);
                 out->policy_key = xstrdup(out->nexthop);
                 break;

@@ -144,6 +144,85 @@ static void test_route_classes(void **state)
         conf_free(c);
 }
 
+/* expect - addr routes to transport t and nexthop (NULL: none) */
+static void expect(struct qmgr_routes *r, const char *addr,
+                   enum qmgr_transport t, const char *nexthop)
+{
+        struct qmgr_route rt = route(r, addr);
+
+        assert_int_equal(rt.transport, t);
+        if (nexthop)
+                assert_string_equal(rt.nexthop, nexthop);
+        else
+                assert_null(rt.nexthop);
+        qmgr_route_clear(&rt);
+}
+
+static void test_route_lmtp(void **state)
+{
+        static const char *const ov[] = {
+            "mydestination=$myhostname, localhost",
+            "virtual_mailbox_domains=virt.example",
+            "virtual_transport=lmtp:unix:private/dovecot-lmtp",
+            "relayhost=[smarthost.example]",
+            "transport_maps=inline:{ lm.example=lmtp:inet:127.0.0.1:24, "
+            "bare.example=lmtp:, smtp.example=smtp: }",
+            NULL};
+        struct conf *c = load(ov);
+        struct qmgr_routes *r;
+        char *err = NULL;
+
+        (void)state;
+        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        assert_string_equal(qmgr_transport_name(QMGR_T_LMTP), "lmtp");
+        expect(r, "a@Virt.example", QMGR_T_LMTP, "unix:private/dovecot-lmtp");
+        expect(r, "a@lm.example", QMGR_T_LMTP, "inet:127.0.0.1:24");
+        /* no next hop: the recipient domain, never the relayhost */
+        expect(r, "a@bare.example", QMGR_T_LMTP, "bare.example");
+        expect(r, "a@smtp.example", QMGR_T_SMTP, "[smarthost.example]");
+        /* without mailbox_transport local domains stay local */
+        expect(r, "a@localhost", QMGR_T_LOCAL, NULL);
+        qmgr_routes_free(r);
+        conf_free(c);
+}
+
+static void test_route_mailbox_transport(void **state)
+{
+        static const char *const ov[] = {
+            "mydestination=$myhostname, localhost",
+            "mailbox_transport=lmtp:unix:/run/dovecot/lmtp",
+            "transport_maps=inline:{ user@localhost=local:, "
+            "other@localhost=smtp:[10.0.0.1] }",
+            NULL};
+        static const char *const bad[] = {"mailbox_transport=pigeon:x", NULL};
+        struct conf *c = load(ov);
+        struct qmgr_routes *r;
+        struct qmgr_route rt;
+        char *err = NULL;
+
+        (void)state;
+        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        /* what would be delivered locally goes to mailbox_transport,
+         * with or without a domain, and after transport_maps said local */
+        expect(r, "a@MX.example.net", QMGR_T_LMTP, "unix:/run/dovecot/lmtp");
+        expect(r, "postmaster", QMGR_T_LMTP, "unix:/run/dovecot/lmtp");
+        expect(r, "user@localhost", QMGR_T_LMTP, "unix:/run/dovecot/lmtp");
+        /* transport_maps sending it elsewhere wins; remote mail is not
+         * concerned */
+        expect(r, "other@localhost", QMGR_T_SMTP, "[10.0.0.1]");
+        expect(r, "a@example.org", QMGR_T_SMTP, "example.org");
+        qmgr_routes_free(r);
+        conf_free(c);
+
+        c = load(bad);
+        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        assert_int_equal(qmgr_route(r, NULL, "a@localhost", &rt, &err), -1);
+        assert_non_null(strstr(err, "mailbox_transport"));
+        free(err);
+        qmgr_routes_free(r);
+        conf_free(c);
+}
+
 static void test_route_relayhost(void **state)
 {
         static const char *const ov[] = {
@@ -379,6 +458,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_route_classes),
+            cmocka_unit_test(test_route_lmtp),
+            cmocka_unit_test(test_route_mailbox_transport),
             cmocka_unit_test(test_route_relayhost),
             cmocka_unit_test(test_route_sender_relay),
             cmocka_unit_test(test_backoff),
