@@ -126,6 +126,20 @@ class PeerMtaTest(unittest.TestCase):
         self.assertEqual(problems, [])
 
 
+def find_dsn(mta, user, qid):
+    """The DSN about message qid in user's Maildir at mta, once it is
+    there (an email.message.Message)."""
+    def look():
+        for raw in mta.maildir(user).values():
+            m = parse(raw)
+            if m.get_content_type() != "multipart/report":
+                continue
+            if ("X-Postfix-Queue-ID: %s" % qid).encode() in raw:
+                return m
+        return None
+    return pt.wait_for(look, "a DSN about %s for %s" % (qid, user))
+
+
 def token_counts(mta, user):
     """How many times each N of a "token-N-end" body line is in user's
     Maildir (the relay load tests number their messages so)."""

@@ -122,15 +122,7 @@ class Delivery(unittest.TestCase):
 
     def find_dsn(self, user, qid):
         """The DSN about qid in user's Maildir."""
-        def look():
-            for raw in self.mta.maildir(user).values():
-                m = qmgrfix.parse(raw)
-                if m.get_content_type() != "multipart/report":
-                    continue
-                if ("X-Postfix-Queue-ID: %s" % qid).encode() in raw:
-                    return m
-            return None
-        return pt.wait_for(look, "a DSN about %s for %s" % (qid, user))
+        return qmgrfix.find_dsn(self.mta, user, qid)
 
     def dsns_about(self, user, qid):
         return [raw for raw in self.mta.maildir(user).values()
