@@ -1075,6 +1075,73 @@ static void check_smtpd_sasl(struct check_run *r)
         free(path);
 }
 
+/* check_lmtp_hop - one transport setting ("lmtp:unix:private/x"): a
+ * next hop the LMTP client cannot parse is an error, a unix-domain socket
+ * that is not there a warning (its mail is deferred until a server such
+ * as Dovecot listens there); other transports are not looked at */
+static void check_lmtp_hop(struct check_run *r, const char *param,
+                           const char *file, const char *key, const char *value)
+{
+        const struct conf *c = r->c;
+        struct smtp_nexthop nh;
+        const char *errstr = NULL;
+        struct stat st;
+        long long port = 24; /* any: only the form matters here */
+
+        while (*value == ' ' || *value == '\t')
+                value++;
+        if (!str_has_prefix(value, "lmtp:") || value[5] == 0)
+                return;
+        char *what = key ? xasprintf("key %s: %s", key, value) : xstrdup(value);
+        (void)conf_parse_int(c->lmtp_tcp_port, &port, &errstr);
+        if (smtp_lmtp_nexthop_parse(value + 5, port > 0 ? (unsigned)port : 24,
+                                    &nh, &errstr) < 0) {
+                check_add(r, CHECK_ERROR, param, file,
+                          "%s: %s: mail there is deferred", what, errstr);
+        } else if (nh.path) {
+                char *path = smtp_lmtp_socket_path(c, &nh);
+                if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+                        check_add(r, CHECK_WARNING, param, file,
+                                  "%s: %s: %s: LMTP deliveries there are "
+                                  "deferred until a server listens (Dovecot: "
+                                  "service lmtp { unix_listener ... })",
+                                  what, path,
+                                  stat(path, &st) < 0 ? strerror(errno)
+                                                      : "not a socket");
+                free(path);
+        }
+        smtp_nexthop_clear(&nh);
+        free(what);
+}
+
+/* check_lmtp_entry - a transport_maps entry, for check_lmtp_hop */
+static int check_lmtp_entry(const char *key, const char *value, void *arg)
+{
+        struct check_walk *w = arg;
+
+        check_lmtp_hop(w->r, w->param, w->file, key, value);
+        return 0;
+}
+
+/* check_lmtp - the lmtp: next hops of the queue manager's transports
+ * (main.cf only: master.cf overrides concern smtpd services) */
+static void check_lmtp(struct check_run *r)
+{
+        const struct conf *c = r->c;
+        const struct {
+                const char *param, *value;
+        } t[] = {{"virtual_transport", c->virtual_transport},
+                 {"local_transport", c->local_transport},
+                 {"mailbox_transport", c->mailbox_transport},
+                 {"default_transport", c->default_transport}};
+
+        if (r->svc)
+                return;
+        for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+                check_lmtp_hop(r, t[i].param, conf_main_cf(c), NULL,
+                               t[i].value);
+}
+
 /* check_milters - smtpd_milters and non_smtpd_milters: a malformed
  * setting refuses the start
  * (error); a milter that does not answer now is a warning, since mail
@@ -1150,7 +1217,9 @@ static void check_conf(struct check_run *r)
         check_table_list(r, w.param, c->relay_clientcerts,
                          check_clientcert_entry, &w);
         w.param = "transport_maps";
-        check_table_list(r, w.param, c->transport_maps, NULL, &w);
+        check_table_list(r, w.param, c->transport_maps,
+                         r->svc ? NULL : check_lmtp_entry, &w);
+        check_lmtp(r);
         w.param = "sender_dependent_relayhost_maps";
         check_table_list(r, w.param, c->sender_dependent_relayhost_maps, NULL,
                          &w);

@@ -219,6 +219,11 @@ int smtp_nexthop_parse(const char *, struct smtp_nexthop *,
  * with *errstr (static); on success free with smtp_nexthop_clear. */
 int smtp_lmtp_nexthop_parse(const char *, unsigned port, struct smtp_nexthop *,
                             const char **errstr);
+/* smtp_lmtp_socket_path - where an LMTP unix: next hop's socket is: its
+ * path, under queue_directory unless absolute (Postfix's lmtp runs there,
+ * so private/dovecot-lmtp means $queue_directory/private/dovecot-lmtp).
+ * Caller frees. */
+char *smtp_lmtp_socket_path(const struct conf *, const struct smtp_nexthop *);
 /* smtp_nexthop_clear - NULL-safe release of the strings. */
 void smtp_nexthop_clear(struct smtp_nexthop *);
 

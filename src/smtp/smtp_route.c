@@ -165,6 +165,18 @@ int smtp_lmtp_nexthop_parse(const char *s, unsigned port,
         return 0;
 }
 
+/* smtp_lmtp_socket_path - an LMTP socket path, relative ones under
+ * queue_directory */
+char *smtp_lmtp_socket_path(const struct conf *conf,
+                            const struct smtp_nexthop *nh)
+{
+        const char *qdir = conf->queue_directory;
+
+        if (nh->path[0] == '/')
+                return xstrdup(nh->path);
+        return xasprintf("%s/%s", qdir && *qdir ? qdir : ".", nh->path);
+}
+
 /* smtp_family_wanted - whether inet_protocols allows this address family */
 bool smtp_family_wanted(const struct conf *conf, int family)
 {

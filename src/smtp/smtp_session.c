@@ -911,18 +911,13 @@ static int bind_source(const struct conf *cf, int fd, int family)
         return bind(fd, (struct sockaddr *)&ss, len);
 }
 
-/* unix_sockaddr - the address of an LMTP unix: next hop, a relative path
- * under queue_directory (Postfix's lmtp runs there, so
- * "private/dovecot-lmtp" works as in Postfix); -1 with last_err set when
- * it does not fit */
+/* unix_sockaddr - the address of an LMTP unix: next hop; -1 with last_err
+ * set when it does not fit */
 static int unix_sockaddr(struct smtp_attempt *a, struct sockaddr_storage *ss,
                          socklen_t *len)
 {
         struct sockaddr_un *su = (struct sockaddr_un *)ss;
-        const char *qdir = a->client->conf->queue_directory;
-        char *path = a->nh.path[0] == '/'
-                         ? xstrdup(a->nh.path)
-                         : xasprintf("%s/%s", qdir ? qdir : ".", a->nh.path);
+        char *path = smtp_lmtp_socket_path(a->client->conf, &a->nh);
         size_t n = strlen(path);
 
         if (n >= sizeof(su->sun_path)) {

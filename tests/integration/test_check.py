@@ -540,6 +540,41 @@ class CheckTest(pt.TempDirTest):
         self.assertFinding(p, "warning", "smtp_sasl_auth_enable",
                            self.cf + "/main.cf", "password_maps is empty")
 
+    def test_lmtp_next_hops(self):
+        mcf = self.cf + "/main.cf"
+        qdir = os.path.join(self.tmp, "queue")
+        sock = os.path.join(qdir, "private", "dovecot-lmtp")
+        os.makedirs(os.path.dirname(sock))
+        inline = ("inline:{ a.test=lmtp:unix:%s/none, b.test=lmtp:inet:[x, "
+                  "c.test=lmtp:inet:127.0.0.1:24 }" % self.tmp)
+        # no server on a unix: socket (relative: under queue_directory) is
+        # a warning, a next hop the client cannot parse an error
+        p = self.check(queue_directory=qdir, transport_maps=inline,
+                       virtual_transport="lmtp:unix:private/dovecot-lmtp")
+        self.assertFinding(p, "warning", "virtual_transport", mcf,
+                           "lmtp:unix:private/dovecot-lmtp: %s: No such file "
+                           "or directory: LMTP deliveries there are deferred "
+                           "until a server listens" % sock)
+        self.assertFinding(p, "warning", "transport_maps", inline,
+                           "key a.test: lmtp:unix:%s/none" % self.tmp,
+                           "No such file or directory")
+        self.assertFinding(p, "error", "transport_maps", inline,
+                           "key b.test: lmtp:inet:[x: missing ']'", status=2)
+        self.assertOnly(p, 3)
+        # a listening socket is fine, for mailbox_transport as well
+        s = socket.socket(socket.AF_UNIX)
+        self.addCleanup(s.close)
+        s.bind(sock)
+        s.listen(1)
+        p = self.check(queue_directory=qdir,
+                       virtual_transport="lmtp:unix:private/dovecot-lmtp",
+                       mailbox_transport="lmtp:unix:" + sock)
+        self.assertEqual(self.lines(p), [], p.stdout)
+        p = self.check(queue_directory=qdir, mailbox_transport="lmtp:unix:" +
+                       os.path.dirname(sock))
+        self.assertFinding(p, "warning", "mailbox_transport", mcf,
+                           "not a socket", status=1)
+
     def serve_once(self, answer):
         """A loopback listener that reads what comes and sends answer,
         for each of the connections postern check makes; its port."""
