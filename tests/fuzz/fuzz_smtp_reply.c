@@ -4,7 +4,8 @@
  * TLS policy entries and next-hop syntax.  The input is split into lines
  * at LF (a CR before it is dropped) and fed to smtp_reply_line; complete
  * replies are checked for invariants and parsed as EHLO replies.  The
- * first line is also parsed as a policy entry and as a next hop.
+ * first line is also parsed as a policy entry and as an SMTP and an LMTP next
+ * hop.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,6 +68,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 if (smtp_nexthop_parse(s, &nh, &errstr) == 0) {
                                         if (nh.host == NULL || *nh.host == 0 ||
                                             nh.port == 0)
+                                                abort();
+                                        smtp_nexthop_clear(&nh);
+                                }
+                                /* an LMTP next hop: a socket path, or a
+                                 * host with a port and no MX lookup */
+                                if (smtp_lmtp_nexthop_parse(s, 24, &nh,
+                                                            &errstr) == 0) {
+                                        if (nh.host == NULL || *nh.host == 0 ||
+                                            !nh.no_mx ||
+                                            (nh.path == NULL) != (nh.port != 0))
                                                 abort();
                                         smtp_nexthop_clear(&nh);
                                 }
