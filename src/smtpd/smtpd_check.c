@@ -1040,46 +1040,18 @@ static bool ccert_listed(struct smtpd_checks *k,
         return false;
 }
 
-/* local_keys - the keys a local recipient is looked up by, in order:
- * user+ext@domain, user@domain, user+ext, user (the extension cut at the
- * first recipient_delimiter character); lower case */
-static void local_keys(const char *rcpt, const char *delim,
-                       struct strlist *keys)
-{
-        char *addr = str_lower(xstrdup(rcpt));
-        char *at = strrchr(addr, '@');
-        char *local = at ? xstrndup(addr, (size_t)(at - addr)) : xstrdup(addr);
-        size_t cut = *delim ? strcspn(local, delim) : strlen(local);
-
-        strlist_push(keys, addr);
-        if (at && local[cut]) {
-                char *base = xasprintf("%.*s%s", (int)cut, local, at);
-                strlist_push(keys, base);
-                free(base);
-        }
-        strlist_push(keys, local);
-        if (local[cut])
-                strlist_pushn(keys, local, cut);
-        free(local);
-        free(addr);
-}
-
 /* unlisted_local - a recipient of a local domain that
  * local_recipient_maps does not list: 1 with the reply, else 0 */
 static int unlisted_local(struct smtpd_checks *k, const char *rcpt,
                           enum smtpd_verdict *verdict, struct strbuf *reply)
 {
-        struct strlist keys = {0};
-        enum table_status st = TABLE_NOTFOUND;
         const char *v;
         char *err = NULL;
+        /* user+ext@domain, user@domain, user+ext, user */
+        enum table_status st = table_list_find_addr(
+            k->lmaps, rcpt, k->delim, TABLE_ADDR_LOCAL | TABLE_ADDR_NO_DOMAIN,
+            &v, NULL, &err);
 
-        local_keys(rcpt, k->delim, &keys);
-        for (size_t i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
-                st = i ? table_list_lookup_partial(k->lmaps, keys.v[i], &v,
-                                                   NULL, &err)
-                       : table_list_lookup(k->lmaps, keys.v[i], &v, NULL, &err);
-        strlist_clear(&keys);
         if (st == TABLE_ERROR) {
                 log_warnx("local_recipient_maps lookup: %s", err);
                 free(err);

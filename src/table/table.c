@@ -367,42 +367,78 @@ enum table_status table_list_lookup_domain(struct table_list *l,
         return TABLE_NOTFOUND;
 }
 
-/* table_addr_keys - address, unextended address, @domain */
-void table_addr_keys(const char *rcpt, const char *delim, struct strlist *keys)
+/* add_key - one key of an address, unless it is there already */
+static void add_key(struct strlist *keys, enum table_addr_key *kinds,
+                    enum table_addr_key kind, const char *s, size_t n)
+{
+        for (size_t i = 0; i < keys->n; i++)
+                if (strlen(keys->v[i]) == n && memcmp(keys->v[i], s, n) == 0)
+                        return;
+        if (kinds)
+                kinds[keys->n] = kind;
+        strlist_pushn(keys, s, n);
+}
+
+/* table_addr_keys - address, unextended address, local parts, @domain */
+void table_addr_keys(const char *rcpt, const char *delim, unsigned opts,
+                     struct strlist *keys, enum table_addr_key *kinds)
 {
         char *addr = str_lower(xstrdup(rcpt));
         char *at = strrchr(addr, '@');
         size_t local = at ? (size_t)(at - addr) : strlen(addr);
         size_t cut = *delim ? strcspn(addr, delim) : local;
+        struct strlist mine = {0};
 
-        strlist_push(keys, addr);
-        if (at && cut < local) {
-                char *base = xasprintf("%.*s%s", (int)cut, addr, at);
-                strlist_push(keys, base);
+        if (cut == 0 || cut > local)
+                cut = local; /* "+ext@domain": no user to cut it from */
+        add_key(&mine, kinds, TABLE_KEY_FULL, addr, strlen(addr));
+        if (cut < local) {
+                char *base = xasprintf("%.*s%s", (int)cut, addr, at ? at : "");
+                add_key(&mine, kinds, TABLE_KEY_BARE, base, strlen(base));
                 free(base);
         }
-        if (at && at[1])
-                strlist_push(keys, at);
+        if (opts & TABLE_ADDR_LOCAL) {
+                add_key(&mine, kinds, TABLE_KEY_LOCAL, addr, local);
+                add_key(&mine, kinds, TABLE_KEY_LOCAL_BARE, addr, cut);
+        }
+        if (at && at[1] && !(opts & TABLE_ADDR_NO_DOMAIN))
+                add_key(&mine, kinds, TABLE_KEY_DOMAIN, at, strlen(at));
+        for (size_t i = 0; i < mine.n; i++)
+                strlist_push(keys, mine.v[i]);
+        strlist_clear(&mine);
         free(addr);
 }
 
-/* table_list_lookup_addr - by table_addr_keys */
-enum table_status table_list_lookup_addr(struct table_list *l, const char *addr,
-                                         const char *delim, const char **value,
-                                         char **err)
+/* table_list_find_addr - by table_addr_keys */
+enum table_status table_list_find_addr(struct table_list *l, const char *addr,
+                                       const char *delim, unsigned opts,
+                                       const char **value,
+                                       enum table_addr_key *which, char **err)
 {
         struct strlist keys = {0};
+        enum table_addr_key kinds[TABLE_ADDR_MAXKEYS];
         enum table_status st = TABLE_NOTFOUND;
+        size_t i;
 
         /* no tables (an empty setting): no keys to build, as the queue
          * manager asks for every recipient it routes */
         if (l == NULL || l->n == 0)
                 return TABLE_NOTFOUND;
-        table_addr_keys(addr, delim, &keys);
-        for (size_t i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
+        table_addr_keys(addr, delim, opts, &keys, kinds);
+        for (i = 0; i < keys.n && st == TABLE_NOTFOUND; i++)
                 st = list_find(l, keys.v[i], i > 0, value, NULL, err);
+        if (st == TABLE_FOUND && which)
+                *which = kinds[i - 1];
         strlist_clear(&keys);
         return st;
+}
+
+/* table_list_lookup_addr - by table_addr_keys, no options */
+enum table_status table_list_lookup_addr(struct table_list *l, const char *addr,
+                                         const char *delim, const char **value,
+                                         char **err)
+{
+        return table_list_find_addr(l, addr, delim, 0, value, NULL, err);
 }
 
 /* table_list_lookup_nexthop - as table_lookup_nexthop over the list */

@@ -140,18 +140,48 @@ enum table_status table_list_lookup(struct table_list *, const char *key,
 enum table_status table_list_lookup_partial(struct table_list *,
                                             const char *key, const char **value,
                                             struct table **from, char **err);
+/* Options of table_addr_keys and table_list_find_addr. */
+#define TABLE_ADDR_LOCAL                                                       \
+        (1u << 0)                      /* the domain is this host's: also      \
+                                          user+ext and user */
+#define TABLE_ADDR_NO_DOMAIN (1u << 1) /* no "@domain" key */
+
+/* Which of an address's keys a lookup found it by (the caller of a
+ * mapping needs to know: an unmatched extension may go on to the
+ * result, "@domain" replaces only the domain). */
+enum table_addr_key {
+        TABLE_KEY_FULL,       /* user+ext@domain, as given */
+        TABLE_KEY_BARE,       /* user@domain: the extension cut */
+        TABLE_KEY_LOCAL,      /* user+ext */
+        TABLE_KEY_LOCAL_BARE, /* user */
+        TABLE_KEY_DOMAIN,     /* @domain */
+};
+/* The most keys an address has. */
+#define TABLE_ADDR_MAXKEYS 5
+
 /* table_addr_keys - the keys an address is looked up by in Postfix's
- * address tables (virtual, relocated, BCC, relay per sender): the address,
- * the address without its extension (cut at the first character of delim
- * in the local part, when delim is not empty), then "@domain"; lower
- * case, appended to keys. */
-void table_addr_keys(const char *addr, const char *delim, struct strlist *keys);
-/* table_list_lookup_addr - the first of those keys that the list finds
- * (or a table error); pattern tables see only the address itself.
- * *value is borrowed as for table_list_lookup. */
+ * address tables (virtual, relocated, BCC, canonical, relay per sender),
+ * in order: the address, the address without its extension (cut at the
+ * first character of delim in the local part, when delim is not empty
+ * and the cut leaves a user), with TABLE_ADDR_LOCAL the local part with
+ * and without its extension, then "@domain" unless TABLE_ADDR_NO_DOMAIN;
+ * lower case, none twice, appended to keys.  kinds (NULL, or room for
+ * TABLE_ADDR_MAXKEYS) gets what each key is. */
+void table_addr_keys(const char *addr, const char *delim, unsigned opts,
+                     struct strlist *keys, enum table_addr_key *kinds);
+/* table_list_lookup_addr - the first of those keys (no options) that the
+ * list finds (or a table error); pattern tables see only the address
+ * itself.  *value is borrowed as for table_list_lookup. */
 enum table_status table_list_lookup_addr(struct table_list *, const char *addr,
                                          const char *delim, const char **value,
                                          char **err);
+/* table_list_find_addr - table_list_lookup_addr with TABLE_ADDR_*
+ * options; on TABLE_FOUND *which (if not NULL) is the key that found
+ * it. */
+enum table_status table_list_find_addr(struct table_list *, const char *addr,
+                                       const char *delim, unsigned opts,
+                                       const char **value,
+                                       enum table_addr_key *which, char **err);
 /* table_list_lookup_domain - as table_lookup_domain; for each candidate
  * name (the domain, then each ".parent") every table is searched in order
  * before the next candidate, as Postfix's maps do; pattern tables see

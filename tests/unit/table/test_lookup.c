@@ -379,6 +379,87 @@ static void test_pattern_whole_keys(void **state)
         free(th);
 }
 
+/* the keys of an address in order, with what each one is */
+static void test_addr_keys(void **state)
+{
+        struct strlist k = {0};
+        enum table_addr_key kinds[TABLE_ADDR_MAXKEYS];
+
+        (void)state;
+        table_addr_keys("User+Ext@Example.ORG", "+-", TABLE_ADDR_LOCAL, &k,
+                        kinds);
+        assert_int_equal(k.n, 5);
+        assert_string_equal(k.v[0], "user+ext@example.org");
+        assert_string_equal(k.v[1], "user@example.org");
+        assert_string_equal(k.v[2], "user+ext");
+        assert_string_equal(k.v[3], "user");
+        assert_string_equal(k.v[4], "@example.org");
+        assert_int_equal(kinds[1], TABLE_KEY_BARE);
+        assert_int_equal(kinds[3], TABLE_KEY_LOCAL_BARE);
+        assert_int_equal(kinds[4], TABLE_KEY_DOMAIN);
+        strlist_clear(&k);
+        /* no extension, no domain key, no local keys */
+        table_addr_keys("a@b", "+", TABLE_ADDR_NO_DOMAIN, &k, NULL);
+        assert_int_equal(k.n, 1);
+        strlist_clear(&k);
+        /* a delimiter first in the local part cuts nothing; an
+         * unqualified address is its own local part, once */
+        table_addr_keys("+x@b", "+", TABLE_ADDR_LOCAL, &k, kinds);
+        assert_int_equal(k.n, 3);
+        assert_string_equal(k.v[1], "+x");
+        assert_int_equal(kinds[1], TABLE_KEY_LOCAL);
+        strlist_clear(&k);
+        table_addr_keys("u-e", "-", TABLE_ADDR_LOCAL, &k, kinds);
+        assert_int_equal(k.n, 2);
+        assert_string_equal(k.v[1], "u");
+        assert_int_equal(kinds[1], TABLE_KEY_BARE);
+        strlist_clear(&k);
+}
+
+/* which key found an address; pattern tables see the whole address */
+static void test_find_addr(void **state)
+{
+        char *re = write_file("fa.re", "/^whole\\+x@d$/ pattern\n");
+        char *v1 = xasprintf("regexp:%s inline:{ u@d=bare, u=local, "
+                             "@d=domain, whole=local-whole }",
+                             re);
+        struct table_list *l;
+        enum table_addr_key which;
+        const char *v;
+        char *err = NULL;
+
+        (void)state;
+        assert_int_equal(table_list_open(v1, &l, &err), 0);
+        assert_int_equal(
+            table_list_find_addr(l, "u+x@d", "+", 0, &v, &which, &err),
+            TABLE_FOUND);
+        assert_string_equal(v, "bare");
+        assert_int_equal(which, TABLE_KEY_BARE);
+        assert_int_equal(table_list_find_addr(l, "u+x@other", "+",
+                                              TABLE_ADDR_LOCAL, &v, &which,
+                                              &err),
+                         TABLE_FOUND);
+        assert_string_equal(v, "local");
+        assert_int_equal(which, TABLE_KEY_LOCAL_BARE);
+        assert_int_equal(
+            table_list_find_addr(l, "v@d", "+", 0, &v, &which, &err),
+            TABLE_FOUND);
+        assert_int_equal(which, TABLE_KEY_DOMAIN);
+        assert_int_equal(table_list_find_addr(l, "whole+x@d", "+",
+                                              TABLE_ADDR_LOCAL, &v, &which,
+                                              &err),
+                         TABLE_FOUND);
+        assert_string_equal(v, "pattern");
+        assert_int_equal(which, TABLE_KEY_FULL);
+        assert_int_equal(table_list_find_addr(l, "v@e", "+",
+                                              TABLE_ADDR_NO_DOMAIN, &v, &which,
+                                              &err),
+                         TABLE_NOTFOUND);
+        table_list_close(l);
+        free(v1);
+        free(re);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -386,6 +467,8 @@ int main(void)
             cmocka_unit_test(test_nexthop),
             cmocka_unit_test(test_list_order),
             cmocka_unit_test(test_pattern_whole_keys),
+            cmocka_unit_test(test_addr_keys),
+            cmocka_unit_test(test_find_addr),
             cmocka_unit_test(test_lmdb_compile),
             cmocka_unit_test(test_lmdb_errors),
             cmocka_unit_test(test_lmdb_empty_and_walk),
