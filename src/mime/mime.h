@@ -99,4 +99,26 @@ void mime_parser_cut(struct mime_parser *);
  * line without its line ending, a header) goes out. */
 void mime_parser_finish(struct mime_parser *);
 
+/* One addr-spec of an address-list (mime_addrlist_scan). */
+struct mime_addr {
+        size_t off, len;  /* where it is in the text: its first to its last
+                             token (a comment or folding inside included) */
+        const char *addr; /* its tokens without white space and comments
+                             ("john.doe@example.com"; a quoted local part
+                             stays quoted); borrowed for the callback */
+        bool angle;       /* it was inside <...> */
+};
+/* The callback: one address, in text order. */
+typedef void mime_addr_fn(void *arg, const struct mime_addr *);
+
+/* mime_addrlist_scan - each addr-spec of an RFC 5322 address-list: n
+ * bytes of a header value after its colon, folding included, with
+ * display names, quoted strings, comments, groups and angle addresses
+ * (an obsolete route skipped).  Unqualified addresses ("root") count.
+ * The null address <>, phrases that are no address and everything after
+ * an unterminated quoted string, comment or domain literal are skipped:
+ * never an error. */
+void mime_addrlist_scan(const char *text, size_t n, mime_addr_fn *fn,
+                        void *arg);
+
 #endif
