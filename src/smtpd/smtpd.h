@@ -796,6 +796,11 @@ bool smtpd_checks_limit_exempt(struct smtpd_checks *, const char *addr);
 /* smtpd_checks_sasl_hidden - whether a client address is in
  * smtpd_sasl_exceptions_networks (EHLO does not announce AUTH to it). */
 bool smtpd_checks_sasl_hidden(struct smtpd_checks *, const char *addr);
+/* smtpd_checks_ccert_listed - whether the client's certificate (its
+ * fingerprint or public-key fingerprint) is in relay_clientcerts
+ * (permit_tls_clientcerts). */
+bool smtpd_checks_ccert_listed(struct smtpd_checks *,
+                               const struct smtpd_check_client *);
 /* smtpd_checks_rcpt - smtpd_client_restrictions, smtpd_helo_restrictions,
  * smtpd_sender_restrictions, smtpd_relay_restrictions and
  * smtpd_recipient_restrictions for one recipient (Postfix's

@@ -128,18 +128,11 @@ struct netrange {
         int prefix;
 };
 
-/* A domain list: literal names and tables. */
-struct domlist {
-        struct strlist names; /* lower case; ".d" = subdomains of d */
-        struct table_list *tables;
-        bool parent_matches; /* "d" also matches subdomains */
-};
-
 struct smtpd_checks {
         struct netrange *nets;
         size_t nnets;
         struct table_list *net_tables;
-        struct domlist mydest, relay, vmbox, valias;
+        struct smtpd_domlist mydest, relay, vmbox, valias;
         struct rlist lists[RL_N];
         struct table_list *vmaps;     /* virtual_mailbox_maps, or NULL */
         struct table_list *vamaps;    /* virtual_alias_maps, or NULL */
@@ -226,9 +219,9 @@ static bool net_match(const struct netrange *n, int family,
         return true;
 }
 
-/* parse_addr - a client address into family and bytes; IPv4-mapped IPv6
- * addresses count as IPv4 */
-static int parse_addr(const char *s, int *family, unsigned char *addr)
+/* smtpd_addr_parse - a client address into family and bytes;
+ * IPv4-mapped IPv6 addresses count as IPv4 */
+int smtpd_addr_parse(const char *s, int *family, unsigned char *addr)
 {
         if (inet_pton(AF_INET, s, addr) == 1) {
                 *family = AF_INET;
@@ -269,8 +262,8 @@ static int open_tables(const struct strlist *specs, struct table_list **out,
         return rc;
 }
 
-/* is_table - "type:name" (but not an IPv6 address) */
-static bool is_table(const char *s)
+/* smtpd_is_table - "type:name", not an IPv6 address */
+bool smtpd_is_table(const char *s)
 {
         const char *colon = strchr(s, ':');
 
@@ -292,7 +285,7 @@ static int load_nets(struct smtpd_checks *k, const char *param,
         conf_split_list(value, &items);
         for (size_t i = 0; i < items.n; i++) {
                 struct netrange n;
-                if (is_table(items.v[i])) {
+                if (smtpd_is_table(items.v[i])) {
                         strlist_push(&tables, items.v[i]);
                         continue;
                 }
@@ -339,9 +332,10 @@ static int open_maps(const char *param, const char *value,
         return 0;
 }
 
-/* load_domains - mydestination, relay_domains, virtual_mailbox_domains */
-static int load_domains(struct domlist *d, const char *param, const char *value,
-                        bool parent_matches, char **err)
+/* smtpd_domlist_load - mydestination, relay_domains,
+ * virtual_mailbox_domains */
+int smtpd_domlist_load(struct smtpd_domlist *d, const char *param,
+                       const char *value, bool parent_matches, char **err)
 {
         struct strlist items = {0}, tables = {0};
         int rc = 0;
@@ -349,7 +343,7 @@ static int load_domains(struct domlist *d, const char *param, const char *value,
         d->parent_matches = parent_matches;
         conf_split_list(value, &items);
         for (size_t i = 0; i < items.n; i++) {
-                if (is_table(items.v[i]))
+                if (smtpd_is_table(items.v[i]))
                         strlist_push(&tables, items.v[i]);
                 else
                         strlist_push(&d->names, str_lower(items.v[i]));
@@ -509,7 +503,7 @@ static int load_restrictions(const char *param, const char *value,
                         i++;
                 } else if (restriction_names[k].takes_table) {
                         char *e = NULL;
-                        if (i + 1 >= w.n || !is_table(w.v[i + 1])) {
+                        if (i + 1 >= w.n || !smtpd_is_table(w.v[i + 1])) {
                                 *err = xasprintf("%s: %s needs a "
                                                  "type:table argument",
                                                  param, w.v[i]);
@@ -633,14 +627,14 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
                       c->smtpd_client_event_limit_exceptions, err) < 0 ||
             load_nets(k->sasl_excl, "smtpd_sasl_exceptions_networks",
                       c->smtpd_sasl_exceptions_networks, err) < 0 ||
-            load_domains(&k->mydest, "mydestination", c->mydestination, false,
-                         err) < 0 ||
-            load_domains(&k->relay, "relay_domains", c->relay_domains,
-                         relay_parent, err) < 0 ||
-            load_domains(&k->vmbox, "virtual_mailbox_domains",
-                         c->virtual_mailbox_domains, false, err) < 0 ||
-            load_domains(&k->valias, "virtual_alias_domains",
-                         c->virtual_alias_domains, false, err) < 0 ||
+            smtpd_domlist_load(&k->mydest, "mydestination", c->mydestination,
+                               false, err) < 0 ||
+            smtpd_domlist_load(&k->relay, "relay_domains", c->relay_domains,
+                               relay_parent, err) < 0 ||
+            smtpd_domlist_load(&k->vmbox, "virtual_mailbox_domains",
+                               c->virtual_mailbox_domains, false, err) < 0 ||
+            smtpd_domlist_load(&k->valias, "virtual_alias_domains",
+                               c->virtual_alias_domains, false, err) < 0 ||
             load_data_restrictions(c->smtpd_data_restrictions, err) < 0)
                 goto bad;
         for (int l = 0; l < RL_N; l++)
@@ -745,11 +739,10 @@ void smtpd_checks_free(struct smtpd_checks *k)
                 return;
         free(k->nets);
         table_list_close(k->net_tables);
-        struct domlist *d[] = {&k->mydest, &k->relay, &k->vmbox, &k->valias};
-        for (size_t i = 0; i < ARRAY_SIZE(d); i++) {
-                strlist_clear(&d[i]->names);
-                table_list_close(d[i]->tables);
-        }
+        struct smtpd_domlist *d[] = {&k->mydest, &k->relay, &k->vmbox,
+                                     &k->valias};
+        for (size_t i = 0; i < ARRAY_SIZE(d); i++)
+                smtpd_domlist_clear(d[i]);
         for (int l = 0; l < RL_N; l++)
                 free_restrictions(k->lists[l].r, k->lists[l].n);
         table_list_close(k->relay_clientcerts);
@@ -773,7 +766,7 @@ bool smtpd_checks_mynetworks(struct smtpd_checks *k, const char *addr)
         unsigned char a[16];
         int family;
 
-        if (parse_addr(addr, &family, a) < 0)
+        if (smtpd_addr_parse(addr, &family, a) < 0)
                 return false;
         for (size_t i = 0; i < k->nnets; i++)
                 if (net_match(&k->nets[i], family, a))
@@ -818,8 +811,16 @@ bool smtpd_checks_sasl_hidden(struct smtpd_checks *k, const char *addr)
         return k->sasl_excl && smtpd_checks_mynetworks(k->sasl_excl, addr);
 }
 
-/* domlist_match - whether a lower-case domain is in a list */
-static bool domlist_match(struct domlist *d, const char *dom)
+/* smtpd_domlist_clear - release */
+void smtpd_domlist_clear(struct smtpd_domlist *d)
+{
+        strlist_clear(&d->names);
+        table_list_close(d->tables);
+        d->tables = NULL;
+}
+
+/* smtpd_domlist_match - whether a lower-case domain is in a list */
+bool smtpd_domlist_match(struct smtpd_domlist *d, const char *dom)
 {
         for (size_t i = 0; i < d->names.n; i++) {
                 const char *n = d->names.v[i];
@@ -872,11 +873,11 @@ static bool auth_destination(struct smtpd_checks *k, const char *rcpt)
 
         if (*dom == 0) {
                 ok = true; /* local: "postmaster" and friends */
-        } else if (domlist_match(&k->mydest, dom) ||
-                   domlist_match(&k->vmbox, dom) ||
-                   domlist_match(&k->valias, dom)) {
+        } else if (smtpd_domlist_match(&k->mydest, dom) ||
+                   smtpd_domlist_match(&k->vmbox, dom) ||
+                   smtpd_domlist_match(&k->valias, dom)) {
                 ok = true;
-        } else if (domlist_match(&k->relay, dom)) {
+        } else if (smtpd_domlist_match(&k->relay, dom)) {
                 /* user%host@relay and user@host@relay would relay
                  * onwards: untrusted clients may not route */
                 const char *at = strrchr(rcpt, '@');
@@ -1013,10 +1014,10 @@ static int lookup_access(struct table_list *t, const char *const *keys,
         return 0;
 }
 
-/* ccert_listed - the client certificate's fingerprint (or public-key
- * fingerprint) is in relay_clientcerts */
-static bool ccert_listed(struct smtpd_checks *k,
-                         const struct smtpd_check_client *cl)
+/* smtpd_checks_ccert_listed - the client certificate's fingerprint (or
+ * public-key fingerprint) is in relay_clientcerts */
+bool smtpd_checks_ccert_listed(struct smtpd_checks *k,
+                               const struct smtpd_check_client *cl)
 {
         const char *keys[] = {cl->cert_fprint, cl->pkey_fprint};
 
@@ -1146,7 +1147,7 @@ static int unlisted(struct smtpd_checks *k, const char *rcpt,
                         return 0;
                 }
         }
-        if (*dom && domlist_match(&k->valias, dom)) {
+        if (*dom && smtpd_domlist_match(&k->valias, dom)) {
                 *verdict = SMTPD_REJECT;
                 strbuf_printf(reply,
                               "550 5.1.1 <%s>: Recipient address rejected: "
@@ -1155,7 +1156,7 @@ static int unlisted(struct smtpd_checks *k, const char *rcpt,
                 free(dom);
                 return 1;
         }
-        if (k->vmaps && *dom && domlist_match(&k->vmbox, dom)) {
+        if (k->vmaps && *dom && smtpd_domlist_match(&k->vmbox, dom)) {
                 char *addr = str_lower(xstrdup(rcpt));
                 char *catchall = xasprintf("@%s", dom);
                 const char *keys[] = {addr, catchall};
@@ -1187,7 +1188,7 @@ static int unlisted(struct smtpd_checks *k, const char *rcpt,
                 free(addr);
                 free(catchall);
         }
-        if (!d && k->lmaps && (!*dom || domlist_match(&k->mydest, dom)))
+        if (!d && k->lmaps && (!*dom || smtpd_domlist_match(&k->mydest, dom)))
                 d = unlisted_local(k, rcpt, verdict, reply);
         free(dom);
         return d;
@@ -1945,7 +1946,7 @@ static int run_list(struct smtpd_checks *k, const struct rlist *l,
                         break;
                 }
                 case R_PERMIT_TLS_CLIENTCERTS:
-                        if (ccert_listed(k, cl)) {
+                        if (smtpd_checks_ccert_listed(k, cl)) {
                                 *verdict = SMTPD_ACCEPT;
                                 return 1;
                         }

@@ -213,9 +213,36 @@ void sasl_dovecot_cancel(struct sasl_dovecot *, unsigned id);
 void smtpd_template(const char *t, const char *const names[],
                     const char *const values[], size_t n, struct strbuf *out);
 
-/* ---- virtual aliases (smtpd_virtual.c) ---- */
-
 struct table_list;
+
+/* smtpd_addr_parse - a client address ("192.0.2.1", "2001:db8::1") into
+ * its family (AF_INET, AF_INET6) and bytes (room for 16); an IPv4-mapped
+ * IPv6 address counts as IPv4.  0, or -1 when s is no address
+ * (smtpd_check.c). */
+int smtpd_addr_parse(const char *s, int *family, unsigned char *addr);
+/* smtpd_is_table - whether a list element is a "type:name" table rather
+ * than a name or an address. */
+bool smtpd_is_table(const char *s);
+
+/* A domain list (mydestination, relay_domains ...): literal names and
+ * tables (smtpd_check.c). */
+struct smtpd_domlist {
+        struct strlist names; /* lower case; ".d" = subdomains of d */
+        struct table_list *tables;
+        bool parent_matches; /* "d" also matches subdomains */
+};
+/* smtpd_domlist_load - the names and type:table entries of value (the
+ * setting param, for errors) into d (zeroed); -1 with *err (heap) when a
+ * table does not open. */
+int smtpd_domlist_load(struct smtpd_domlist *d, const char *param,
+                       const char *value, bool parent_matches, char **err);
+/* smtpd_domlist_match - whether a lower-case domain is in d (a table
+ * error is logged and counts as no). */
+bool smtpd_domlist_match(struct smtpd_domlist *d, const char *dom);
+/* smtpd_domlist_clear - release d's names and tables. */
+void smtpd_domlist_clear(struct smtpd_domlist *d);
+
+/* ---- virtual aliases (smtpd_virtual.c) ---- */
 /* smtpd_addr_lookup - an address's entry (table_list_lookup_addr:
  * user+ext@domain, user@domain, @domain): 1 with *value (heap), 0
  * when there is none, -1 with *err (heap). */
