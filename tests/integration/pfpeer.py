@@ -115,3 +115,26 @@ class Postfix:
         if words is None:
             return text
         return text if any(w in text for w in words) else None
+
+
+def side_by_side(tmp, pf_params, main_cf):
+    """A private Postfix (pf_params, under tmp/pf) and a postern serve
+    (main_cf, under tmp/postern), each on its own port of 127.0.0.1,
+    started, to be given the same mail: (pf, server, postern's port).
+    tmp is a tmpdir(); stop both with stop_side_by_side."""
+    import srv
+    pf = Postfix(os.path.join(tmp, "pf"), pf_params)
+    pf.start()
+    port = pt.free_port()
+    while port == pf.port:
+        port = pt.free_port()
+    server = srv.Server(os.path.join(tmp, "postern"), main_cf,
+                        [("smtp", port, [])], workers=1).start()
+    return pf, server, port
+
+
+def stop_side_by_side(pf, server, tmp):
+    """Stop what side_by_side started and remove tmp."""
+    import srv
+    pf.stop()
+    srv.stop_and_clean(server, tmp)

@@ -500,22 +500,15 @@ class SameAsPostfix(unittest.TestCase):
                   "mime_header_checks": "regexp:" + tables["mime"],
                   "nested_header_checks": "regexp:" + tables["nested"],
                   "body_checks": "regexp:" + tables["body"]}
-        cls.pf = pfpeer.Postfix(os.path.join(cls.tmp, "pf"), dict(
-            checks, myhostname="mx.postern.test",
-            mydestination="mx.postern.test", local_recipient_maps=""))
-        cls.pf.start()
-        cls.port = pt.free_port()
-        while cls.port == cls.pf.port:
-            cls.port = pt.free_port()
-        cls.server = srv.Server(
-            os.path.join(cls.tmp, "postern"),
-            "".join("%s = %s\n" % kv for kv in checks.items()),
-            [("smtp", cls.port, [])], workers=1).start()
+        cls.pf, cls.server, cls.port = pfpeer.side_by_side(
+            cls.tmp, dict(checks, myhostname="mx.postern.test",
+                          mydestination="mx.postern.test",
+                          local_recipient_maps=""),
+            "".join("%s = %s\n" % kv for kv in checks.items()))
 
     @classmethod
     def tearDownClass(cls):
-        cls.pf.stop()
-        srv.stop_and_clean(cls.server, cls.tmp)
+        pfpeer.stop_side_by_side(cls.pf, cls.server, cls.tmp)
 
     def send(self, port, msg):
         with smtplib.SMTP("127.0.0.1", port, timeout=120) as s:
