@@ -784,6 +784,44 @@ static void check_hbc(struct check_run *r, struct check_walk *w)
         }
 }
 
+/* check_canonical - the canonical maps' tables, then the rest of the
+ * address rewriting settings (classes, masquerade_exceptions,
+ * local_header_rewrite_clients) as postern serve would read them */
+static void check_canonical(struct check_run *r, struct check_walk *w)
+{
+        const struct conf *c = r->c;
+        const struct {
+                const char *param, *value;
+        } t[] = {
+            {"sender_canonical_maps", c->sender_canonical_maps},
+            {"recipient_canonical_maps", c->recipient_canonical_maps},
+            {"canonical_maps", c->canonical_maps},
+        };
+        struct smtpd_canon *k = NULL;
+        char *err = NULL;
+
+        for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+                w->param = t[i].param;
+                check_table_list(r, t[i].param, t[i].value, NULL, w);
+        }
+        if (smtpd_canon_new(c, &k, &err) < 0) {
+                size_t n = strcspn(err, ":");
+                bool reported = false; /* a map's table, just above */
+                for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+                        reported |= strlen(t[i].param) == n &&
+                                    strncmp(err, t[i].param, n) == 0;
+                if (!reported) {
+                        char *param = xstrndup(err, n);
+                        check_add(r, CHECK_ERROR, param, conf_main_cf(c),
+                                  "%s; postern serve would not start",
+                                  err[n] ? err + n + 2 : err);
+                        free(param);
+                }
+                free(err);
+        }
+        smtpd_canon_free(k);
+}
+
 /* check_list_has - whether a restriction list names word */
 static bool check_list_has(const char *value, const char *word)
 {
@@ -1223,6 +1261,7 @@ static void check_conf(struct check_run *r)
         w.param = "sender_dependent_relayhost_maps";
         check_table_list(r, w.param, c->sender_dependent_relayhost_maps, NULL,
                          &w);
+        check_canonical(r, &w);
         w.param = "sender_bcc_maps";
         check_table_list(r, w.param, c->sender_bcc_maps, NULL, &w);
         w.param = "recipient_bcc_maps";

@@ -46,8 +46,9 @@ static const char send_help[] =
     "  -R full|hdrs  DSN RET\n"
     "  -V ENVID      DSN ENVID\n"
     "  -c DIR, -o name=value   configuration, as every subcommand\n"
-    "always_bcc, sender_bcc_maps and recipient_bcc_maps add their blind\n"
-    "copies, as for mail received over SMTP.\n"
+    "Canonical maps, masquerading (envelope and headers), always_bcc,\n"
+    "sender_bcc_maps, recipient_bcc_maps and virtual aliases apply, as\n"
+    "for mail received over SMTP from a local client.\n"
     "Other sendmail options (-oX, -bm, -B, -v, -L...) are accepted and\n"
     "ignored.  Exit status 0, or sendmail's (64 usage, 65 data, 75\n"
     "temporary failure: nothing was queued).\n";
@@ -130,16 +131,32 @@ static void rfc5322_now(char *buf, size_t len)
         strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
-/* build_message - headers checked and completed, -t recipients taken,
- * Bcc: removed; into out */
-static void build_message(struct send *s, const char *qid, const char *in,
-                          size_t len, struct strbuf *out)
+/* add_header - one header into out, its addresses rewritten when canon
+ * says (a local submission's headers always are): 0, or -1 with *err */
+static int add_header(struct smtpd_canon *canon, const char *domain,
+                      const char *h, size_t l, struct strbuf *out, char **err)
+{
+        int rc = domain ? smtpd_canon_header(canon, domain, h, l, out, err) : 0;
+
+        if (rc == 0)
+                strbuf_add(out, h, l);
+        return rc < 0 ? -1 : 0;
+}
+
+/* build_message - headers checked, completed and rewritten (canon, NULL
+ * ok), -t recipients taken, Bcc: removed; into out.  0, or -1 with *err
+ * (a table error) */
+static int build_message(struct send *s, const char *qid, const char *in,
+                         size_t len, struct smtpd_canon *canon,
+                         struct strbuf *out, char **err)
 {
         const struct conf *c = s->conf;
         size_t i = 0, hend;
         bool has_date = false, has_msgid = false, has_from = false;
         char date[64];
-        struct strbuf hdrs;
+        struct strbuf hdrs, one;
+        const char *domain = smtpd_canon_header_domain(canon, true);
+        int rc = 0;
 
         /* the header section ends at the first empty line, or at a line
          * that is not a header (then everything is body) */
@@ -163,20 +180,25 @@ static void build_message(struct send *s, const char *qid, const char *in,
         }
 body:
         strbuf_init(&hdrs);
+        strbuf_init(&one);
         rfc5322_now(date, sizeof(date));
         strbuf_printf(out,
                       "Received: by %s (%s, from userid %ld)\r\n\tid %s; "
                       "%s\r\n",
                       c->myhostname, c->mail_name, (long)getuid(), qid, date);
-        for (i = 0; i < hend;) {
+        for (i = 0; i < hend && rc == 0;) {
                 /* one header field with its continuation lines */
                 size_t start = i;
                 do {
                         const char *eol = memchr(in + i, '\n', hend - i);
                         i = eol ? (size_t)(eol - in) + 1 : hend;
                 } while (i < hend && (in[i] == ' ' || in[i] == '\t'));
-                const char *h = in + start;
-                size_t l = i - start;
+                /* rewritten first: -t takes what the headers say then */
+                strbuf_reset(&one);
+                rc =
+                    add_header(canon, domain, in + start, i - start, &one, err);
+                const char *h = one.s ? one.s : "";
+                size_t l = one.len;
                 has_date |= header_name_is(h, l, "date");
                 has_msgid |= header_name_is(h, l, "message-id");
                 has_from |= header_name_is(h, l, "from");
@@ -195,12 +217,14 @@ body:
                 if (!bcc)
                         strbuf_add(&hdrs, h, l);
         }
-        if (!has_from) {
+        if (!has_from && rc == 0) {
+                strbuf_reset(&one);
                 if (s->fullname)
-                        strbuf_printf(out, "From: %s <%s>\r\n", s->fullname,
+                        strbuf_printf(&one, "From: %s <%s>\r\n", s->fullname,
                                       s->sender);
                 else
-                        strbuf_printf(out, "From: %s\r\n", s->sender);
+                        strbuf_printf(&one, "From: %s\r\n", s->sender);
+                rc = add_header(canon, domain, one.s, one.len, out, err);
         }
         if (!has_date)
                 strbuf_printf(out, "Date: %s\r\n", date);
@@ -212,6 +236,8 @@ body:
                 strbuf_adds(out, "\r\n"); /* the empty line was missing */
         strbuf_add(out, in + hend, len - hend);
         strbuf_clear(&hdrs);
+        strbuf_clear(&one);
+        return rc;
 }
 
 /* parse_notify - "-N never" or "success,failure,delay" */
@@ -249,18 +275,32 @@ static int enqueue(struct send *s, const char *in, size_t len)
         struct queue_msg *m = NULL;
         struct queue_env env;
         struct strbuf msg;
+        struct smtpd_mappings map;
         const char *err = NULL, *qid;
+        char *merr = NULL;
         int rc = EX_TEMPFAIL;
         struct stat st;
 
         queue_env_init(&env);
         strbuf_init(&msg);
+        /* the address mappings of main.cf, as Postfix's pickup and
+         * cleanup apply them to local submissions */
+        if (smtpd_mappings_open(c, &map, &merr) < 0) {
+                fprintf(stderr, "postern send: %s\n", merr);
+                free(merr);
+                strbuf_clear(&msg);
+                return EX_TEMPFAIL;
+        }
         if (queue_init(c->queue_directory, &err) < 0 ||
             queue_open(c->queue_directory, &q, &err) < 0 ||
             queue_msg_new(q, &m, &err) < 0)
                 goto fail;
         qid = queue_msg_id(m);
-        build_message(s, qid, in, len, &msg);
+        if (build_message(s, qid, in, len, map.canon, &msg, &merr) < 0) {
+                fprintf(stderr, "postern send: %s\n", merr);
+                free(merr);
+                goto out;
+        }
         if (s->rcpts.n == 0) {
                 fprintf(stderr, "postern send: no recipients specified\n");
                 rc = EX_USAGE;
@@ -283,23 +323,12 @@ static int enqueue(struct send *s, const char *in, size_t len)
                 rc = EX_USAGE;
                 goto out;
         }
-        /* always_bcc and the BCC maps, then virtual aliases, as smtpd */
-        struct smtpd_bcc *bcc = NULL;
-        struct smtpd_virtual *valias = NULL;
-        char *berr = NULL;
-        if (smtpd_bcc_new(c, &bcc, &berr) < 0 ||
-            smtpd_bcc_add(bcc, &env, &berr) < 0 ||
-            smtpd_virtual_new(c, &valias, &berr) < 0 ||
-            smtpd_virtual_expand(valias, &env, &berr) < 0) {
-                fprintf(stderr, "postern send: %s\n", berr);
-                free(berr);
-                smtpd_bcc_free(bcc);
-                smtpd_virtual_free(valias);
-                rc = EX_TEMPFAIL;
+        /* canonical mapping, the BCC copies, virtual aliases, as smtpd */
+        if (smtpd_mappings_apply(&map, NULL, &env, &merr) < 0) {
+                fprintf(stderr, "postern send: %s\n", merr);
+                free(merr);
                 goto out;
         }
-        smtpd_bcc_free(bcc);
-        smtpd_virtual_free(valias);
         if (queue_msg_write(m, msg.s, msg.len, &err) < 0 ||
             queue_msg_finish(m, &env, NULL, &err) < 0 ||
             queue_commit_to(q, QUEUE_MAILDROP, &m, 1, &err) < 0)
@@ -324,6 +353,7 @@ out:
         queue_close(q);
         queue_env_clear(&env);
         strbuf_clear(&msg);
+        smtpd_mappings_close(&map);
         return rc;
 }
 

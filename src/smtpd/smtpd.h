@@ -414,6 +414,105 @@ int smtpd_bcc_add(struct smtpd_bcc *, struct queue_env *env, char **err);
  * dropped) with NOTIFY=NEVER, unless it already is a recipient. */
 void smtpd_bcc_copy(struct queue_env *env, const char *addr);
 
+/* ---- canonical address mapping and masquerading (smtpd_canon.c):
+ * Postfix's canonical_maps, sender_canonical_maps,
+ * recipient_canonical_maps and masquerade_domains, applied as its cleanup
+ * does to mail from smtpd and to local submissions ---- */
+
+/* The address classes of canonical_classes, masquerade_classes &c. */
+#define SMTPD_CANON_ENV_SENDER (1u << 0)
+#define SMTPD_CANON_ENV_RCPT (1u << 1)
+#define SMTPD_CANON_HDR_SENDER (1u << 2)
+#define SMTPD_CANON_HDR_RCPT (1u << 3)
+#define SMTPD_CANON_HEADERS (SMTPD_CANON_HDR_SENDER | SMTPD_CANON_HDR_RCPT)
+
+struct smtpd_canon;
+/* smtpd_canon_new - c's canonical maps with their classes,
+ * masquerade_domains, masquerade_exceptions, masquerade_classes,
+ * propagate_unmatched_extensions, local_header_rewrite_clients and
+ * remote_header_rewrite_domain; tables opened, this host's addresses
+ * (inet_interfaces, proxy_interfaces) listed.  *out NULL when no map and
+ * no masquerade domain is set.  -1 with *err (heap) naming the parameter
+ * that is wrong or whose table does not open. */
+int smtpd_canon_new(const struct conf *, struct smtpd_canon **out, char **err);
+/* smtpd_canon_free - release (NULL ok). */
+void smtpd_canon_free(struct smtpd_canon *);
+/* smtpd_canon_classes - the SMTPD_CANON_* classes a map or masquerading
+ * applies to; 0 for NULL. */
+unsigned smtpd_canon_classes(const struct smtpd_canon *);
+/* smtpd_canon_addr - addr of class cls (one SMTPD_CANON_* bit) through
+ * the sender or the recipient maps, canonical_maps and masquerading, as
+ * the classes say: 1 with *out (heap) when it changed, 0 when not, -1
+ * with *err (heap) on a table error or maps that loop (the message must
+ * not be queued: 451, as Postfix). */
+int smtpd_canon_addr(struct smtpd_canon *, unsigned cls, const char *addr,
+                     char **out, char **err);
+/* smtpd_canon_envelope - with sender env's sender (not the null
+ * sender), and its recipients from index first on, rewritten (ENV
+ * classes); a rewritten recipient without ORCPT gets the address the
+ * client gave as ORCPT, one that duplicates another recipient goes.  0,
+ * or -1 with *err (heap). */
+int smtpd_canon_envelope(struct smtpd_canon *, struct queue_env *env,
+                         bool sender, size_t first, char **err);
+/* smtpd_canon_header_domain - the domain that completes addresses in the
+ * headers of a message from a local client (local_header_rewrite_clients,
+ * and local submissions: myorigin) or a remote one
+ * (remote_header_rewrite_domain), or NULL when its headers stay as they
+ * are (no header classes, or a remote client and no such domain).
+ * Borrowed. */
+const char *smtpd_canon_header_domain(const struct smtpd_canon *, bool local);
+/* smtpd_canon_header - one header ("Name: value\r\n" with its continuation
+ * lines): when it is a sender header (From, Sender, Reply-To, Errors-To,
+ * Resent-From, Resent-Sender, Return-Path, Return-Receipt-To,
+ * Mail-Followup-To, Disposition-Notification-To) or a recipient header
+ * (To, Cc, Bcc, Resent-To, Resent-Cc, Resent-Bcc, Resent-Reply-To,
+ * Apparently-To), each address completed with domain when it has none
+ * and rewritten (HDR classes), every other byte kept.  1 with the new
+ * header appended to out, 0 when nothing changed (out untouched), -1
+ * with *err (heap) as smtpd_canon_addr. */
+int smtpd_canon_header(struct smtpd_canon *, const char *domain,
+                       const char *text, size_t len, struct strbuf *out,
+                       char **err);
+
+/* What local_header_rewrite_clients asks of an SMTP client. */
+struct smtpd_canon_client {
+        const char *addr;   /* "192.0.2.1" */
+        bool mynetworks;    /* permit_mynetworks */
+        bool sasl;          /* permit_sasl_authenticated */
+        bool ccert_listed;  /* permit_tls_clientcerts */
+        bool ccert_trusted; /* permit_tls_all_clientcerts */
+};
+/* smtpd_canon_local_client - whether local_header_rewrite_clients counts
+ * the client as local (permit_inet_interfaces: its address is one of
+ * this host's; check_address_map or a bare type:table: the table lists
+ * its address; a table error is logged and counts as no). */
+bool smtpd_canon_local_client(struct smtpd_canon *,
+                              const struct smtpd_canon_client *);
+
+struct smtpd_virtual;
+
+/* The address mappings of queued mail (receive_override_options
+ * no_address_mappings leaves them all out): canonical mapping and
+ * masquerading, automatic BCC, virtual aliases. */
+struct smtpd_mappings {
+        struct smtpd_canon *canon;    /* or NULL */
+        struct smtpd_bcc *bcc;        /* or NULL */
+        struct smtpd_virtual *valias; /* or NULL */
+};
+/* smtpd_mappings_open - c's, less what receive_override_options leaves
+ * out; -1 with *err (heap) naming the setting. */
+int smtpd_mappings_open(const struct conf *, struct smtpd_mappings *,
+                        char **err);
+/* smtpd_mappings_close - release; reusable. */
+void smtpd_mappings_close(struct smtpd_mappings *);
+/* smtpd_mappings_apply - Postfix's cleanup order on env: canonical
+ * mapping and masquerading, the blind copies (bcc: more of them from the
+ * header checks, NULL ok) rewritten the same way, then virtual aliases.
+ * 0, or -1 with *err (heap): the message must not be queued. */
+int smtpd_mappings_apply(const struct smtpd_mappings *,
+                         const struct strlist *bcc, struct queue_env *env,
+                         char **err);
+
 /* ---- header and body checks (smtpd_hbc.c): Postfix's header_checks,
  * mime_header_checks, nested_header_checks and body_checks, for smtpd and
  * for the queue manager (local submissions) ---- */
@@ -421,7 +520,9 @@ void smtpd_bcc_copy(struct queue_env *env, const char *addr);
 /* receive_override_options: what not to do as mail is received. */
 #define SMTPD_NO_HEADER_BODY_CHECKS (1u << 0)
 #define SMTPD_NO_MILTERS (1u << 1)
-#define SMTPD_NO_ADDRESS_MAPPINGS (1u << 2) /* virtual aliases, auto BCC */
+#define SMTPD_NO_ADDRESS_MAPPINGS                                              \
+        (1u << 2) /* canonical, masquerading,                                  \
+                     virtual aliases, auto BCC */
 #define SMTPD_NO_UNKNOWN_RCPT_CHECKS (1u << 3)
 /* smtpd_receive_overrides - c's receive_override_options as SMTPD_NO_*
  * bits in *flags: 0, or -1 with *err (heap) for an unknown word. */
@@ -454,13 +555,17 @@ enum smtpd_hbc_action smtpd_hbc_action(const char *value, const char **text);
 struct smtpd_hbc;        /* the checks of a configuration */
 struct smtpd_hbc_stream; /* one message going through them */
 
-/* smtpd_hbc_new - c's checks with their limits (header_size_limit,
- * line_length_limit, body_checks_size_limit,
+/* smtpd_hbc_new - c's checks (none without checks) with their limits
+ * (header_size_limit, line_length_limit, body_checks_size_limit,
  * disable_mime_input_processing, mime_nesting_limit,
  * mime_boundary_length_limit), the tables opened; *out NULL when none of
- * the four is set.  -1 with *err (heap) naming the parameter whose table
- * does not open or whose limit is negative. */
-int smtpd_hbc_new(const struct conf *, struct smtpd_hbc **out, char **err);
+ * the four is set, unless always (headers are to be rewritten: the
+ * streams then do that alone).  -1 with *err (heap) naming the parameter
+ * whose table does not open or whose limit is negative. */
+int smtpd_hbc_new(const struct conf *, bool checks, bool always,
+                  struct smtpd_hbc **out, char **err);
+/* smtpd_hbc_checks - whether h (NULL ok) has any check. */
+bool smtpd_hbc_checks(const struct smtpd_hbc *h);
 /* smtpd_hbc_free - release (NULL ok). */
 void smtpd_hbc_free(struct smtpd_hbc *);
 
@@ -474,6 +579,10 @@ struct smtpd_hbc_origin {
         const char *rcpt; /* the first recipient */
         const char *proto;
         const char *helo;
+        /* the message's own headers go through smtpd_canon_header with
+         * canon_domain, after the checks (NULL: they stay as they are) */
+        struct smtpd_canon *canon;
+        const char *canon_domain;
 };
 
 enum smtpd_hbc_verdict {
@@ -496,9 +605,9 @@ void smtpd_hbc_result_clear(struct smtpd_hbc_result *);
 /* Where the checked content goes: 0, or -1 (remembered). */
 typedef int smtpd_hbc_write_fn(void *arg, const char *, size_t);
 
-/* smtpd_hbc_start - a message through h (borrowed for the stream's
- * life); what passes the checks, with their edits, goes to out as soon
- * as each header or line is complete. */
+/* smtpd_hbc_start - a message through h (and the origin's canon,
+ * borrowed for the stream's life); what passes the checks, with their
+ * edits, goes to out as soon as each header or line is complete. */
 struct smtpd_hbc_stream *smtpd_hbc_start(struct smtpd_hbc *h,
                                          const struct smtpd_hbc_origin *,
                                          smtpd_hbc_write_fn *out, void *arg);

@@ -48,6 +48,9 @@ struct smtpd_hbc {
 struct smtpd_hbc_stream {
         struct smtpd_hbc *h;
         struct mime_parser *mp;
+        struct smtpd_canon *canon; /* header rewriting, or NULL */
+        char *canon_domain;
+        struct strbuf rw; /* a rewritten header */
         char *qid, *client, *sender, *rcpt, *proto, *helo;
         smtpd_hbc_write_fn *out;
         void *arg;
@@ -58,42 +61,54 @@ struct smtpd_hbc_stream {
 };
 
 /* The words of receive_override_options. */
-static const struct {
-        const char *word;
-        unsigned flag;
-} overrides[] = {
+static const struct smtpd_word overrides[] = {
     {"no_header_body_checks", SMTPD_NO_HEADER_BODY_CHECKS},
     {"no_milters", SMTPD_NO_MILTERS},
     {"no_address_mappings", SMTPD_NO_ADDRESS_MAPPINGS},
     {"no_unknown_recipient_checks", SMTPD_NO_UNKNOWN_RCPT_CHECKS},
 };
 
-/* smtpd_receive_overrides - receive_override_options as bits */
-int smtpd_receive_overrides(const struct conf *c, unsigned *flags, char **err)
+/* smtpd_words_mask - a list of words as bits (Postfix's name_mask) */
+int smtpd_words_mask(const char *param, const char *what, const char *value,
+                     const struct smtpd_word *words, size_t n, unsigned *out,
+                     char **err)
 {
         struct strlist w = {0};
         int rc = 0;
 
-        *flags = 0;
-        str_split(c->receive_override_options, LIST_SEPS, &w);
+        *out = 0;
+        str_split(value ? value : "", LIST_SEPS, &w);
         for (size_t i = 0; i < w.n && rc == 0; i++) {
                 size_t k = 0;
-                while (k < ARRAY_SIZE(overrides) &&
-                       !str_eq_ci(w.v[i], overrides[k].word))
+                while (k < n && !str_eq_ci(w.v[i], words[k].word))
                         k++;
-                if (k < ARRAY_SIZE(overrides)) {
-                        *flags |= overrides[k].flag;
+                if (k < n) {
+                        *out |= words[k].bit;
                         continue;
                 }
-                *err = xasprintf("receive_override_options: unknown option "
-                                 "\"%s\" (no_header_body_checks, no_milters, "
-                                 "no_address_mappings or "
-                                 "no_unknown_recipient_checks)",
-                                 w.v[i]);
+                struct strbuf b;
+                strbuf_init(&b);
+                for (k = 0; k < n; k++)
+                        strbuf_printf(&b, "%s%s",
+                                      k == 0       ? ""
+                                      : k == n - 1 ? " or "
+                                                   : ", ",
+                                      words[k].word);
+                *err = xasprintf("%s: unknown %s \"%s\" (%s)", param, what,
+                                 w.v[i], strbuf_cstr(&b));
+                strbuf_clear(&b);
                 rc = -1;
         }
         strlist_clear(&w);
         return rc;
+}
+
+/* smtpd_receive_overrides - receive_override_options as bits */
+int smtpd_receive_overrides(const struct conf *c, unsigned *flags, char **err)
+{
+        return smtpd_words_mask("receive_override_options", "option",
+                                c->receive_override_options, overrides,
+                                ARRAY_SIZE(overrides), flags, err);
 }
 
 /* The action words; OK is an old name of DUNNO. */
@@ -139,7 +154,8 @@ static int limit(const char *name, long long v, size_t *out, char **err)
 }
 
 /* smtpd_hbc_new - the checks of c */
-int smtpd_hbc_new(const struct conf *c, struct smtpd_hbc **out, char **err)
+int smtpd_hbc_new(const struct conf *c, bool checks, bool always,
+                  struct smtpd_hbc **out, char **err)
 {
         const char *v[CHECK_N] = {c->header_checks, c->mime_header_checks,
                                   c->nested_header_checks, c->body_checks};
@@ -149,10 +165,10 @@ int smtpd_hbc_new(const struct conf *c, struct smtpd_hbc **out, char **err)
 
         *out = NULL;
         for (int i = 0; i < CHECK_N; i++) {
-                v[i] = v[i] ? v[i] : "";
+                v[i] = v[i] && checks ? v[i] : "";
                 any |= *v[i] != 0;
         }
-        if (!any)
+        if (!any && !always)
                 return 0;
         h = xcalloc(1, sizeof(*h));
         mime_settings_init(&h->set);
@@ -191,6 +207,15 @@ bad:
         return -1;
 }
 
+/* smtpd_hbc_checks - whether any check is set */
+bool smtpd_hbc_checks(const struct smtpd_hbc *h)
+{
+        for (int i = 0; h && i < CHECK_N; i++)
+                if (h->t[i])
+                        return true;
+        return false;
+}
+
 /* smtpd_hbc_free - release the tables, each once */
 void smtpd_hbc_free(struct smtpd_hbc *h)
 {
@@ -222,6 +247,33 @@ static void emit(struct smtpd_hbc_stream *st, const char *p, size_t n)
                 return;
         if (st->out(st->arg, p, n) < 0)
                 st->failed = true;
+}
+
+/* emit_unit - a header or body line that goes on: the message's own
+ * headers with their addresses rewritten, when they are to be */
+static void emit_unit(struct smtpd_hbc_stream *st, enum mime_class cls,
+                      const char *p, size_t n)
+{
+        char *err = NULL;
+        int rc = 0;
+
+        if (st->canon && cls == MIME_PRIMARY && st->writing && !st->failed) {
+                strbuf_reset(&st->rw);
+                rc = smtpd_canon_header(st->canon, st->canon_domain, p, n,
+                                        &st->rw, &err);
+        }
+        if (rc < 0) {
+                log_warnx("%s: %s -- message not accepted, try again later",
+                          st->qid, err);
+                free(err);
+                st->failed = true;
+                st->checking = st->writing = false;
+                return;
+        }
+        if (rc > 0)
+                emit(st, st->rw.s, st->rw.len);
+        else
+                emit(st, p, n);
 }
 
 /* act_log - Postfix's cleanup line for an action: "QID: ACTION: CONTEXT
@@ -384,6 +436,16 @@ static bool act(struct smtpd_hbc_stream *st, const struct mime_unit *u,
                 if (!header_text_ok(text, header, "REPLACE", param))
                         return true;
                 act_log(st, "replace", ctx, key, text);
+                if (header) {
+                        /* the new header is the header now, as Postfix's
+                         * cleanup goes on with it */
+                        struct strbuf h;
+                        strbuf_init(&h);
+                        strbuf_printf(&h, "%s%s", text, u->eol ? "\r\n" : "");
+                        emit_unit(st, u->cls, h.s, h.len);
+                        strbuf_clear(&h);
+                        return false;
+                }
                 emit(st, text, strlen(text));
                 if (u->eol)
                         emit(st, "\r\n", 2);
@@ -448,7 +510,7 @@ static void on_unit(void *arg, const struct mime_unit *u)
                 }
         }
         if (keep)
-                emit(st, u->text, u->len);
+                emit_unit(st, u->cls, u->text, u->len);
 }
 
 /* dup_or_null - a copy of s, or NULL */
@@ -474,7 +536,11 @@ struct smtpd_hbc_stream *smtpd_hbc_start(struct smtpd_hbc *h,
         st->helo = dup_or_null(o->helo);
         st->out = out;
         st->arg = arg;
-        st->checking = st->writing = true;
+        st->checking = smtpd_hbc_checks(h);
+        st->writing = true;
+        st->canon = o->canon;
+        st->canon_domain = xstrdup(o->canon_domain ? o->canon_domain : "");
+        strbuf_init(&st->rw);
         return st;
 }
 
@@ -519,6 +585,8 @@ void smtpd_hbc_stream_free(struct smtpd_hbc_stream *st)
         free(st->rcpt);
         free(st->proto);
         free(st->helo);
+        free(st->canon_domain);
+        strbuf_clear(&st->rw);
         free(st);
 }
 
@@ -541,7 +609,7 @@ int smtpd_local_intake(const struct conf *c, struct milter_spec **milters,
                 return -1;
         }
         if (!(no & SMTPD_NO_HEADER_BODY_CHECKS) &&
-            smtpd_hbc_new(c, hbc, err) < 0) {
+            smtpd_hbc_new(c, true, false, hbc, err) < 0) {
                 milter_specs_free(*milters, *n);
                 *milters = NULL;
                 *n = 0;

@@ -213,6 +213,19 @@ void sasl_dovecot_cancel(struct sasl_dovecot *, unsigned id);
 void smtpd_template(const char *t, const char *const names[],
                     const char *const values[], size_t n, struct strbuf *out);
 
+/* A word of a list setting and the bit it stands for. */
+struct smtpd_word {
+        const char *word;
+        unsigned bit;
+};
+/* smtpd_words_mask - the bits of value's words (case-insensitive, blanks
+ * or commas between) in *out: 0, or -1 with *err (heap: "param: unknown
+ * what \"w\" (w1, w2 or w3)") for a word not among the n words
+ * (smtpd_hbc.c). */
+int smtpd_words_mask(const char *param, const char *what, const char *value,
+                     const struct smtpd_word *words, size_t n, unsigned *out,
+                     char **err);
+
 struct table_list;
 
 /* smtpd_addr_parse - a client address ("192.0.2.1", "2001:db8::1") into

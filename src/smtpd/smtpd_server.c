@@ -102,9 +102,10 @@ struct lconf {
         /* smtpd_milters */
         struct milter_spec *milters;
         size_t nmilters;
-        struct smtpd_bcc *bcc;        /* always_bcc and the BCC maps, or NULL */
-        struct smtpd_virtual *valias; /* virtual_alias_maps, or NULL */
-        struct smtpd_hbc *hbc;        /* header and body checks, or NULL */
+        /* canonical maps, masquerading, BCC, virtual aliases */
+        struct smtpd_mappings map;
+        struct smtpd_hbc *hbc; /* header and body checks (or only header
+                                  rewriting), or NULL */
         struct sasl_dovecot *sasl;
 };
 
@@ -524,17 +525,18 @@ static int lconf_init(struct smtpd_server *srv, struct lconf *lc,
         unsigned no = 0;
         char *be = NULL;
         if (smtpd_receive_overrides(c, &no, &be) < 0 ||
-            (!(no & SMTPD_NO_ADDRESS_MAPPINGS) &&
-             (smtpd_bcc_new(c, &lc->bcc, &be) < 0 ||
-              smtpd_virtual_new(c, &lc->valias, &be) < 0))) {
+            smtpd_mappings_open(c, &lc->map, &be) < 0) {
                 *err = xasprintf("service %s: %s", l->service, be);
                 free(be);
                 return -1;
         }
         if (!(no & SMTPD_NO_MILTERS) && milters_init(lc, l, err) < 0)
                 return -1;
-        if (!(no & SMTPD_NO_HEADER_BODY_CHECKS) &&
-            smtpd_hbc_new(c, &lc->hbc, &be) < 0) {
+        /* header rewriting runs in the checks' stream, alone if need be */
+        bool rewrite = smtpd_canon_classes(lc->map.canon) & SMTPD_CANON_HEADERS;
+        if ((!(no & SMTPD_NO_HEADER_BODY_CHECKS) || rewrite) &&
+            smtpd_hbc_new(c, !(no & SMTPD_NO_HEADER_BODY_CHECKS), rewrite,
+                          &lc->hbc, &be) < 0) {
                 *err = xasprintf("service %s: %s", l->service, be);
                 free(be);
                 return -1;
@@ -674,8 +676,7 @@ void smtpd_server_free(struct smtpd_server *srv)
                 sasl_dovecot_free(srv->lc[i].sasl);
                 free(srv->lc[i].sasl_path);
                 milter_specs_free(srv->lc[i].milters, srv->lc[i].nmilters);
-                smtpd_bcc_free(srv->lc[i].bcc);
-                smtpd_virtual_free(srv->lc[i].valias);
+                smtpd_mappings_close(&srv->lc[i].map);
                 smtpd_hbc_free(srv->lc[i].hbc);
         }
         free(srv->lc);
@@ -1282,6 +1283,26 @@ static void receiving_set(struct conn *c, bool on)
 
 static int conn_store(void *ctx, const char *p, size_t n);
 
+/* header_domain - whether the headers of c's message are rewritten
+ * (local_header_rewrite_clients, remote_header_rewrite_domain): the
+ * domain for incomplete addresses, or NULL */
+static const char *header_domain(struct conn *c, const struct smtpd_info *info)
+{
+        struct smtpd_canon *k = c->lc->map.canon;
+
+        if (!(smtpd_canon_classes(k) & SMTPD_CANON_HEADERS))
+                return NULL;
+        struct smtpd_check_client cl = check_client(c, info, true);
+        struct smtpd_canon_client rc = {
+            .addr = c->addr,
+            .mynetworks = c->in_mynetworks,
+            .sasl = info->sasl_username != NULL,
+            .ccert_listed = smtpd_checks_ccert_listed(c->lc->checks, &cl),
+            .ccert_trusted = cl.ccert_trusted,
+        };
+        return smtpd_canon_header_domain(k, smtpd_canon_local_client(k, &rc));
+}
+
 /* conn_msg_begin - a new queue file */
 static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
 {
@@ -1307,7 +1328,8 @@ static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
         else
                 log_info("%s: client=%s", c->msg_id, c->namaddr);
         smtpd_hbc_result_clear(&c->hres);
-        if (c->lc->hbc) {
+        const char *domain = header_domain(c, info);
+        if (smtpd_hbc_checks(c->lc->hbc) || domain) {
                 const struct smtpd_envelope *e = info->env;
                 struct smtpd_hbc_origin o = {
                     .queue_id = c->msg_id,
@@ -1316,6 +1338,8 @@ static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
                     .rcpt = e->nrcpt ? e->rcpt[0].addr : NULL,
                     .proto = info->protocol,
                     .helo = info->helo,
+                    .canon = domain ? c->lc->map.canon : NULL,
+                    .canon_domain = domain,
                 };
                 c->hbcs = smtpd_hbc_start(c->lc->hbc, &o, conn_store, c);
         }
@@ -1537,11 +1561,10 @@ static enum smtpd_commit enqueue(struct conn *c, const struct milter_result *r)
         fill_env(c, &env);
         if (r)
                 milter_env_edit(c, r, &env);
-        /* as Postfix's cleanup: the copies, then aliases of them all */
+        /* as Postfix's cleanup: canonical mapping and masquerading, the
+         * copies, then aliases of them all */
         char *berr = NULL;
-        smtpd_hbc_add_bcc(&c->hres, &env);
-        if (smtpd_bcc_add(c->lc->bcc, &env, &berr) < 0 ||
-            smtpd_virtual_expand(c->lc->valias, &env, &berr) < 0) {
+        if (smtpd_mappings_apply(&c->lc->map, &c->hres.bcc, &env, &berr) < 0) {
                 log_warnx("%s: %s", c->msg_id, berr);
                 free(berr);
                 queue_env_clear(&env);

@@ -19,6 +19,7 @@
 
 #include "../capture.h"
 #include "../scratch.h"
+#include "../settings.h"
 #include "conf/conf.h"
 #include "queue/queue.h"
 #include "smtpd/smtpd_int.h"
@@ -64,14 +65,8 @@ static int setup(void **state)
         (void)state;
         snprintf(dir, sizeof(dir), "/tmp/postern-hbc-XXXXXX");
         assert_non_null(mkdtemp(dir));
-        for (size_t i = 0; i < ARRAY_SIZE(tables); i++) {
-                char *p = xasprintf("%s/%s", dir, tables[i].name);
-                FILE *fp = fopen(p, "w");
-                assert_non_null(fp);
-                fputs(tables[i].text, fp);
-                fclose(fp);
-                free(p);
-        }
+        for (size_t i = 0; i < ARRAY_SIZE(tables); i++)
+                settings_file(dir, tables[i].name, tables[i].text);
         return 0;
 }
 
@@ -86,28 +81,7 @@ static int teardown(void **state)
  * with the scratch tables as DIR/name */
 static struct conf *load(const char *const *settings)
 {
-        struct strlist o = {0};
-        struct conf *c = NULL;
-        char *err = NULL;
-
-        for (size_t i = 0; settings[i]; i++) {
-                struct strbuf b;
-                strbuf_init(&b);
-                for (const char *p = settings[i]; *p; p++) {
-                        if (strncmp(p, "DIR", 3) == 0) {
-                                strbuf_adds(&b, dir);
-                                p += 2;
-                        } else {
-                                strbuf_addc(&b, *p);
-                        }
-                }
-                strlist_push(&o, b.s);
-                strbuf_clear(&b);
-        }
-        if (conf_load(dir, &o, &c, &err) < 0)
-                fail_msg("conf_load: %s", err);
-        strlist_clear(&o);
-        return c;
+        return settings_load(dir, NULL, settings);
 }
 
 /* The checks of every test: all four tables. */
@@ -152,7 +126,7 @@ static void check(const struct conf *c, const char *in, size_t step,
             .helo = "h.example",
         };
 
-        assert_int_equal(smtpd_hbc_new(c, &h, &err), 0);
+        assert_int_equal(smtpd_hbc_new(c, true, false, &h, &err), 0);
         assert_non_null(h);
         strbuf_init(&r->out);
         capture_begin(logf);
@@ -518,7 +492,7 @@ static void test_settings(void **state)
         (void)state;
 
         c = load((const char *const[]){NULL});
-        assert_int_equal(smtpd_hbc_new(c, &h, &err), 0);
+        assert_int_equal(smtpd_hbc_new(c, true, false, &h, &err), 0);
         assert_null(h);
         assert_int_equal(smtpd_receive_overrides(c, &flags, &err), 0);
         assert_int_equal(flags, 0);
@@ -529,7 +503,7 @@ static void test_settings(void **state)
             "receive_override_options=no_header_body_checks, no_milters "
             "no_address_mappings,no_unknown_recipient_checks",
             NULL});
-        assert_int_equal(smtpd_hbc_new(c, &h, &err), -1);
+        assert_int_equal(smtpd_hbc_new(c, true, false, &h, &err), -1);
         assert_non_null(strstr(err, "body_checks: "));
         assert_non_null(strstr(err, "/missing"));
         free(err);
@@ -542,7 +516,7 @@ static void test_settings(void **state)
         c = load((const char *const[]){
             "header_checks=regexp:DIR/header", "header_size_limit=-1",
             "receive_override_options=no_such", NULL});
-        assert_int_equal(smtpd_hbc_new(c, &h, &err), -1);
+        assert_int_equal(smtpd_hbc_new(c, true, false, &h, &err), -1);
         assert_string_equal(err, "header_size_limit = -1: must not be "
                                  "negative");
         free(err);
