@@ -115,9 +115,9 @@ typedef void mime_addr_fn(void *arg, const struct mime_addr *);
  * bytes of a header value after its colon, folding included, with
  * display names, quoted strings, comments, groups and angle addresses
  * (an obsolete route skipped).  Unqualified addresses ("root") count.
- * The null address <>, phrases that are no address and everything after
- * an unterminated quoted string, comment or domain literal are skipped:
- * never an error. */
+ * The null address <>, phrases that are no address and everything from
+ * an unterminated quoted string, comment or domain literal (or one with
+ * "[" or "@" inside) on are skipped: never an error. */
 void mime_addrlist_scan(const char *text, size_t n, mime_addr_fn *fn,
                         void *arg);
 

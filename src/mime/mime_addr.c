@@ -14,8 +14,9 @@
  * a domain literal, or no domain at all), else a stray phrase, which is
  * skipped.  Comments and white space are allowed between the tokens, as
  * RFC 5322's obsolete syntax allows.  An unterminated quoted string,
- * comment or domain literal ends the scan: what follows is not
- * understood, so it is not touched.
+ * comment or domain literal ends the scan, and so does a domain literal
+ * with "[" or "@" in it: what follows is not understood, so it is not
+ * touched.
  */
 #include "mime/mime.h"
 
@@ -125,6 +126,11 @@ static void tokenize(struct scan *sc)
                         end = delimited(s, sc->n, i, (char)c, close, c == '(');
                         if (end == 0)
                                 return; /* unterminated: not understood */
+                        /* "[" or "@" inside a domain literal: one
+                         * address would have two domains */
+                        if (c == '[' && (memchr(s + i + 1, '[', end - i - 2) ||
+                                         memchr(s + i + 1, '@', end - i - 2)))
+                                return;
                         push(sc,
                              c == '"'   ? T_QSTRING
                              : c == '(' ? T_COMMENT
@@ -206,6 +212,8 @@ static void addr_spec(struct scan *sc, size_t a, size_t b, bool angle)
         for (size_t i = first; i <= last; i++)
                 if (!cfws(v[i].t))
                         strbuf_add(&sc->addr, sc->s + v[i].off, v[i].len);
+        if (strlen(strbuf_cstr(&sc->addr)) != sc->addr.len)
+                return; /* a NUL in a quoted string: not a string to use */
         struct mime_addr m = {
             .off = v[first].off,
             .len = v[last].off + v[last].len - v[first].off,

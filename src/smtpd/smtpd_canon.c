@@ -444,13 +444,15 @@ static int map_once(struct smtpd_canon *k, struct table_list *maps,
 {
         const char *at = strrchr(addr, '@');
         unsigned opts = !at || local_domain(k, at + 1) ? TABLE_ADDR_LOCAL : 0;
+        /* a quoted local part (a header's) is looked up whole: a
+         * delimiter inside the quotes cuts no extension */
+        const char *delim = addr[0] == '"' ? "" : k->delim;
         enum table_addr_key which = TABLE_KEY_FULL;
         struct strlist results = {0};
         const char *v = NULL;
         char *e = NULL;
 
-        switch (
-            table_list_find_addr(maps, addr, k->delim, opts, &v, &which, &e)) {
+        switch (table_list_find_addr(maps, addr, delim, opts, &v, &which, &e)) {
         case TABLE_ERROR:
                 *err = xasprintf("%s map lookup problem for %s: %s", param,
                                  addr, e);
@@ -472,7 +474,7 @@ static int map_once(struct smtpd_canon *k, struct table_list *maps,
         strlist_clear(&results);
         /* the extension the key left out goes on to the result */
         char *ext = which == TABLE_KEY_BARE || which == TABLE_KEY_LOCAL_BARE
-                        ? extension(addr, k->delim)
+                        ? extension(addr, delim)
                         : NULL;
         struct strbuf r;
         strbuf_init(&r);

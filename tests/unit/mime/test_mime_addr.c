@@ -102,6 +102,8 @@ static void test_skipped(void **state)
                "a@b.example=a@b.example\n");
         expect("(((", "");
         expect("u@[1.2.3.4", "");
+        expect("a@b.example, x+@[@[127.0.0.1], c@d.example",
+               "a@b.example=a@b.example\n");
         /* "<" without ">" */
         expect("Name <a@b.example, c@d.example", "");
         /* specials where they make no sense */
@@ -109,6 +111,13 @@ static void test_skipped(void **state)
                "a.@b.=a.@b.\n");
         expect("", "");
         expect("  ,,; ", "");
+        /* a NUL in a quoted string: not an address to hand on */
+        static const char nul[] = "\"a\0b\"@x.example, c@d.example";
+        struct found f = {.text = nul};
+        strbuf_init(&f.log);
+        mime_addrlist_scan(nul, sizeof(nul) - 1, on_addr, &f);
+        assert_string_equal(strbuf_cstr(&f.log), "c@d.example=c@d.example\n");
+        strbuf_clear(&f.log);
 }
 
 int main(void)
