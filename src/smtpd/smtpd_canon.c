@@ -64,7 +64,7 @@ struct own_addr {
 };
 
 /* One element of masquerade_exceptions: a name or a table. */
-struct exception {
+struct masq_exception {
         char *name; /* or NULL */
         struct table_list *table;
 };
@@ -79,9 +79,9 @@ struct exception {
 struct smtpd_canon {
         struct table_list *maps[MAP_N]; /* NULL when not set */
         unsigned map_classes[MAP_N];
-        unsigned masq_classes; /* 0 without masquerade_domains */
-        struct strlist masq;   /* masquerade_domains, "!" kept */
-        struct exception *exc; /* masquerade_exceptions */
+        unsigned masq_classes;      /* 0 without masquerade_domains */
+        struct strlist masq;        /* masquerade_domains, "!" kept */
+        struct masq_exception *exc; /* masquerade_exceptions */
         size_t nexc;
         char *delim;    /* recipient_delimiter */
         bool propagate; /* propagate_unmatched_extensions: canonical */
@@ -160,7 +160,8 @@ static void own_sockaddr(struct own_addr **v, size_t *n,
 /* own_addrs - the addresses of an inet_interfaces-like list: "all" is
  * every interface's, "loopback-only" 127.0.0.1 and ::1, a name its
  * addresses (at start-up, so a lookup may block) */
-static void own_addrs(const char *value, struct own_addr **v, size_t *n)
+static void own_addrs(const char *param, const char *value, struct own_addr **v,
+                      size_t *n)
 {
         struct strlist w = {0};
 
@@ -194,9 +195,9 @@ static void own_addrs(const char *value, struct own_addr **v, size_t *n)
                 }
                 struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
                 if (getaddrinfo(a, NULL, &hints, &res) != 0) {
-                        log_warnx("%s: cannot find the addresses of this "
-                                  "host's interface \"%s\"",
-                                  value, a);
+                        log_warnx("%s: cannot find the addresses of "
+                                  "\"%s\"",
+                                  param, a);
                         continue;
                 }
                 for (struct addrinfo *r = res; r; r = r->ai_next)
@@ -245,7 +246,7 @@ static int load_exceptions(struct smtpd_canon *k, const char *value, char **err)
         conf_split_list(value ? value : "", &items);
         k->exc = xcalloc(items.n + 1, sizeof(*k->exc));
         for (size_t i = 0; i < items.n && rc == 0; i++) {
-                struct exception *e = &k->exc[k->nexc++];
+                struct masq_exception *e = &k->exc[k->nexc++];
                 if (smtpd_is_table(items.v[i]))
                         rc = open_list("masquerade_exceptions", items.v[i],
                                        &e->table, err);
@@ -356,8 +357,9 @@ int smtpd_canon_new(const struct conf *c, struct smtpd_canon **out, char **err)
         k->myorigin = xstrdup(c->myorigin ? c->myorigin : "");
         if (c->remote_header_rewrite_domain && *c->remote_header_rewrite_domain)
                 k->remote_domain = xstrdup(c->remote_header_rewrite_domain);
-        own_addrs(c->inet_interfaces, &k->inet, &k->ninet);
-        own_addrs(c->proxy_interfaces, &k->proxy, &k->nproxy);
+        own_addrs("inet_interfaces", c->inet_interfaces, &k->inet, &k->ninet);
+        own_addrs("proxy_interfaces", c->proxy_interfaces, &k->proxy,
+                  &k->nproxy);
         *out = k;
         return 0;
 bad:
@@ -534,7 +536,7 @@ static int map11(struct smtpd_canon *k, int m, char **addr, char **err)
 static int excepted(struct smtpd_canon *k, const char *user, char **err)
 {
         for (size_t i = 0; i < k->nexc; i++) {
-                const struct exception *x = &k->exc[i];
+                const struct masq_exception *x = &k->exc[i];
                 if (x->name) {
                         if (strcasecmp(x->name, user) == 0)
                                 return 1;
