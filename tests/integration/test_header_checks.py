@@ -562,8 +562,12 @@ class SameAsPostfix(unittest.TestCase):
                      if "cheap pills from both" in m]
             return found[0] if found else None
         pf = pt.wait_for(lambda: line(self.pf.read()), "Postfix's reject")
-        # the whole line, the client's name included (both say localhost)
-        self.assertEqual(line(self.server.logtext()), pf)
+        # postern writes a loop turn's lines after its replies: wait for
+        # its line too.  The whole line, the client's name included (both
+        # say localhost)
+        ours = pt.wait_for(lambda: line(self.server.logtext()),
+                           "postern's reject")
+        self.assertEqual(ours, pf)
         self.assertIn("from localhost[127.0.0.1];", pf)
 
 
