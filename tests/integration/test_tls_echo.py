@@ -307,7 +307,11 @@ class TlsEchoTest(unittest.TestCase):
         text = "".join(out)
         self.assertIn("RENEGOTIATING", text)
         self.assertIn("no renegotiation", text)
-        # One handshake only, and the server goes on serving.
+        # One handshake only, and the server goes on serving.  The echo's
+        # summary line reaches its reader thread a moment after the client
+        # saw the refusal: wait for it before counting.
+        pt.wait_for(lambda: echo.count("summary: ") >= 1,
+                    "the echo's summary of the handshake")
         self.assertEqual(echo.count("summary: "), 1)
         self.assertIsNone(echo.proc.poll())
         self.assertEqual(self.talk(echo, self.client_ctx())[0], "TLSv1.2")
