@@ -137,6 +137,8 @@ static int do_show(struct queue *q, const char *id)
         if (env->envid)
                 printf("envid: %s\n", env->envid);
         printf("delivery_attempts: %u\n", env->attempts);
+        if (env->filter) /* postcat's words for it */
+                printf("content_filter: %s\n", env->filter);
         if (env->client_addr)
                 printf("client: %s[%s]:%u\n",
                        env->client_name ? env->client_name : "unknown",

@@ -116,6 +116,10 @@ struct queue_env {
         /* when the sender was told the message is delayed (epoch s), 0 =
          * not yet (delay_warning_time) */
         long long warned;
+        /* the content filter every recipient goes to first
+         * ("transport:nexthop": content_filter or a FILTER action), or
+         * NULL: none */
+        char *filter;
         char *client_name; /* reverse name or "unknown" */
         char *client_addr; /* "192.0.2.1" or "2001:db8::1" */
         unsigned client_port;

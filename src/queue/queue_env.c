@@ -317,6 +317,7 @@ void queue_env_clear(struct queue_env *env)
         free(env->id);
         free(env->sender);
         free(env->envid);
+        free(env->filter);
         free(env->client_name);
         free(env->client_addr);
         free(env->helo);
@@ -468,6 +469,7 @@ void qf_env_encode(const struct queue_env *env, const char *id, uint64_t size,
                               (unsigned long long)env->next_try);
         if (env->warned > 0)
                 qf_rec_addnum(sb, "warned", (unsigned long long)env->warned);
+        qf_rec_adds(sb, "filter", env->filter);
         qf_rec_adds(sb, "client-name", env->client_name);
         qf_rec_adds(sb, "client-addr", env->client_addr);
         if (env->client_port > 0)
@@ -641,6 +643,8 @@ static int msg_field(struct queue_env *env, unsigned *seen,
                 return set_str(&env->sender, r);
         if (qf_rec_is(r, "envid"))
                 return set_str(&env->envid, r);
+        if (qf_rec_is(r, "filter"))
+                return set_str(&env->filter, r);
         if (qf_rec_is(r, "client-name"))
                 return set_str(&env->client_name, r);
         if (qf_rec_is(r, "client-addr"))

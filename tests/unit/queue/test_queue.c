@@ -80,6 +80,7 @@ static void full_env(struct queue_env *env)
         env->requiretls = true;
         env->attempts = 3;
         env->next_try = 1764303600;
+        env->filter = xstrdup("smtp-amavis:[127.0.0.1]:10024");
         env->client_name = xstrdup("mail.example.org");
         env->client_addr = xstrdup("2001:db8::25");
         env->client_port = 48123;
@@ -131,6 +132,7 @@ static void assert_env_equal(const struct queue_env *a,
         assert_int_equal(a->requiretls, b->requiretls);
         assert_int_equal(a->attempts, b->attempts);
         assert_int_equal(a->next_try, b->next_try);
+        assert_str_same(a->filter, b->filter);
         assert_str_same(a->client_name, b->client_name);
         assert_str_same(a->client_addr, b->client_addr);
         assert_int_equal(a->client_port, b->client_port);
@@ -1084,6 +1086,7 @@ static void test_handmade_files(void **state)
         assert_int_equal(queue_file_open_mem(img, len, &f, &err), 0);
         assert_string_equal(queue_file_env(f)->id, "0ABCDEFGHIJZ12");
         assert_string_equal(queue_file_env(f)->sender, "");
+        assert_null(queue_file_env(f)->filter); /* files from before it */
         assert_int_equal(queue_file_env(f)->nrcpt, 1);
         assert_int_equal(queue_file_verify(f, &err), 0);
         queue_file_close(f);
@@ -1107,6 +1110,8 @@ static void test_handmade_files(void **state)
              "after the recipients"},
             {"id 14 0ABCDEFGHIJZ12\n", "id 4 ../x\n", "queue ID"},
             {"attempts 1 0\n", "attempts 1 0\ntls-cipher 1 x\n", "TLS"},
+            {"attempts 1 0\n", "attempts 1 0\nfilter 2 x:\nfilter 2 y:\n",
+             "repeated"},
             {"size 1 2\n", "size 1 3\n", "size"},
         };
         for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
