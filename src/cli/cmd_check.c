@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "conf/conf.h"
 #include "master/master.h"
+#include "qmgr/qmgr.h"
 #include "smtp/smtp.h"
 #include "smtpd/smtpd.h"
 #include "table/table.h"
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,8 +81,10 @@ struct check_report {
 struct check_run {
         struct check_report *rep;
         const struct conf *c;
-        const struct master_service *svc; /* NULL for main.cf alone */
-        const char *master_cf;            /* path, for svc findings */
+        const struct master_service *svc;       /* NULL for main.cf alone */
+        const char *master_cf;                  /* path, for svc findings */
+        const struct qmgr_transport_def *tdefs; /* master.cf's transports */
+        size_t ntdefs;
         long long now;
         long long days;
         struct tls_certlist *smtpd_ca; /* smtpd_tls_CAfile, or NULL */
@@ -721,6 +725,43 @@ static void check_table_list(struct check_run *r, const char *param,
         strlist_clear(&specs);
 }
 
+/* check_transport - a transport:nexthop setting (value; key names a
+ * table entry, or NULL) whose transport is neither built in nor a
+ * master.cf smtp or lmtp service: its mail would only be deferred */
+static void check_transport(struct check_run *r, const char *param,
+                            const char *file, const char *key,
+                            const char *value)
+{
+        enum qmgr_transport kind;
+        size_t n = strcspn(value, ":");
+
+        while (*value == ' ' || *value == '\t')
+                value++, n--;
+        if (n == 0 || qmgr_transport_find(r->tdefs, r->ntdefs, value, n, &kind,
+                                          NULL) == 0)
+                return;
+        check_add(r, CHECK_ERROR, param, file,
+                  "%s%s%sunknown mail transport \"%.*s\" (neither built in "
+                  "nor a master.cf service running smtp or lmtp): mail there "
+                  "is deferred",
+                  key ? "key " : "", key ? key : "", key ? ": " : "", (int)n,
+                  value);
+}
+
+/* check_filter - a FILTER action of a table (header checks, access
+ * tables): it needs transport:nexthop, and a transport that exists */
+static void check_filter(struct check_walk *w, const char *key,
+                         const char *text)
+{
+        if (strchr(text, ':') == NULL)
+                check_add(w->r, CHECK_WARNING, w->param, w->file,
+                          "%s: FILTER %s: needs transport:destination; the "
+                          "action is ignored",
+                          key, text);
+        else
+                check_transport(w->r, w->param, w->file, key, text);
+}
+
 /* check_hbc_entry - one rule of a header or body checks table: an action
  * postern cannot carry out, or does not know */
 static int check_hbc_entry(const char *key, const char *value, void *arg)
@@ -835,6 +876,19 @@ static bool check_list_has(const char *value, const char *word)
         return found;
 }
 
+/* check_access_entry - one entry of an access(5) table: a FILTER action
+ * naming a transport that does not exist */
+static int check_access_entry(const char *key, const char *value, void *arg)
+{
+        size_t n = strcspn(value, " \t");
+
+        if (n == 6 && strncasecmp(value, "FILTER", 6) == 0) {
+                const char *text = value + n + strspn(value + n, " \t");
+                check_filter(arg, key, text);
+        }
+        return 0;
+}
+
 /* check_restrictions - tables in restriction lists, and the relay gotcha */
 static void check_restrictions(struct check_run *r)
 {
@@ -867,7 +921,16 @@ static void check_restrictions(struct check_run *r)
                                 char *what = xasprintf("%s: ", v.v[i]);
                                 struct table *t =
                                     check_table(r, param, v.v[i + 1], what);
+                                char *file = check_table_file(v.v[i + 1]);
+                                struct check_walk w = {
+                                    .r = r, .param = param, .file = file};
+                                char *err = NULL;
 
+                                if (t)
+                                        (void)table_walk(t, check_access_entry,
+                                                         &w, &err);
+                                free(err);
+                                free(file);
                                 tables_ok = tables_ok && t != NULL;
                                 table_close(t);
                                 free(what);
@@ -1152,18 +1215,21 @@ static void check_lmtp_hop(struct check_run *r, const char *param,
         free(what);
 }
 
-/* check_lmtp_entry - a transport_maps entry, for check_lmtp_hop */
-static int check_lmtp_entry(const char *key, const char *value, void *arg)
+/* check_transport_entry - a transport_maps entry: its transport, and
+ * an lmtp: next hop */
+static int check_transport_entry(const char *key, const char *value, void *arg)
 {
         struct check_walk *w = arg;
 
+        check_transport(w->r, w->param, w->file, key, value);
         check_lmtp_hop(w->r, w->param, w->file, key, value);
         return 0;
 }
 
-/* check_lmtp - the lmtp: next hops of the queue manager's transports
- * (main.cf only: master.cf overrides concern smtpd services) */
-static void check_lmtp(struct check_run *r)
+/* check_transports - the transports and lmtp: next hops the queue
+ * manager is given (main.cf only: master.cf's -o overrides of a listener
+ * concern its smtpd, but for content_filter) */
+static void check_transports(struct check_run *r)
 {
         const struct conf *c = r->c;
         const struct {
@@ -1172,12 +1238,21 @@ static void check_lmtp(struct check_run *r)
                  {"local_transport", c->local_transport},
                  {"mailbox_transport", c->mailbox_transport},
                  {"default_transport", c->default_transport}};
+        const char *origin = conf_origin(c, "content_filter");
 
+        /* a listener's own content_filter, or main.cf's */
+        if (*c->content_filter &&
+            (!r->svc || (origin && strcmp(origin, "-o") == 0)))
+                check_transport(r, "content_filter", conf_main_cf(c), NULL,
+                                c->content_filter);
         if (r->svc)
                 return;
-        for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+        for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+                check_transport(r, t[i].param, conf_main_cf(c), NULL,
+                                t[i].value);
                 check_lmtp_hop(r, t[i].param, conf_main_cf(c), NULL,
                                t[i].value);
+        }
 }
 
 /* check_milters - smtpd_milters and non_smtpd_milters: a malformed
@@ -1211,41 +1286,57 @@ static void check_milters(struct check_run *r)
         }
 }
 
-/* check_conf - every check of one configuration */
-static void check_conf(struct check_run *r)
+/* check_client - the checks of the SMTP client's settings: all a
+ * master.cf delivery transport's -o overrides can change */
+static void check_client(struct check_run *r)
 {
         const struct conf *c = r->c;
         struct check_walk w = {.r = r};
 
-        check_server_level(r);
         check_client_level(r);
-        check_ciphers(r);
         check_sasl(r);
-        check_smtpd_sasl(r);
-        check_milters(r);
-
-        r->smtpd_ca = check_cafile(r, "smtpd_tls_CAfile", c->smtpd_tls_CAfile);
-        check_capath(r, "smtpd_tls_CApath", c->smtpd_tls_CApath);
         r->smtp_ca = check_cafile(r, "smtp_tls_CAfile", c->smtp_tls_CAfile);
         check_capath(r, "smtp_tls_CApath", c->smtp_tls_CApath);
         check_trust_anchors(r);
-
-        check_pair(r, "smtpd_tls_cert_file", c->smtpd_tls_cert_file,
-                   "smtpd_tls_key_file", c->smtpd_tls_key_file, true);
-        check_pair(r, "smtpd_tls_eccert_file", c->smtpd_tls_eccert_file,
-                   "smtpd_tls_eckey_file", c->smtpd_tls_eckey_file, true);
-        check_chain_files(r, "smtpd_tls_chain_files", c->smtpd_tls_chain_files,
-                          true);
         check_pair(r, "smtp_tls_cert_file", c->smtp_tls_cert_file,
                    "smtp_tls_key_file", c->smtp_tls_key_file, false);
         check_pair(r, "smtp_tls_eccert_file", c->smtp_tls_eccert_file,
                    "smtp_tls_eckey_file", c->smtp_tls_eckey_file, false);
         check_chain_files(r, "smtp_tls_chain_files", c->smtp_tls_chain_files,
                           false);
-
         w.param = "smtp_tls_policy_maps";
         check_table_list(r, w.param, c->smtp_tls_policy_maps,
                          check_policy_entry, &w);
+        tls_certlist_free(r->smtp_ca);
+        r->smtp_ca = NULL;
+}
+
+/* check_conf - every check of one configuration */
+static void check_conf(struct check_run *r)
+{
+        const struct conf *c = r->c;
+        struct check_walk w = {.r = r};
+
+        if (r->svc && r->svc->kind == MASTER_DELIVERY) {
+                check_ciphers(r);
+                check_client(r);
+                return;
+        }
+        check_server_level(r);
+        check_ciphers(r);
+        check_smtpd_sasl(r);
+        check_milters(r);
+
+        r->smtpd_ca = check_cafile(r, "smtpd_tls_CAfile", c->smtpd_tls_CAfile);
+        check_capath(r, "smtpd_tls_CApath", c->smtpd_tls_CApath);
+        check_pair(r, "smtpd_tls_cert_file", c->smtpd_tls_cert_file,
+                   "smtpd_tls_key_file", c->smtpd_tls_key_file, true);
+        check_pair(r, "smtpd_tls_eccert_file", c->smtpd_tls_eccert_file,
+                   "smtpd_tls_eckey_file", c->smtpd_tls_eckey_file, true);
+        check_chain_files(r, "smtpd_tls_chain_files", c->smtpd_tls_chain_files,
+                          true);
+        check_client(r);
+
         w.param = "relay_clientcerts";
         w.digest =
             c->smtpd_tls_fingerprint_digest && *c->smtpd_tls_fingerprint_digest
@@ -1256,8 +1347,8 @@ static void check_conf(struct check_run *r)
                          check_clientcert_entry, &w);
         w.param = "transport_maps";
         check_table_list(r, w.param, c->transport_maps,
-                         r->svc ? NULL : check_lmtp_entry, &w);
-        check_lmtp(r);
+                         r->svc ? NULL : check_transport_entry, &w);
+        check_transports(r);
         w.param = "sender_dependent_relayhost_maps";
         check_table_list(r, w.param, c->sender_dependent_relayhost_maps, NULL,
                          &w);
@@ -1276,8 +1367,7 @@ static void check_conf(struct check_run *r)
         check_restrictions(r);
 
         tls_certlist_free(r->smtpd_ca);
-        tls_certlist_free(r->smtp_ca);
-        r->smtpd_ca = r->smtp_ca = NULL;
+        r->smtpd_ca = NULL;
 }
 
 /* check_conf_error - a configuration that does not load: "FILE, line N:
@@ -1368,7 +1458,8 @@ int cmd_check(int argc, char **argv)
         struct conf *c = NULL;
         char *err = NULL;
         char *master_cf = NULL;
-        size_t nsvc = 0;
+        struct qmgr_transport_def *tdefs = NULL;
+        size_t nsvc = 0, ntdefs = 0;
         bool quiet = false;
         long long days = 30;
         int opt, bad = 0, rc;
@@ -1426,14 +1517,20 @@ int cmd_check(int argc, char **argv)
                 check_conf_error(&rep, err, NULL, NULL);
                 free(err);
         }
-        check_conf(&run);
-
+        /* master.cf first: its transports are names main.cf may use */
         master_cf = xasprintf("%s/master.cf", common.config_dir);
-        if (master_cf_read(common.config_dir, &svc, &nsvc, &err) < 0) {
-                run.svc = NULL;
-                check_add(&run, CHECK_ERROR, "master.cf", master_cf, "%s", err);
-                free(err);
+        char *merr = NULL;
+        if (master_cf_read(common.config_dir, &svc, &nsvc, &merr) < 0)
                 nsvc = 0;
+        master_transports(svc, nsvc, NULL, c, &tdefs, &ntdefs);
+        run.tdefs = tdefs;
+        run.ntdefs = ntdefs;
+        check_conf(&run);
+        if (merr) {
+                run.svc = NULL;
+                check_add(&run, CHECK_ERROR, "master.cf", master_cf, "%s",
+                          merr);
+                free(merr);
         }
         for (size_t i = 0; i < nsvc; i++) {
                 struct strlist ov = {0};
@@ -1445,6 +1542,9 @@ int cmd_check(int argc, char **argv)
                         strlist_push(&ov, svc[i].overrides.v[j]);
                 for (size_t j = 0; j < common.overrides.n; j++)
                         strlist_push(&ov, common.overrides.v[j]);
+                char *sn = xasprintf("service_name=%s", svc[i].name);
+                strlist_push(&ov, sn);
+                free(sn);
                 if (conf_load(common.config_dir, &ov, &sc, &err) < 0) {
                         check_conf_error(&rep, err, &svc[i], master_cf);
                         free(err);
@@ -1457,6 +1557,8 @@ int cmd_check(int argc, char **argv)
                                                .c = sc,
                                                .svc = &svc[i],
                                                .master_cf = master_cf,
+                                               .tdefs = tdefs,
+                                               .ntdefs = ntdefs,
                                                .now = run.now,
                                                .days = run.days};
 
@@ -1465,6 +1567,7 @@ int cmd_check(int argc, char **argv)
                 conf_free(sc);
                 strlist_clear(&ov);
         }
+        free(tdefs);
         master_services_free(svc, nsvc);
         free(master_cf);
 done:

@@ -369,6 +369,32 @@ static bool master_cf_refers(const char *text, const char *name)
         return false;
 }
 
+/* master_cf_transport_param - whether name is a per-transport parameter
+ * the queue manager reads (TRANSPORT_destination_concurrency_limit,
+ * TRANSPORT_destination_recipient_limit) of a service that master.cf
+ * defines */
+static bool master_cf_transport_param(const char *text, const char *name)
+{
+        static const char *const suffixes[] = {"_destination_concurrency_limit",
+                                               "_destination_recipient_limit"};
+        size_t n = strlen(name);
+
+        for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+                size_t sl = strlen(suffixes[i]);
+                if (n <= sl || strcmp(name + n - sl, suffixes[i]) != 0)
+                        continue;
+                size_t svc = n - sl;
+                for (const char *p = text; p && *p;) {
+                        if (strncmp(p, name, svc) == 0 &&
+                            (p[svc] == ' ' || p[svc] == '\t'))
+                                return true;
+                        p = strchr(p, '\n');
+                        p = p ? p + 1 : NULL;
+                }
+        }
+        return false;
+}
+
 /* conf_store_warn_unused - unknown names nothing refers to, and known
  * ones postern accepts but does not implement, set to a value postern
  * does not behave as (params.def: "Not implemented: ...") */
@@ -401,7 +427,8 @@ void conf_store_warn_unused(struct conf_store *st)
                         free(dir);
                         master_read = true;
                 }
-                if (master && master_cf_refers(master, e->name))
+                if (master && (master_cf_refers(master, e->name) ||
+                               master_cf_transport_param(master, e->name)))
                         continue;
                 const char *hint = conf_suggest(e->name);
                 if (hint)

@@ -73,7 +73,9 @@ const char *log_service(const char *program)
         if (program == prev || (program && prev && strcmp(program, prev) == 0))
                 return prev;
         log_svc = program;
-        if (program && *program)
+        if (program && strchr(program, '/'))
+                snprintf(log_ident, sizeof(log_ident), "%s", program);
+        else if (program && *program)
                 make_ident(log_ident, sizeof(log_ident), program);
         else
                 snprintf(log_ident, sizeof(log_ident), "%s", log_own);

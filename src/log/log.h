@@ -28,8 +28,10 @@ const char *log_program(void);
 /* log_service - log the lines that follow as postern/PROGRAM instead of
  * the name log_init gave this process, as Postfix's separate programs
  * would (the queue manager's SMTP client logs as "smtp", its local
- * delivery as "local"); NULL goes back to the process's own name.
- * PROGRAM is kept, not copied (a string literal).  Returns the service
+ * delivery as "local"); NULL goes back to the process's own name.  A
+ * PROGRAM with a '/' is the whole ident ("postfix/amavis/smtp": a
+ * master.cf transport's own syslog_name).  PROGRAM is kept, not copied
+ * (a string literal, or one that outlives its use).  Returns the service
  * in effect before (NULL: none), to restore it. */
 const char *log_service(const char *program);
 /* log_open - choose the destination from maillog_file: "" means syslog,

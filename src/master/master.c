@@ -53,6 +53,8 @@ struct generation {
         struct conf **svc_conf; /* per master.cf service */
         struct master_service *svc;
         size_t nsvc;
+        struct qmgr_transport_def *tdefs; /* master.cf's transports */
+        size_t ntdefs;
         struct smtpd_server *server;
 };
 
@@ -93,6 +95,7 @@ static void generation_free(struct generation *g)
         if (g == NULL)
                 return;
         smtpd_server_free(g->server);
+        free(g->tdefs);
         for (size_t i = 0; i < g->nsvc; i++)
                 conf_free(g->svc_conf[i]);
         free(g->svc_conf);
@@ -131,7 +134,7 @@ static int generation_load(const struct master_opts *o, unsigned id,
                 goto bad;
         if (master_cf_read(o->config_dir, &g->svc, &g->nsvc, err) < 0)
                 goto bad;
-        if (g->nsvc == 0) {
+        if (master_cf_listeners(g->svc, g->nsvc) == 0) {
                 *err = xasprintf("%s/master.cf: no inet smtpd service",
                                  o->config_dir);
                 goto bad;
@@ -140,8 +143,15 @@ static int generation_load(const struct master_opts *o, unsigned id,
         for (size_t i = 0; i < g->nsvc; i++) {
                 struct strlist ov = {0};
                 char *e = NULL;
+                /* a transport without -o uses main.cf's */
+                if (g->svc[i].kind == MASTER_DELIVERY &&
+                    g->svc[i].overrides.n == 0)
+                        continue;
                 for (size_t j = 0; o->overrides && j < o->overrides->n; j++)
                         strlist_push(&ov, o->overrides->v[j]);
+                char *sn = xasprintf("service_name=%s", g->svc[i].name);
+                strlist_push(&ov, sn);
+                free(sn);
                 for (size_t j = 0; j < g->svc[i].overrides.n; j++)
                         strlist_push(&ov, g->svc[i].overrides.v[j]);
                 int rc = conf_load(o->config_dir, &ov, &g->svc_conf[i], &e);
@@ -156,6 +166,8 @@ static int generation_load(const struct master_opts *o, unsigned id,
                         goto bad;
                 }
         }
+        master_transports(g->svc, g->nsvc, g->svc_conf, g->main, &g->tdefs,
+                          &g->ntdefs);
         *out = g;
         return 0;
 bad:
@@ -252,6 +264,8 @@ static int listeners_bind(struct master *m, struct generation *g, char **err)
                 m->ls[i].keep = false;
         for (size_t s = 0; s < g->nsvc; s++) {
                 struct strlist addrs = {0};
+                if (g->svc[s].kind != MASTER_SMTPD)
+                        continue;
                 service_addresses(&g->svc[s], g->svc_conf[s], &addrs);
                 for (size_t a = 0; a < addrs.n; a++) {
                         char *key =
@@ -446,8 +460,9 @@ static void qmgr_start(struct master *m)
                 log_init("qmgr");
                 for (size_t i = 0; i < m->nls; i++)
                         close(m->ls[i].fd);
-                if (qmgr_new(m->gen->main, m->drop ? m->uid : (uid_t)-1, m->gid,
-                             &q, &err) < 0)
+                if (qmgr_new(m->gen->main, m->gen->tdefs, m->gen->ntdefs,
+                             m->drop ? m->uid : (uid_t)-1, m->gid, &q,
+                             &err) < 0)
                         fatalx("%s", err);
                 drop_privileges(m);
                 int rc = qmgr_run(q);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* master_cf.c - master.cf: the smtpd listeners and their -o overrides */
 #include "master/master.h"
+#include "conf/conf.h"
 #include "log/log.h"
+#include "qmgr/qmgr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -102,8 +104,39 @@ static int split_service(const char *svc, char **host, char **port,
         return 0;
 }
 
-/* parse_service - one logical line; 1 when it is an smtpd service,
- * 0 when skipped, -1 on error */
+/* delivery_command - whether a unix service's command is one postern
+ * runs as a delivery transport: the SMTP and LMTP clients, and the
+ * trivial discard and error agents */
+static bool delivery_command(const char *command)
+{
+        static const char *const cmds[] = {"smtp", "lmtp", "discard", "error"};
+
+        for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+                if (strcmp(command, cmds[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* parse_maxproc - the maxproc column: "-" (-1) or a number */
+static int parse_maxproc(const char *s, long long *out)
+{
+        char *end;
+        long long n;
+
+        if (strcmp(s, "-") == 0) {
+                *out = -1;
+                return 0;
+        }
+        n = strtoll(s, &end, 10);
+        if (*s < '0' || *s > '9' || *end || n < 0 || n > 1000000)
+                return -1;
+        *out = n;
+        return 0;
+}
+
+/* parse_service - one logical line; 1 when it is a service postern runs
+ * (an smtpd listener or a delivery transport), 0 when skipped, -1 on
+ * error */
 static int parse_service(const char *label, char *text, int line,
                          struct master_service *svc, char **err)
 {
@@ -119,21 +152,38 @@ static int parse_service(const char *label, char *text, int line,
         const char *type = f[1], *command = f[7];
         if (strcmp(command, "qmgr") == 0)
                 return 0; /* run by the supervisor: master_cf_wants_qmgr */
-        if (strcmp(type, "inet") != 0 || strcmp(command, "smtpd") != 0) {
+        bool smtpd = strcmp(type, "inet") == 0 && strcmp(command, "smtpd") == 0;
+        bool delivery = strcmp(type, "unix") == 0 && delivery_command(command);
+        if (!smtpd && !delivery) {
                 log_warnx("%s, line %d: service %s (%s %s) is not run by "
                           "postern: ignored",
                           label, line, f[0], type, command);
                 return 0;
         }
         memset(svc, 0, sizeof(*svc));
+        svc->kind = smtpd ? MASTER_SMTPD : MASTER_DELIVERY;
         svc->line = line;
-        svc->name = xstrdup(f[0]);
-        if (split_service(f[0], &svc->host, &svc->port, &why) < 0) {
-                *err = xasprintf("%s, line %d: service \"%s\": %s", label, line,
-                                 f[0], why);
-                free(svc->name);
+        svc->maxproc = -1;
+        if (delivery && strchr(f[0], ':')) {
+                /* it is named as "transport:nexthop" */
+                *err = xasprintf("%s, line %d: service \"%s\": a transport "
+                                 "name must not contain ':'",
+                                 label, line, f[0]);
                 return -1;
         }
+        if (delivery && parse_maxproc(f[6], &svc->maxproc) < 0) {
+                *err = xasprintf("%s, line %d: service %s: bad maxproc "
+                                 "\"%s\" (a number, or -)",
+                                 label, line, f[0], f[6]);
+                return -1;
+        }
+        if (smtpd && split_service(f[0], &svc->host, &svc->port, &why) < 0) {
+                *err = xasprintf("%s, line %d: service \"%s\": %s", label, line,
+                                 f[0], why);
+                return -1;
+        }
+        svc->name = xstrdup(f[0]);
+        svc->command = xstrdup(command);
         /* command arguments: -o name=value, -o { name = value }, -v */
         char *arg;
         why = NULL;
@@ -151,9 +201,9 @@ static int parse_service(const char *label, char *text, int line,
                         strlist_push(&svc->overrides, val);
                         continue;
                 }
-                *err = xasprintf("%s, line %d: smtpd argument \"%s\" is "
+                *err = xasprintf("%s, line %d: %s argument \"%s\" is "
                                  "not supported (only -o name=value)",
-                                 label, line, arg);
+                                 label, line, command, arg);
                 goto bad;
         }
         if (why && strcmp(why, "missing '}'") == 0) {
@@ -163,13 +213,32 @@ static int parse_service(const char *label, char *text, int line,
         return 1;
 bad:
         free(svc->name);
+        free(svc->command);
         free(svc->host);
         free(svc->port);
         strlist_clear(&svc->overrides);
         return -1;
 }
 
-/* master_cf_parse - smtpd services of a master.cf text */
+/* same_socket - two smtpd services that would listen on one address */
+static bool same_socket(const struct master_service *a,
+                        const struct master_service *b)
+{
+        return a->kind == MASTER_SMTPD && b->kind == MASTER_SMTPD &&
+               strcmp(a->port, b->port) == 0 &&
+               (a->host == NULL) == (b->host == NULL) &&
+               (a->host == NULL || strcmp(a->host, b->host) == 0);
+}
+
+/* same_transport - two delivery services of one name */
+static bool same_transport(const struct master_service *a,
+                           const struct master_service *b)
+{
+        return a->kind == MASTER_DELIVERY && b->kind == MASTER_DELIVERY &&
+               strcmp(a->name, b->name) == 0;
+}
+
+/* master_cf_parse - smtpd services and transports of a master.cf text */
 int master_cf_parse(const char *label, const char *data, size_t len,
                     struct master_service **out, size_t *nout, char **err)
 {
@@ -241,13 +310,12 @@ int master_cf_parse(const char *label, const char *data, size_t len,
                 master_services_free(v, n);
                 return -1;
         }
-        /* two services on one address and port cannot both listen */
+        /* two services on one address and port cannot both listen, and a
+         * transport name means one transport */
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < i; j++)
-                        if (strcmp(v[i].port, v[j].port) == 0 &&
-                            ((v[i].host == NULL) == (v[j].host == NULL)) &&
-                            (v[i].host == NULL ||
-                             strcmp(v[i].host, v[j].host) == 0)) {
+                        if (same_socket(&v[i], &v[j]) ||
+                            same_transport(&v[i], &v[j])) {
                                 *err = xasprintf("%s, line %d: service %s "
                                                  "duplicates line %d",
                                                  label, v[i].line, v[i].name,
@@ -309,11 +377,57 @@ void master_services_free(struct master_service *v, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
                 free(v[i].name);
+                free(v[i].command);
                 free(v[i].host);
                 free(v[i].port);
                 strlist_clear(&v[i].overrides);
         }
         free(v);
+}
+
+/* master_cf_listeners - the smtpd services */
+size_t master_cf_listeners(const struct master_service *v, size_t n)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++)
+                k += v[i].kind == MASTER_SMTPD;
+        return k;
+}
+
+/* master_transports - the delivery services as qmgr transports */
+void master_transports(const struct master_service *v, size_t nsvc,
+                       struct conf *const *confs, const struct conf *main,
+                       struct qmgr_transport_def **out, size_t *n)
+{
+        struct qmgr_transport_def *d = xcalloc(nsvc ? nsvc : 1, sizeof(*d));
+        size_t k = 0;
+
+        for (size_t i = 0; i < nsvc; i++) {
+                const struct master_service *s = &v[i];
+                if (s->kind != MASTER_DELIVERY)
+                        continue;
+                /* a transport without -o shares main.cf's configuration
+                 * (and so the queue manager's SMTP client) */
+                const struct conf *c =
+                    confs && confs[i] && s->overrides.n ? confs[i] : NULL;
+                d[k].name = s->name;
+                d[k].conf = c;
+                d[k].maxproc = s->maxproc >= 0
+                                   ? s->maxproc
+                                   : (c ? c : main)->default_process_limit;
+                if (d[k].maxproc < 0)
+                        d[k].maxproc = 0;
+                /* error(8) run as "retry" defers instead of bouncing */
+                d[k].kind = !strcmp(s->command, "smtp")      ? QMGR_T_SMTP
+                            : !strcmp(s->command, "lmtp")    ? QMGR_T_LMTP
+                            : !strcmp(s->command, "discard") ? QMGR_T_DISCARD
+                            : !strcmp(s->name, "retry")      ? QMGR_T_RETRY
+                                                             : QMGR_T_ERROR;
+                k++;
+        }
+        *out = d;
+        *n = k;
 }
 
 /* master_cf_wants_qmgr - whether a service line runs qmgr */

@@ -49,9 +49,26 @@ struct qrinfo {
 
 struct qdest;
 
+/* A transport the queue manager delivers with: a built-in one (smtp,
+ * relay, lmtp, local, virtual) or one of master.cf, whose deliveries
+ * count against its maxproc as Postfix's processes do. */
+struct qtransport {
+        char *name;
+        enum qmgr_transport kind;
+        const struct conf *conf;    /* its own (master.cf -o), or main's */
+        struct smtp_client *client; /* SMTP, LMTP: NULL when unavailable */
+        bool own_client;            /* client is this transport's */
+        char *err;                  /* why there is no client */
+        long long limit;            /* concurrent deliveries; 0: none */
+        long long active;
+        size_t rcpt_lim; /* per delivery; 0: not known yet */
+        struct qtransport *next;
+};
+
 struct qjob {
         struct qmsg *m;
         struct qdest *d;
+        struct qtransport *tr;
         enum qmgr_transport t;
         char *nexthop;
         struct smtp_rcpt *rcpt;
@@ -63,7 +80,7 @@ struct qjob {
 
 struct qdest {
         char *key; /* "transport:nexthop" */
-        enum qmgr_transport t;
+        struct qtransport *tr;
         long long limit;
         long long active;
         struct qjob *head, *tail;
@@ -100,6 +117,9 @@ struct qmgr {
         char *smtp_err;
         struct smtp_client *lmtp; /* the lmtp: transport */
         char *lmtp_err;
+        const struct qmgr_transport_def *defs; /* master.cf's transports */
+        size_t ndefs;
+        struct qtransport *transports;
         struct local *local;
         struct qmgr_routes *routes;
         struct qmsg *active;
@@ -223,12 +243,45 @@ static void pump_soon(struct qmgr *q)
         }
 }
 
+/* transport_param - NAME_suffix of main.cf for a transport (Postfix's
+ * per-transport parameters: smtp-amavis_destination_recipient_limit),
+ * else dflt; a value that does not parse is dflt too */
+static long long transport_param(struct qmgr *q, const struct qtransport *tr,
+                                 const char *suffix, long long dflt)
+{
+        char *name = xasprintf("%s_%s", tr->name, suffix);
+        const char *raw = conf_value(q->conf, name);
+        const char *why = NULL;
+        struct strbuf v;
+        long long n = dflt;
+
+        strbuf_init(&v);
+        if (raw && (conf_expand(q->conf, raw, &v, &why) < 0 ||
+                    conf_parse_int(strbuf_cstr(&v), &n, &why) < 0)) {
+                log_warnx("%s = %s: %s", name, raw, why ? why : "bad value");
+                n = dflt;
+        }
+        strbuf_clear(&v);
+        free(name);
+        return n;
+}
+
+/* is_builtin - whether a transport is one of postern's own, not
+ * master.cf's */
+static bool is_builtin(const struct qmgr *q, const struct qtransport *tr)
+{
+        for (size_t i = 0; i < q->ndefs; i++)
+                if (strcmp(q->defs[i].name, tr->name) == 0)
+                        return false;
+        return true;
+}
+
 /* dest_get - the destination of a transport and next hop */
-static struct qdest *dest_get(struct qmgr *q, enum qmgr_transport t,
+static struct qdest *dest_get(struct qmgr *q, struct qtransport *tr,
                               const char *nexthop)
 {
-        char *key =
-            xasprintf("%s:%s", qmgr_transport_name(t), nexthop ? nexthop : "");
+        const struct conf *c = q->conf;
+        char *key = xasprintf("%s:%s", tr->name, nexthop ? nexthop : "");
         for (struct qdest *d = q->dests; d; d = d->next)
                 if (strcmp(d->key, key) == 0) {
                         free(key);
@@ -236,13 +289,18 @@ static struct qdest *dest_get(struct qmgr *q, enum qmgr_transport t,
                 }
         struct qdest *d = xcalloc(1, sizeof(*d));
         d->key = key;
-        d->t = t;
+        d->tr = tr;
+        /* TRANSPORT_destination_concurrency_limit; a built-in transport
+         * without one (relay, virtual) has its kind's */
+        long long dflt =
+            !is_builtin(q, tr)        ? c->default_destination_concurrency_limit
+            : tr->kind == QMGR_T_SMTP ? c->smtp_destination_concurrency_limit
+            : tr->kind == QMGR_T_LMTP ? c->lmtp_destination_concurrency_limit
+                                      : c->local_destination_concurrency_limit;
         d->limit =
-            t == QMGR_T_SMTP   ? q->conf->smtp_destination_concurrency_limit
-            : t == QMGR_T_LMTP ? q->conf->lmtp_destination_concurrency_limit
-                               : q->conf->local_destination_concurrency_limit;
+            transport_param(q, tr, "destination_concurrency_limit", dflt);
         if (d->limit <= 0)
-                d->limit = q->conf->default_destination_concurrency_limit;
+                d->limit = c->default_destination_concurrency_limit;
         if (d->limit <= 0)
                 d->limit = 1;
         d->next = q->dests;
@@ -251,15 +309,52 @@ static struct qdest *dest_get(struct qmgr *q, enum qmgr_transport t,
 }
 
 /* rcpt_limit - recipients per delivery for a transport */
-static size_t rcpt_limit(struct qmgr *q, enum qmgr_transport t)
+static size_t rcpt_limit(struct qmgr *q, struct qtransport *tr)
 {
+        const struct conf *c = q->conf;
+
+        if (tr->rcpt_lim)
+                return tr->rcpt_lim;
+        long long dflt =
+            !is_builtin(q, tr)        ? c->default_destination_recipient_limit
+            : tr->kind == QMGR_T_SMTP ? c->smtp_destination_recipient_limit
+            : tr->kind == QMGR_T_LMTP ? c->lmtp_destination_recipient_limit
+                                      : c->local_destination_recipient_limit;
         long long n =
-            t == QMGR_T_SMTP   ? q->conf->smtp_destination_recipient_limit
-            : t == QMGR_T_LMTP ? q->conf->lmtp_destination_recipient_limit
-                               : q->conf->local_destination_recipient_limit;
+            transport_param(q, tr, "destination_recipient_limit", dflt);
         if (n <= 0)
-                n = q->conf->default_destination_recipient_limit;
-        return n > 0 ? (size_t)n : 1;
+                n = c->default_destination_recipient_limit;
+        tr->rcpt_lim = n > 0 ? (size_t)n : 1;
+        return tr->rcpt_lim;
+}
+
+/* transport_get - the transport of a route's name, made on first use
+ * for a built-in one (master.cf's are made by qmgr_new) */
+static struct qtransport *transport_get(struct qmgr *q, const char *name,
+                                        enum qmgr_transport kind)
+{
+        struct qtransport *tr;
+
+        for (tr = q->transports; tr; tr = tr->next)
+                if (strcmp(tr->name, name) == 0)
+                        return tr;
+        tr = xcalloc(1, sizeof(*tr));
+        tr->name = xstrdup(name);
+        tr->kind = kind;
+        tr->conf = q->conf;
+        if (kind == QMGR_T_SMTP || kind == QMGR_T_LMTP) {
+                tr->client = kind == QMGR_T_SMTP ? q->smtp : q->lmtp;
+                tr->err = xstrdup(kind == QMGR_T_SMTP
+                                      ? (q->smtp_err ? q->smtp_err
+                                                     : "smtp client "
+                                                       "unavailable")
+                                      : (q->lmtp_err ? q->lmtp_err
+                                                     : "lmtp client "
+                                                       "unavailable"));
+        }
+        tr->next = q->transports;
+        q->transports = tr;
+        return tr;
 }
 
 /* log_outcome - a Postfix-shaped line for an outcome decided here;
@@ -363,7 +458,7 @@ static void job_done(struct qjob *j)
                 case SMTP_RCPT_PENDING:
                         log_warnx("%s: transport %s left recipient %zu "
                                   "undecided",
-                                  m->id, qmgr_transport_name(j->t), r->index);
+                                  m->id, j->tr->name, r->index);
                         record(m, r->index, QUEUE_RCPT_DEFERRED, "4.3.0",
                                "delivery status unknown", false);
                         break;
@@ -378,8 +473,10 @@ static void job_done(struct qjob *j)
          * deleted */
         if (m->njobs > 1)
                 sync_file(m);
-        if (j->d)
+        if (j->d) {
                 j->d->active--;
+                j->tr->active--;
+        }
         job_free(j);
         if (--m->njobs == 0)
                 msg_finish(m);
@@ -432,20 +529,18 @@ static void job_fail_all(struct qjob *j, const char *why)
 /* job_start - one delivery attempt of a job */
 static void job_start(struct qjob *j)
 {
-        struct qmgr *q = j->m->q;
-
         j->d->active++;
+        j->tr->active++;
         if (j->t != QMGR_T_SMTP && j->t != QMGR_T_LMTP) {
                 job_run_local(j);
                 return;
         }
         bool lmtp = j->t == QMGR_T_LMTP;
-        struct smtp_client *cl = lmtp ? q->lmtp : q->smtp;
-        const char *cerr = lmtp ? q->lmtp_err : q->smtp_err;
+        struct smtp_client *cl = j->tr->client;
         if (cl == NULL) {
-                job_fail_all(j, cerr   ? cerr
-                                : lmtp ? "lmtp client unavailable"
-                                       : "smtp client unavailable");
+                job_fail_all(j, j->tr->err ? j->tr->err
+                                : lmtp     ? "lmtp client unavailable"
+                                           : "smtp client unavailable");
                 return;
         }
         /* LMTP: the client derives the policy key from the next hop */
@@ -459,7 +554,8 @@ static void job_start(struct qjob *j)
                                      : "smtp delivery could not start");
 }
 
-/* on_pump - start waiting jobs within each destination's limit */
+/* on_pump - start waiting jobs within each destination's limit and
+ * each transport's (master.cf's maxproc) */
 static void on_pump(void *arg)
 {
         struct qmgr *q = arg;
@@ -469,7 +565,8 @@ static void on_pump(void *arg)
                 return;
         q->pumping = true;
         for (struct qdest *d = q->dests; d; d = d->next) {
-                while (d->head && d->active < d->limit) {
+                while (d->head && d->active < d->limit &&
+                       (d->tr->limit <= 0 || d->tr->active < d->tr->limit)) {
                         struct qjob *j = d->head;
                         d->head = j->next;
                         if (d->head == NULL)
@@ -484,7 +581,7 @@ static void on_pump(void *arg)
 /* job_queue - append a job to its destination */
 static void job_queue(struct qmgr *q, struct qjob *j)
 {
-        j->d = dest_get(q, j->t, j->nexthop);
+        j->d = dest_get(q, j->tr, j->nexthop);
         if (j->d->tail)
                 j->d->tail->next = j;
         else
@@ -757,11 +854,12 @@ static void msg_finish(struct qmsg *m)
 static struct qjob *job_for(struct qmsg *m, struct qjob **jobs, size_t *njobs,
                             const struct qmgr_route *rt)
 {
-        size_t lim = rcpt_limit(m->q, rt->transport);
+        struct qtransport *tr = transport_get(m->q, rt->name, rt->transport);
+        size_t lim = rcpt_limit(m->q, tr);
 
         for (size_t i = 0; i < *njobs; i++) {
                 struct qjob *j = jobs[i];
-                if (j->t == rt->transport && j->nrcpt < lim &&
+                if (j->tr == tr && j->nrcpt < lim &&
                     ((j->nexthop == NULL && rt->nexthop == NULL) ||
                      (j->nexthop && rt->nexthop &&
                       strcmp(j->nexthop, rt->nexthop) == 0)))
@@ -769,6 +867,7 @@ static struct qjob *job_for(struct qmsg *m, struct qjob **jobs, size_t *njobs,
         }
         struct qjob *j = xcalloc(1, sizeof(*j));
         j->m = m;
+        j->tr = tr;
         j->t = rt->transport;
         j->nexthop = rt->nexthop ? xstrdup(rt->nexthop) : NULL;
         j->slot = *njobs;
@@ -822,8 +921,16 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
                 if (r->state != QUEUE_RCPT_PENDING &&
                     r->state != QUEUE_RCPT_DEFERRED)
                         continue;
-                if (qmgr_route(q->routes, env->sender, r->addr, &rt, &rerr) <
-                    0) {
+                /* a message to be filtered goes there whole, whatever
+                 * its recipients are; the filter sends it back as a new
+                 * one (Postfix's qmgr: content filtering overrides the
+                 * address resolver) */
+                int rrc = env->filter
+                              ? qmgr_route_filter(q->routes, env->filter,
+                                                  r->addr, &rt, &rerr)
+                              : qmgr_route(q->routes, env->sender, r->addr, &rt,
+                                           &rerr);
+                if (rrc < 0) {
                         log_outcome(m, i, NULL, "4.3.0", "deferred", rerr);
                         record(m, i, QUEUE_RCPT_DEFERRED, "4.3.0", rerr, false);
                         free(rerr);
@@ -1443,6 +1550,44 @@ static void start_smtp(struct qmgr *q)
         }
 }
 
+/* start_transports - master.cf's transports; one with a configuration
+ * of its own (-o overrides) gets its own SMTP or LMTP client, logged
+ * under its own syslog_name when it has one.  Without a resolver, its
+ * client still reaches [address] next hops, which is what a content
+ * filter on the loopback is */
+static void start_transports(struct qmgr *q)
+{
+        for (size_t i = 0; i < q->ndefs; i++) {
+                const struct qmgr_transport_def *d = &q->defs[i];
+                struct qtransport *tr = transport_get(q, d->name, d->kind);
+                bool lmtp = d->kind == QMGR_T_LMTP;
+                char *ident = NULL, *err = NULL;
+
+                tr->limit = d->maxproc;
+                if (d->conf == NULL ||
+                    (d->kind != QMGR_T_SMTP && d->kind != QMGR_T_LMTP))
+                        continue;
+                tr->conf = d->conf;
+                tr->client = NULL;
+                free(tr->err);
+                tr->err = NULL;
+                if (strcmp(d->conf->syslog_name, q->conf->syslog_name) != 0)
+                        ident = xasprintf("%s/%s", d->conf->syslog_name,
+                                          lmtp ? "lmtp" : "smtp");
+                if (smtp_client_new_as(q->loop, d->conf, q->dns, lmtp, ident,
+                                       &tr->client, &err) < 0) {
+                        log_warnx("transport %s: %s client: %s", d->name,
+                                  lmtp ? "lmtp" : "smtp", err);
+                        tr->err = xasprintf("%s client unavailable: %s",
+                                            lmtp ? "lmtp" : "smtp", err);
+                        free(err);
+                } else {
+                        tr->own_client = true;
+                }
+                free(ident);
+        }
+}
+
 /* active_setup - the active limit (qmgr_message_active_limit, at most
  * half the descriptor limit: every active message holds its file open),
  * its low-water mark and the hash of active messages */
@@ -1469,13 +1614,15 @@ static void active_setup(struct qmgr *q)
 }
 
 /* qmgr_new - what needs privileges */
-int qmgr_new(const struct conf *c, uid_t uid, gid_t gid, struct qmgr **out,
-             char **err)
+int qmgr_new(const struct conf *c, const struct qmgr_transport_def *defs,
+             size_t ndefs, uid_t uid, gid_t gid, struct qmgr **out, char **err)
 {
         struct qmgr *q = xcalloc(1, sizeof(*q));
         const char *qerr;
 
         q->conf = c;
+        q->defs = defs;
+        q->ndefs = defs ? ndefs : 0;
         q->nfd = -1;
         *out = NULL;
         active_setup(q);
@@ -1528,7 +1675,7 @@ int qmgr_new(const struct conf *c, uid_t uid, gid_t gid, struct qmgr **out,
                         log_warn("local delivery directory %s", mail);
                 free(mail);
         }
-        if (qmgr_routes_new(c, &q->routes, err) < 0 ||
+        if (qmgr_routes_new(c, q->defs, q->ndefs, &q->routes, err) < 0 ||
             local_new(c, &q->local, err) < 0 ||
             smtpd_local_intake(c, &q->milters, &q->nmilters, &q->hbc, err) < 0)
                 goto bad;
@@ -1540,6 +1687,7 @@ int qmgr_new(const struct conf *c, uid_t uid, gid_t gid, struct qmgr **out,
         }
         start_smtp(q);
         start_lmtp(q);
+        start_transports(q);
         *out = q;
         return 0;
 bad:
@@ -1572,6 +1720,9 @@ void qmgr_free(struct qmgr *q)
 {
         if (q == NULL)
                 return;
+        for (struct qtransport *t = q->transports; t; t = t->next)
+                if (t->own_client)
+                        smtp_client_free(t->client);
         smtp_client_free(q->smtp);
         smtp_client_free(q->lmtp);
         dns_resolver_free(q->dns);
@@ -1591,6 +1742,12 @@ void qmgr_free(struct qmgr *q)
                 dn = d->next;
                 free(d->key);
                 free(d);
+        }
+        for (struct qtransport *t = q->transports, *tn; t; t = tn) {
+                tn = t->next;
+                free(t->name);
+                free(t->err);
+                free(t);
         }
         event_io_free(q->nio);
         event_timer_free(q->t_ready);

@@ -35,9 +35,32 @@ enum qmgr_transport {
         QMGR_T_RETRY,   /* defer with the given text */
 };
 
-/* Where one recipient goes.  nexthop and text are heap-owned. */
+/* A delivery transport that master.cf defines (a unix service running
+ * smtp, lmtp, discard or error), besides the built-in ones (smtp, relay,
+ * lmtp, local, virtual, discard, error, retry).  One of the same name
+ * replaces the built-in one.  Strings and conf are borrowed. */
+struct qmgr_transport_def {
+        const char *name;         /* "smtp-amavis" */
+        enum qmgr_transport kind; /* SMTP, LMTP, DISCARD, ERROR, RETRY */
+        const struct conf *conf;  /* main.cf with the service's -o
+                                     overrides; NULL: main.cf's */
+        long long maxproc;        /* concurrent deliveries in total;
+                                     0: no limit */
+};
+
+/* qmgr_transport_find - what a transport name (len bytes) is: one of
+ * defs (n of them), else a built-in one.  Returns the def (NULL for a
+ * built-in one) in *def if def is not NULL; 0 with *kind, or -1 when the
+ * name is unknown. */
+int qmgr_transport_find(const struct qmgr_transport_def *defs, size_t n,
+                        const char *name, size_t len, enum qmgr_transport *kind,
+                        const struct qmgr_transport_def **def);
+
+/* Where one recipient goes.  name, nexthop and text are heap-owned. */
 struct qmgr_route {
         enum qmgr_transport transport;
+        char *name;       /* the transport's name: "smtp", "relay",
+                             "smtp-amavis", "local"... */
         char *nexthop;    /* smtp: "example.org", "[h]:25"; lmtp:
                              "unix:private/dovecot-lmtp", "inet:h:24";
                              else NULL */
@@ -48,9 +71,11 @@ struct qmgr_route {
 struct qmgr_routes;
 
 /* qmgr_routes_new - open what routing needs from conf (transport_maps,
- * tables in virtual_mailbox_domains); conf is borrowed and must outlive
- * the result.  0, or -1 with *err (caller frees). */
-int qmgr_routes_new(const struct conf *, struct qmgr_routes **, char **err);
+ * tables in virtual_mailbox_domains); defs (n, may be NULL) are the
+ * master.cf transports.  conf and defs are borrowed and must outlive the
+ * result.  0, or -1 with *err (caller frees). */
+int qmgr_routes_new(const struct conf *, const struct qmgr_transport_def *defs,
+                    size_t n, struct qmgr_routes **, char **err);
 /* qmgr_routes_free - NULL ok. */
 void qmgr_routes_free(struct qmgr_routes *);
 /* qmgr_route - route one recipient address of mail from sender (the
@@ -60,6 +85,15 @@ void qmgr_routes_free(struct qmgr_routes *);
  * caller defers). */
 int qmgr_route(struct qmgr_routes *, const char *sender, const char *rcpt,
                struct qmgr_route *out, char **err);
+/* qmgr_route_filter - route one recipient of a message that has a
+ * content filter ("transport:nexthop", as content_filter or a FILTER
+ * action give it): that transport and next hop, whatever the address,
+ * transport_maps or relayhost say, as Postfix's queue manager does; an
+ * empty next hop is default_filter_nexthop, else the recipient domain.
+ * 0 with *out, or -1 with *err (caller frees) for an unknown transport
+ * (the caller defers: nothing goes out unfiltered). */
+int qmgr_route_filter(struct qmgr_routes *, const char *filter,
+                      const char *rcpt, struct qmgr_route *out, char **err);
 /* qmgr_route_clear - free the strings of a route. */
 void qmgr_route_clear(struct qmgr_route *);
 /* qmgr_transport_name - "smtp", "local", ... (static). */
@@ -119,11 +153,13 @@ struct qmgr;
 
 /* qmgr_new - open the queue, bind the notification socket (chowned to
  * uid/gid unless uid is (uid_t)-1, so an unprivileged smtpd can write to
- * it), open the tables and create the event loop and the SMTP client
- * (which reads its key), while still privileged.  conf is borrowed.
- * 0, or -1 with *err (caller frees). */
-int qmgr_new(const struct conf *, uid_t uid, gid_t gid, struct qmgr **,
-             char **err);
+ * it), open the tables and create the event loop and the SMTP clients
+ * (which read their keys; one more for each of defs with a conf of its
+ * own), while still privileged.  conf and defs (n, the master.cf
+ * transports; may be NULL) are borrowed.  0, or -1 with *err (caller
+ * frees). */
+int qmgr_new(const struct conf *, const struct qmgr_transport_def *defs,
+             size_t n, uid_t uid, gid_t gid, struct qmgr **, char **err);
 /* qmgr_run - the event loop, until SIGTERM/SIGINT.  0, or -1 on a fatal
  * start-up error (logged). */
 int qmgr_run(struct qmgr *);

@@ -9,6 +9,8 @@
 
 struct qmgr_routes {
         const struct conf *conf;
+        const struct qmgr_transport_def *defs; /* master.cf transports */
+        size_t ndefs;
         struct table_list *transport;
         struct table_list *sdrelay;   /* sender_dependent_relayhost_maps */
         struct table_list *relocated; /* relocated_maps */
@@ -46,11 +48,14 @@ static int split_domains(const char *value, struct strlist *lit,
 }
 
 /* qmgr_routes_new - open the routing tables */
-int qmgr_routes_new(const struct conf *c, struct qmgr_routes **out, char **err)
+int qmgr_routes_new(const struct conf *c, const struct qmgr_transport_def *defs,
+                    size_t ndefs, struct qmgr_routes **out, char **err)
 {
         struct qmgr_routes *r = xcalloc(1, sizeof(*r));
 
         r->conf = c;
+        r->defs = defs;
+        r->ndefs = defs ? ndefs : 0;
         *out = NULL;
         if (table_list_open(c->transport_maps, &r->transport, err) < 0 ||
             table_list_open(c->sender_dependent_relayhost_maps, &r->sdrelay,
@@ -89,6 +94,7 @@ void qmgr_routes_free(struct qmgr_routes *r)
 /* qmgr_route_clear - free a route's strings */
 void qmgr_route_clear(struct qmgr_route *rt)
 {
+        free(rt->name);
         free(rt->nexthop);
         free(rt->policy_key);
         free(rt->text);
@@ -134,14 +140,11 @@ static int in_domains(const struct strlist *lit, struct table_list *tabs,
         return 0;
 }
 
-/* parse_transport - "name:nexthop" into a transport and a nexthop (NULL
- * when empty); -1 for an unknown transport name */
-static int parse_transport(const char *value, enum qmgr_transport *t,
-                           char **nexthop, bool *named)
+/* qmgr_transport_find - a master.cf transport, else a built-in one */
+int qmgr_transport_find(const struct qmgr_transport_def *defs, size_t n,
+                        const char *name, size_t len, enum qmgr_transport *t,
+                        const struct qmgr_transport_def **def)
 {
-        const char *colon = strchr(value, ':');
-        size_t n = colon ? (size_t)(colon - value) : strlen(value);
-        const char *rest = colon ? colon + 1 : "";
         static const struct {
                 const char *name;
                 enum qmgr_transport t;
@@ -152,21 +155,45 @@ static int parse_transport(const char *value, enum qmgr_transport *t,
             {"error", QMGR_T_ERROR},     {"retry", QMGR_T_RETRY},
         };
 
-        while (*rest == ' ' || *rest == '\t')
-                rest++;
-        *nexthop = *rest ? xstrdup(rest) : NULL;
-        *named = n > 0;
-        if (n == 0)
-                return 0;
+        if (def)
+                *def = NULL;
+        for (size_t i = 0; defs && i < n; i++)
+                if (strlen(defs[i].name) == len &&
+                    strncmp(defs[i].name, name, len) == 0) {
+                        *t = defs[i].kind;
+                        if (def)
+                                *def = &defs[i];
+                        return 0;
+                }
         for (size_t i = 0; i < ARRAY_SIZE(map); i++)
-                if (strlen(map[i].name) == n &&
-                    strncmp(map[i].name, value, n) == 0) {
+                if (strlen(map[i].name) == len &&
+                    strncmp(map[i].name, name, len) == 0) {
                         *t = map[i].t;
                         return 0;
                 }
-        free(*nexthop);
-        *nexthop = NULL;
         return -1;
+}
+
+/* parse_transport - "name:nexthop" into a transport, its name (NULL when
+ * the value names none: ":nexthop" keeps the default) and a nexthop (NULL
+ * when empty); -1 for an unknown transport name */
+static int parse_transport(const struct qmgr_routes *r, const char *value,
+                           enum qmgr_transport *t, char **name, char **nexthop)
+{
+        const char *colon = strchr(value, ':');
+        size_t n = colon ? (size_t)(colon - value) : strlen(value);
+        const char *rest = colon ? colon + 1 : "";
+
+        *name = NULL;
+        *nexthop = NULL;
+        if (n > 0 &&
+            qmgr_transport_find(r->defs, r->ndefs, value, n, t, NULL) < 0)
+                return -1;
+        while (*rest == ' ' || *rest == '\t')
+                rest++;
+        *nexthop = *rest ? xstrdup(rest) : NULL;
+        *name = n > 0 ? xstrndup(value, n) : NULL;
+        return 0;
 }
 
 /* relay_for - the relay host for mail from sender:
@@ -197,6 +224,30 @@ static int relay_for(struct qmgr_routes *r, const char *sender, char **relay,
         return 0;
 }
 
+/* route_fill - the route's strings once its transport is known: smtp
+ * and lmtp go to hop, else dhop, else the domain; error and retry say
+ * hop */
+static void route_fill(struct qmgr_route *out, enum qmgr_transport t,
+                       char *name, const char *hop, const char *dhop,
+                       const char *domain)
+{
+        out->transport = t;
+        out->name = name;
+        switch (t) {
+        case QMGR_T_SMTP:
+        case QMGR_T_LMTP:
+                out->nexthop = xstrdup(hop ? hop : dhop ? dhop : domain);
+                out->policy_key = xstrdup(out->nexthop);
+                break;
+        case QMGR_T_ERROR:
+        case QMGR_T_RETRY:
+                out->text = xstrdup(hop ? hop : "mail transport unavailable");
+                break;
+        default:
+                break;
+        }
+}
+
 /* qmgr_route - one recipient */
 int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
                struct qmgr_route *out, char **err)
@@ -208,8 +259,8 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
         const char *v = NULL, *deftext;
         enum table_status st;
         enum qmgr_transport t;
-        char *hop = NULL, *dhop = NULL;
-        bool yes, named, local = false;
+        char *hop = NULL, *dhop = NULL, *name = NULL, *mname = NULL;
+        bool yes, local = false;
         int rc = -1;
 
         memset(out, 0, sizeof(*out));
@@ -222,6 +273,7 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
                 goto out;
         if (st == TABLE_FOUND) {
                 out->transport = QMGR_T_ERROR;
+                out->name = xstrdup("error");
                 out->text = xasprintf("5.1.6 User has moved to %s", v);
                 rc = 0;
                 goto out;
@@ -238,6 +290,7 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
                 /* an address of a virtual alias domain that no alias
                  * replaced (postern send, or the table changed since) */
                 out->transport = QMGR_T_ERROR;
+                out->name = xstrdup("error");
                 out->text = xstrdup("5.1.1 User unknown in virtual alias "
                                     "table");
                 rc = 0;
@@ -247,7 +300,7 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
                         goto out;
                 deftext = yes ? c->virtual_transport : c->default_transport;
         }
-        if (parse_transport(deftext, &t, &dhop, &named) < 0 || !named) {
+        if (parse_transport(r, deftext, &t, &name, &dhop) < 0 || name == NULL) {
                 *err = xasprintf("unknown mail transport \"%s\"", deftext);
                 goto out;
         }
@@ -269,18 +322,21 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
                 goto out;
         if (st == TABLE_FOUND) {
                 enum qmgr_transport mt = t;
-                if (parse_transport(v, &mt, &hop, &named) < 0) {
+                if (parse_transport(r, v, &mt, &mname, &hop) < 0) {
                         *err = xasprintf("transport_maps: unknown mail "
                                          "transport in \"%s\"",
                                          v);
                         goto out;
                 }
-                if (named && mt != t) {
+                if (mname && strcmp(mname, name) != 0) {
                         free(dhop);
                         dhop = NULL;
                         if (mt == QMGR_T_SMTP &&
                             relay_for(r, sender, &dhop, err) < 0)
                                 goto out;
+                        free(name);
+                        name = mname;
+                        mname = NULL;
                 }
                 t = mt;
         }
@@ -289,10 +345,10 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
         if (t == QMGR_T_LOCAL && (local || *domain == 0) &&
             *c->mailbox_transport) {
                 free(hop);
-                hop = NULL;
-                if (parse_transport(c->mailbox_transport, &t, &hop, &named) <
+                free(name);
+                if (parse_transport(r, c->mailbox_transport, &t, &name, &hop) <
                         0 ||
-                    !named) {
+                    name == NULL) {
                         *err = xasprintf("mailbox_transport: unknown mail "
                                          "transport \"%s\"",
                                          c->mailbox_transport);
@@ -303,25 +359,44 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
                         hop = NULL;
                 }
         }
-        out->transport = t;
-        switch (t) {
-        case QMGR_T_SMTP:
-        case QMGR_T_LMTP:
-                out->nexthop = xstrdup(hop ? hop : dhop ? dhop : domain);
-                out->policy_key = xstrdup(out->nexthop);
-                break;
-        case QMGR_T_ERROR:
-        case QMGR_T_RETRY:
-                out->text = xstrdup(hop ? hop : "mail transport unavailable");
-                break;
-        default:
-                break;
-        }
+        route_fill(out, t, name, hop, dhop, domain);
+        name = NULL;
         rc = 0;
 out:
+        free(name);
+        free(mname);
         free(hop);
         free(dhop);
         free(domain);
         free(addr);
         return rc;
+}
+
+/* qmgr_route_filter - one recipient of a message with a content filter */
+int qmgr_route_filter(struct qmgr_routes *r, const char *filter,
+                      const char *rcpt, struct qmgr_route *out, char **err)
+{
+        const char *at = strrchr(rcpt, '@');
+        enum qmgr_transport t;
+        char *name = NULL, *hop = NULL;
+
+        memset(out, 0, sizeof(*out));
+        if (parse_transport(r, filter, &t, &name, &hop) < 0 || name == NULL) {
+                *err = xasprintf("content filter \"%s\": unknown mail "
+                                 "transport",
+                                 filter);
+                free(hop);
+                return -1;
+        }
+        /* no next hop: default_filter_nexthop, else the recipient domain
+         * (Postfix 2.7 and later), else this host */
+        const char *dhop = *r->conf->default_filter_nexthop
+                               ? r->conf->default_filter_nexthop
+                           : at && at[1] ? at + 1
+                                         : r->conf->myhostname;
+        char *domain = str_lower(xstrdup(dhop));
+        route_fill(out, t, name, hop, NULL, domain);
+        free(domain);
+        free(hop);
+        return 0;
 }

@@ -74,6 +74,14 @@ int smtp_client_new(struct event_loop *, const struct conf *,
 int smtp_client_new_lmtp(struct event_loop *, const struct conf *,
                          struct dns_resolver *, struct smtp_client **out,
                          char **err);
+/* smtp_client_new_as - smtp_client_new (lmtp false) or
+ * smtp_client_new_lmtp (true) for a master.cf transport with a
+ * configuration of its own: its lines are logged as log_ident
+ * ("postfix/amavis/smtp", copied) when not NULL, else as postern/smtp or
+ * postern/lmtp. */
+int smtp_client_new_as(struct event_loop *, const struct conf *,
+                       struct dns_resolver *, bool lmtp, const char *log_ident,
+                       struct smtp_client **out, char **err);
 /* smtp_client_free - closes cached connections (QUIT, not waiting for
  * the reply) and cancels running attempts without calling their done.
  * May be called from within a done callback.  NULL ok. */

@@ -182,10 +182,12 @@ static int lmtp_port(const char *s, unsigned *port, char **err)
         return -1;
 }
 
-/* client_new - smtp_client_new and smtp_client_new_lmtp */
+/* client_new - smtp_client_new, smtp_client_new_lmtp and
+ * smtp_client_new_as */
 static int client_new(struct event_loop *loop, const struct conf *caller,
                       struct dns_resolver *dns, bool lmtp,
-                      struct smtp_client **out, char **err)
+                      const char *log_ident, struct smtp_client **out,
+                      char **err)
 {
         struct smtp_client *c;
         const struct conf *conf = caller;
@@ -198,6 +200,7 @@ static int client_new(struct event_loop *loop, const struct conf *caller,
         c->dns = dns;
         c->lmtp = lmtp;
         c->service = lmtp ? "lmtp" : "smtp";
+        c->log_ident = xstrdup(log_ident ? log_ident : c->service);
         if (lmtp) {
                 if (lmtp_port(caller->lmtp_tcp_port, &c->lmtp_port, err) < 0)
                         goto fail;
@@ -243,6 +246,7 @@ fail:
         table_list_close(c->policy_maps);
         table_list_close(c->sasl_maps);
         free(c->lmtp_conf);
+        free(c->log_ident);
         free(c);
         return -1;
 }
@@ -252,7 +256,7 @@ int smtp_client_new(struct event_loop *loop, const struct conf *conf,
                     struct dns_resolver *dns, struct smtp_client **out,
                     char **err)
 {
-        return client_new(loop, conf, dns, false, out, err);
+        return client_new(loop, conf, dns, false, NULL, out, err);
 }
 
 /* smtp_client_new_lmtp - shared state of every LMTP delivery */
@@ -260,7 +264,16 @@ int smtp_client_new_lmtp(struct event_loop *loop, const struct conf *conf,
                          struct dns_resolver *dns, struct smtp_client **out,
                          char **err)
 {
-        return client_new(loop, conf, dns, true, out, err);
+        return client_new(loop, conf, dns, true, NULL, out, err);
+}
+
+/* smtp_client_new_as - a master.cf transport's client */
+int smtp_client_new_as(struct event_loop *loop, const struct conf *conf,
+                       struct dns_resolver *dns, bool lmtp,
+                       const char *log_ident, struct smtp_client **out,
+                       char **err)
+{
+        return client_new(loop, conf, dns, lmtp, log_ident, out, err);
 }
 
 /* smtp_policy_lookup - the effective TLS policy of a destination */
@@ -382,5 +395,6 @@ void smtp_client_free(struct smtp_client *c)
         tls_ctx_free(c->tls_ctx_quiet);
         free(c->tls_err);
         free(c->lmtp_conf);
+        free(c->log_ident);
         free(c);
 }

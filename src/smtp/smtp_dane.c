@@ -171,10 +171,12 @@ static void tlsa_answered(void *arg, const struct dns_answer *ans)
         dane_next(d);
 }
 
-/* on_tlsa - tlsa_answered, its lines logged as postern/smtp */
+/* on_tlsa - tlsa_answered, its lines logged as its client's */
 static void on_tlsa(void *arg, const struct dns_answer *ans)
 {
-        const char *prev = log_service("smtp");
+        struct smtp_dane_state_s *d = arg;
+        const char *prev =
+            log_service(d->a ? smtp_attempt_client(d->a)->log_ident : "smtp");
 
         tlsa_answered(arg, ans);
         (void)log_service(prev);

@@ -118,6 +118,8 @@ struct smtp_client {
         bool lmtp;               /* speaks LMTP (smtp_client_new_lmtp) */
         const char *service;     /* "smtp" or "lmtp": the log name and the
                                     prefix of parameter names in messages */
+        char *log_ident;         /* what log_service is given: service, or
+                                    a transport's "name/smtp" */
         unsigned lmtp_port;      /* lmtp_tcp_port */
         struct conf *lmtp_conf;  /* LMTP: a copy of the caller's conf with
                                     the lmtp_* values in the smtp_* fields */

@@ -265,7 +265,7 @@ static const char *route_service(void *arg)
 {
         struct smtp_route_state *r = arg;
 
-        return r->a ? smtp_attempt_client(r->a)->service : "smtp";
+        return r->a ? smtp_attempt_client(r->a)->log_ident : "smtp";
 }
 
 /* route_detach - the attempt no longer points at its routing state */

@@ -658,7 +658,7 @@ static void idle_expired(void *arg)
 static void idle_timer_cb(void *arg)
 {
         const char *prev =
-            log_service(((struct smtp_conn *)arg)->client->service);
+            log_service(((struct smtp_conn *)arg)->client->log_ident);
 
         idle_expired(arg);
         (void)log_service(prev);
@@ -707,7 +707,7 @@ static void conn_io(int fd, int what, void *arg)
 static void conn_io_cb(int fd, int what, void *arg)
 {
         const char *prev =
-            log_service(((struct smtp_conn *)arg)->client->service);
+            log_service(((struct smtp_conn *)arg)->client->log_ident);
 
         conn_io(fd, what, arg);
         (void)log_service(prev);
@@ -2258,7 +2258,7 @@ static void attempt_begin(void *arg)
 static void attempt_start(void *arg)
 {
         const char *prev =
-            log_service(((struct smtp_attempt *)arg)->client->service);
+            log_service(((struct smtp_attempt *)arg)->client->log_ident);
 
         attempt_begin(arg);
         (void)log_service(prev);

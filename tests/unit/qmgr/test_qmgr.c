@@ -68,7 +68,7 @@ static void test_route_classes(void **state)
         char *err = NULL;
 
         (void)state;
-        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        assert_int_equal(qmgr_routes_new(c, NULL, 0, &r, &err), 0);
 
         rt = route(r, "Bob@MX.example.NET");
         assert_int_equal(rt.transport, QMGR_T_LOCAL);
@@ -144,18 +144,29 @@ static void test_route_classes(void **state)
         conf_free(c);
 }
 
-/* expect - addr routes to transport t and nexthop (NULL: none) */
-static void expect(struct qmgr_routes *r, const char *addr,
-                   enum qmgr_transport t, const char *nexthop)
+/* expect_named - addr routes to transport t and nexthop (NULL: none),
+ * the transport called name (NULL: any) */
+static void expect_named(struct qmgr_routes *r, const char *addr,
+                         const char *name, enum qmgr_transport t,
+                         const char *nexthop)
 {
         struct qmgr_route rt = route(r, addr);
 
+        if (name)
+                assert_string_equal(rt.name, name);
         assert_int_equal(rt.transport, t);
         if (nexthop)
                 assert_string_equal(rt.nexthop, nexthop);
         else
                 assert_null(rt.nexthop);
         qmgr_route_clear(&rt);
+}
+
+/* expect - addr routes to transport t and nexthop (NULL: none) */
+static void expect(struct qmgr_routes *r, const char *addr,
+                   enum qmgr_transport t, const char *nexthop)
+{
+        expect_named(r, addr, NULL, t, nexthop);
 }
 
 static void test_route_lmtp(void **state)
@@ -173,7 +184,7 @@ static void test_route_lmtp(void **state)
         char *err = NULL;
 
         (void)state;
-        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        assert_int_equal(qmgr_routes_new(c, NULL, 0, &r, &err), 0);
         assert_string_equal(qmgr_transport_name(QMGR_T_LMTP), "lmtp");
         expect(r, "a@Virt.example", QMGR_T_LMTP, "unix:private/dovecot-lmtp");
         expect(r, "a@lm.example", QMGR_T_LMTP, "inet:127.0.0.1:24");
@@ -201,7 +212,7 @@ static void test_route_mailbox_transport(void **state)
         char *err = NULL;
 
         (void)state;
-        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        assert_int_equal(qmgr_routes_new(c, NULL, 0, &r, &err), 0);
         /* what would be delivered locally goes to mailbox_transport,
          * with or without a domain, and after transport_maps said local */
         expect(r, "a@MX.example.net", QMGR_T_LMTP, "unix:/run/dovecot/lmtp");
@@ -215,7 +226,7 @@ static void test_route_mailbox_transport(void **state)
         conf_free(c);
 
         c = load(bad);
-        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        assert_int_equal(qmgr_routes_new(c, NULL, 0, &r, &err), 0);
         assert_int_equal(qmgr_route(r, NULL, "a@localhost", &rt, &err), -1);
         assert_non_null(strstr(err, "mailbox_transport"));
         free(err);
@@ -236,7 +247,7 @@ static void test_route_relayhost(void **state)
         char *err = NULL;
 
         (void)state;
-        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        assert_int_equal(qmgr_routes_new(c, NULL, 0, &r, &err), 0);
         rt = route(r, "x@example.org");
         assert_string_equal(rt.nexthop, "[smarthost.example]:587");
         qmgr_route_clear(&rt);
@@ -293,7 +304,7 @@ static void test_route_sender_relay(void **state)
         };
 
         (void)state;
-        assert_int_equal(qmgr_routes_new(c, &r, &err), 0);
+        assert_int_equal(qmgr_routes_new(c, NULL, 0, &r, &err), 0);
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 rt = route_from(r, cases[i].sender, cases[i].rcpt);
                 assert_int_equal(rt.transport, QMGR_T_SMTP);
@@ -303,6 +314,169 @@ static void test_route_sender_relay(void **state)
         }
         rt = route_from(r, "alice@one.example", "x@localhost");
         assert_int_equal(rt.transport, QMGR_T_LOCAL);
+        qmgr_route_clear(&rt);
+        qmgr_routes_free(r);
+        conf_free(c);
+}
+
+/* test_route_master_transports - names master.cf defines work wherever
+ * a transport is named, and replace a built-in one of the same name */
+static void test_route_master_transports(void **state)
+{
+        static const char *const ov[] = {
+            "mydestination=$myhostname, localhost",
+            "relayhost=[smarthost.example]", "default_transport=outbound:",
+            "transport_maps=inline:{ filtered.example=my-filter:[127.0.0.1]:"
+            "10024, lm.example=dove:unix:private/lmtp, "
+            "{ gone.example = bounce-it:5.1.2 no such domain }, "
+            "trap.example=blackhole:, { later.example = retry:4.3.2 wait } }",
+            NULL};
+        const struct qmgr_transport_def defs[] = {
+            {.name = "my-filter", .kind = QMGR_T_SMTP, .maxproc = 2},
+            {.name = "outbound", .kind = QMGR_T_SMTP},
+            {.name = "dove", .kind = QMGR_T_LMTP},
+            {.name = "bounce-it", .kind = QMGR_T_ERROR},
+            {.name = "blackhole", .kind = QMGR_T_DISCARD},
+            {.name = "retry", .kind = QMGR_T_RETRY},
+        };
+        struct conf *c = load(ov);
+        struct qmgr_routes *r;
+        struct qmgr_route rt;
+        enum qmgr_transport k;
+        const struct qmgr_transport_def *d;
+        char *err = NULL;
+
+        (void)state;
+        assert_int_equal(qmgr_routes_new(c, defs, ARRAY_SIZE(defs), &r, &err),
+                         0);
+        expect_named(r, "a@filtered.example", "my-filter", QMGR_T_SMTP,
+                     "[127.0.0.1]:10024");
+        /* default_transport names one: with the relayhost, as smtp */
+        expect_named(r, "a@example.org", "outbound", QMGR_T_SMTP,
+                     "[smarthost.example]");
+        expect_named(r, "a@lm.example", "dove", QMGR_T_LMTP,
+                     "unix:private/lmtp");
+        expect_named(r, "a@localhost", "local", QMGR_T_LOCAL, NULL);
+        rt = route(r, "a@gone.example");
+        assert_string_equal(rt.name, "bounce-it");
+        assert_int_equal(rt.transport, QMGR_T_ERROR);
+        assert_string_equal(rt.text, "5.1.2 no such domain");
+        qmgr_route_clear(&rt);
+        rt = route(r, "a@trap.example");
+        assert_int_equal(rt.transport, QMGR_T_DISCARD);
+        qmgr_route_clear(&rt);
+        rt = route(r, "a@later.example");
+        assert_int_equal(rt.transport, QMGR_T_RETRY);
+        qmgr_route_clear(&rt);
+
+        /* lookups: master.cf's first, then the built-in ones */
+        assert_int_equal(
+            qmgr_transport_find(defs, ARRAY_SIZE(defs), "dove", 4, &k, &d), 0);
+        assert_int_equal(k, QMGR_T_LMTP);
+        assert_ptr_equal(d, &defs[2]);
+        assert_int_equal(
+            qmgr_transport_find(defs, ARRAY_SIZE(defs), "relay", 5, &k, &d), 0);
+        assert_int_equal(k, QMGR_T_SMTP);
+        assert_null(d);
+        assert_int_equal(
+            qmgr_transport_find(defs, ARRAY_SIZE(defs), "doveX", 4, &k, NULL),
+            0);
+        assert_int_equal(qmgr_transport_find(NULL, 0, "dove", 4, &k, NULL), -1);
+        qmgr_routes_free(r);
+
+        /* without master.cf, its names are unknown: mail is deferred */
+        assert_int_equal(qmgr_routes_new(c, NULL, 0, &r, &err), 0);
+        assert_int_equal(qmgr_route(r, NULL, "a@example.org", &rt, &err), -1);
+        assert_non_null(strstr(err, "unknown mail transport \"outbound:\""));
+        free(err);
+        assert_int_equal(qmgr_route(r, NULL, "a@localhost", &rt, &err), 0);
+        qmgr_route_clear(&rt);
+        qmgr_routes_free(r);
+        conf_free(c);
+}
+
+/* test_route_filter - a message with a content filter: every recipient
+ * to it, whatever transport_maps, relocated_maps, relayhost or local
+ * delivery say */
+static void test_route_filter(void **state)
+{
+        static const char *const ov[] = {
+            "mydestination=$myhostname, localhost",
+            "relayhost=[smarthost.example]",
+            "relocated_maps=inline:{ moved@example.org=new@example.net }",
+            "transport_maps=inline:{ special.example=smtp:[10.0.0.1] }", NULL};
+        static const char *const with_default[] = {
+            "default_filter_nexthop=[127.0.0.1]:10026", NULL};
+        const struct qmgr_transport_def defs[] = {
+            {.name = "smtp-amavis", .kind = QMGR_T_SMTP, .maxproc = 2},
+            {.name = "scan", .kind = QMGR_T_LMTP},
+        };
+        static const char *const rcpts[] = {
+            "Bob@LocalHost", "postmaster", "moved@example.org",
+            "x@special.example", "y@example.org"};
+        struct conf *c = load(ov);
+        struct qmgr_routes *r;
+        struct qmgr_route rt;
+        char *err = NULL;
+
+        (void)state;
+        assert_int_equal(qmgr_routes_new(c, defs, ARRAY_SIZE(defs), &r, &err),
+                         0);
+        for (size_t i = 0; i < ARRAY_SIZE(rcpts); i++) {
+                assert_int_equal(
+                    qmgr_route_filter(r, "smtp-amavis:[127.0.0.1]:10024",
+                                      rcpts[i], &rt, &err),
+                    0);
+                assert_string_equal(rt.name, "smtp-amavis");
+                assert_int_equal(rt.transport, QMGR_T_SMTP);
+                assert_string_equal(rt.nexthop, "[127.0.0.1]:10024");
+                assert_string_equal(rt.policy_key, "[127.0.0.1]:10024");
+                qmgr_route_clear(&rt);
+        }
+        /* no next hop: the recipient domain, else this host */
+        assert_int_equal(
+            qmgr_route_filter(r, "smtp-amavis:", "a@Example.ORG", &rt, &err),
+            0);
+        assert_string_equal(rt.nexthop, "example.org");
+        qmgr_route_clear(&rt);
+        assert_int_equal(
+            qmgr_route_filter(r, "smtp-amavis", "postmaster", &rt, &err), 0);
+        assert_string_equal(rt.nexthop, "mx.example.net");
+        qmgr_route_clear(&rt);
+        /* built-in transports and LMTP ones filter too */
+        assert_int_equal(qmgr_route_filter(r, "scan:unix:private/scan",
+                                           "a@example.org", &rt, &err),
+                         0);
+        assert_int_equal(rt.transport, QMGR_T_LMTP);
+        assert_string_equal(rt.nexthop, "unix:private/scan");
+        qmgr_route_clear(&rt);
+        assert_int_equal(qmgr_route_filter(r, "smtp:[10.1.1.1]:25",
+                                           "a@localhost", &rt, &err),
+                         0);
+        assert_string_equal(rt.name, "smtp");
+        assert_string_equal(rt.nexthop, "[10.1.1.1]:25");
+        qmgr_route_clear(&rt);
+        /* an unknown transport: an error (the caller defers), never the
+         * usual route */
+        assert_int_equal(qmgr_route_filter(r, "nosuch:[127.0.0.1]:10024",
+                                           "a@example.org", &rt, &err),
+                         -1);
+        assert_non_null(strstr(err, "content filter \"nosuch:"));
+        free(err);
+        assert_int_equal(
+            qmgr_route_filter(r, ":[127.0.0.1]", "a@example.org", &rt, &err),
+            -1);
+        free(err);
+        qmgr_routes_free(r);
+        conf_free(c);
+
+        c = load(with_default);
+        assert_int_equal(qmgr_routes_new(c, defs, ARRAY_SIZE(defs), &r, &err),
+                         0);
+        assert_int_equal(
+            qmgr_route_filter(r, "smtp-amavis:", "a@example.org", &rt, &err),
+            0);
+        assert_string_equal(rt.nexthop, "[127.0.0.1]:10026");
         qmgr_route_clear(&rt);
         qmgr_routes_free(r);
         conf_free(c);
@@ -462,6 +636,8 @@ int main(void)
             cmocka_unit_test(test_route_mailbox_transport),
             cmocka_unit_test(test_route_relayhost),
             cmocka_unit_test(test_route_sender_relay),
+            cmocka_unit_test(test_route_master_transports),
+            cmocka_unit_test(test_route_filter),
             cmocka_unit_test(test_backoff),
             cmocka_unit_test(test_dsn_wanted),
             cmocka_unit_test(test_dsn_compose),
