@@ -151,6 +151,8 @@ struct pickup {
         struct queue_file *qf;
         struct strbuf content; /* as the checks left it */
         bool checked_edit;     /* the checks changed it */
+        char *filter;          /* its content filter, or NULL */
+        bool refilter;         /* that is not what the file says */
         struct smtpd_hbc_result hres;
         struct milter_msg msg;
         struct milter_run *run;
@@ -998,6 +1000,7 @@ static void pickup_free(struct pickup *p)
         milter_run_free(p->run);
         queue_file_close(p->qf);
         strbuf_clear(&p->content);
+        free(p->filter);
         smtpd_hbc_result_clear(&p->hres);
         strlist_clear(&p->msg.rcpt);
         strlist_clear(&p->msg.rcpt_params);
@@ -1025,8 +1028,8 @@ static bool pickup_waiting(struct qmgr *q, const char *id)
 }
 
 /* pickup_requeue - the maildrop file with the edits of the checks and
- * the milters (r, or NULL), as a new queue file in state to; then the old
- * one goes.  0, or -1 (logged) */
+ * the milters (r, or NULL) and its content filter, as a new queue file
+ * in state to; then the old one goes.  0, or -1 (logged) */
 static int pickup_requeue(struct pickup *p, const struct milter_result *r,
                           enum queue_state to)
 {
@@ -1036,6 +1039,9 @@ static int pickup_requeue(struct pickup *p, const struct milter_result *r,
         struct queue_env env;
         struct strbuf out;
         const char *err = NULL;
+        const char *what = r                 ? "milter edits applied"
+                           : p->checked_edit ? "check edits applied"
+                                             : "content filter recorded";
         int rc = -1;
 
         queue_env_init(&env);
@@ -1049,6 +1055,7 @@ static int pickup_requeue(struct pickup *p, const struct milter_result *r,
         env.smtputf8 = old->smtputf8;
         env.requiretls = old->requiretls;
         env.protocol = old->protocol ? xstrdup(old->protocol) : NULL;
+        env.filter = p->filter ? xstrdup(p->filter) : NULL;
         for (size_t i = 0; i < old->nrcpt; i++) {
                 bool gone = false;
                 for (size_t d = 0; r && d < r->del_rcpt.n && !gone; d++)
@@ -1073,12 +1080,10 @@ static int pickup_requeue(struct pickup *p, const struct milter_result *r,
             queue_msg_write(m, out.s ? out.s : "", out.len, &err) < 0 ||
             queue_msg_finish(m, &env, NULL, &err) < 0 ||
             queue_commit_to(q->queue, to, &m, 1, &err) < 0) {
-                log_warnx("%s: %s edits: %s", p->id, r ? "milter" : "check",
-                          err);
+                log_warnx("%s: %s: %s", p->id, what, err);
                 goto out;
         }
-        log_info("%s: %s edits applied, queued as %s", p->id,
-                 r ? "milter" : "check", queue_msg_id(m));
+        log_info("%s: %s, queued as %s", p->id, what, queue_msg_id(m));
         if (queue_delete(q->queue, QUEUE_MAILDROP, p->id, &err) < 0)
                 log_warnx("%s: delete from maildrop: %s", p->id, err);
         rc = 0;
@@ -1136,7 +1141,7 @@ static void pickup_settle(struct pickup *p, const struct milter_result *r,
         enum queue_state to = hold || p->hres.hold ? QUEUE_HOLD : QUEUE_READY;
         const char *err = NULL;
 
-        if (edited || p->checked_edit)
+        if (edited || p->checked_edit || p->refilter)
                 (void)pickup_requeue(p, r, to);
         else if (queue_move(p->q->queue, p->id, QUEUE_MAILDROP, to, &err) < 0)
                 log_warnx("%s: maildrop pickup: %s", p->id, err);
@@ -1235,6 +1240,20 @@ static bool pickup_check(struct pickup *p)
         return false;
 }
 
+/* pickup_filter - the content filter of a local submission: main.cf's
+ * content_filter, as Postfix's pickup gives it, never what the file
+ * says (whoever can write to maildrop/ must not choose or escape it) */
+static void pickup_filter(struct pickup *p)
+{
+        const struct queue_env *env = queue_file_env(p->qf);
+        const char *want = p->q->conf->content_filter;
+
+        free(p->filter);
+        p->filter = *want ? xstrdup(want) : NULL;
+        p->refilter = (p->filter == NULL) != (env->filter == NULL) ||
+                      (p->filter && strcmp(p->filter, env->filter) != 0);
+}
+
 /* pickup_start - a maildrop file through the header and body checks and
  * non_smtpd_milters, as Postfix's cleanup does for local submissions: the
  * milters' client is localhost[127.0.0.1] */
@@ -1268,6 +1287,7 @@ static void pickup_start(struct qmgr *q, const char *id, struct queue_file *qf)
                 event_timer_add(q->t_ready, 0);
                 return;
         }
+        pickup_filter(p);
         if (q->nmilters == 0) {
                 pickup_settle(p, NULL, false, false);
                 pickup_free(p);
@@ -1319,7 +1339,9 @@ static void maildrop_pickup(struct qmgr *q)
                                 continue;
                         log_warnx("%s: %s: moved to corrupt", ids.v[i], err);
                         to = QUEUE_CORRUPT;
-                } else if (q->nmilters || q->hbc) {
+                } else if (q->nmilters || q->hbc || *q->conf->content_filter ||
+                           queue_file_env(qf)->filter) {
+                        /* checked, or given its content filter */
                         pickup_start(q, ids.v[i], qf);
                         continue;
                 }

@@ -1409,6 +1409,11 @@ static void fill_env(struct conn *c, struct queue_env *env)
         env->client_port = (unsigned)atoi(c->port);
         env->helo = info->helo ? xstrdup(info->helo) : NULL;
         env->protocol = xstrdup(info->protocol ? info->protocol : "SMTP");
+        /* the listener's content_filter (main.cf's, or its -o: empty on
+         * the one a filter sends mail back through, so that it is not
+         * filtered again); the queue manager sends the message there */
+        if (*c->lc->conf->content_filter)
+                env->filter = xstrdup(c->lc->conf->content_filter);
         if (ti) {
                 env->tls.protocol = xstrdup(ti->protocol);
                 env->tls.cipher = xstrdup(ti->cipher);
