@@ -771,12 +771,7 @@ static int check_hbc_entry(const char *key, const char *value, void *arg)
 
         switch (smtpd_hbc_action(value, &text)) {
         case SMTPD_HBC_FILTER:
-                if (strchr(text, ':'))
-                        check_add(w->r, CHECK_ERROR, w->param, w->file,
-                                  "%s: FILTER %s: postern has no content "
-                                  "filters, matching mail is deferred "
-                                  "(451 4.3.5)",
-                                  key, text);
+                check_filter(w, key, text);
                 break;
         case SMTPD_HBC_UNKNOWN:
                 check_add(w->r, CHECK_WARNING, w->param, w->file,

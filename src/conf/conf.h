@@ -76,9 +76,9 @@ struct conf {
 const struct conf_param *conf_params(void);
 /* conf_refused - 0, or -1 with *err (caller frees; "FILE, line N:
  * parameter NAME: why") when c sets a parameter postern does not
- * implement and would change what happens to mail without (milters,
- * content filters, header checks, BCC copies, address rewriting): postern
- * serve refuses to start on it, postern check reports it. */
+ * implement and would change what happens to mail without (address
+ * rewriting): postern serve refuses to start on it, postern check
+ * reports it. */
 int conf_refused(const struct conf *c, char **err);
 
 /* conf_param_find - a parameter by name, or NULL when postern does not know

@@ -1232,7 +1232,7 @@ static bool pickup_check(struct pickup *p)
         strbuf_clear(&out);
         if (rc < 0 ||
             (p->hres.verdict == SMTPD_HBC_REFUSE && p->hres.reply[0] == '4'))
-                pickup_defer(p); /* a table error, FILTER, REJECT 4.x.x */
+                pickup_defer(p); /* a table error, REJECT 4.x.x */
         else if (p->hres.verdict == SMTPD_HBC_REFUSE)
                 pickup_hold(p);
         else
@@ -1240,13 +1240,15 @@ static bool pickup_check(struct pickup *p)
         return false;
 }
 
-/* pickup_filter - the content filter of a local submission: main.cf's
- * content_filter, as Postfix's pickup gives it, never what the file
- * says (whoever can write to maildrop/ must not choose or escape it) */
+/* pickup_filter - the content filter of a local submission: a FILTER
+ * of the header or body checks, else main.cf's content_filter, as
+ * Postfix's pickup and cleanup give it; never what the file says
+ * (whoever can write to maildrop/ must not choose or escape it) */
 static void pickup_filter(struct pickup *p)
 {
         const struct queue_env *env = queue_file_env(p->qf);
-        const char *want = p->q->conf->content_filter;
+        const char *want =
+            p->hres.filter ? p->hres.filter : p->q->conf->content_filter;
 
         free(p->filter);
         p->filter = *want ? xstrdup(want) : NULL;

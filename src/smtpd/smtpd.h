@@ -164,6 +164,8 @@ struct smtpd_envelope {
         size_t rcpt_cap;
         struct strlist prepend; /* headers a policy asked to add, written
                                    above the Received: header */
+        char *filter;           /* a FILTER action's transport:nexthop,
+                                   or NULL */
 };
 
 /* What the callbacks may read about the session (borrowed). */
@@ -348,6 +350,10 @@ void smtpd_session_rcpt_done(struct smtpd_session *, enum smtpd_verdict,
  * service's PREPEND); control characters become blanks.  Ignored outside
  * a transaction. */
 void smtpd_session_prepend(struct smtpd_session *, const char *header);
+/* smtpd_session_filter - the content filter ("transport:nexthop") of the
+ * current transaction's message, replacing an earlier one (an access
+ * table's FILTER action).  Ignored outside a transaction. */
+void smtpd_session_filter(struct smtpd_session *, const char *filter);
 /* smtpd_session_timeout - the embedder's smtpd_timeout expired: queues
  * "421 4.4.2 host Error: timeout exceeded", logs, action becomes CLOSE. */
 void smtpd_session_timeout(struct smtpd_session *);
@@ -535,7 +541,7 @@ enum smtpd_hbc_action {
         SMTPD_HBC_REJECT,
         SMTPD_HBC_WARN,
         SMTPD_HBC_INFO,
-        SMTPD_HBC_FILTER, /* no content filters: defers the message */
+        SMTPD_HBC_FILTER, /* the message's content filter */
         SMTPD_HBC_PASS,
         SMTPD_HBC_DISCARD,
         SMTPD_HBC_HOLD,
@@ -598,6 +604,8 @@ struct smtpd_hbc_result {
         bool hold;          /* HOLD: into hold/ */
         char *redirect;     /* REDIRECT: the only recipient, or NULL */
         struct strlist bcc; /* BCC: more recipients */
+        char *filter;       /* FILTER: the last one's transport:nexthop,
+                               or NULL */
 };
 /* smtpd_hbc_result_clear - release; an empty QUEUE result (reusable). */
 void smtpd_hbc_result_clear(struct smtpd_hbc_result *);
@@ -876,7 +884,9 @@ struct smtpd_check_client {
                                        const char *rcpt, const char **action);
         /* action - what the restrictions asked besides the verdict, once
          * the verdict is final: kind "prepend" (text: a header for the
-         * message), "warn" or "info" (text for the log).  NULL: dropped. */
+         * message), "content_filter" (text: the transport:nexthop of a
+         * FILTER action, for the message), "warn", "info" or "filter"
+         * (text for the log).  NULL: dropped. */
         void (*action)(void *arg, const char *kind, const char *text);
         void *dns_arg; /* for dns, policy and action */
 };

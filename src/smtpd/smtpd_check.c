@@ -109,7 +109,8 @@ struct eval {
         struct strbuf dir_reply; /* DEFER_IF_REJECT: what a final reject
                                     becomes */
         struct strlist prepend;  /* PREPEND headers */
-        struct strlist notes;    /* WARN/INFO: "warn", text, "info", ... */
+        struct strlist notes;    /* WARN/INFO/FILTER: "warn", text, ... */
+        char *filter;            /* the last FILTER's transport:nexthop */
 };
 
 /* The restriction lists, in the order they apply at RCPT TO. */
@@ -914,9 +915,30 @@ static void access_reply(struct strbuf *reply, const char *code, char cls_digit,
                       dsn + 1, what, cls, *text ? text : dflt);
 }
 
+/* access_filter - FILTER transport:nexthop: the message's content filter
+ * from now on (the last one wins, as in Postfix), and a log line; one
+ * without transport:nexthop is only a warning.  The list goes on */
+static void access_filter(const char *v, const char *text, const char *what,
+                          const char *cls, struct eval *ev)
+{
+        if (*text == 0 || strchr(text, ':') == NULL) {
+                log_warnx("access table result \"%s\" for %s: FILTER needs "
+                          "transport:destination: ignored",
+                          v, what);
+                return;
+        }
+        free(ev->filter);
+        ev->filter = xstrdup(text);
+        char *note = xasprintf("<%s>: %s triggers FILTER %s", what, cls, text);
+        strlist_push(&ev->notes, "filter");
+        strlist_push(&ev->notes, note);
+        free(note);
+}
+
 /* access_result - an access(5) table or policy service answer as a
  * verdict (text for REJECT/DEFER replies); DEFER_IF_PERMIT,
- * DEFER_IF_REJECT, PREPEND, WARN and INFO go to ev and the list goes on */
+ * DEFER_IF_REJECT, PREPEND, WARN, INFO and FILTER go to ev and the list
+ * goes on */
 static int access_result(const char *v, const char *what, const char *cls,
                          struct eval *ev, enum smtpd_verdict *verdict,
                          struct strbuf *reply)
@@ -962,6 +984,10 @@ static int access_result(const char *v, const char *what, const char *cls,
                 strlist_push(&ev->notes, text);
                 return 0;
         }
+        if (WORD("FILTER")) {
+                access_filter(v, text, what, cls, ev);
+                return 0;
+        }
 #undef WORD
         if (wl == 3 && (v[0] == '4' || v[0] == '5') &&
             isdigit((unsigned char)v[1]) && isdigit((unsigned char)v[2])) {
@@ -969,7 +995,7 @@ static int access_result(const char *v, const char *what, const char *cls,
                 access_reply(reply, v, v[0], what, cls, text, "Access denied");
                 return 1;
         }
-        /* anything else (a restriction name, FILTER, HOLD...) is not
+        /* anything else (a restriction name, HOLD, REDIRECT...) is not
          * supported: fail safe with a temporary error */
         log_warnx("access table result \"%s\" for %s is not supported: "
                   "deferring",
@@ -2170,7 +2196,10 @@ done:
                 for (size_t i = 0; i + 1 < ev.notes.n; i += 2)
                         cl->action(cl->dns_arg, ev.notes.v[i],
                                    ev.notes.v[i + 1]);
+                if (ev.filter)
+                        cl->action(cl->dns_arg, "content_filter", ev.filter);
         }
+        free(ev.filter);
         strbuf_clear(&ev.dip_reply);
         strbuf_clear(&ev.dir_reply);
         strlist_clear(&ev.prepend);

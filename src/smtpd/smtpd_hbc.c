@@ -11,8 +11,9 @@
  * a\n\tb": a pattern may use them, or the m flag), an empty line never.
  * The table's result is an action; what passes, edited, goes on to the
  * queue file at once, so the checks cost no copy of the message.  After
- * REJECT, DISCARD (and FILTER, which postern cannot honour) nothing more
- * is written or checked; after REDIRECT and PASS nothing more is checked.
+ * REJECT and DISCARD nothing more is written or checked; after REDIRECT
+ * and PASS nothing more is checked; FILTER (the last one wins) names the
+ * message's content filter.
  * Log lines and replies are Postfix's, word for word.
  */
 #include "smtpd/smtpd_int.h"
@@ -236,6 +237,7 @@ void smtpd_hbc_result_clear(struct smtpd_hbc_result *r)
 {
         free(r->reply);
         free(r->redirect);
+        free(r->filter);
         strlist_clear(&r->bcc);
         memset(r, 0, sizeof(*r));
 }
@@ -400,17 +402,13 @@ static bool act(struct smtpd_hbc_stream *st, const struct mime_unit *u,
                                   text, param);
                         return true;
                 }
-                /* content_filter is refused: mail that should pass a
-                 * filter is deferred, never delivered unfiltered */
+                /* the message's content filter from now on, replacing
+                 * the listener's (and an access table's); the checks go
+                 * on, as in Postfix's cleanup */
                 act_log(st, "filter", ctx, key, text);
-                log_warnx("%s: %s map: FILTER %s: postern has no content "
-                          "filters; the message is deferred",
-                          st->qid, param, text);
-                st->res.verdict = SMTPD_HBC_REFUSE;
-                st->res.reply = xstrdup("451 4.3.5 Server configuration "
-                                        "error");
-                st->checking = st->writing = false;
-                return false;
+                free(st->res.filter);
+                st->res.filter = xstrdup(text);
+                return true;
         case SMTPD_HBC_PASS:
                 act_log(st, "pass", ctx, key, text);
                 st->checking = false;

@@ -621,6 +621,7 @@ void smtpd_envelope_clear(struct smtpd_envelope *e)
         free(e->envid);
         free(e->auth);
         free(e->params);
+        free(e->filter);
         strlist_clear(&e->prepend);
         for (size_t i = 0; i < e->nrcpt; i++)
                 smtpd_rcpt_clear(&e->rcpt[i]);

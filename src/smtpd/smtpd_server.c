@@ -1128,7 +1128,8 @@ static enum smtpd_dns_state conn_policy(void *arg, const char *service,
         return st;
 }
 
-/* conn_action - PREPEND headers for the message, WARN/INFO for the log */
+/* conn_action - PREPEND headers and a FILTER for the message,
+ * WARN/INFO/FILTER lines for the log */
 static void conn_action(void *arg, const char *kind, const char *text)
 {
         struct conn *c = arg;
@@ -1136,6 +1137,10 @@ static void conn_action(void *arg, const char *kind, const char *text)
 
         if (!strcmp(kind, "prepend")) {
                 smtpd_session_prepend(c->s, text);
+                return;
+        }
+        if (!strcmp(kind, "content_filter")) {
+                smtpd_session_filter(c->s, text);
                 return;
         }
         log_info("NOQUEUE: %s: RCPT from %s: %s; from=<%s> proto=%s "
@@ -1409,11 +1414,18 @@ static void fill_env(struct conn *c, struct queue_env *env)
         env->client_port = (unsigned)atoi(c->port);
         env->helo = info->helo ? xstrdup(info->helo) : NULL;
         env->protocol = xstrdup(info->protocol ? info->protocol : "SMTP");
-        /* the listener's content_filter (main.cf's, or its -o: empty on
-         * the one a filter sends mail back through, so that it is not
-         * filtered again); the queue manager sends the message there */
-        if (*c->lc->conf->content_filter)
-                env->filter = xstrdup(c->lc->conf->content_filter);
+        /* the content filter the queue manager sends the message to: the
+         * last FILTER action (header or body checks come after the
+         * access tables), else the listener's content_filter (main.cf's,
+         * or its -o: empty on the one a filter sends mail back through,
+         * so that it is not filtered again) */
+        const char *filter = c->hres.filter ? c->hres.filter
+                             : e->filter    ? e->filter
+                             : *c->lc->conf->content_filter
+                                 ? c->lc->conf->content_filter
+                                 : NULL;
+        if (filter)
+                env->filter = xstrdup(filter);
         if (ti) {
                 env->tls.protocol = xstrdup(ti->protocol);
                 env->tls.cipher = xstrdup(ti->cipher);

@@ -1916,6 +1916,15 @@ void smtpd_session_prepend(struct smtpd_session *s, const char *header)
         free(h);
 }
 
+/* smtpd_session_filter - a FILTER for the message of this transaction */
+void smtpd_session_filter(struct smtpd_session *s, const char *filter)
+{
+        if (!in_transaction(s))
+                return;
+        free(s->env.filter);
+        s->env.filter = xstrdup(filter);
+}
+
 /* smtpd_session_rcpt_done - the embedder decided a pending RCPT */
 void smtpd_session_rcpt_done(struct smtpd_session *s, enum smtpd_verdict v,
                              const char *text)

@@ -25,6 +25,9 @@ and delivers the filtered mail to local Maildirs.  Checked:
   (postern/my-filter/smtp), and the filter saw the transport's own HELO
   name (its log and its Received: header);
 - a local submission (postern send) is filtered too;
+- on a listener without a content filter, a FILTER action of
+  check_sender_access, and one of header_checks, send the message to
+  the filter, and other mail is not filtered;
 - a filter that is down defers the message: it waits in deferred/ and
   nothing is delivered unfiltered; once the filter is up it goes through;
 - the maxproc of a master.cf transport caps its deliveries at once: a
@@ -85,6 +88,7 @@ class ThroughPostfix(unittest.TestCase):
             "smtp_tls_security_level = none\n" % ports["filter"],
             port=ports["smtp"])
         cls.add_services(cls.mta, ports)
+        cls.add_plain(cls.mta, ports, cls.tmp)
         cls.mta.start()
 
     @classmethod
@@ -107,6 +111,27 @@ class ThroughPostfix(unittest.TestCase):
                 "  -o mynetworks=127.0.0.0/8\n" % ports["reinject"])
         mta.ports["reinject"] = ports["reinject"]
         mta.hosts[ports["reinject"]] = "127.0.0.1"
+
+    @classmethod
+    def add_plain(cls, mta, ports, tmp):
+        """A listener without a content filter, whose check_sender_access
+        and header_checks have FILTER actions."""
+        action = "FILTER my-filter:[127.0.0.1]:%d" % ports["filter"]
+        senders = os.path.join(tmp, "senders")
+        with open(senders, "w") as f:
+            f.write("filtered@client.example %s\n" % action)
+        hc = os.path.join(tmp, "header-checks")
+        with open(hc, "w") as f:
+            f.write("/^Subject: filter me/ %s\n" % action)
+        with open(os.path.join(mta.d, "master.cf"), "a") as f:
+            f.write("127.0.0.1:%d inet n - n - - smtpd\n"
+                    "  -o content_filter=\n"
+                    "  -o smtpd_sender_restrictions=check_sender_access,"
+                    "texthash:%s\n"
+                    "  -o header_checks=regexp:%s\n"
+                    % (ports["plain"], senders, hc))
+        mta.ports["plain"] = ports["plain"]
+        mta.hosts[ports["plain"]] = "127.0.0.1"
 
     @classmethod
     def tearDownClass(cls):
@@ -182,6 +207,38 @@ class ThroughPostfix(unittest.TestCase):
         self.assertEqual(filtered_count(got[0]), 1, got[0])
         self.assertIn(b"from filter-client.example", got[0])
         self.mta.wait_log("content filter recorded, queued as ")
+
+    def test_filter_actions(self):
+        plain = self.ports["plain"]
+        # not filtered: the listener has no content filter
+        self.send(["dave@mx.postern.test"], "token-plain", port=plain,
+                  sender="other@client.example")
+        got = self.delivered("dave", "token-plain")
+        self.assertEqual(filtered_count(got[0]), 0, got[0])
+        # check_sender_access FILTER
+        qid = self.send(["dave@mx.postern.test"], "token-access", port=plain,
+                        sender="filtered@client.example")
+        got = self.delivered("dave", "token-access")
+        self.assertEqual(len(got), 1)
+        self.assertEqual(filtered_count(got[0]), 1, got[0])
+        self.relayed_to_filter(qid, "dave@mx.postern.test")
+        self.mta.wait_log(
+            "NOQUEUE: filter: RCPT from localhost[127.0.0.1]: "
+            "<filtered@client.example>: Sender address triggers FILTER "
+            "my-filter:[127.0.0.1]:%d; from=<filtered@client.example>"
+            % self.ports["filter"])
+        # header_checks FILTER
+        qid = self.send(["dave@mx.postern.test"], "token-header", port=plain,
+                        sender="other@client.example", subject="filter me")
+        got = self.delivered("dave", "token-header")
+        self.assertEqual(len(got), 1)
+        self.assertEqual(filtered_count(got[0]), 1, got[0])
+        self.relayed_to_filter(qid, "dave@mx.postern.test")
+        self.mta.wait_log("%s: filter: header Subject: filter me from "
+                          "localhost[127.0.0.1]; from=<other@client.example> "
+                          "to=<dave@mx.postern.test> proto=ESMTP "
+                          "helo=<client.example>: my-filter:[127.0.0.1]:%d"
+                          % (qid, self.ports["filter"]))
 
     def test_filter_down_defers(self):
         self.pf.stop()
@@ -301,6 +358,59 @@ class MaxprocLimit(unittest.TestCase):
         # the filter accepted them: done here, nothing delivered locally
         self.assertEqual(self.mta.maildir("u0"), {})
         pt.wait_for(self.mta.queue_empty, "an empty queue")
+
+
+class CheckTransports(unittest.TestCase):
+    """postern check knows master.cf's transports: content_filter,
+    transport_maps and FILTER actions naming them are fine, unknown
+    names are errors."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="postern-cfilter-check-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, True)
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_transport_names(self):
+        access = self.write("access", "a@example.org FILTER my-filter:"
+                            "[127.0.0.1]:10024\n"
+                            "b@example.org FILTER nosuch:[127.0.0.1]:1\n")
+        self.write("main.cf",
+                   "queue_directory = %s/q\n"
+                   "content_filter = my-filter:[127.0.0.1]:10024\n"
+                   "transport_maps = inline:{ a.example=dove:unix:x, "
+                   "b.example=pigeon:x }\n"
+                   "smtpd_sender_restrictions = check_sender_access "
+                   "texthash:%s\n" % (self.tmp, access))
+        self.write("master.cf",
+                   "smtp inet n - n - - smtpd\n"
+                   "127.0.0.1:10025 inet n - n - - smtpd\n"
+                   "  -o content_filter=other:[127.0.0.1]:10026\n"
+                   "my-filter unix - - n - 2 smtp\n"
+                   "  -o smtp_helo_name=filter-client.example\n"
+                   "dove unix - - n - - lmtp\n")
+        p = pt.postern("check", "-c", self.tmp)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        out = p.stdout
+        self.assertNotIn("transport \"my-filter\"", out)
+        self.assertNotIn("transport \"dove\"", out)
+        self.assertIn('error: transport_maps (inline:{ a.example=dove:unix:x, '
+                      'b.example=pigeon:x }): key b.example: unknown mail '
+                      'transport "pigeon"', out)
+        self.assertIn('error: smtpd_sender_restrictions (%s): key '
+                      'b@example.org: unknown mail transport "nosuch"'
+                      % access, out)
+        self.assertIn('error: content_filter (', out)
+        self.assertIn('unknown mail transport "other" (neither built in nor '
+                      'a master.cf service running smtp or lmtp): mail there '
+                      'is deferred [%s/master.cf, line 2: service '
+                      '127.0.0.1:10025]' % self.tmp, out)
 
 
 if __name__ == "__main__":

@@ -591,13 +591,19 @@ class Settings(pt.TempDirTest):
         self.assertIn("error: body_checks (%s/missing)" % self.tmp, p.stdout)
 
     def test_filter_action(self):
-        t = self.write("hc", "/^Subject:/ FILTER smtp:[127.0.0.1]:10025\n")
+        # a FILTER to a transport that exists is fine; to one that does
+        # not, an error; without transport:destination, a warning
+        t = self.write("hc", "/^Subject: a/ FILTER smtp:[127.0.0.1]:10025\n"
+                       "/^Subject: b/ FILTER amavis:[127.0.0.1]:10024\n"
+                       "/^Subject: c/ FILTER amavis\n")
         self.write("c/main.cf", "header_checks = regexp:%s\n"
                    "receive_override_options = no_milters, no_such\n" % t)
         p = pt.postern("check", "-c", os.path.join(self.tmp, "c"))
-        self.assertIn("error: header_checks (%s): /^Subject:/: FILTER "
-                      "smtp:[127.0.0.1]:10025: postern has no content "
-                      "filters" % t, p.stdout)
+        self.assertNotIn("/^Subject: a/", p.stdout)
+        self.assertIn("error: header_checks (%s): key /^Subject: b/: unknown "
+                      "mail transport \"amavis\"" % t, p.stdout)
+        self.assertIn("warning: header_checks (%s): /^Subject: c/: FILTER "
+                      "amavis: needs transport:destination" % t, p.stdout)
         self.assertIn('error: receive_override_options (%s): unknown option '
                       '"no_such"' % os.path.join(self.tmp, "c", "main.cf"),
                       p.stdout)

@@ -49,6 +49,8 @@ static int setup(void **state)
                        "/^Subject: warn/ WARN careful\n"
                        "/^Subject: info/ INFO\n"
                        "/^Subject: filter/ FILTER smtp:[127.0.0.1]:10025\n"
+                       "/^Subject: refilter/ FILTER scan:[127.0.0.1]:10026\n"
+                       "/^Subject: nohop/ FILTER scan\n"
                        "/^Subject: pass/ PASS\n"
                        "/^Subject: dunno/ DUNNO\n"
                        "/^Subject: frobnicate/ FROBNICATE\n"
@@ -310,8 +312,8 @@ static void test_edits(void **state)
         conf_free(c);
 }
 
-/* test_decisions - DISCARD, HOLD, FILTER, REDIRECT (ends the checks),
- * BCC, PASS */
+/* test_decisions - DISCARD, HOLD, FILTER (the last one wins, the checks
+ * go on), REDIRECT (ends the checks), BCC, PASS */
 static void test_decisions(void **state)
 {
         struct conf *c = load(all);
@@ -335,12 +337,24 @@ static void test_decisions(void **state)
         done(&r);
 
         check(c, "Subject: filter\r\n\r\nx\r\n", 0, &r);
-        assert_int_equal(r.res.verdict, SMTPD_HBC_REFUSE);
-        assert_string_equal(r.res.reply, "451 4.3.5 Server configuration "
-                                         "error");
-        assert_non_null(strstr(r.log, "warning: QID: header_checks map: "
-                                      "FILTER smtp:[127.0.0.1]:10025: "
-                                      "postern has no content filters"));
+        assert_int_equal(r.res.verdict, SMTPD_HBC_QUEUE);
+        assert_string_equal(r.res.filter, "smtp:[127.0.0.1]:10025");
+        assert_non_null(strstr(r.log, "QID: filter: header Subject: filter "
+                                      "from client.example[192.0.2.1]; "));
+        assert_non_null(strstr(r.log, ": smtp:[127.0.0.1]:10025\n"));
+        assert_non_null(strstr(r.out.s, "Subject: filter\r\n\r\nx\r\n"));
+        done(&r);
+
+        check(c,
+              "Subject: filter\r\nSubject: refilter\r\nSubject: nohop\r\n"
+              "Subject: warn\r\n\r\nx\r\n",
+              0, &r);
+        assert_int_equal(r.res.verdict, SMTPD_HBC_QUEUE);
+        assert_string_equal(r.res.filter, "scan:[127.0.0.1]:10026");
+        assert_non_null(strstr(r.log, "warning: bad FILTER command scan in "
+                                      "header_checks -- need "
+                                      "transport:destination\n"));
+        assert_non_null(strstr(r.log, ": careful\n")); /* checks go on */
         done(&r);
 
         check(c,
