@@ -58,13 +58,16 @@ int conf_read_file(const char *path, char **data, size_t *len)
         return 0;
 }
 
-/* valid_name - Postfix parameter names: letters, digits, underscore */
+/* valid_name - Postfix parameter names: letters, digits, underscore,
+ * and '-', which the per-transport parameters of a master.cf transport
+ * with one in its name have (smtp-amavis_destination_recipient_limit;
+ * Postfix accepts them, though $name cannot refer to them) */
 static bool valid_name(const char *s, size_t n)
 {
         if (n == 0)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+                if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
                         return false;
         return true;
 }
@@ -124,7 +127,8 @@ static int split_nameval(char *text, char **name, char **value,
         }
         *name_end = 0;
         if (!valid_name(text, strlen(text))) {
-                *why = "bad parameter name (letters, digits and _ only)";
+                *why = "bad parameter name (letters, digits, _ and - "
+                       "only)";
                 return -1;
         }
         *name = text;

@@ -31,7 +31,11 @@ and delivers the filtered mail to local Maildirs.  Checked:
 - a filter that is down defers the message: it waits in deferred/ and
   nothing is delivered unfiltered; once the filter is up it goes through;
 - the maxproc of a master.cf transport caps its deliveries at once: a
-  slow filter with maxproc 2 never sees more than two transactions.
+  slow filter with maxproc 2 never sees more than two transactions;
+  TRANSPORT_destination_recipient_limit (a name with "-", as Postfix
+  accepts it) splits a message's recipients into that many per delivery;
+- postern check knows master.cf's transports: unknown names in
+  content_filter, transport_maps and FILTER actions are errors.
 
 Before, content_filter refused the start.
 """
@@ -327,17 +331,19 @@ class SlowFilter(qmgrfix.FakeSmtp):
 
 
 class MaxprocLimit(unittest.TestCase):
-    """maxproc 2 on the filter transport: six messages, two at once."""
+    """maxproc 2 on the filter transport: six messages, two at once; its
+    own recipient limit of 1: one message to three, three deliveries."""
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="postern-cfilter-maxproc-")
         self.sink = SlowFilter()
         self.mta = qmgrfix.Mta(
             os.path.join(self.tmp, "mta"),
-            "content_filter = slow:[127.0.0.1]:%d\n"
+            "content_filter = slow-filter:[127.0.0.1]:%d\n"
+            "slow-filter_destination_recipient_limit = 1\n"
             "smtp_tls_security_level = none\n" % self.sink.port)
         with open(os.path.join(self.mta.d, "master.cf"), "a") as f:
-            f.write("slow unix - - n - 2 smtp\n")
+            f.write("slow-filter unix - - n - 2 smtp\n")
         self.mta.start()
 
     def tearDown(self):
@@ -358,6 +364,16 @@ class MaxprocLimit(unittest.TestCase):
         # the filter accepted them: done here, nothing delivered locally
         self.assertEqual(self.mta.maildir("u0"), {})
         pt.wait_for(self.mta.queue_empty, "an empty queue")
+
+    def test_recipient_limit(self):
+        with smtplib.SMTP("127.0.0.1", self.mta.port, timeout=120) as s:
+            s.sendmail(SENDER, ["a@mx.postern.test", "b@mx.postern.test",
+                                "c@mx.postern.test"],
+                       "Subject: three\r\n\r\nbody\r\n")
+        pt.wait_for(lambda: self.sink.count == 3,
+                    "three deliveries of one message")
+        pt.wait_for(self.mta.queue_empty, "an empty queue")
+        self.assertNotIn("unknown parameter", self.mta.logtext())
 
 
 class CheckTransports(unittest.TestCase):

@@ -268,7 +268,7 @@ static void test_bad_values(void **state)
              "is not a table"},
             {"garbage line\n", "line 1: missing '=' after attribute name"},
             {"= value\n", "line 1: missing attribute name"},
-            {"my-name = 1\n", "line 1: bad parameter name"},
+            {"my.name = 1\n", "line 1: bad parameter name"},
             {"smtpd_banner = ${{a} ~ {b}}\n",
              "line 1: parameter smtpd_banner: \"==\", \"!=\""},
             {"smtpd_banner = ${{a} ==x {b}}\n", "bad operator suffix"},
