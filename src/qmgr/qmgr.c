@@ -1029,9 +1029,10 @@ static bool pickup_waiting(struct qmgr *q, const char *id)
 
 /* pickup_requeue - the maildrop file with the edits of the checks and
  * the milters (r, or NULL) and its content filter, as a new queue file
- * in state to; then the old one goes.  0, or -1 (logged) */
+ * in state to; then the old one goes (logged as "ID: what, queued as
+ * NEWID").  0, or -1 (logged) */
 static int pickup_requeue(struct pickup *p, const struct milter_result *r,
-                          enum queue_state to)
+                          enum queue_state to, const char *what)
 {
         struct qmgr *q = p->q;
         const struct queue_env *old = queue_file_env(p->qf);
@@ -1039,9 +1040,6 @@ static int pickup_requeue(struct pickup *p, const struct milter_result *r,
         struct queue_env env;
         struct strbuf out;
         const char *err = NULL;
-        const char *what = r                 ? "milter edits applied"
-                           : p->checked_edit ? "check edits applied"
-                                             : "content filter recorded";
         int rc = -1;
 
         queue_env_init(&env);
@@ -1142,7 +1140,11 @@ static void pickup_settle(struct pickup *p, const struct milter_result *r,
         const char *err = NULL;
 
         if (edited || p->checked_edit || p->refilter)
-                (void)pickup_requeue(p, r, to);
+                (void)pickup_requeue(p, r, to,
+                                     edited            ? "milter edits applied"
+                                     : p->checked_edit ? "check edits applied"
+                                                       : "content filter "
+                                                         "recorded");
         else if (queue_move(p->q->queue, p->id, QUEUE_MAILDROP, to, &err) < 0)
                 log_warnx("%s: maildrop pickup: %s", p->id, err);
 }
