@@ -43,9 +43,22 @@ int cli_wants_help(int argc, char **argv);
 int cli_tlsa_check(const struct cli_common *, const char *dest,
                    const char *next_file, bool implicit, int timeout);
 
+/* What distinguishes postern aliases from postern map. */
+struct cli_map_mode {
+        const char *cmd;   /* "map" */
+        const char *usage; /* usage lines */
+        const char *help;  /* --help text after the usage */
+        bool aliases;      /* aliases(5) sources; no FILE: alias_database */
+};
+/* cli_map_main - the postmap-style compile / -q / -s command line (in
+ * cmd_map.c), shared by postern map and postern aliases.  Exit status as
+ * postmap's: 0 done or found, 1 not found, 2 error. */
+int cli_map_main(int argc, char **argv, const struct cli_map_mode *);
+
 /* The subcommands.  Each prints its own help for --help. */
 int cmd_conf(int, char **);
 int cmd_map(int, char **);
+int cmd_aliases(int, char **);
 int cmd_serve(int, char **);
 int cmd_queue(int, char **);
 int cmd_send(int, char **);

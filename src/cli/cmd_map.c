@@ -5,6 +5,7 @@
  * (as postmap), 2 an error (bad usage, unreadable table, syntax error).
  */
 #include "cli/cli.h"
+#include "conf/conf.h"
 #include "log/log.h"
 #include "table/table.h"
 
@@ -71,14 +72,14 @@ static int print_entry(const char *key, const char *value, void *arg)
 }
 
 /* open_all - open the tables; 0 or the exit status of an error */
-static int open_all(struct strlist *specs, struct table ***out)
+static int open_all(struct strlist *specs, unsigned flags, struct table ***out)
 {
         struct table **t = xcalloc(specs->n + 1, sizeof(*t));
 
         for (size_t i = 0; i < specs->n; i++) {
                 char *err = NULL;
 
-                if (table_open(specs->v[i], &t[i], &err) < 0) {
+                if (table_open_flags(specs->v[i], flags, &t[i], &err) < 0) {
                         map_fatal("%s", err);
                         free(err);
                         for (size_t j = 0; j < i; j++)
@@ -113,13 +114,13 @@ static int query_one(struct table **t, size_t n, const char *key,
 }
 
 /* do_query - -q KEY or -q - */
-static int do_query(struct strlist *specs, const char *key)
+static int do_query(struct strlist *specs, unsigned flags, const char *key)
 {
         struct table **t;
         const char *value;
         int rc;
 
-        if ((rc = open_all(specs, &t)) != 0)
+        if ((rc = open_all(specs, flags, &t)) != 0)
                 return rc;
         if (strcmp(key, "-") != 0) {
                 if ((rc = query_one(t, specs->n, key, &value)) == 0)
@@ -155,12 +156,12 @@ static int do_query(struct strlist *specs, const char *key)
 }
 
 /* do_list - -s */
-static int do_list(struct strlist *specs)
+static int do_list(struct strlist *specs, unsigned flags)
 {
         struct table **t;
         int rc;
 
-        if ((rc = open_all(specs, &t)) != 0)
+        if ((rc = open_all(specs, flags, &t)) != 0)
                 return rc;
         for (size_t i = 0; i < specs->n && rc == 0; i++) {
                 char *err = NULL;
@@ -179,12 +180,12 @@ static int do_list(struct strlist *specs)
 }
 
 /* do_compile - build each table */
-static int do_compile(struct strlist *specs)
+static int do_compile(struct strlist *specs, unsigned flags)
 {
         for (size_t i = 0; i < specs->n; i++) {
                 char *err = NULL;
 
-                if (table_compile(specs->v[i], &err) < 0) {
+                if (table_compile_flags(specs->v[i], flags, &err) < 0) {
                         map_fatal("%s", err);
                         free(err);
                         return 2;
@@ -193,8 +194,44 @@ static int do_compile(struct strlist *specs)
         return 0;
 }
 
+/* alias_database_specs - newaliases: the tables of alias_database
+ * (a file without a type gets deftype); 0 or the exit status */
+static int alias_database_specs(const struct cli_common *common,
+                                const char *deftype, struct strlist *specs)
+{
+        struct conf *c = NULL;
+        struct strlist all = {0};
+        char *err = NULL;
+
+        if (conf_load(common->config_dir, &common->overrides, &c, &err) < 0) {
+                int rc = map_fatal("%s", err);
+                free(err);
+                return rc;
+        }
+        conf_split_list(c->alias_database, &all);
+        for (size_t i = 0; i < all.n; i++) {
+                char *spec = map_spec(all.v[i], deftype);
+                strlist_push(specs, spec);
+                free(spec);
+        }
+        strlist_clear(&all);
+        conf_free(c);
+        return 0;
+}
+
 /* cmd_map - postern map */
 int cmd_map(int argc, char **argv)
+{
+        return cli_map_main(argc, argv,
+                            &(struct cli_map_mode){
+                                .cmd = "map",
+                                .usage = MAP_USAGE,
+                                .help = map_help,
+                            });
+}
+
+/* cli_map_main - postern map and postern aliases */
+int cli_map_main(int argc, char **argv, const struct cli_map_mode *mode)
 {
         struct cli_common common;
         struct strlist specs = {0};
@@ -205,7 +242,7 @@ int cmd_map(int argc, char **argv)
         /* warnings read as postmap's: "postern: warning: FILE, line N: ..." */
         log_init(NULL);
         if (cli_wants_help(argc, argv)) {
-                printf("usage: %s\n\n%s", MAP_USAGE, map_help);
+                printf("usage: %s\n\n%s", mode->usage, mode->help);
                 return 0;
         }
         cli_common_init(&common);
@@ -215,13 +252,13 @@ int cmd_map(int argc, char **argv)
                 switch (opt) {
                 case ':':
                         cli_common_clear(&common);
-                        return cli_usage("map", MAP_USAGE,
+                        return cli_usage(mode->cmd, mode->usage,
                                          "option -%c needs an argument",
                                          optopt);
                 case '?':
                         cli_common_clear(&common);
-                        return cli_usage("map", MAP_USAGE, "unknown option -%c",
-                                         optopt);
+                        return cli_usage(mode->cmd, mode->usage,
+                                         "unknown option -%c", optopt);
                 case 'q':
                         query = optarg;
                         break;
@@ -232,7 +269,7 @@ int cmd_map(int argc, char **argv)
                         if (cli_common_opt(&common, opt, optarg, &bad) == 0)
                                 break;
                         cli_common_clear(&common);
-                        return cli_usage("map", MAP_USAGE, NULL);
+                        return cli_usage(mode->cmd, mode->usage, NULL);
                 }
         }
         /* The only parameter postern map uses.  postern compiles one type, so
@@ -241,27 +278,36 @@ int cmd_map(int argc, char **argv)
                 if (str_has_prefix(common.overrides.v[i],
                                    "default_database_type="))
                         deftype = strchr(common.overrides.v[i], '=') + 1;
-        if (optind >= argc) {
+        if (!*deftype)
+                deftype = "lmdb";
+        if (optind >= argc && mode->aliases &&
+            (rc = alias_database_specs(&common, deftype, &specs)) != 0) {
                 cli_common_clear(&common);
-                return cli_usage("map", MAP_USAGE, "missing table argument");
+                return rc;
+        }
+        if (optind >= argc && specs.n == 0) {
+                cli_common_clear(&common);
+                return cli_usage(mode->cmd, mode->usage,
+                                 "missing table argument");
         }
         if (query && list) {
                 cli_common_clear(&common);
-                return cli_usage("map", MAP_USAGE,
+                return cli_usage(mode->cmd, mode->usage,
                                  "-q and -s cannot be used together");
         }
         for (int i = optind; i < argc; i++) {
-                char *spec = map_spec(argv[i], *deftype ? deftype : "lmdb");
+                char *spec = map_spec(argv[i], deftype);
 
                 strlist_push(&specs, spec);
                 free(spec);
         }
+        unsigned flags = mode->aliases ? TABLE_OPEN_ALIASES : 0;
         if (query)
-                rc = do_query(&specs, query);
+                rc = do_query(&specs, flags, query);
         else if (list)
-                rc = do_list(&specs);
+                rc = do_list(&specs, flags);
         else
-                rc = do_compile(&specs);
+                rc = do_compile(&specs, flags);
         strlist_clear(&specs);
         cli_common_clear(&common);
         return rc;

@@ -15,6 +15,7 @@
         X(serve, "run the mail system (supervisor, smtpd, queue manager)")     \
         X(conf, "show or edit main.cf parameters (postconf)")                  \
         X(map, "compile or query a lookup table (postmap)")                    \
+        X(aliases, "compile or query alias tables (postalias, newaliases)")    \
         X(queue, "list, flush, hold, release or delete queued mail")           \
         X(send, "submit a message from stdin (sendmail)")                      \
         X(finger, "probe a destination's TLS and DANE (posttls-finger)")       \

@@ -281,7 +281,7 @@ static char *new_tmp(const char *db, char **err)
 }
 
 /* table_lmdb_build - compile src into db through a temporary file */
-int table_lmdb_build(const char *src, const char *db, char **err)
+int table_lmdb_build(const char *src, const char *db, bool aliases, char **err)
 {
         struct build_ctx ctx = {.name = src};
         MDB_env *probe;
@@ -304,7 +304,8 @@ int table_lmdb_build(const char *src, const char *db, char **err)
                 goto out;
         }
         ctx.m = table_memtab_new();
-        if (table_parse_source(src, buf, len, build_entry, &ctx, err) < 0)
+        if ((aliases ? table_parse_aliases : table_parse_source)(
+                src, buf, len, build_entry, &ctx, err) < 0)
                 goto out;
         if ((tmp = new_tmp(db, err)) == NULL)
                 goto out;

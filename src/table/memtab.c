@@ -187,7 +187,8 @@ int table_texthash_open(struct table *t, const char *name, char **err)
         if (table_read_file(name, &buf, &len, err) < 0)
                 return -1;
         ctx.m = table_memtab_new();
-        if (table_parse_source(name, buf, len, text_entry, &ctx, err) < 0) {
+        if ((t->aliases ? table_parse_aliases : table_parse_source)(
+                name, buf, len, text_entry, &ctx, err) < 0) {
                 table_memtab_free(ctx.m);
                 free(buf);
                 return -1;

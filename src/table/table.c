@@ -62,6 +62,13 @@ static int spec_split(const char *spec, const struct table_type **type,
 /* table_open - open by spec */
 int table_open(const char *spec, struct table **out, char **err)
 {
+        return table_open_flags(spec, 0, out, err);
+}
+
+/* table_open_flags - open by spec, aliases(5) sources on request */
+int table_open_flags(const char *spec, unsigned flags, struct table **out,
+                     char **err)
+{
         const struct table_type *type;
         const char *name;
         struct table *t;
@@ -74,6 +81,7 @@ int table_open(const char *spec, struct table **out, char **err)
         t->spec = xstrdup(spec);
         t->fold = type->fold;
         t->pattern = type->pattern;
+        t->aliases = (flags & TABLE_OPEN_ALIASES) != 0;
         strbuf_init(&t->key);
         strbuf_init(&t->value);
         if (type->open(t, name, err) < 0) {
@@ -178,6 +186,12 @@ bool table_changed(const struct table *t)
 /* table_compile - FILE into FILE.lmdb */
 int table_compile(const char *spec, char **err)
 {
+        return table_compile_flags(spec, 0, err);
+}
+
+/* table_compile_flags - FILE into FILE.lmdb, maybe as aliases(5) */
+int table_compile_flags(const char *spec, unsigned flags, char **err)
+{
         const struct table_type *type;
         const char *name;
         char *db;
@@ -193,7 +207,7 @@ int table_compile(const char *spec, char **err)
                 return -1;
         }
         db = xasprintf("%s.lmdb", name);
-        rc = table_lmdb_build(name, db, err);
+        rc = table_lmdb_build(name, db, (flags & TABLE_OPEN_ALIASES) != 0, err);
         free(db);
         return rc;
 }
@@ -264,6 +278,13 @@ struct table_list {
 /* table_list_open - open each element of a list value */
 int table_list_open(const char *value, struct table_list **out, char **err)
 {
+        return table_list_open_flags(value, 0, out, err);
+}
+
+/* table_list_open_flags - the same with TABLE_OPEN_* flags */
+int table_list_open_flags(const char *value, unsigned flags,
+                          struct table_list **out, char **err)
+{
         struct table_list *l = xcalloc(1, sizeof(*l));
         size_t pos = 0, start;
         long n;
@@ -273,7 +294,7 @@ int table_list_open(const char *value, struct table_list **out, char **err)
                 char *spec = xstrndup(value + start, (size_t)n);
                 struct table *t;
 
-                if (table_open(spec, &t, err) < 0) {
+                if (table_open_flags(spec, flags, &t, err) < 0) {
                         free(spec);
                         table_list_close(l);
                         return -1;

@@ -48,6 +48,14 @@ enum table_status {
  * set, or -1 with *err (caller frees) naming the file, and the line for a
  * syntax error; *out is then NULL. */
 int table_open(const char *spec, struct table **out, char **err);
+/* Flags of table_open_flags, table_list_open_flags and
+ * table_compile_flags. */
+#define TABLE_OPEN_ALIASES                                                     \
+        (1u << 0) /* the source is an aliases(5) file ("name: a, b"):          \
+                     texthash: parses it so, table_compile builds it so */
+/* table_open_flags - table_open with TABLE_OPEN_* flags. */
+int table_open_flags(const char *spec, unsigned flags, struct table **out,
+                     char **err);
 /* table_close - release a table (NULL ok). */
 void table_close(struct table *);
 /* table_spec - the "type:name" the table was opened with.  Borrowed, valid
@@ -100,6 +108,16 @@ bool table_changed(const struct table *);
  * cannot be compiled (-1). */
 int table_compile(const char *spec, char **err);
 
+/* table_compile_flags - table_compile with TABLE_OPEN_* flags:
+ * TABLE_OPEN_ALIASES reads FILE as aliases(5) (Postfix's postalias). */
+int table_compile_flags(const char *spec, unsigned flags, char **err);
+
+/* table_alias_split - the elements of an aliases(5) value, appended to
+ * out: split at commas outside double quotes (a backslash quotes the next
+ * byte), white space around each dropped and runs of it outside quotes
+ * made one space, quotes kept, empty elements left out. */
+void table_alias_split(const char *value, struct strlist *out);
+
 /* Whether a compiled table is older than its source (for `postern check`). */
 enum table_freshness {
         TABLE_UP_TO_DATE,   /* FILE.lmdb exists and is not older than FILE */
@@ -121,6 +139,9 @@ const char *table_freshness_name(enum table_freshness);
  * empty list, in which nothing is found.  Returns 0 with *out, or -1 with
  * *err (caller frees) from the first table that fails to open. */
 int table_list_open(const char *value, struct table_list **out, char **err);
+/* table_list_open_flags - table_list_open with TABLE_OPEN_* flags. */
+int table_list_open_flags(const char *value, unsigned flags,
+                          struct table_list **out, char **err);
 /* table_list_close - close every table (NULL ok). */
 void table_list_close(struct table_list *);
 /* table_list_count - the number of tables in the list. */

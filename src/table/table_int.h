@@ -35,6 +35,7 @@ struct table {
         dev_t dev;           /* its identity when opened */
         ino_t ino;
         struct timespec mtime;
+        bool aliases; /* TABLE_OPEN_ALIASES: texthash: reads aliases(5) */
 };
 
 /* The white space of Postfix's ISSPACE in the C locale. */
@@ -91,6 +92,14 @@ typedef int (*table_entry_fn)(void *arg, const char *key, const char *value,
 int table_parse_source(const char *name, const char *buf, size_t len,
                        table_entry_fn fn, void *arg, char **err);
 
+/* table_parse_aliases - parse aliases(5) source text: each logical line
+ * is "name: value, value, ...", the name folded to lower case and
+ * unquoted, the value normalized to "value, value" (table_alias_split).
+ * A line without a colon, name or value is a warning naming name and line,
+ * and is skipped.  Returns 0 or -1 as table_read_lines. */
+int table_parse_aliases(const char *name, const char *buf, size_t len,
+                        table_entry_fn fn, void *arg, char **err);
+
 /* An in-memory hash table of owned strings, in insertion order. */
 struct table_memtab;
 /* table_memtab_new - an empty table. */
@@ -119,8 +128,9 @@ int table_pcre_open(struct table *, const char *name, char **err);
 int table_inline_open(struct table *, const char *name, char **err);
 int table_static_open(struct table *, const char *name, char **err);
 
-/* table_lmdb_build - compile source file src into db (FILE.lmdb path). */
-int table_lmdb_build(const char *src, const char *db, char **err);
+/* table_lmdb_build - compile source file src into db (FILE.lmdb path),
+ * in aliases(5) format when aliases. */
+int table_lmdb_build(const char *src, const char *db, bool aliases, char **err);
 
 /* table_inline_parse - parse the text after "inline:" into m (keys folded,
  * last entry of a key wins, as in Postfix).  -1 with *err on bad syntax. */
