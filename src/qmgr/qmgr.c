@@ -122,6 +122,7 @@ struct qmgr {
         struct qtransport *transports;
         struct local *local;
         struct qmgr_routes *routes;
+        struct qmgr_aliases *aliases;
         struct qmsg *active;
         size_t nactive;
         size_t active_limit; /* qmgr_message_active_limit, clamped */
@@ -877,6 +878,169 @@ static struct qjob *job_for(struct qmsg *m, struct qjob **jobs, size_t *njobs,
         return j;
 }
 
+/* delivered_to - whether the message's header has "Delivered-To: addr":
+ * it went through this alias before (Postfix's local(8) loop check) */
+static bool delivered_to(struct qmsg *m, const char *addr)
+{
+        struct strbuf sb;
+        char buf[8192];
+        size_t got, alen = strlen(addr);
+        const char *err, *p, *end;
+        bool found = false;
+
+        strbuf_init(&sb);
+        queue_file_rewind_body(m->qf);
+        /* the header only, the first blank line ends it */
+        while (sb.len < 1000000 &&
+               (sb.s == NULL || !strstr(sb.s, "\r\n\r\n"))) {
+                if (queue_file_read_body(m->qf, buf, sizeof(buf), &got, &err) <
+                        0 ||
+                    got == 0)
+                        break;
+                strbuf_add(&sb, buf, got);
+        }
+        end = strbuf_cstr(&sb);
+        end = strstr(end, "\r\n\r\n") ? strstr(end, "\r\n\r\n") : end + sb.len;
+        for (p = strbuf_cstr(&sb); p && p < end && !found;) {
+                if (strncasecmp(p, "Delivered-To:", 13) == 0) {
+                        const char *v = p + 13;
+                        while (*v == ' ' || *v == '\t')
+                                v++;
+                        found = strncasecmp(v, addr, alen) == 0 &&
+                                (v[alen] == '\r' || v[alen] == '\n' ||
+                                 v[alen] == 0);
+                }
+                p = strchr(p, '\n');
+                if (p)
+                        p++;
+        }
+        strbuf_clear(&sb);
+        return found;
+}
+
+/* alias_forward - the message again, to what recipient i's aliases
+ * expand to, committed as a new queue file (as Postfix's local(8)
+ * resubmits an expansion through cleanup).  The new recipients keep the
+ * original as ORCPT; an expansion into several turns their NOTIFY=SUCCESS
+ * off, the original recipient reporting "delivered" (RFC 3461, 6.2.7.3).
+ * 0 with the new ID in newid, or -1 with why */
+static int alias_forward(struct qmsg *m, size_t i,
+                         const struct qmgr_alias_result *ar, char *newid,
+                         size_t idlen, char **why)
+{
+        struct qmgr *q = m->q;
+        const struct queue_env *env = queue_file_env(m->qf);
+        const struct queue_rcpt *r = &env->rcpt[i];
+        struct queue_msg *qm = NULL;
+        struct queue_env ne;
+        struct strbuf hdr;
+        char buf[65536];
+        size_t got = 0;
+        const char *err = NULL, *id = NULL;
+        unsigned notify = r->notify;
+        char *orcpt =
+            r->orcpt ? xstrdup(r->orcpt) : xasprintf("rfc822;%s", r->addr);
+        int rc = -1;
+
+        if (ar->addrs.n > 1 && (notify & QUEUE_NOTIFY_SUCCESS)) {
+                notify &= ~QUEUE_NOTIFY_SUCCESS;
+                if (notify == 0)
+                        notify = QUEUE_NOTIFY_NEVER;
+        }
+        queue_env_init(&ne);
+        ne.sender = xstrdup(env->sender ? env->sender : "");
+        ne.envid = env->envid ? xstrdup(env->envid) : NULL;
+        ne.ret = env->ret;
+        ne.body = env->body;
+        ne.smtputf8 = env->smtputf8;
+        ne.requiretls = env->requiretls;
+        ne.client_name = xstrdup("localhost");
+        ne.client_addr = xstrdup("127.0.0.1");
+        ne.protocol = xstrdup(env->protocol ? env->protocol : "ESMTP");
+        for (size_t k = 0; k < ar->addrs.n; k++)
+                queue_env_add_rcpt(&ne, ar->addrs.v[k], orcpt, notify)
+                    ->mailbox = ar->mailbox[k];
+        /* Delivered-To, as Postfix prepends when it forwards: a copy
+         * that comes back is a loop (delivered_to) */
+        strbuf_init(&hdr);
+        strbuf_printf(&hdr, "Delivered-To: %s\r\n", r->addr);
+        queue_file_rewind_body(m->qf);
+        if (queue_msg_new(q->queue, &qm, &err) < 0 ||
+            queue_msg_write(qm, hdr.s, hdr.len, &err) < 0)
+                goto out;
+        do {
+                if (queue_file_read_body(m->qf, buf, sizeof(buf), &got, &err) <
+                        0 ||
+                    (got && queue_msg_write(qm, buf, got, &err) < 0))
+                        goto out;
+        } while (got > 0);
+        if (queue_msg_finish(qm, &ne, &id, &err) < 0 ||
+            queue_commit(q->queue, &qm, 1, &err) < 0)
+                goto out;
+        snprintf(newid, idlen, "%s", id);
+        pump_soon(q);
+        event_timer_add(q->t_ready, 0);
+        rc = 0;
+out:
+        if (rc < 0)
+                *why = xasprintf("cannot queue the alias expansion: %s",
+                                 err ? err : "unknown error");
+        queue_msg_free(qm);
+        queue_env_clear(&ne);
+        strbuf_clear(&hdr);
+        free(orcpt);
+        return rc;
+}
+
+/* alias_done - recipient i through alias_maps: true when the aliases
+ * decided its outcome (forwarded, deferred, bounced), false when it goes
+ * to its mailbox */
+static bool alias_done(struct qmsg *m, size_t i)
+{
+        const struct queue_env *env = queue_file_env(m->qf);
+        const char *addr = env->rcpt[i].addr;
+        struct qmgr_alias_result ar;
+        char newid[QUEUE_ID_SIZE], *why = NULL, *text;
+
+        qmgr_alias_expand(m->q->aliases, env->sender, addr, &ar);
+        if (ar.status == QMGR_ALIAS_EXPANDED && delivered_to(m, addr)) {
+                ar.status = QMGR_ALIAS_BOUNCE;
+                snprintf(ar.dsn, sizeof(ar.dsn), "5.4.6");
+                free(ar.text);
+                ar.text = xasprintf("mail forwarding loop for %s", addr);
+        }
+        switch (ar.status) {
+        case QMGR_ALIAS_NONE:
+                qmgr_alias_result_clear(&ar);
+                return false;
+        case QMGR_ALIAS_DEFER:
+                log_outcome(m, i, "local", ar.dsn, "deferred", ar.text);
+                record(m, i, QUEUE_RCPT_DEFERRED, ar.dsn, ar.text, false);
+                break;
+        case QMGR_ALIAS_BOUNCE:
+                log_outcome(m, i, "local", ar.dsn, "bounced", ar.text);
+                record(m, i, QUEUE_RCPT_FAILED, ar.dsn, ar.text, false);
+                break;
+        case QMGR_ALIAS_EXPANDED:
+                if (alias_forward(m, i, &ar, newid, sizeof(newid), &why) < 0) {
+                        log_outcome(m, i, "local", "4.3.0", "deferred", why);
+                        record(m, i, QUEUE_RCPT_DEFERRED, "4.3.0", why, false);
+                        free(why);
+                        break;
+                }
+                text = xasprintf("forwarded as %s", newid);
+                log_outcome(m, i, "local", "2.0.0", "sent", text);
+                record(m, i, QUEUE_RCPT_DELIVERED, "2.0.0", NULL, false);
+                /* an expansion into several is reported here ("expanded");
+                 * one address carries the NOTIFY on */
+                m->ri[i].final_local = ar.addrs.n > 1;
+                free(text);
+                break;
+        }
+        qmgr_alias_result_clear(&ar);
+        return true;
+}
+
 /* msg_activate - open a committed message and start its deliveries;
  * due_only skips a deferred message whose time has not come */
 static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
@@ -936,6 +1100,10 @@ static void msg_activate(struct qmgr *q, enum queue_state st, const char *id,
                         log_outcome(m, i, NULL, "4.3.0", "deferred", rerr);
                         record(m, i, QUEUE_RCPT_DEFERRED, "4.3.0", rerr, false);
                         free(rerr);
+                        continue;
+                }
+                if (rt.aliases && !r->mailbox && alias_done(m, i)) {
+                        qmgr_route_clear(&rt);
                         continue;
                 }
                 switch (rt.transport) {
@@ -1639,6 +1807,20 @@ static void active_setup(struct qmgr *q)
         q->htab = xcalloc(q->hmask + 1, sizeof(*q->htab));
 }
 
+/* alias_open - alias_maps; a table that does not open is a warning here
+ * (qmgr_aliases_new decides what it means for delivery) */
+static int alias_open(struct qmgr *q)
+{
+        char *warn = NULL;
+
+        (void)qmgr_aliases_new(q->conf, q->routes, &q->aliases, &warn);
+        if (warn) {
+                log_warnx("%s", warn);
+                free(warn);
+        }
+        return 0;
+}
+
 /* qmgr_new - what needs privileges */
 int qmgr_new(const struct conf *c, const struct qmgr_transport_def *defs,
              size_t ndefs, uid_t uid, gid_t gid, struct qmgr **out, char **err)
@@ -1702,7 +1884,7 @@ int qmgr_new(const struct conf *c, const struct qmgr_transport_def *defs,
                 free(mail);
         }
         if (qmgr_routes_new(c, q->defs, q->ndefs, &q->routes, err) < 0 ||
-            local_new(c, &q->local, err) < 0 ||
+            alias_open(q) < 0 || local_new(c, &q->local, err) < 0 ||
             smtpd_local_intake(c, &q->milters, &q->nmilters, &q->hbc, err) < 0)
                 goto bad;
         /* the SMTP client reads its key now, while still privileged */
@@ -1789,6 +1971,7 @@ void qmgr_free(struct qmgr *q)
         free(q->smtp_err);
         free(q->lmtp_err);
         local_free(q->local);
+        qmgr_aliases_free(q->aliases);
         qmgr_routes_free(q->routes);
         queue_close(q->queue);
         free(q);

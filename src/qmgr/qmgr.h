@@ -66,6 +66,8 @@ struct qmgr_route {
                              else NULL */
         char *policy_key; /* smtp, lmtp: TLS policy key: the nexthop */
         char *text;       /* error:/retry: text, or NULL */
+        bool aliases;     /* local(8) would deliver it: alias_maps apply
+                             (also when mailbox_transport takes it on) */
 };
 
 struct qmgr_routes;
@@ -98,6 +100,47 @@ int qmgr_route_filter(struct qmgr_routes *, const char *filter,
 void qmgr_route_clear(struct qmgr_route *);
 /* qmgr_transport_name - "smtp", "local", ... (static). */
 const char *qmgr_transport_name(enum qmgr_transport);
+
+/* ---- aliases (local(8)'s alias_maps) ---- */
+
+struct qmgr_aliases;
+
+/* qmgr_aliases_new - open alias_maps (nis: entries left out) for
+ * recipients routed with routes (both borrowed, must outlive it).  Always
+ * 0; *warn (caller frees, or NULL) says why the tables could not be
+ * opened: then the default alias_maps is ignored, and a configured one
+ * makes every expansion defer. */
+int qmgr_aliases_new(const struct conf *, struct qmgr_routes *,
+                     struct qmgr_aliases **, char **warn);
+/* qmgr_aliases_free - NULL ok. */
+void qmgr_aliases_free(struct qmgr_aliases *);
+
+enum qmgr_alias_status {
+        QMGR_ALIAS_NONE,     /* no alias: deliver to the mailbox */
+        QMGR_ALIAS_EXPANDED, /* replaced by addrs */
+        QMGR_ALIAS_DEFER,    /* keep it: a table error, a command, a file */
+        QMGR_ALIAS_BOUNCE,   /* an alias database loop */
+};
+
+/* What one recipient's aliases expand to. */
+struct qmgr_alias_result {
+        enum qmgr_alias_status status;
+        struct strlist addrs; /* EXPANDED: the new recipients, no two equal */
+        bool *mailbox;        /* per addr: a local mailbox, to be delivered
+                                 without another expansion */
+        char dsn[16];         /* DEFER, BOUNCE: "4.3.0", "5.4.6" */
+        char *text;           /* DEFER, BOUNCE: why */
+};
+
+/* qmgr_alias_expand - expand recipient rcpt (routed local by
+ * qmgr_route: rt.aliases) of mail from sender, recursively for the local
+ * names in the result, as Postfix's local(8): user+ext then user,
+ * unqualified names with @myorigin, propagate_unmatched_extensions
+ * "alias".  Clear *r with qmgr_alias_result_clear. */
+void qmgr_alias_expand(struct qmgr_aliases *, const char *sender,
+                       const char *rcpt, struct qmgr_alias_result *r);
+/* qmgr_alias_result_clear - free a result. */
+void qmgr_alias_result_clear(struct qmgr_alias_result *);
 
 /* ---- retries ---- */
 

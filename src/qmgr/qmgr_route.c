@@ -340,8 +340,10 @@ int qmgr_route(struct qmgr_routes *r, const char *sender, const char *rcpt,
                 }
                 t = mt;
         }
+        out->aliases = t == QMGR_T_LOCAL;
         /* local(8)'s mailbox_transport: what would be delivered locally
-         * goes there instead (Dovecot's LMTP, most often) */
+         * goes there instead (Dovecot's LMTP, most often), after the
+         * aliases */
         if (t == QMGR_T_LOCAL && (local || *domain == 0) &&
             *c->mailbox_transport) {
                 free(hop);

@@ -82,6 +82,8 @@ struct queue_rcpt {
         char *addr;  /* envelope recipient, required */
         char *orcpt; /* DSN ORCPT "type;address" as received, or NULL */
         unsigned notify;
+        bool mailbox; /* an alias that names itself: the mailbox, no
+                         further alias expansion (docs/local.md) */
         enum queue_rcpt_state state;
         char *reason;       /* why failed / deferred, or NULL */
         long long next_try; /* deferred: earliest next attempt (epoch s) */

@@ -493,6 +493,8 @@ void qf_env_encode(const struct queue_env *env, const char *id, uint64_t size,
                 qf_rec_adds(sb, "orcpt", r->orcpt);
                 if (r->notify)
                         notify_encode(sb, r->notify);
+                if (r->mailbox)
+                        qf_rec_add(sb, "mailbox", "1", 1);
                 rcpt_state_encode(sb, r->state, r->reason, r->next_try);
         }
         qf_rec_add(sb, "end", "", 0);
@@ -582,6 +584,7 @@ enum {
         RSEEN_NOTIFY = 1u << 0,
         RSEEN_STATE = 1u << 1,
         RSEEN_NEXT = 1u << 2,
+        RSEEN_MAILBOX = 1u << 3,
 };
 
 /* rcpt_field - a recipient record; 1 if handled, 0 if not one, -1 bad */
@@ -594,6 +597,13 @@ static int rcpt_field(struct queue_rcpt *cur, unsigned *rseen,
                 return set_str(&cur->orcpt, r) < 0 ? -1 : 1;
         if (qf_rec_is(r, "rreason"))
                 return set_str(&cur->reason, r) < 0 ? -1 : 1;
+        if (qf_rec_is(r, "mailbox")) {
+                if ((*rseen & RSEEN_MAILBOX) || !qf_rec_val(r, "1"))
+                        return -1;
+                *rseen |= RSEEN_MAILBOX;
+                cur->mailbox = true;
+                return 1;
+        }
         if (qf_rec_is(r, "notify")) {
                 if ((*rseen & RSEEN_NOTIFY) || notify_decode(r, &cur->notify))
                         return -1;
@@ -893,7 +903,7 @@ int qf_upd_apply(const char *buf, size_t len, struct queue_env *env,
                         continue;
                 }
                 if (cur == NULL || qf_rec_is(&r, "orcpt") ||
-                    qf_rec_is(&r, "notify") ||
+                    qf_rec_is(&r, "notify") || qf_rec_is(&r, "mailbox") ||
                     rcpt_field(cur, &rseen, &r) <= 0) {
                         *why = "bad record in update";
                         return -1;
