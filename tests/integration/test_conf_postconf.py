@@ -216,12 +216,12 @@ class ConfErrors(pt.TempDirTest):
         self.assertIn("line 4: unknown parameter: my=y", r.stderr)
 
     def test_unimplemented_parameter_warns_with_line(self):
-        d, r = self.conf("alias_maps = hash:/etc/aliases\n"
+        d, r = self.conf("allow_mail_to_commands = alias\n"
                          "smtpd_sasl_auth_enable = no\n"
                          "smtp_tls_per_site = hash:/etc/postfix/tls_per_site\n"
                          "smtp_tls_session_cache_database = btree:/x\n", "-n")
         self.assertEqual(r.returncode, 0)
-        self.assertIn("main.cf, line 1: alias_maps=hash:/etc/aliases: "
+        self.assertIn("main.cf, line 1: allow_mail_to_commands=alias: "
                       "accepted for Postfix compatibility but not "
                       "implemented by postern: the setting has no effect",
                       r.stderr)
