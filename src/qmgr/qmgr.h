@@ -108,8 +108,8 @@ struct qmgr_aliases;
 /* qmgr_aliases_new - open alias_maps (nis: entries left out) for
  * recipients routed with routes (both borrowed, must outlive it).  Always
  * 0; *warn (caller frees, or NULL) says why the tables could not be
- * opened: then the default alias_maps is ignored, and a configured one
- * makes every expansion defer. */
+ * opened: a configured alias_maps then makes every expansion defer (the
+ * default one is ignored without a word). */
 int qmgr_aliases_new(const struct conf *, struct qmgr_routes *,
                      struct qmgr_aliases **, char **warn);
 /* qmgr_aliases_free - NULL ok. */

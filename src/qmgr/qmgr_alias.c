@@ -70,16 +70,16 @@ int qmgr_aliases_new(const struct conf *c, struct qmgr_routes *routes,
         strlist_clear(&words);
         if (table_list_open_flags(specs, TABLE_OPEN_ALIASES, &a->maps, &err) <
             0) {
-                *warn = xasprintf("alias_maps: %s", err);
                 /* the default names /etc/aliases whether or not anyone
                  * built it: without a table, mail goes to the mailboxes,
                  * as before alias_maps was implemented.  A table the
                  * administrator named must work: until it does, local mail
                  * waits (as with Postfix's local(8)) */
                 if (p && strcmp(c->alias_maps, p->def) == 0) {
-                        a->maps = NULL;
+                        a->maps = NULL; /* quietly: nothing was asked */
                         free(err);
                 } else {
+                        *warn = xasprintf("alias_maps: %s", err);
                         a->err = xasprintf("alias_maps unavailable: %s", err);
                         free(err);
                 }
