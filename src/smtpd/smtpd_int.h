@@ -362,4 +362,18 @@ void smtpd_peer_clear(struct smtpd_peer *);
 /* smtpd_peer_copy - *to (cleared first) becomes a copy of *from. */
 void smtpd_peer_copy(struct smtpd_peer *to, const struct smtpd_peer *from);
 
+/* The Received: headers of a message's header section, counted as it
+ * streams in (hopcount_limit). */
+struct smtpd_hops {
+        unsigned count;        /* Received: headers so far */
+        unsigned char state;   /* where in a line the scanner is */
+        unsigned char matched; /* bytes of "received:" matched */
+};
+/* smtpd_hops_init - ready for a new message. */
+void smtpd_hops_init(struct smtpd_hops *);
+/* smtpd_hops_feed - n more bytes of the message (its content as the
+ * client sent it, dot-stuffing undone); any split of the input gives the
+ * same count. */
+void smtpd_hops_feed(struct smtpd_hops *, const char *p, size_t n);
+
 #endif

@@ -239,6 +239,7 @@ struct conn {
         /* header and body checks: the message on its way through them,
          * then what they decided (for the milters' end) */
         struct smtpd_hbc_stream *hbcs;
+        struct smtpd_hops hops; /* the client's Received: headers */
         struct smtpd_hbc_result hres;
         struct milter_msg mmsg; /* what they are told */
         char daemon_addr[INET6_ADDRSTRLEN];
@@ -1324,6 +1325,7 @@ static int conn_msg_begin(void *ctx, const struct smtpd_info *info)
         strbuf_reset(&c->mown);
         strbuf_reset(&c->mbody);
         c->mcontent = false;
+        smtpd_hops_init(&c->hops);
         if (info->sasl_username)
                 log_info("%s: client=%s, sasl_method=%s, sasl_username=%s%s%s",
                          c->msg_id, c->namaddr, info->sasl_method,
@@ -1359,6 +1361,8 @@ static int conn_msg_write(void *ctx, const char *p, size_t n)
 
         if (c->msg == NULL)
                 return -1;
+        if (c->mcontent)
+                smtpd_hops_feed(&c->hops, p, n);
         if (c->hbcs)
                 return smtpd_hbc_write(c->hbcs, p, n);
         return conn_store(c, p, n);
@@ -1814,6 +1818,19 @@ static enum smtpd_commit conn_msg_end(void *ctx, char *qid, size_t qsz)
         receiving_set(c, false);
         if (c->msg == NULL)
                 return SMTPD_COMMIT_FAIL;
+        long long hops = c->lc->conf->hopcount_limit;
+        if (hops > 0 && c->hops.count + 1 >= (unsigned long long)hops) {
+                /* a mail loop: with this server's Received: header the
+                 * message would reach the limit (Postfix's rule) */
+                log_warnx("%s: message rejected: hopcount exceeded", c->msg_id);
+                smtpd_hbc_stream_free(c->hbcs);
+                c->hbcs = NULL;
+                queue_msg_abort(c->msg); /* frees */
+                c->msg = NULL;
+                c->msg_id = NULL;
+                snprintf(qid, qsz, "554 5.4.0 Error: too many hops");
+                return SMTPD_COMMIT_REFUSED;
+        }
         if (c->hbcs && (v = hbc_end(c, qid, qsz)) != SMTPD_COMMIT_PENDING)
                 return v;
         if (c->lc->nmilters) {
