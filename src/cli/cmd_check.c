@@ -571,11 +571,15 @@ static char *check_table_file(const char *spec)
         return xstrdup(spec);
 }
 
-/* check_table - freshness of a compiled table, then open it; returns the
- * open table (caller closes) or NULL after a finding */
+/* check_table - freshness of a compiled table, then open it (flags:
+ * TABLE_OPEN_*; an aliases(5) table is compiled by postern aliases);
+ * returns the open table (caller closes) or NULL after a finding */
 static struct table *check_table(struct check_run *r, const char *param,
-                                 const char *spec, const char *what)
+                                 const char *spec, const char *what,
+                                 unsigned flags)
 {
+        const char *fix =
+            (flags & TABLE_OPEN_ALIASES) ? "postern aliases" : "postern map";
         char *file = check_table_file(spec);
         enum table_freshness fr = TABLE_NOT_COMPILED;
         char *fr_err = NULL;
@@ -586,11 +590,11 @@ static struct table *check_table(struct check_run *r, const char *param,
                 fr = TABLE_NOT_COMPILED;
         if (fr == TABLE_NOT_BUILT) {
                 check_add(r, CHECK_ERROR, param, file,
-                          "%s%s.lmdb does not exist; fix: postern map %s", what,
-                          file, spec);
+                          "%s%s.lmdb does not exist; fix: %s %s", what, file,
+                          fix, spec);
                 goto out;
         }
-        if (table_open(spec, &t, &err) < 0) {
+        if (table_open_flags(spec, flags, &t, &err) < 0) {
                 check_add(r, CHECK_ERROR, param, file,
                           "%scannot open table %s: %s", what, spec,
                           err ? err : "unknown error");
@@ -601,8 +605,8 @@ static struct table *check_table(struct check_run *r, const char *param,
         if (fr == TABLE_OLDER)
                 check_add(r, CHECK_WARNING, param, file,
                           "%s%s.lmdb is older than its source file; fix: "
-                          "postern map %s",
-                          what, file, spec);
+                          "%s %s",
+                          what, file, fix, spec);
         else if (fr_err)
                 check_add(r, CHECK_WARNING, param, file, "%s%s", what, fr_err);
 out:
@@ -707,7 +711,7 @@ static void check_table_list(struct check_run *r, const char *param,
 
         conf_split_list(value ? value : "", &specs);
         for (size_t i = 0; i < specs.n; i++) {
-                struct table *t = check_table(r, param, specs.v[i], "");
+                struct table *t = check_table(r, param, specs.v[i], "", 0);
                 char *file = check_table_file(specs.v[i]);
                 char *err = NULL;
 
@@ -915,7 +919,7 @@ static void check_restrictions(struct check_run *r)
                                 0) {
                                 char *what = xasprintf("%s: ", v.v[i]);
                                 struct table *t =
-                                    check_table(r, param, v.v[i + 1], what);
+                                    check_table(r, param, v.v[i + 1], what, 0);
                                 char *file = check_table_file(v.v[i + 1]);
                                 struct check_walk w = {
                                     .r = r, .param = param, .file = file};
@@ -1250,6 +1254,89 @@ static void check_transports(struct check_run *r)
         }
 }
 
+/* check_alias_entry - one alias (lineno 0: read from the compiled
+ * table): the elements whose mail the queue manager defers */
+static int check_alias_entry(const char *key, const char *value,
+                             unsigned long lineno, void *arg)
+{
+        struct check_walk *w = arg;
+        struct strlist els = {0};
+        char line[32] = "";
+
+        if (lineno)
+                snprintf(line, sizeof(line), "line %lu: ", lineno);
+        table_alias_split(value, &els);
+        for (size_t i = 0; i < els.n; i++)
+                if (qmgr_alias_undeliverable(els.v[i]))
+                        check_add(w->r, CHECK_WARNING, w->param, w->file,
+                                  "%salias %s: postern does not deliver to "
+                                  "commands or files (%s): mail to %s is "
+                                  "deferred (4.3.0)",
+                                  line, key, els.v[i], key);
+        strlist_clear(&els);
+        return 0;
+}
+
+/* check_alias_walk - check_alias_entry for table_walk */
+static int check_alias_walk(const char *key, const char *value, void *arg)
+{
+        return check_alias_entry(key, value, 0, arg);
+}
+
+/* check_aliases - alias_maps as the queue manager opens it (main.cf
+ * only): each table, built and up to date, and the aliases it defers
+ * (named by line when the source file can be read).  The default
+ * alias_maps not built is only a warning: the queue manager skips it,
+ * so the aliases file is quietly not in effect. */
+static void check_aliases(struct check_run *r)
+{
+        const struct conf *c = r->c;
+        const struct conf_param *p = conf_param_find("alias_maps");
+        bool dflt = p && strcmp(c->alias_maps, p->def) == 0;
+        struct strlist specs = {0};
+        char *value;
+
+        if (r->svc)
+                return;
+        value = qmgr_alias_specs(c->alias_maps);
+        conf_split_list(value, &specs);
+        free(value);
+        for (size_t i = 0; i < specs.n; i++) {
+                const char *spec = specs.v[i];
+                char *file = check_table_file(spec);
+                struct check_walk w = {
+                    .r = r, .param = "alias_maps", .file = file};
+                enum table_freshness fr = TABLE_NOT_COMPILED;
+                struct table *t = NULL;
+                char *err = NULL;
+
+                if (dflt && (table_freshness(spec, &fr, &err) < 0 ||
+                             fr == TABLE_NOT_BUILT)) {
+                        if (err == NULL)
+                                check_add(r, CHECK_WARNING, w.param, file,
+                                          "%s.lmdb does not exist, so the "
+                                          "default alias_maps is skipped: "
+                                          "mail to the names in %s goes to "
+                                          "mailboxes of the same name; fix: "
+                                          "postern aliases %s",
+                                          file, file, spec);
+                        goto next;
+                }
+                t = check_table(r, w.param, spec, "", TABLE_OPEN_ALIASES);
+                if (t && table_source_walk(spec, TABLE_OPEN_ALIASES,
+                                           check_alias_entry, &w, &err) < 0) {
+                        free(err);
+                        err = NULL;
+                        (void)table_walk(t, check_alias_walk, &w, &err);
+                }
+        next:
+                free(err);
+                table_close(t);
+                free(file);
+        }
+        strlist_clear(&specs);
+}
+
 /* check_milters - smtpd_milters and non_smtpd_milters: a malformed
  * setting refuses the start
  * (error); a milter that does not answer now is a warning, since mail
@@ -1344,6 +1431,7 @@ static void check_conf(struct check_run *r)
         check_table_list(r, w.param, c->transport_maps,
                          r->svc ? NULL : check_transport_entry, &w);
         check_transports(r);
+        check_aliases(r);
         w.param = "sender_dependent_relayhost_maps";
         check_table_list(r, w.param, c->sender_dependent_relayhost_maps, NULL,
                          &w);

@@ -141,6 +141,14 @@ void qmgr_alias_expand(struct qmgr_aliases *, const char *sender,
                        const char *rcpt, struct qmgr_alias_result *r);
 /* qmgr_alias_result_clear - free a result. */
 void qmgr_alias_result_clear(struct qmgr_alias_result *);
+/* qmgr_alias_specs - the tables of an alias_maps value the queue
+ * manager opens (nis: and nisplus: left out), space separated (heap). */
+char *qmgr_alias_specs(const char *alias_maps);
+/* qmgr_alias_undeliverable - whether an element of an alias value (as
+ * table_alias_split gives it) is a |command, a /file or an
+ * :include:/file, which postern does not deliver: the recipient is
+ * deferred with 4.3.0. */
+bool qmgr_alias_undeliverable(const char *element);
 
 /* ---- retries ---- */
 

@@ -32,10 +32,10 @@ struct qmgr_aliases {
         bool propagate;          /* propagate_unmatched_extensions: alias */
 };
 
-/* alias_specs - the tables of alias_maps postern can open: NIS has no
- * equivalent here (Postfix's own default names nis:mail.aliases, which
+/* qmgr_alias_specs - the tables of alias_maps postern can open: NIS has
+ * no equivalent here (Postfix's own default names nis:mail.aliases, which
  * finds nothing on a host without NIS) */
-static char *alias_specs(const char *value)
+char *qmgr_alias_specs(const char *value)
 {
         struct strlist all = {0};
         struct strbuf sb;
@@ -59,7 +59,7 @@ int qmgr_aliases_new(const struct conf *c, struct qmgr_routes *routes,
         struct qmgr_aliases *a = xcalloc(1, sizeof(*a));
         const struct conf_param *p = conf_param_find("alias_maps");
         struct strlist words = {0};
-        char *specs = alias_specs(c->alias_maps), *err = NULL;
+        char *specs = qmgr_alias_specs(c->alias_maps), *err = NULL;
 
         *warn = NULL;
         a->conf = c;
@@ -158,6 +158,17 @@ static char *internal(const char *s, size_t n)
         return out;
 }
 
+/* qmgr_alias_undeliverable - a command, a file or an include list */
+bool qmgr_alias_undeliverable(const char *el)
+{
+        char *u = unquote(el);
+        bool bad =
+            u[0] == '|' || u[0] == '/' || strncasecmp(u, ":include:", 9) == 0;
+
+        free(u);
+        return bad;
+}
+
 /* with_ext - addr with ext added to its local part (heap) */
 static char *with_ext(const char *addr, const char *ext)
 {
@@ -186,12 +197,13 @@ static int expand_element(struct qmgr_aliases *a, const char *sender,
                           const struct chain *self, unsigned depth,
                           struct qmgr_alias_result *r)
 {
-        char *u = unquote(el), *addr;
         struct qmgr_route rt;
-        char *rerr = NULL;
+        char *rerr = NULL, *addr;
         int rc = 0;
 
-        if (u[0] == '|' || u[0] == '/' || strncasecmp(u, ":include:", 9) == 0) {
+        if (qmgr_alias_undeliverable(el)) {
+                char *u = unquote(el);
+
                 rc = set_outcome(
                     r, QMGR_ALIAS_DEFER, "4.3.0",
                     xasprintf("alias %s: postern does not deliver to commands "
@@ -203,7 +215,6 @@ static int expand_element(struct qmgr_aliases *a, const char *sender,
         /* an unqualified name gets @myorigin, as Postfix's cleanup adds */
         addr = strchr(el, '@') ? xstrdup(el)
                                : xasprintf("%s@%s", el, a->conf->myorigin);
-        free(u);
         if (a->propagate && ext) {
                 char *x = with_ext(addr, ext);
                 free(addr);

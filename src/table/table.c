@@ -212,6 +212,47 @@ int table_compile_flags(const char *spec, unsigned flags, char **err)
         return rc;
 }
 
+struct source_walk {
+        table_source_fn fn;
+        void *arg;
+};
+
+/* source_entry - one parsed entry to the caller's function */
+static int source_entry(void *arg, const char *key, const char *value,
+                        unsigned long lineno, char **err)
+{
+        struct source_walk *w = arg;
+
+        (void)err;
+        return w->fn(key, value, lineno, w->arg);
+}
+
+/* table_source_walk - the entries of FILE, with their lines */
+int table_source_walk(const char *spec, unsigned flags, table_source_fn fn,
+                      void *arg, char **err)
+{
+        struct source_walk w = {fn, arg};
+        const struct table_type *type;
+        const char *name;
+        char *buf = NULL;
+        size_t len = 0;
+        int rc;
+
+        if (spec_split(spec, &type, &name, err) < 0)
+                return -1;
+        if (!type->compiled && type->open != table_texthash_open) {
+                table_err(err, "%s: no source file of entries", spec);
+                return -1;
+        }
+        if (table_read_file(name, &buf, &len, err) < 0)
+                return -1;
+        rc = (flags & TABLE_OPEN_ALIASES)
+                 ? table_parse_aliases(name, buf, len, source_entry, &w, err)
+                 : table_parse_source(name, buf, len, source_entry, &w, err);
+        free(buf);
+        return rc;
+}
+
 /* ts_before - whether a is earlier than b */
 static bool ts_before(const struct timespec *a, const struct timespec *b)
 {

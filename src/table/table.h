@@ -118,6 +118,20 @@ int table_compile_flags(const char *spec, unsigned flags, char **err);
  * made one space, quotes kept, empty elements left out. */
 void table_alias_split(const char *value, struct strlist *out);
 
+/* table_source_fn - called by table_source_walk for each entry of a
+ * source file, with the line it starts on; key and value are borrowed
+ * for the call.  Return 0 to go on, -1 to stop. */
+typedef int (*table_source_fn)(const char *key, const char *value,
+                               unsigned long lineno, void *arg);
+/* table_source_walk - every entry of the source file behind SPEC
+ * (lmdb:, hash:, btree: or texthash:), read as table_compile_flags reads
+ * it (TABLE_OPEN_ALIASES: aliases(5)), duplicates included: for
+ * messages that name the line (`postern check`).  Returns 0, or -1 with
+ * *err (caller frees) when SPEC has no source file or it cannot be read
+ * (or fn stopped: then *err is NULL). */
+int table_source_walk(const char *spec, unsigned flags, table_source_fn fn,
+                      void *arg, char **err);
+
 /* Whether a compiled table is older than its source (for `postern check`). */
 enum table_freshness {
         TABLE_UP_TO_DATE,   /* FILE.lmdb exists and is not older than FILE */

@@ -143,6 +143,10 @@ class CheckTest(pt.TempDirTest):
         for t in (self.policy, self.clientcerts, self.transport,
                   self.ccerts):
             pt.postern("map", "lmdb:" + t, check=True)
+        self.aliases = self.write("etc/aliases",
+                                  "postmaster: root\n"
+                                  "root: admin@example.org\n")
+        pt.postern("aliases", "hash:" + self.aliases, check=True)
         self.params = {
             "myhostname": HOST,
             "smtpd_tls_security_level": "may",
@@ -155,6 +159,7 @@ class CheckTest(pt.TempDirTest):
             "smtp_tls_policy_maps": "lmdb:" + self.policy,
             "relay_clientcerts": "lmdb:" + self.clientcerts,
             "transport_maps": "lmdb:" + self.transport,
+            "alias_maps": "hash:" + self.aliases,
             "smtpd_relay_restrictions": "permit_mynetworks, "
             "permit_tls_clientcerts, reject_unauth_destination",
             "smtpd_recipient_restrictions": "check_ccert_access lmdb:" +
@@ -702,6 +707,75 @@ class CheckTest(pt.TempDirTest):
         self.assertFinding(p, "error", "smtp_tls_policy_maps", self.policy,
                            ".lmdb does not exist",
                            "postern map hash:" + self.policy, status=2)
+
+    # -- alias_maps ------------------------------------------------------
+
+    def test_aliases_stale_or_missing(self):
+        old = os.stat(self.aliases).st_mtime - 3600
+        os.utime(self.aliases + ".lmdb", (old, old))
+        # nis: is left out, as the queue manager leaves it out
+        p = self.check(alias_maps="hash:%s, nis:mail.aliases" % self.aliases)
+        self.assertFinding(p, "warning", "alias_maps", self.aliases,
+                           "older than its source",
+                           "fix: postern aliases hash:" + self.aliases,
+                           status=1)
+        self.assertOnly(p, 1)
+        os.unlink(self.aliases + ".lmdb")
+        p = self.check()
+        self.assertFinding(p, "error", "alias_maps", self.aliases,
+                           ".lmdb does not exist",
+                           "fix: postern aliases hash:" + self.aliases,
+                           status=2)
+        self.assertOnly(p, 1)
+
+    def test_aliases_commands_and_files(self):
+        self.write("etc/aliases",
+                   "# comment\n"
+                   "postmaster: root\n"
+                   "procmail: \"|/usr/bin/procmail -a x\", bob\n"
+                   "archive: bob,\n"
+                   "  /var/mail/archive\n"
+                   "lists: :include:/etc/lists/staff\n"
+                   "root: admin@example.org\n")
+        pt.postern("aliases", "hash:" + self.aliases, check=True)
+        p = self.check()
+        self.assertFinding(p, "warning", "alias_maps", self.aliases,
+                           "line 3: alias procmail:",
+                           "(\"|/usr/bin/procmail -a x\")",
+                           "mail to procmail is deferred (4.3.0)", status=1)
+        self.assertFinding(p, "warning", "alias_maps", self.aliases,
+                           "line 4: alias archive:", "(/var/mail/archive)")
+        self.assertFinding(p, "warning", "alias_maps", self.aliases,
+                           "line 6: alias lists:",
+                           "(:include:/etc/lists/staff)")
+        self.assertOnly(p, 3)
+        # texthash: reads the same file, with the same lines
+        p = self.check(alias_maps="texthash:" + self.aliases)
+        self.assertFinding(p, "warning", "alias_maps", self.aliases,
+                           "line 3: alias procmail:", status=1)
+        self.assertOnly(p, 3)
+        # without its source, the compiled table names no line
+        lmdb = self.aliases + ".lmdb"
+        os.rename(self.aliases, self.aliases + ".moved")
+        p = self.check(alias_maps="hash:" + self.aliases)
+        hit = self.assertFinding(p, "warning", "alias_maps", self.aliases,
+                                 "alias archive:", "(/var/mail/archive)",
+                                 status=1)
+        self.assertNotIn("line", hit.split("):", 1)[1].split("[")[0])
+        self.assertFinding(p, "warning", "alias_maps", self.aliases,
+                           "stat %s: No such file" % self.aliases)
+        self.assertOnly(p, 4)
+        self.assertTrue(os.path.exists(lmdb))
+
+    @unittest.skipUnless(os.path.exists("/etc/aliases") and
+                         not os.path.exists("/etc/aliases.lmdb"),
+                         "needs /etc/aliases, not compiled")
+    def test_default_aliases_not_built(self):
+        p = self.check(alias_maps=None)
+        self.assertFinding(p, "warning", "alias_maps", "/etc/aliases",
+                           "default alias_maps is skipped",
+                           "fix: postern aliases hash:/etc/aliases", status=1)
+        self.assertOnly(p, 1)
 
     # -- restrictions ----------------------------------------------------
 
