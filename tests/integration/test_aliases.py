@@ -6,10 +6,14 @@ then mail through postern serve: postmaster to the alias target's
 Maildir, a chain, a remote target relayed to a fake SMTP peer with the
 original recipient kept for DSNs, a loop bounced, an alias that names
 itself keeping a copy, a |command kept in the queue and not run, and
-an unmatched extension propagated."""
+an unmatched extension propagated, a message that comes back to the
+alias bounced (mail forwarding loop), NOTIFY=SUCCESS through an
+expansion, and an alias_maps that cannot be opened deferring local
+mail."""
 import os
 import re
 import shutil
+import signal
 import smtplib
 import tempfile
 import unittest
@@ -30,6 +34,33 @@ lists: listowner
 staff: alice,
   bob
 """
+
+
+def submit(test, mta, rcpt, subject, sender="sender@mx.postern.test",
+           rcpt_options=(), headers=""):
+    """Mail to rcpt through mta's smtpd; the queue id."""
+    body = "%sSubject: %s\r\n\r\nbody of %s\r\n" % (headers, subject,
+                                                      subject)
+    with smtplib.SMTP("127.0.0.1", mta.port, timeout=60) as s:
+        s.ehlo("client.test")
+        s.mail(sender)
+        code, msg = s.rcpt(rcpt, list(rcpt_options))
+        test.assertEqual(code, 250, msg)
+        code, msg = s.data(body)
+        test.assertEqual(code, 250, msg)
+        return msg.decode().split()[-1]
+
+
+def deferred(test, mta, qid, rcpt, text, why):
+    """Wait for text in mta's log, then check qid's log line for rcpt
+    says 4.3.0 deferred (why: a regular expression) and the message
+    is in the deferred queue."""
+    mta.wait_log(text)
+    test.assertRegex(mta.logtext(),
+                     r"%s: to=<%s>, .*dsn=4\.3\.0, status=deferred \(%s" %
+                     (qid, re.escape(rcpt), why))
+    pt.wait_for(lambda: qid in mta.queued("deferred"),
+                "the message deferred")
 
 
 class Aliases(unittest.TestCase):
@@ -73,17 +104,8 @@ class Aliases(unittest.TestCase):
             return "550 5.1.1 <%s>: Recipient address rejected" % rcpt
         return "250 2.1.5 ok"
 
-    def submit(self, rcpt, subject, sender="sender@mx.postern.test",
-               rcpt_options=()):
-        body = "Subject: %s\r\n\r\nbody of %s\r\n" % (subject, subject)
-        with smtplib.SMTP("127.0.0.1", self.mta.port, timeout=60) as s:
-            s.ehlo("client.test")
-            s.mail(sender)
-            code, msg = s.rcpt(rcpt, list(rcpt_options))
-            self.assertEqual(code, 250, msg)
-            code, msg = s.data(body)
-            self.assertEqual(code, 250, msg)
-            return msg.decode().split()[-1]
+    def submit(self, rcpt, subject, **kw):
+        return submit(self, self.mta, rcpt, subject, **kw)
 
     def mail_with(self, user, text):
         """user's messages holding text."""
@@ -167,6 +189,68 @@ class Aliases(unittest.TestCase):
         qmgrfix.find_dsn(self.mta, "sender", qid)
         self.assertEqual(self.mail_with("loopb", "body of loop"), [])
 
+    def test_forwarding_loop_is_bounced(self):
+        """A message that was already delivered to the alias (it carries
+        Delivered-To: the alias) came back: 5.4.6, with a DSN, and not
+        forwarded again."""
+        qid = self.submit("root@mx.postern.test", "came back",
+                          headers="Delivered-To: root@mx.postern.test\r\n")
+        self.mta.wait_log("mail forwarding loop for root@mx.postern.test")
+        self.assertRegex(self.mta.logtext(),
+                         r"%s: to=<root@mx.postern.test>, .*dsn=5\.4\.6, "
+                         r"status=bounced \(mail forwarding loop for "
+                         r"root@mx.postern.test\)" % qid)
+        dsn = qmgrfix.find_dsn(self.mta, "sender", qid)
+        _, groups = qmgrfix.dsn_fields(dsn)
+        self.assertEqual(groups[1]["final-recipient"],
+                         "rfc822; root@mx.postern.test")
+        self.assertEqual(groups[1]["action"], "failed")
+        self.assertEqual(groups[1]["status"], "5.4.6")
+        self.mta.wait_log("%s: removed" % qid)
+        self.assertNotRegex(self.mta.logtext(),
+                            r"%s: to=<root@[^>]*>, .*forwarded as" % qid)
+        self.assertEqual(self.mail_with("localadmin", "body of came back"),
+                         [])
+
+    def test_notify_success_on_expansion_into_several(self):
+        """staff -> alice, bob with NOTIFY=SUCCESS: the original reports
+        "delivered" itself (RFC 3461, 6.2.7.3), the new message's two
+        recipients have NOTIFY=SUCCESS off, so one success DSN, not
+        three."""
+        qid = self.submit("staff@mx.postern.test", "notify",
+                          rcpt_options=["NOTIFY=SUCCESS"])
+        new = self.forwarded_as(qid)
+        self.wait_mail_with("alice", "body of notify")
+        self.wait_mail_with("bob", "body of notify")
+        dsn = qmgrfix.find_dsn(self.mta, "sender", qid)
+        _, groups = qmgrfix.dsn_fields(dsn)
+        self.assertEqual(len(groups), 2)
+        self.assertEqual(groups[1]["final-recipient"],
+                         "rfc822; staff@mx.postern.test")
+        self.assertEqual(groups[1]["action"], "delivered")
+        self.assertTrue(groups[1]["status"].startswith("2."), groups[1])
+        self.mta.wait_log("%s: removed" % new)
+        self.assertEqual(
+            [m for m in self.mta.maildir("sender").values()
+             if ("X-Postfix-Queue-ID: %s" % new).encode() in m], [])
+
+    def test_one_target_carries_notify_success_on(self):
+        """lists -> listowner alone: the new recipient keeps
+        NOTIFY=SUCCESS, so the DSN comes from its delivery, with the
+        alias as Original-Recipient."""
+        qid = self.submit("lists@mx.postern.test", "notify one",
+                          rcpt_options=["NOTIFY=SUCCESS"])
+        new = self.forwarded_as(qid)
+        dsn = qmgrfix.find_dsn(self.mta, "sender", new)
+        _, groups = qmgrfix.dsn_fields(dsn)
+        self.assertEqual(groups[1]["action"], "delivered")
+        self.assertEqual(groups[1]["original-recipient"],
+                         "rfc822;lists@mx.postern.test")
+        self.mta.wait_log("%s: removed" % qid)
+        self.assertEqual(
+            [m for m in self.mta.maildir("sender").values()
+             if ("X-Postfix-Queue-ID: %s" % qid).encode() in m], [])
+
     def test_alias_naming_itself_keeps_a_copy(self):
         self.submit("Keeper@mx.postern.test", "self")
         self.wait_mail_with("keeper", "body of self")
@@ -174,13 +258,10 @@ class Aliases(unittest.TestCase):
 
     def test_command_is_not_run_and_mail_is_kept(self):
         qid = self.submit("runme@mx.postern.test", "command")
-        self.mta.wait_log("postern does not deliver to commands or files")
-        self.assertRegex(self.mta.logtext(),
-                         r"%s: to=<runme@mx.postern.test>, .*dsn=4\.3\.0, "
-                         r"status=deferred \(alias runme: postern does not "
-                         r"deliver to commands or files: \|/bin/touch" % qid)
-        pt.wait_for(lambda: qid in self.mta.queued("deferred"),
-                    "the message deferred")
+        deferred(self, self.mta, qid, "runme@mx.postern.test",
+                 "postern does not deliver to commands or files",
+                 r"alias runme: postern does not deliver to commands or "
+                 r"files: \|/bin/touch")
         self.assertFalse(os.path.exists(self.flag))
         # nothing went half-way: the other target waits with it
         self.assertEqual(self.mail_with("localadmin", "body of command"), [])
@@ -196,6 +277,45 @@ class Aliases(unittest.TestCase):
         self.submit("staff@mx.postern.test", "staff")
         self.wait_mail_with("alice", "body of staff")
         self.wait_mail_with("bob", "body of staff")
+
+
+class Unavailable(unittest.TestCase):
+    """alias_maps set in main.cf whose table is not built: local mail
+    waits (4.3.0 "alias_maps unavailable"), as with Postfix's local(8);
+    built, and postern serve reloaded, it is delivered."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="postern-aliases-")
+        self.aliases = os.path.join(self.tmp, "aliases")
+        with open(self.aliases, "w") as f:
+            f.write("postmaster: localadmin\n")
+        self.mta = qmgrfix.Mta(os.path.join(self.tmp, "mta"),
+                               "alias_maps = hash:%s\n" % self.aliases)
+        self.mta.start()
+
+    def tearDown(self):
+        self.mta.stop()
+        problems = self.mta.problems()
+        shutil.rmtree(self.tmp, True)
+        self.assertEqual(problems, [])
+
+    def test_defers_until_built(self):
+        self.mta.wait_log("alias_maps: ")
+        qid = submit(self, self.mta, "postmaster@mx.postern.test", "wait")
+        deferred(self, self.mta, qid, "postmaster@mx.postern.test",
+                 "alias_maps unavailable", r"alias_maps unavailable: ")
+        self.assertEqual(self.mta.maildir("postmaster"), {})
+        self.assertEqual(self.mta.maildir("localadmin"), {})
+        # the queue manager opens alias_maps when it starts: a reload
+        # (SIGHUP) starts a new one
+        pt.postern("aliases", "hash:" + self.aliases, check=True)
+        self.mta.proc.send_signal(signal.SIGHUP)
+        pt.wait_for(lambda: self.mta.logtext().count(
+            "queue manager started") >= 2, "the new queue manager")
+        self.mta.postern("queue", "flush", check=True)
+        got = self.mta.wait_mail("localadmin")
+        self.assertIn(b"body of wait", list(got.values())[0])
+        self.assertEqual(self.mta.maildir("postmaster"), {})
 
 
 if __name__ == "__main__":
