@@ -23,9 +23,14 @@
  *
  * Tables are immutable once open.  A struct table is not safe for use by
  * two threads at once (lookups reuse per-table buffers); open one per
- * thread.  Open tables in the process that uses them, after fork(): LMDB
- * environments must not be carried across fork().  table_changed() tells a
- * long-running process when to reopen.
+ * thread.  smtpd and the queue manager open their tables in the
+ * supervisor, before the workers fork: LMDB asks that an environment not
+ * be carried across fork(), for its lock file and reader table, which
+ * lmdb: tables do not use (they are opened MDB_RDONLY|MDB_NOLOCK and never
+ * written in place: lmdb.c), so each process only reads its copy of the
+ * mapping.  A table type with locks of its own would have to be opened
+ * after the fork.  table_changed() tells a long-running process when to
+ * reopen.
  */
 #ifndef POSTERN_TABLE_H
 #define POSTERN_TABLE_H
