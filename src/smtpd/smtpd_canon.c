@@ -110,18 +110,30 @@ static int parse_classes(const char *param, const char *value, unsigned *out,
                                 ARRAY_SIZE(class_words), out, err);
 }
 
-/* parse_propagate - whether propagate_unmatched_extensions names
- * canonical (the other words are Postfix's, for other mechanisms) */
-static int parse_propagate(const char *value, bool *canonical, char **err)
+/* smtpd_propagate_mask - propagate_unmatched_extensions as bits */
+int smtpd_propagate_mask(const char *value, unsigned *bits, char **err)
 {
         static const struct smtpd_word words[] = {
-            {"canonical", 1}, {"virtual", 2},  {"alias", 4},
-            {"forward", 8},   {"include", 16}, {"generic", 32}};
-        unsigned bits;
-        int rc = smtpd_words_mask("propagate_unmatched_extensions", "word",
-                                  value, words, ARRAY_SIZE(words), &bits, err);
+            {"canonical", SMTPD_PROPAGATE_CANONICAL},
+            {"virtual", SMTPD_PROPAGATE_VIRTUAL},
+            {"alias", 4},
+            {"forward", 8},
+            {"include", 16},
+            {"generic", 32}};
 
-        *canonical = bits & 1;
+        return smtpd_words_mask("propagate_unmatched_extensions", "word",
+                                value ? value : "", words, ARRAY_SIZE(words),
+                                bits, err);
+}
+
+/* parse_propagate - whether propagate_unmatched_extensions names
+ * canonical (the other words are for other mechanisms) */
+static int parse_propagate(const char *value, bool *canonical, char **err)
+{
+        unsigned bits = 0;
+        int rc = smtpd_propagate_mask(value, &bits, err);
+
+        *canonical = bits & SMTPD_PROPAGATE_CANONICAL;
         return rc;
 }
 
@@ -426,9 +438,9 @@ static bool local_domain(struct smtpd_canon *k, const char *domain)
         return mine;
 }
 
-/* extension - the extension of addr's local part (from the first
- * delimiter character on, when a user comes before it), or NULL */
-static char *extension(const char *addr, const char *delim)
+/* smtpd_addr_extension - the extension of addr's local part (from the
+ * first delimiter character on, when a user comes before it), or NULL */
+char *smtpd_addr_extension(const char *addr, const char *delim)
 {
         const char *at = strrchr(addr, '@');
         size_t local = at ? (size_t)(at - addr) : strlen(addr);
@@ -437,6 +449,15 @@ static char *extension(const char *addr, const char *delim)
         if (cut == 0 || cut >= local)
                 return NULL;
         return xstrndup(addr + cut, local - cut);
+}
+
+/* smtpd_addr_with_ext - addr with ext put at the end of its local part */
+char *smtpd_addr_with_ext(const char *addr, const char *ext)
+{
+        const char *at = strrchr(addr, '@');
+        size_t n = at ? (size_t)(at - addr) : strlen(addr);
+
+        return xasprintf("%.*s%s%s", (int)n, addr, ext, at ? at : "");
 }
 
 /* map_once - one lookup of addr in maps (param names them for the log):
@@ -476,7 +497,7 @@ static int map_once(struct smtpd_canon *k, struct table_list *maps,
         strlist_clear(&results);
         /* the extension the key left out goes on to the result */
         char *ext = which == TABLE_KEY_BARE || which == TABLE_KEY_LOCAL_BARE
-                        ? extension(addr, delim)
+                        ? smtpd_addr_extension(addr, delim)
                         : NULL;
         struct strbuf r;
         strbuf_init(&r);
@@ -495,10 +516,7 @@ static int map_once(struct smtpd_canon *k, struct table_list *maps,
         free(first);
         char *res = strbuf_detach(&r);
         if (ext && k->propagate) {
-                char *rat = strrchr(res, '@');
-                size_t n = rat ? (size_t)(rat - res) : strlen(res);
-                char *with =
-                    xasprintf("%.*s%s%s", (int)n, res, ext, rat ? rat : "");
+                char *with = smtpd_addr_with_ext(res, ext);
                 free(res);
                 res = with;
         }

@@ -226,6 +226,21 @@ int smtpd_words_mask(const char *param, const char *what, const char *value,
                      const struct smtpd_word *words, size_t n, unsigned *out,
                      char **err);
 
+/* propagate_unmatched_extensions words this module acts on. */
+#define SMTPD_PROPAGATE_CANONICAL 1u
+#define SMTPD_PROPAGATE_VIRTUAL 2u
+/* smtpd_propagate_mask - propagate_unmatched_extensions as bits (the
+ * words canonical, virtual, alias, forward, include, generic): 0, or -1
+ * with *err for another word (smtpd_canon.c). */
+int smtpd_propagate_mask(const char *value, unsigned *bits, char **err);
+/* smtpd_addr_extension - the extension of addr's local part, from the
+ * first character of delim on, when a user comes before it; NULL when
+ * there is none.  Caller frees. */
+char *smtpd_addr_extension(const char *addr, const char *delim);
+/* smtpd_addr_with_ext - addr with ext added to the end of its local part
+ * ("bob@x", "+lists" gives "bob+lists@x").  Caller frees. */
+char *smtpd_addr_with_ext(const char *addr, const char *ext);
+
 struct table_list;
 
 /* smtpd_addr_parse - a client address ("192.0.2.1", "2001:db8::1") into

@@ -5,8 +5,11 @@
  * send), by what the table maps it to, recursively.  An address is looked
  * up as user+ext@domain, user@domain (the extension cut at the first
  * recipient_delimiter character), then @domain; a result is one or more
- * addresses separated by commas or blanks.  An address whose result
- * names itself is kept (the usual "keep a copy here" entry), one without
+ * addresses separated by commas or blanks.  When user@domain matched,
+ * the extension goes on to each of them while
+ * propagate_unmatched_extensions names virtual (Postfix's default), so
+ * bob+lists@example.com reaches bob+lists@elsewhere.example.  An address whose
+ * result names itself is kept (the usual "keep a copy here" entry), one without
  * an entry is kept as it is, and every final address is kept once.
  * Nesting deeper than virtual_alias_recursion_limit or more than
  * virtual_alias_expansion_limit addresses from one recipient is an error:
@@ -27,6 +30,7 @@ struct smtpd_virtual {
         char *delim;           /* recipient_delimiter */
         unsigned depth_limit;  /* virtual_alias_recursion_limit */
         unsigned expand_limit; /* virtual_alias_expansion_limit */
+        bool propagate;        /* propagate_unmatched_extensions: virtual */
 };
 
 /* smtpd_addr_lookup - the entry of an address in an address table
@@ -65,6 +69,15 @@ int smtpd_virtual_new(const struct conf *c, struct smtpd_virtual **out,
                 free(v);
                 return -1;
         }
+        unsigned bits = 0;
+        if (smtpd_propagate_mask(c->propagate_unmatched_extensions, &bits, &e) <
+            0) {
+                *err = e;
+                table_list_close(v->maps);
+                free(v);
+                return -1;
+        }
+        v->propagate = bits & SMTPD_PROPAGATE_VIRTUAL;
         v->delim = xstrdup(c->recipient_delimiter);
         v->depth_limit = c->virtual_alias_recursion_limit > 0
                              ? (unsigned)c->virtual_alias_recursion_limit
@@ -100,19 +113,30 @@ static int expand(struct smtpd_virtual *v, const char *addr, unsigned depth,
                   struct strlist *out, char **err)
 {
         struct strlist results = {0};
-        char *value;
-        int rc = smtpd_addr_lookup(v->maps, addr, v->delim, &value, err);
+        const char *found = NULL;
+        enum table_addr_key which = TABLE_KEY_FULL;
+        char *value, *ext = NULL;
+        int rc;
 
-        if (rc <= 0) {
-                if (rc == 0)
-                        keep(out, addr);
-                return rc;
+        switch (table_list_find_addr(v->maps, addr, v->delim, 0, &found, &which,
+                                     err)) {
+        case TABLE_ERROR:
+                return -1;
+        case TABLE_NOTFOUND:
+                keep(out, addr);
+                return 0;
+        case TABLE_FOUND:
+                break;
         }
+        value = xstrdup(found);
+        if (v->propagate && which == TABLE_KEY_BARE)
+                ext = smtpd_addr_extension(addr, v->delim);
         if (depth >= v->depth_limit) {
                 *err = xasprintf("virtual_alias_maps: more than %u levels of "
                                  "aliases for %s",
                                  v->depth_limit, addr);
                 free(value);
+                free(ext);
                 return -1;
         }
         str_split(value, ", \t\r\n", &results);
@@ -120,6 +144,11 @@ static int expand(struct smtpd_virtual *v, const char *addr, unsigned depth,
         rc = 0;
         for (size_t i = 0; i < results.n && rc == 0; i++) {
                 char *r = milter_addr(results.v[i]); /* without <> */
+                if (*r && ext) {
+                        char *x = smtpd_addr_with_ext(r, ext);
+                        free(r);
+                        r = x;
+                }
                 if (*r == 0)
                         ;
                 else if (strcasecmp(r, addr) == 0)
@@ -135,6 +164,7 @@ static int expand(struct smtpd_virtual *v, const char *addr, unsigned depth,
                 }
         }
         strlist_clear(&results);
+        free(ext);
         return rc;
 }
 

@@ -62,7 +62,8 @@ class VirtualAlias(unittest.TestCase):
         users = os.path.join(cls.tmp, "users")
         with open(users, "w") as f:
             f.write("postmaster@mx.postern.test x\n")
-        cls.port = pt.free_port()
+        cls.ports = pt.free_ports(("smtp", "noprop"))
+        cls.port = cls.ports["smtp"]
         cls.server = srv.Server(os.path.join(cls.tmp, "srv"), (
             # 127.0.0.1 may not relay: only our domains are accepted
             "mynetworks = 192.0.2.0/24\n"
@@ -74,14 +75,17 @@ class VirtualAlias(unittest.TestCase):
             "relocated_maps = texthash:%s\n"
             "local_recipient_maps = texthash:%s\n" % (aliases, moved,
                                                        users)),
-            [("smtp", cls.port, [])], workers=1).start()
+            [("smtp", cls.port, []),
+             ("noprop", cls.ports["noprop"],
+              ["propagate_unmatched_extensions=canonical"])],
+            workers=1).start()
 
     @classmethod
     def tearDownClass(cls):
         srv.stop_and_clean(cls.server, cls.tmp)
 
-    def session(self):
-        s = smtplib.SMTP("127.0.0.1", self.port, timeout=60)
+    def session(self, port=None):
+        s = smtplib.SMTP("127.0.0.1", port or self.port, timeout=60)
         s.ehlo("client.test")
         return s
 
@@ -123,8 +127,8 @@ class VirtualAlias(unittest.TestCase):
                 550, "5.1.6 <moved@alias.test>: Recipient address rejected: "
                      "User has moved to www.new.test/contact"))
 
-    def queued(self, rcpts, token, rcpt_options=()):
-        with self.session() as s:
+    def queued(self, rcpts, token, rcpt_options=(), port=None):
+        with self.session(port) as s:
             s.mail("sender@example.org")
             for r in rcpts:
                 code, msg = s.rcpt(r, list(rcpt_options))
@@ -148,11 +152,23 @@ class VirtualAlias(unittest.TestCase):
             ("keep@alias.test", None),
             ("copy@remote.test", "rfc822;keep@alias.test"),
             ("all@remote.test", "rfc822;someone@catch.test"),
-            ("plus-dest@remote.test", "rfc822;plus+tag@alias.test"),
+            # the extension the lookup cut goes on to the result
+            # (propagate_unmatched_extensions names virtual by default)
+            ("plus-dest+tag@remote.test", "rfc822;plus+tag@alias.test"),
             ("dave@remote.test", "rfc822;localalias@mx.postern.test"),
         ])
         for a, f in got:
             self.assertEqual(f.get("notify"), "failure", a)
+
+    def test_extension_propagation(self):
+        # through two aliases, the extension stays
+        got = self.queued(["a+x@alias.test"], "valias-ext")
+        self.assertEqual([a for a, _ in got], ["c+x@remote.test"])
+        # without virtual in propagate_unmatched_extensions it is dropped
+        got = self.queued(["plus+tag@alias.test", "a+x@alias.test"],
+                          "valias-noprop", port=self.ports["noprop"])
+        self.assertEqual([a for a, _ in got],
+                         ["plus-dest@remote.test", "c@remote.test"])
 
     def test_client_orcpt_wins(self):
         got = self.queued(["info@alias.test"], "valias-two",
