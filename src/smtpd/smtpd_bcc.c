@@ -27,7 +27,6 @@ struct smtpd_bcc {
 int smtpd_bcc_new(const struct conf *c, struct smtpd_bcc **out, char **err)
 {
         struct smtpd_bcc *b;
-        char *e = NULL;
 
         *out = NULL;
         if (!*c->always_bcc && !*c->sender_bcc_maps && !*c->recipient_bcc_maps)
@@ -35,16 +34,10 @@ int smtpd_bcc_new(const struct conf *c, struct smtpd_bcc **out, char **err)
         b = xcalloc(1, sizeof(*b));
         if (*c->always_bcc)
                 b->always = xstrdup(c->always_bcc);
-        if ((*c->sender_bcc_maps &&
-             table_list_open(c->sender_bcc_maps, &b->sender, &e) < 0) ||
-            (*c->recipient_bcc_maps &&
-             table_list_open(c->recipient_bcc_maps, &b->rcpt, &e) < 0)) {
-                *err = xasprintf("%s: %s",
-                                 b->sender || !*c->sender_bcc_maps
-                                     ? "recipient_bcc_maps"
-                                     : "sender_bcc_maps",
-                                 e);
-                free(e);
+        if (smtpd_open_maps("sender_bcc_maps", c->sender_bcc_maps, &b->sender,
+                            err) < 0 ||
+            smtpd_open_maps("recipient_bcc_maps", c->recipient_bcc_maps,
+                            &b->rcpt, err) < 0) {
                 smtpd_bcc_free(b);
                 return -1;
         }

@@ -232,23 +232,6 @@ static bool own_match(const struct own_addr *v, size_t n, const char *text)
         return false;
 }
 
-/* open_list - the tables of a map setting, NULL when empty */
-static int open_list(const char *param, const char *value,
-                     struct table_list **out, char **err)
-{
-        char *e = NULL;
-
-        *out = NULL;
-        if (value == NULL || *value == 0)
-                return 0;
-        if (table_list_open(value, out, &e) < 0) {
-                *err = xasprintf("%s: %s", param, e);
-                free(e);
-                return -1;
-        }
-        return 0;
-}
-
 /* load_exceptions - masquerade_exceptions: names and tables in order */
 static int load_exceptions(struct smtpd_canon *k, const char *value, char **err)
 {
@@ -260,8 +243,8 @@ static int load_exceptions(struct smtpd_canon *k, const char *value, char **err)
         for (size_t i = 0; i < items.n && rc == 0; i++) {
                 struct masq_exception *e = &k->exc[k->nexc++];
                 if (smtpd_is_table(items.v[i]))
-                        rc = open_list("masquerade_exceptions", items.v[i],
-                                       &e->table, err);
+                        rc = smtpd_open_maps("masquerade_exceptions",
+                                             items.v[i], &e->table, err);
                 else
                         e->name = xstrdup(items.v[i]);
         }
@@ -309,8 +292,9 @@ static int load_lhrc(struct smtpd_canon *k, const char *value, char **err)
                 strbuf_printf(&tables, "%s%s", tables.len ? " " : "", w);
         }
         if (rc == 0 && tables.len)
-                rc = open_list("local_header_rewrite_clients",
-                               strbuf_cstr(&tables), &k->lhrc_tables, err);
+                rc =
+                    smtpd_open_maps("local_header_rewrite_clients",
+                                    strbuf_cstr(&tables), &k->lhrc_tables, err);
         strbuf_clear(&tables);
         strlist_clear(&items);
         return rc;
@@ -341,7 +325,8 @@ int smtpd_canon_new(const struct conf *c, struct smtpd_canon **out, char **err)
                 return 0;
         k = xcalloc(1, sizeof(*k));
         for (int i = 0; i < MAP_N; i++) {
-                if (open_list(map_param[i], maps[i], &k->maps[i], err) < 0 ||
+                if (smtpd_open_maps(map_param[i], maps[i], &k->maps[i], err) <
+                        0 ||
                     parse_classes(class_param[i], classes[i],
                                   &k->map_classes[i], err) < 0)
                         goto bad;

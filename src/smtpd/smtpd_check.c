@@ -315,15 +315,14 @@ static int load_nets(struct smtpd_checks *k, const char *param,
         return rc;
 }
 
-/* open_maps - the tables of param (value), or *out NULL when it is
- * empty; -1 with *err naming param */
-static int open_maps(const char *param, const char *value,
-                     struct table_list **out, char **err)
+/* smtpd_open_maps - the tables of a setting, NULL when it is empty */
+int smtpd_open_maps(const char *param, const char *value,
+                    struct table_list **out, char **err)
 {
         char *e = NULL;
 
         *out = NULL;
-        if (*value == 0)
+        if (value == NULL || *value == 0)
                 return 0;
         if (table_list_open(value, out, &e) < 0) {
                 *err = xasprintf("%s: %s", param, e);
@@ -666,14 +665,14 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
         k->no_unknown_rcpt = no & SMTPD_NO_UNKNOWN_RCPT_CHECKS;
         k->access_parent = strstr(c->parent_domain_matches_subdomains,
                                   "smtpd_access_maps") != NULL;
-        if (open_maps("virtual_mailbox_maps", c->virtual_mailbox_maps,
-                      &k->vmaps, err) < 0 ||
-            open_maps("virtual_alias_maps", c->virtual_alias_maps, &k->vamaps,
-                      err) < 0 ||
-            open_maps("relocated_maps", c->relocated_maps, &k->relocated, err) <
-                0 ||
-            open_maps("rbl_reply_maps", c->rbl_reply_maps, &k->rbl_maps, err) <
-                0)
+        if (smtpd_open_maps("virtual_mailbox_maps", c->virtual_mailbox_maps,
+                            &k->vmaps, err) < 0 ||
+            smtpd_open_maps("virtual_alias_maps", c->virtual_alias_maps,
+                            &k->vamaps, err) < 0 ||
+            smtpd_open_maps("relocated_maps", c->relocated_maps, &k->relocated,
+                            err) < 0 ||
+            smtpd_open_maps("rbl_reply_maps", c->rbl_reply_maps, &k->rbl_maps,
+                            err) < 0)
                 goto bad;
         if (*c->local_recipient_maps) {
                 char *e = NULL;
@@ -703,24 +702,13 @@ int smtpd_checks_new(const struct conf *c, struct smtpd_checks **out,
         k->unk_name_code = (int)c->unknown_hostname_reject_code;
         k->unk_client_code = (int)c->unknown_client_reject_code;
         k->delim = xstrdup(c->recipient_delimiter);
-        if (*c->relay_clientcerts) {
-                char *e = NULL;
-                if (table_list_open(c->relay_clientcerts, &k->relay_clientcerts,
-                                    &e) < 0) {
-                        *err = xasprintf("relay_clientcerts: %s", e);
-                        free(e);
-                        goto bad;
-                }
-        }
-        if (*c->smtpd_sender_login_maps) {
-                char *e = NULL;
-                if (table_list_open(c->smtpd_sender_login_maps, &k->login_maps,
-                                    &e) < 0) {
-                        *err = xasprintf("smtpd_sender_login_maps: %s", e);
-                        free(e);
-                        goto bad;
-                }
-        } else if (uses_login_maps(k)) {
+        if (smtpd_open_maps("relay_clientcerts", c->relay_clientcerts,
+                            &k->relay_clientcerts, err) < 0 ||
+            smtpd_open_maps("smtpd_sender_login_maps",
+                            c->smtpd_sender_login_maps, &k->login_maps,
+                            err) < 0)
+                goto bad;
+        if (k->login_maps == NULL && uses_login_maps(k)) {
                 /* Postfix would defer every sender: say so at start */
                 *err = xstrdup("the reject_*sender_login_mismatch "
                                "restrictions need smtpd_sender_login_maps");

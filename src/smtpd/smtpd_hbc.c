@@ -162,7 +162,6 @@ int smtpd_hbc_new(const struct conf *c, bool checks, bool always,
                                   c->nested_header_checks, c->body_checks};
         struct smtpd_hbc *h;
         bool any = false;
-        char *e = NULL;
 
         *out = NULL;
         for (int i = 0; i < CHECK_N; i++) {
@@ -179,12 +178,8 @@ int smtpd_hbc_new(const struct conf *c, bool checks, bool always,
                                 h->t[i] = h->t[k]; /* opened once */
                 if (h->t[i] || *v[i] == 0)
                         continue;
-                if (table_list_open(v[i], &h->t[i], &e) < 0) {
-                        *err = xasprintf("%s: %s", check_param[i], e);
-                        free(e);
-                        h->t[i] = NULL;
+                if (smtpd_open_maps(check_param[i], v[i], &h->t[i], err) < 0)
                         goto bad;
-                }
         }
         size_t depth;
         if (limit("header_size_limit", c->header_size_limit,

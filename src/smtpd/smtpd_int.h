@@ -243,6 +243,11 @@ char *smtpd_addr_with_ext(const char *addr, const char *ext);
 
 struct table_list;
 
+/* smtpd_open_maps - the tables of a setting (param names it in *err):
+ * 0 with *out, NULL when value is empty; -1 with *err (smtpd_check.c). */
+int smtpd_open_maps(const char *param, const char *value,
+                    struct table_list **out, char **err);
+
 /* smtpd_addr_parse - a client address ("192.0.2.1", "2001:db8::1") into
  * its family (AF_INET, AF_INET6) and bytes (room for 16); an IPv4-mapped
  * IPv6 address counts as IPv4.  0, or -1 when s is no address

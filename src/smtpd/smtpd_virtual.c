@@ -63,9 +63,8 @@ int smtpd_virtual_new(const struct conf *c, struct smtpd_virtual **out,
         if (!*c->virtual_alias_maps)
                 return 0;
         v = xcalloc(1, sizeof(*v));
-        if (table_list_open(c->virtual_alias_maps, &v->maps, &e) < 0) {
-                *err = xasprintf("virtual_alias_maps: %s", e);
-                free(e);
+        if (smtpd_open_maps("virtual_alias_maps", c->virtual_alias_maps,
+                            &v->maps, err) < 0) {
                 free(v);
                 return -1;
         }
