@@ -43,19 +43,20 @@ char *smtpd_reverse_name(const char *addr, const char *domain)
 static bool numeric(const char *name)
 {
         unsigned char b[16];
+        int family;
 
-        return inet_pton(AF_INET, name, b) == 1 ||
-               inet_pton(AF_INET6, name, b) == 1;
+        return smtpd_addr_parse(name, &family, b) == 0;
 }
 
 /* same_addr - whether two address strings name the same address */
 static bool same_addr(const char *a, const char *b)
 {
         unsigned char x[16], y[16];
-        int af = strchr(a, ':') ? AF_INET6 : AF_INET;
+        int fa, fb;
 
-        return inet_pton(af, a, x) == 1 && inet_pton(af, b, y) == 1 &&
-               memcmp(x, y, af == AF_INET6 ? 16 : 4) == 0;
+        return smtpd_addr_parse(a, &fa, x) == 0 &&
+               smtpd_addr_parse(b, &fb, y) == 0 && fa == fb &&
+               memcmp(x, y, fa == AF_INET6 ? 16 : 4) == 0;
 }
 
 /* set - the outcome */
@@ -98,12 +99,13 @@ enum smtpd_dns_state smtpd_peer_lookup(const char *addr, smtpd_dns_fn dns,
         /* as getnameinfo, the first name; one that is an address or no
          * host name is no name at all */
         const char *ptr = v[0];
-        if (numeric(ptr) || !smtpd_valid_hostname(ptr) || ptr[0] == '[') {
+        bool num = numeric(ptr);
+        if (num || !smtpd_valid_hostname(ptr) || ptr[0] == '[') {
                 set(p, "unknown", SMTPD_PEER_PERM, "unknown", SMTPD_PEER_PERM);
-                p->warning = xasprintf(
-                    "%s: %s hostname from the PTR record: "
-                    "%.100s",
-                    addr, numeric(ptr) ? "numeric" : "malformed", ptr);
+                p->warning =
+                    xasprintf("%s: %s hostname from the PTR record: "
+                              "%.100s",
+                              addr, num ? "numeric" : "malformed", ptr);
                 return SMTPD_DNS_FOUND;
         }
         char *name = xstrdup(ptr); /* v is the DNS's, replaced below */
