@@ -169,18 +169,6 @@ bool qmgr_alias_undeliverable(const char *el)
         return bad;
 }
 
-/* with_ext - addr with ext added to its local part (heap) */
-static char *with_ext(const char *addr, const char *ext)
-{
-        const char *at = strrchr(addr, '@');
-
-        if (ext == NULL || *ext == 0)
-                return xstrdup(addr);
-        if (at == NULL)
-                return xasprintf("%s%s", addr, ext);
-        return xasprintf("%.*s%s%s", (int)(at - addr), addr, ext, at);
-}
-
 struct chain {
         const char *name;
         const struct chain *up;
@@ -216,7 +204,7 @@ static int expand_element(struct qmgr_aliases *a, const char *sender,
         addr = strchr(el, '@') ? xstrdup(el)
                                : xasprintf("%s@%s", el, a->conf->myorigin);
         if (a->propagate && ext) {
-                char *x = with_ext(addr, ext);
+                char *x = table_addr_with_ext(addr, ext);
                 free(addr);
                 addr = x;
         }

@@ -423,28 +423,6 @@ static bool local_domain(struct smtpd_canon *k, const char *domain)
         return mine;
 }
 
-/* smtpd_addr_extension - the extension of addr's local part (from the
- * first delimiter character on, when a user comes before it), or NULL */
-char *smtpd_addr_extension(const char *addr, const char *delim)
-{
-        const char *at = strrchr(addr, '@');
-        size_t local = at ? (size_t)(at - addr) : strlen(addr);
-        size_t cut = *delim ? strcspn(addr, delim) : local;
-
-        if (cut == 0 || cut >= local)
-                return NULL;
-        return xstrndup(addr + cut, local - cut);
-}
-
-/* smtpd_addr_with_ext - addr with ext put at the end of its local part */
-char *smtpd_addr_with_ext(const char *addr, const char *ext)
-{
-        const char *at = strrchr(addr, '@');
-        size_t n = at ? (size_t)(at - addr) : strlen(addr);
-
-        return xasprintf("%.*s%s%s", (int)n, addr, ext, at ? at : "");
-}
-
 /* map_once - one lookup of addr in maps (param names them for the log):
  * 1 with *out (heap), 0 when nothing is found, -1 with *err */
 static int map_once(struct smtpd_canon *k, struct table_list *maps,
@@ -482,7 +460,7 @@ static int map_once(struct smtpd_canon *k, struct table_list *maps,
         strlist_clear(&results);
         /* the extension the key left out goes on to the result */
         char *ext = which == TABLE_KEY_BARE || which == TABLE_KEY_LOCAL_BARE
-                        ? smtpd_addr_extension(addr, delim)
+                        ? table_addr_extension(addr, delim)
                         : NULL;
         struct strbuf r;
         strbuf_init(&r);
@@ -501,7 +479,7 @@ static int map_once(struct smtpd_canon *k, struct table_list *maps,
         free(first);
         char *res = strbuf_detach(&r);
         if (ext && k->propagate) {
-                char *with = smtpd_addr_with_ext(res, ext);
+                char *with = table_addr_with_ext(res, ext);
                 free(res);
                 res = with;
         }

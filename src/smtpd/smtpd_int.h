@@ -233,13 +233,6 @@ int smtpd_words_mask(const char *param, const char *what, const char *value,
  * words canonical, virtual, alias, forward, include, generic): 0, or -1
  * with *err for another word (smtpd_canon.c). */
 int smtpd_propagate_mask(const char *value, unsigned *bits, char **err);
-/* smtpd_addr_extension - the extension of addr's local part, from the
- * first character of delim on, when a user comes before it; NULL when
- * there is none.  Caller frees. */
-char *smtpd_addr_extension(const char *addr, const char *delim);
-/* smtpd_addr_with_ext - addr with ext added to the end of its local part
- * ("bob@x", "+lists" gives "bob+lists@x").  Caller frees. */
-char *smtpd_addr_with_ext(const char *addr, const char *ext);
 
 struct table_list;
 

@@ -129,7 +129,7 @@ static int expand(struct smtpd_virtual *v, const char *addr, unsigned depth,
         }
         value = xstrdup(found);
         if (v->propagate && which == TABLE_KEY_BARE)
-                ext = smtpd_addr_extension(addr, v->delim);
+                ext = table_addr_extension(addr, v->delim);
         if (depth >= v->depth_limit) {
                 *err = xasprintf("virtual_alias_maps: more than %u levels of "
                                  "aliases for %s",
@@ -144,7 +144,7 @@ static int expand(struct smtpd_virtual *v, const char *addr, unsigned depth,
         for (size_t i = 0; i < results.n && rc == 0; i++) {
                 char *r = milter_addr(results.v[i]); /* without <> */
                 if (*r && ext) {
-                        char *x = smtpd_addr_with_ext(r, ext);
+                        char *x = table_addr_with_ext(r, ext);
                         free(r);
                         r = x;
                 }

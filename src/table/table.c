@@ -495,6 +495,28 @@ enum table_status table_list_find_addr(struct table_list *l, const char *addr,
         return st;
 }
 
+/* table_addr_extension - the extension of addr's local part (from the
+ * first delimiter character on, when a user comes before it), or NULL */
+char *table_addr_extension(const char *addr, const char *delim)
+{
+        const char *at = strrchr(addr, '@');
+        size_t local = at ? (size_t)(at - addr) : strlen(addr);
+        size_t cut = *delim ? strcspn(addr, delim) : local;
+
+        if (cut == 0 || cut >= local)
+                return NULL;
+        return xstrndup(addr + cut, local - cut);
+}
+
+/* table_addr_with_ext - addr with ext put at the end of its local part */
+char *table_addr_with_ext(const char *addr, const char *ext)
+{
+        const char *at = strrchr(addr, '@');
+        size_t n = at ? (size_t)(at - addr) : strlen(addr);
+
+        return xasprintf("%.*s%s%s", (int)n, addr, ext, at ? at : "");
+}
+
 /* table_list_lookup_addr - by table_addr_keys, no options */
 enum table_status table_list_lookup_addr(struct table_list *l, const char *addr,
                                          const char *delim, const char **value,

@@ -209,6 +209,13 @@ enum table_addr_key {
  * TABLE_ADDR_MAXKEYS) gets what each key is. */
 void table_addr_keys(const char *addr, const char *delim, unsigned opts,
                      struct strlist *keys, enum table_addr_key *kinds);
+/* table_addr_extension - the extension of addr's local part, from the
+ * first character of delim on, when a user comes before it; NULL when
+ * there is none.  Caller frees. */
+char *table_addr_extension(const char *addr, const char *delim);
+/* table_addr_with_ext - addr with ext added to the end of its local part
+ * ("bob@x", "+lists" gives "bob+lists@x").  Caller frees. */
+char *table_addr_with_ext(const char *addr, const char *ext);
 /* table_list_lookup_addr - the first of those keys (no options) that the
  * list finds (or a table error); pattern tables see only the address
  * itself.  *value is borrowed as for table_list_lookup. */
